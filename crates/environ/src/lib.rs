@@ -1,0 +1,24 @@
+//! Shared metadata for weft, used by both the compiler and the runtime.
+//!
+//! This crate holds what the Wasm-to-CLIF compiler (`weft-cranelift`) and the
+//! runtime (`weft`) must agree on:
+//!
+//! * [`ModuleInfo`]: the result of parsing and validating a module's sections
+//!   (types, imports, functions, tables, memories, globals, segments, names);
+//! * [`VMOffsets`]: the byte layout of an instance's `VMContext` and of the
+//!   other records that generated code reads and writes;
+//! * [`Trap`]: the trap codes shared by generated code and the trap handler.
+//!
+//! It must not depend on Cranelift, on the runtime, or on anything that
+//! touches the operating system: it is pure data plus `wasmparser`.
+
+mod module;
+mod translate;
+mod trap;
+mod vmoffsets;
+
+pub use module::*;
+pub use translate::{FunctionBodyData, ModuleTranslation, default_features, translate_module};
+pub use trap::Trap;
+pub use vmoffsets::*;
+pub use wasmparser;

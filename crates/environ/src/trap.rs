@@ -1,0 +1,119 @@
+//! Trap codes shared by generated code and the runtime's trap handler.
+
+use core::fmt;
+
+/// The reason a WebAssembly computation stopped abnormally.
+///
+/// Generated code records one of these (as a Cranelift user trap code, see
+/// [`Trap::as_u8`]) at every instruction that may trap; the trap handler maps
+/// the faulting program counter back to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Trap {
+    /// The wasm call stack exceeded its configured maximum size.
+    StackOverflow,
+    /// A load or store outside the bounds of a linear memory.
+    MemoryOutOfBounds,
+    /// A table access outside the bounds of a table.
+    TableOutOfBounds,
+    /// `call_indirect` on a null table entry.
+    IndirectCallToNull,
+    /// `call_indirect` whose callee has a different signature.
+    BadSignature,
+    /// Integer overflow in a division or a float-to-int conversion.
+    IntegerOverflow,
+    /// Integer division or remainder by zero.
+    IntegerDivisionByZero,
+    /// A float-to-int conversion of NaN.
+    BadConversionToInteger,
+    /// The `unreachable` instruction was executed.
+    UnreachableCodeReached,
+    /// A null reference was dereferenced (`call_ref`, `ref.as_non_null`, ...).
+    NullReference,
+    /// Wasm code was interrupted (epoch deadline or explicit interrupt).
+    Interrupt,
+    /// Wasm code ran out of fuel.
+    OutOfFuel,
+    /// A host function returned an error; the error itself travels beside
+    /// the trap and is what callers see.
+    HostError,
+    /// An operation that is valid but not supported by this build of weft
+    /// (for example a GC instruction) was executed.
+    Unsupported,
+}
+
+impl Trap {
+    /// Every trap code, in `as_u8` order.
+    pub const ALL: &'static [Trap] = &[
+        Trap::StackOverflow,
+        Trap::MemoryOutOfBounds,
+        Trap::TableOutOfBounds,
+        Trap::IndirectCallToNull,
+        Trap::BadSignature,
+        Trap::IntegerOverflow,
+        Trap::IntegerDivisionByZero,
+        Trap::BadConversionToInteger,
+        Trap::UnreachableCodeReached,
+        Trap::NullReference,
+        Trap::Interrupt,
+        Trap::OutOfFuel,
+        Trap::HostError,
+        Trap::Unsupported,
+    ];
+
+    /// A stable small number for this trap (1-based, never zero), used as
+    /// the Cranelift user trap code.
+    pub fn as_u8(self) -> u8 {
+        Self::ALL.iter().position(|t| *t == self).unwrap() as u8 + 1
+    }
+
+    /// Inverse of [`Trap::as_u8`].
+    pub fn from_u8(code: u8) -> Option<Trap> {
+        Self::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+
+    /// The message the WebAssembly specification's test suite uses for this
+    /// trap.
+    pub fn message(self) -> &'static str {
+        match self {
+            Trap::StackOverflow => "call stack exhausted",
+            Trap::MemoryOutOfBounds => "out of bounds memory access",
+            Trap::TableOutOfBounds => "out of bounds table access",
+            Trap::IndirectCallToNull => "uninitialized element",
+            Trap::BadSignature => "indirect call type mismatch",
+            Trap::IntegerOverflow => "integer overflow",
+            Trap::IntegerDivisionByZero => "integer divide by zero",
+            Trap::BadConversionToInteger => "invalid conversion to integer",
+            Trap::UnreachableCodeReached => "unreachable",
+            Trap::NullReference => "null reference",
+            Trap::Interrupt => "interrupt",
+            Trap::OutOfFuel => "all fuel consumed",
+            Trap::HostError => "host function error",
+            Trap::Unsupported => "unsupported operation",
+        }
+    }
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for Trap {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_nonzero() {
+        for t in Trap::ALL {
+            let c = t.as_u8();
+            assert_ne!(c, 0);
+            assert_eq!(Trap::from_u8(c), Some(*t));
+        }
+        assert_eq!(Trap::from_u8(0), None);
+        assert_eq!(Trap::from_u8(200), None);
+    }
+}

@@ -1,0 +1,169 @@
+//! Engines and their configuration.
+
+use crate::Result;
+use std::sync::Arc;
+use weft_environ::wasmparser::WasmFeatures;
+
+/// How hard Cranelift optimises generated code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptLevel {
+    /// No optimisation.
+    None,
+    /// Optimise for speed (the default).
+    Speed,
+    /// Optimise for speed and size.
+    SpeedAndSize,
+}
+
+/// Settings shared by everything an [`Engine`] compiles and runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) features: WasmFeatures,
+    pub(crate) max_wasm_stack: usize,
+    pub(crate) opt_level: OptLevel,
+    pub(crate) parallel_compilation: bool,
+}
+
+/// Default limit of the wasm stack: 512 KiB.
+pub const DEFAULT_MAX_WASM_STACK: usize = 512 * 1024;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            features: weft_environ::default_features(),
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            opt_level: OptLevel::Speed,
+            parallel_compilation: true,
+        }
+    }
+}
+
+impl Config {
+    /// The default configuration.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// Maximum number of bytes of native stack that wasm code (and the host
+    /// code it calls) may use, measured from the outermost host->wasm entry.
+    /// Exceeding it is a "call stack exhausted" trap. Default 512 KiB.
+    pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Config {
+        self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Cranelift optimisation level. Default [`OptLevel::Speed`].
+    pub fn cranelift_opt_level(&mut self, level: OptLevel) -> &mut Config {
+        self.opt_level = level;
+        self
+    }
+
+    /// Whether to compile a module's functions on all cores. Default on.
+    pub fn parallel_compilation(&mut self, enable: bool) -> &mut Config {
+        self.parallel_compilation = enable;
+        self
+    }
+
+    /// Enables or disables the multi-memory proposal.
+    pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::MULTI_MEMORY, enable);
+        self
+    }
+
+    /// Enables or disables the memory64 proposal.
+    pub fn wasm_memory64(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::MEMORY64, enable);
+        self
+    }
+
+    /// Enables or disables fixed-width SIMD (and relaxed SIMD with it).
+    pub fn wasm_simd(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::SIMD, enable);
+        if !enable {
+            self.features.remove(WasmFeatures::RELAXED_SIMD);
+        }
+        self
+    }
+
+    /// Enables or disables relaxed SIMD.
+    pub fn wasm_relaxed_simd(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::RELAXED_SIMD, enable);
+        self
+    }
+
+    /// Enables or disables the tail-call proposal.
+    pub fn wasm_tail_call(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::TAIL_CALL, enable);
+        self
+    }
+
+    /// Enables or disables typed function references.
+    pub fn wasm_function_references(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::FUNCTION_REFERENCES, enable);
+        self
+    }
+
+    /// The wasm features modules are validated against.
+    pub fn features(&self) -> WasmFeatures {
+        self.features
+    }
+}
+
+/// A compilation and runtime environment: configuration, the native code
+/// generator, and the registry of canonical types. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) config: Config,
+    pub(crate) compiler: weft_cranelift::Compiler,
+    pub(crate) types: crate::vm::TypeRegistry,
+    pub(crate) host_trampolines: crate::vm::HostTrampolines,
+}
+
+impl Engine {
+    /// A new engine with `config`. Fails when the host CPU is not supported.
+    pub fn new(config: &Config) -> Result<Engine> {
+        crate::vm::init_traps();
+        let opt = match config.opt_level {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+            OptLevel::SpeedAndSize => "speed_and_size",
+        };
+        let compiler = weft_cranelift::Compiler::new_native(opt)?;
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                compiler,
+                types: crate::vm::TypeRegistry::default(),
+                host_trampolines: crate::vm::HostTrampolines::default(),
+            }),
+        })
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Whether two handles name the same engine.
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(&Config::default()).expect("the host CPU is supported by weft")
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}

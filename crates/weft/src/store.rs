@@ -1,0 +1,193 @@
+//! Stores: the owners of all runtime objects, and the contexts that borrow
+//! them.
+
+use crate::Engine;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Identifies a store; handles ([`crate::Func`], [`crate::Memory`], ...)
+/// carry it so that using a handle with the wrong store is caught.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct StoreId(u64);
+
+impl StoreId {
+    fn allocate() -> StoreId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        StoreId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A collection of instances and the objects they own, with user data `T`.
+///
+/// Everything created in a store (instances, functions, memories, tables,
+/// globals, extern references) lives until the store is dropped.
+pub struct Store<T> {
+    inner: Box<StoreInner<T>>,
+}
+
+/// The store's contents: the untyped part first, then the user data.
+#[repr(C)]
+pub(crate) struct StoreInner<T> {
+    pub(crate) opaque: crate::vm::StoreOpaque,
+    pub(crate) data: T,
+}
+
+impl<T> Deref for StoreInner<T> {
+    type Target = crate::vm::StoreOpaque;
+    fn deref(&self) -> &Self::Target {
+        &self.opaque
+    }
+}
+
+impl<T> DerefMut for StoreInner<T> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.opaque
+    }
+}
+
+impl<T> Store<T> {
+    /// A new store using `engine`, holding `data`.
+    pub fn new(engine: &Engine, data: T) -> Store<T> {
+        let opaque = crate::vm::StoreOpaque::new(engine.clone(), StoreId::allocate());
+        let mut inner = Box::new(StoreInner { opaque, data });
+        let ptr: *mut StoreInner<T> = &mut *inner;
+        inner.opaque.set_self_ptr(ptr.cast());
+        Store { inner }
+    }
+
+    /// The engine this store uses.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.opaque.engine
+    }
+
+    /// The user data.
+    pub fn data(&self) -> &T {
+        &self.inner.data
+    }
+
+    /// The user data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.inner.data
+    }
+
+    /// Consumes the store and returns its user data.
+    pub fn into_data(self) -> T {
+        let inner = *self.inner;
+        inner.data
+    }
+}
+
+/// A shared borrow of a store.
+pub struct StoreContext<'a, T>(pub(crate) &'a StoreInner<T>);
+
+/// An exclusive borrow of a store.
+pub struct StoreContextMut<'a, T>(pub(crate) &'a mut StoreInner<T>);
+
+impl<T> StoreContextMut<'_, T> {
+    /// The user data.
+    pub fn data(&self) -> &T {
+        &self.0.data
+    }
+    /// The user data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.0.data
+    }
+}
+
+/// Anything that can lend a store for reading.
+pub trait AsContext {
+    /// The store's user data type.
+    type Data;
+    /// Borrows the store.
+    fn as_context(&self) -> StoreContext<'_, Self::Data>;
+}
+
+/// Anything that can lend a store for writing.
+pub trait AsContextMut: AsContext {
+    /// Borrows the store exclusively.
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, Self::Data>;
+}
+
+impl<T> AsContext for Store<T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(&self.inner)
+    }
+}
+
+impl<T> AsContextMut for Store<T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(&mut self.inner)
+    }
+}
+
+impl<T> AsContext for StoreContext<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.0)
+    }
+}
+
+impl<T> AsContext for StoreContextMut<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.0)
+    }
+}
+
+impl<T> AsContextMut for StoreContextMut<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self.0)
+    }
+}
+
+impl<C: AsContext + ?Sized> AsContext for &C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        (**self).as_context()
+    }
+}
+
+impl<C: AsContext + ?Sized> AsContext for &mut C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        (**self).as_context()
+    }
+}
+
+impl<C: AsContextMut + ?Sized> AsContextMut for &mut C {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, C::Data> {
+        (**self).as_context_mut()
+    }
+}
+
+impl<'a, T> From<&'a Store<T>> for StoreContext<'a, T> {
+    fn from(s: &'a Store<T>) -> Self {
+        StoreContext(&s.inner)
+    }
+}
+impl<'a, T> From<&'a mut Store<T>> for StoreContext<'a, T> {
+    fn from(s: &'a mut Store<T>) -> Self {
+        StoreContext(&s.inner)
+    }
+}
+impl<'a, T> From<&'a mut Store<T>> for StoreContextMut<'a, T> {
+    fn from(s: &'a mut Store<T>) -> Self {
+        StoreContextMut(&mut s.inner)
+    }
+}
+impl<'a, T> From<StoreContextMut<'a, T>> for StoreContext<'a, T> {
+    fn from(s: StoreContextMut<'a, T>) -> Self {
+        StoreContext(s.0)
+    }
+}
+impl<'a, 'b: 'a, T> From<&'a mut crate::Caller<'b, T>> for StoreContextMut<'a, T> {
+    fn from(c: &'a mut crate::Caller<'b, T>) -> Self {
+        StoreContextMut(c.store.0)
+    }
+}
+impl<'a, 'b: 'a, T> From<&'a crate::Caller<'b, T>> for StoreContext<'a, T> {
+    fn from(c: &'a crate::Caller<'b, T>) -> Self {
+        StoreContext(c.store.0)
+    }
+}

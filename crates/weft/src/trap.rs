@@ -1,0 +1,51 @@
+//! Traps and wasm backtraces as errors.
+
+use std::fmt;
+
+pub use weft_environ::Trap;
+
+/// One frame of a [`WasmBacktrace`].
+#[derive(Debug, Clone)]
+pub struct FrameInfo {
+    /// Index of the function in its module's function index space.
+    pub func_index: u32,
+    /// Name from the name section, if any.
+    pub func_name: Option<String>,
+    /// Name of the module from its name section, if any.
+    pub module_name: Option<String>,
+    /// Offset of the instruction within the module's bytes, when known.
+    pub module_offset: Option<usize>,
+    /// Offset of the instruction from the start of the function's code.
+    pub code_offset: usize,
+}
+
+/// The wasm frames that were live when a trap happened, innermost first.
+/// Attached as context to trap errors.
+#[derive(Debug, Clone, Default)]
+pub struct WasmBacktrace {
+    /// Frames, innermost first.
+    pub frames: Vec<FrameInfo>,
+}
+
+impl fmt::Display for WasmBacktrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "wasm backtrace:")?;
+        for (i, frame) in self.frames.iter().enumerate() {
+            write!(f, "  {i:>3}: ")?;
+            if let Some(m) = &frame.module_name {
+                write!(f, "{m}!")?;
+            }
+            match &frame.func_name {
+                Some(name) => write!(f, "{name}")?,
+                None => write!(f, "<wasm function {}>", frame.func_index)?,
+            }
+            if let Some(off) = frame.module_offset {
+                write!(f, " @ {off:#x}")?;
+            } else {
+                write!(f, " + {:#x}", frame.code_offset)?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}

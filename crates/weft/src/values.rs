@@ -1,0 +1,179 @@
+//! Runtime values as the embedding API sees them.
+
+use crate::store::{AsContext, AsContextMut, StoreId};
+use crate::{Func, HeapType, RefType, ValType};
+use std::any::Any;
+
+/// A WebAssembly value.
+#[derive(Debug, Clone)]
+pub enum Val {
+    /// `i32`
+    I32(i32),
+    /// `i64`
+    I64(i64),
+    /// `f32`, as its bit pattern (NaN payloads are preserved).
+    F32(u32),
+    /// `f64`, as its bit pattern.
+    F64(u64),
+    /// `v128`
+    V128(u128),
+    /// A function reference or null.
+    FuncRef(Option<Func>),
+    /// An external reference or null.
+    ExternRef(Option<ExternRef>),
+}
+
+impl Val {
+    /// The null reference of the given reference type's hierarchy.
+    pub fn null_ref(ty: &RefType) -> Val {
+        if ty.heap.is_extern() {
+            Val::ExternRef(None)
+        } else {
+            Val::FuncRef(None)
+        }
+    }
+
+    /// The default (zero / null) value of a type.
+    pub fn default_for(ty: &ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(0),
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            ValType::V128 => Val::V128(0),
+            ValType::Ref(r) => Val::null_ref(r),
+        }
+    }
+
+    /// The type of this value, as precisely as it is known without a store.
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::V128(_) => ValType::V128,
+            Val::FuncRef(None) => ValType::Ref(RefType {
+                nullable: true,
+                heap: HeapType::NoFunc,
+            }),
+            Val::FuncRef(Some(_)) => ValType::Ref(RefType {
+                nullable: false,
+                heap: HeapType::Func,
+            }),
+            Val::ExternRef(None) => ValType::Ref(RefType {
+                nullable: true,
+                heap: HeapType::NoExtern,
+            }),
+            Val::ExternRef(Some(_)) => ValType::Ref(RefType {
+                nullable: false,
+                heap: HeapType::Extern,
+            }),
+        }
+    }
+
+    /// The `i32`, panicking on another type.
+    pub fn unwrap_i32(&self) -> i32 {
+        match self {
+            Val::I32(v) => *v,
+            other => panic!("expected i32, found {other:?}"),
+        }
+    }
+
+    /// The `i64`, panicking on another type.
+    pub fn unwrap_i64(&self) -> i64 {
+        match self {
+            Val::I64(v) => *v,
+            other => panic!("expected i64, found {other:?}"),
+        }
+    }
+
+    /// The `f32`, panicking on another type.
+    pub fn unwrap_f32(&self) -> f32 {
+        match self {
+            Val::F32(v) => f32::from_bits(*v),
+            other => panic!("expected f32, found {other:?}"),
+        }
+    }
+
+    /// The `f64`, panicking on another type.
+    pub fn unwrap_f64(&self) -> f64 {
+        match self {
+            Val::F64(v) => f64::from_bits(*v),
+            other => panic!("expected f64, found {other:?}"),
+        }
+    }
+
+    /// Whether this is a null reference.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Val::FuncRef(None) | Val::ExternRef(None))
+    }
+}
+
+impl From<i32> for Val {
+    fn from(v: i32) -> Val {
+        Val::I32(v)
+    }
+}
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::I64(v)
+    }
+}
+impl From<f32> for Val {
+    fn from(v: f32) -> Val {
+        Val::F32(v.to_bits())
+    }
+}
+impl From<f64> for Val {
+    fn from(v: f64) -> Val {
+        Val::F64(v.to_bits())
+    }
+}
+
+/// A reference to a host value, owned by a store (the `externref` type).
+///
+/// Two `ExternRef`s are the same reference when they were produced by the
+/// same [`ExternRef::new`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExternRef {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
+}
+
+impl ExternRef {
+    /// Moves `value` into the store and returns a reference to it.
+    pub fn new<T: Any + Send + Sync>(mut store: impl AsContextMut, value: T) -> ExternRef {
+        let store = store.as_context_mut().0;
+        let index = store.extern_refs.len() as u32;
+        store.extern_refs.push(Box::new(value));
+        ExternRef {
+            store: store.id,
+            index,
+        }
+    }
+
+    /// The host value behind the reference.
+    pub fn data<'a>(&self, store: &'a impl AsContext) -> &'a (dyn Any + Send + Sync) {
+        let store = store.as_context().0;
+        assert_eq!(
+            store.id, self.store,
+            "ExternRef used with a different store"
+        );
+        &*store.extern_refs[self.index as usize]
+    }
+
+    /// The raw value stored in tables and passed to wasm: index + 1, so that
+    /// 0 stays null.
+    pub(crate) fn to_raw(self) -> usize {
+        self.index as usize + 1
+    }
+
+    /// Inverse of [`ExternRef::to_raw`]; `None` for null.
+    pub(crate) fn from_raw(store: StoreId, raw: usize) -> Option<ExternRef> {
+        (raw != 0).then(|| ExternRef {
+            store,
+            index: (raw - 1) as u32,
+        })
+    }
+}
