@@ -1,11 +1,249 @@
-//! WebAssembly to Cranelift IR translation and native compilation (STUB).
+//! WebAssembly to Cranelift IR translation and native compilation for weft.
+//!
+//! The compiler turns one validated function body at a time into machine
+//! code plus the metadata the runtime needs to place and run it:
+//! relocations (calls between functions of the module), trap sites (for
+//! the signal handler) and the code offsets of wasm instructions.
+//!
+//! Generated functions use Cranelift's `tail` calling convention with the
+//! signature `fn(callee_vmctx, caller_vmctx, wasm params...) -> wasm results`;
+//! see `weft_environ::vmoffsets` for every layout they touch.
+//!
+//! This crate depends on `weft-environ`, `wasmparser` and Cranelift only. It
+//! must not depend on the runtime (`weft`), touch the operating system, or
+//! own executable memory: the runtime places and links the code.
 
-/// The native code generator.
-pub struct Compiler;
+mod env;
+mod simd;
+mod trampolines;
+mod translate;
+
+use anyhow::{Context as _, Result, anyhow};
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::ir::{self, ExternalName, UserExternalName};
+use cranelift_codegen::isa::{self, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use weft_environ::wasmparser::{FuncValidatorAllocations, FunctionBody};
+use weft_environ::{FunctionBodyData, ModuleInfo, Trap};
+
+pub use trampolines::TrampolineKind;
+
+/// What a relocation in compiled code points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelocTarget {
+    /// The start of a function of the same module (by function index).
+    Function(u32),
+    /// An offset inside the function that contains the relocation.
+    SelfOffset(u32),
+    /// A Cranelift runtime library routine (float rounding, fma...).
+    LibCall(ir::LibCall),
+}
+
+/// One relocation to resolve when the code is placed in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Relocation {
+    /// Offset in the function's code where the patch goes.
+    pub offset: u32,
+    /// Kind of patch.
+    pub kind: Reloc,
+    /// What it refers to.
+    pub target: RelocTarget,
+    /// Addend.
+    pub addend: i64,
+}
+
+/// Machine code for one function and its metadata.
+#[derive(Debug, Clone)]
+pub struct CompiledFunction {
+    /// The code bytes.
+    pub code: Vec<u8>,
+    /// Required alignment of the code start.
+    pub alignment: u32,
+    /// Patches to apply after placement.
+    pub relocs: Vec<Relocation>,
+    /// Trap sites: (code offset, trap) sorted by offset.
+    pub traps: Vec<(u32, Trap)>,
+    /// (code offset, wasm module byte offset) pairs, sorted by code offset,
+    /// for mapping PCs in backtraces back to wasm instructions.
+    pub address_map: Vec<(u32, u32)>,
+}
+
+/// A compiler for one target ISA with fixed settings.
+pub struct Compiler {
+    isa: OwnedTargetIsa,
+}
 
 impl Compiler {
-    /// A compiler for the host CPU.
-    pub fn new_native(_opt: &str) -> anyhow::Result<Compiler> {
-        Ok(Compiler)
+    /// A compiler for the host CPU. `opt_level` is one of Cranelift's
+    /// `none`, `speed`, `speed_and_size`.
+    pub fn new_native(opt_level: &str) -> Result<Compiler> {
+        let mut flags = settings::builder();
+        let set = |f: &mut settings::Builder, k: &str, v: &str| {
+            f.set(k, v)
+                .map_err(|e| anyhow!("cranelift setting {k}={v}: {e}"))
+        };
+        set(&mut flags, "opt_level", opt_level)?;
+        set(&mut flags, "preserve_frame_pointers", "true")?;
+        set(
+            &mut flags,
+            "enable_verifier",
+            if cfg!(debug_assertions) {
+                "true"
+            } else {
+                "false"
+            },
+        )?;
+        set(&mut flags, "enable_probestack", "false")?;
+        set(&mut flags, "unwind_info", "false")?;
+        set(&mut flags, "enable_heap_access_spectre_mitigation", "false")?;
+        set(
+            &mut flags,
+            "enable_table_access_spectre_mitigation",
+            "false",
+        )?;
+        set(&mut flags, "enable_nan_canonicalization", "false")?;
+        set(&mut flags, "libcall_call_conv", "isa_default")?;
+        let isa_builder = cranelift_native::builder()
+            .map_err(|e| anyhow!("unsupported host for code generation: {e}"))?;
+        let isa = isa_builder
+            .finish(settings::Flags::new(flags))
+            .context("failed to configure the Cranelift target")?;
+        Ok(Compiler { isa })
+    }
+
+    /// The target ISA.
+    pub fn isa(&self) -> &dyn isa::TargetIsa {
+        &*self.isa
+    }
+
+    /// Translates and compiles defined function `func_index` of `info`,
+    /// validating its body while translating.
+    pub fn compile_function(
+        &self,
+        info: &ModuleInfo,
+        func_index: u32,
+        body: FunctionBodyData<'_>,
+        allocs: FuncValidatorAllocations,
+    ) -> Result<(CompiledFunction, FuncValidatorAllocations)> {
+        let mut validator = body.validator.into_validator(allocs);
+        let mut ctx = Context::new();
+        ctx.func.signature = env::wasm_signature(&*self.isa, info.func_type(func_index));
+        ctx.func.name = UserFuncName::user(0, func_index);
+        let mut fctx = cranelift_frontend::FunctionBuilderContext::new();
+        translate::translate_function(
+            &*self.isa,
+            info,
+            func_index,
+            &body.body,
+            &mut validator,
+            &mut ctx.func,
+            &mut fctx,
+        )?;
+        let compiled = self.finish(&mut ctx, &body.body)?;
+        Ok((compiled, validator.into_allocations()))
+    }
+
+    /// Compiles a trampoline of `kind` for function type `ty`.
+    pub fn compile_trampoline(
+        &self,
+        kind: TrampolineKind,
+        ty: &weft_environ::wasmparser::FuncType,
+    ) -> Result<CompiledFunction> {
+        let mut ctx = Context::new();
+        trampolines::build(&*self.isa, kind, ty, &mut ctx.func);
+        self.finish_plain(&mut ctx)
+    }
+
+    fn finish(&self, ctx: &mut Context, body: &FunctionBody<'_>) -> Result<CompiledFunction> {
+        // Source locations are already module-relative byte offsets (the
+        // operator reader's positions).
+        let _ = body;
+        self.finish_plain(ctx)
+    }
+
+    fn finish_plain(&self, ctx: &mut Context) -> Result<CompiledFunction> {
+        let mut ctrl = Default::default();
+        let names = ctx.func.params.user_named_funcs().clone();
+        let code = ctx
+            .compile(&*self.isa, &mut ctrl)
+            .map_err(|e| anyhow!("code generation failed: {:?}", e.inner))?;
+        let mut relocs = Vec::new();
+        for r in code.buffer.relocs() {
+            let target = match &r.target {
+                FinalizedRelocTarget::ExternalName(ExternalName::User(name)) => {
+                    let UserExternalName { index, .. } = names[*name];
+                    RelocTarget::Function(index)
+                }
+                FinalizedRelocTarget::ExternalName(ExternalName::LibCall(l)) => {
+                    RelocTarget::LibCall(*l)
+                }
+                FinalizedRelocTarget::Func(off) => RelocTarget::SelfOffset(*off),
+                other => return Err(anyhow!("unexpected relocation target {other:?}")),
+            };
+            relocs.push(Relocation {
+                offset: r.offset,
+                kind: r.kind,
+                target,
+                addend: r.addend,
+            });
+        }
+        let mut traps = Vec::new();
+        for t in code.buffer.traps() {
+            let trap = trap_from_code(t.code);
+            traps.push((t.offset, trap));
+        }
+        traps.sort_by_key(|t| t.0);
+        let mut address_map = Vec::new();
+        for s in code.buffer.get_srclocs_sorted() {
+            if !s.loc.is_default() {
+                address_map.push((s.start, s.loc.bits()));
+            }
+        }
+        Ok(CompiledFunction {
+            code: code.code_buffer().to_vec(),
+            alignment: code.buffer.alignment.max(16),
+            relocs,
+            traps,
+            address_map,
+        })
+    }
+}
+
+use cranelift_codegen::ir::UserFuncName;
+
+/// Maps a Cranelift trap code to weft's.
+pub fn trap_from_code(code: ir::TrapCode) -> Trap {
+    match code {
+        ir::TrapCode::STACK_OVERFLOW => Trap::StackOverflow,
+        ir::TrapCode::HEAP_OUT_OF_BOUNDS => Trap::MemoryOutOfBounds,
+        ir::TrapCode::INTEGER_OVERFLOW => Trap::IntegerOverflow,
+        ir::TrapCode::INTEGER_DIVISION_BY_ZERO => Trap::IntegerDivisionByZero,
+        ir::TrapCode::BAD_CONVERSION_TO_INTEGER => Trap::BadConversionToInteger,
+        other => Trap::from_u8(other.as_raw().get()).unwrap_or(Trap::Unsupported),
+    }
+}
+
+/// Maps weft's trap to the Cranelift code recorded in generated code.
+pub fn trap_code(trap: Trap) -> ir::TrapCode {
+    match trap {
+        Trap::StackOverflow => ir::TrapCode::STACK_OVERFLOW,
+        Trap::MemoryOutOfBounds => ir::TrapCode::HEAP_OUT_OF_BOUNDS,
+        Trap::IntegerOverflow => ir::TrapCode::INTEGER_OVERFLOW,
+        Trap::IntegerDivisionByZero => ir::TrapCode::INTEGER_DIVISION_BY_ZERO,
+        Trap::BadConversionToInteger => ir::TrapCode::BAD_CONVERSION_TO_INTEGER,
+        other => ir::TrapCode::unwrap_user(other.as_u8()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trap_codes_round_trip() {
+        for t in Trap::ALL {
+            assert_eq!(trap_from_code(trap_code(*t)), *t);
+        }
     }
 }

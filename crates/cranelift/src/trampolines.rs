@@ -1,0 +1,156 @@
+//! Trampolines between the host's array calling convention and wasm's.
+//!
+//! Values cross in an array of 16-byte `ValRaw` slots (DESIGN.md invariant
+//! 5: the "Go slice" ABI): arguments are read from it, results written back
+//! over it.
+//!
+//! ```text
+//! host -> wasm ("array to wasm"), native calling convention:
+//!   fn(callee_vmctx, caller_vmctx, wasm_code_ptr, values: *mut [ValRaw])
+//!     loads params from values[0..n], calls wasm_code_ptr (tail callconv),
+//!     stores results to values[0..m]
+//!
+//! wasm -> host ("wasm to host"), tail calling convention:
+//!   fn(host_ctx, caller_vmctx, params...) -> results
+//!     +---------------------------+  <- trampoline frame
+//!     | values: [ValRaw; max(n,m)]|     stack slot
+//!     +---------------------------+
+//!   stores params into the slot, records its frame pointer as the store's
+//!   `last_wasm_exit_fp`, calls the HostCall builtin
+//!   (host_ctx, caller_vmctx, &values, len) -> ok, traps with HostError when
+//!   ok == 0, then returns values[0..m].
+//! ```
+
+use crate::env::{PTR, clif_type, wasm_signature};
+use cranelift_codegen::ir::{
+    self, AbiParam, InstBuilder, MemFlagsData as MemFlags, Signature, StackSlotData, StackSlotKind,
+    types,
+};
+use cranelift_codegen::isa::TargetIsa;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use weft_environ::wasmparser::FuncType;
+use weft_environ::{Builtin, Trap, VAL_RAW_SIZE, host_ctx, store_ctx};
+
+/// Which direction a trampoline goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrampolineKind {
+    /// Host (array convention) calling a wasm function.
+    ArrayToWasm,
+    /// Wasm calling a host function (array convention).
+    WasmToHost,
+}
+
+fn value_flags() -> MemFlags {
+    MemFlags::trusted()
+}
+
+/// Builds the trampoline's CLIF into `func`.
+pub fn build(isa: &dyn TargetIsa, kind: TrampolineKind, ty: &FuncType, func: &mut ir::Function) {
+    match kind {
+        TrampolineKind::ArrayToWasm => array_to_wasm(isa, ty, func),
+        TrampolineKind::WasmToHost => wasm_to_host(isa, ty, func),
+    }
+}
+
+fn array_to_wasm(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
+    let mut sig = Signature::new(isa.default_call_conv());
+    for _ in 0..4 {
+        sig.params.push(AbiParam::new(PTR));
+    }
+    func.signature = sig;
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let (callee_vmctx, caller_vmctx, code, values) = (p[0], p[1], p[2], p[3]);
+    let mut args = vec![callee_vmctx, caller_vmctx];
+    for (i, t) in ty.params().iter().enumerate() {
+        let v = b.ins().load(
+            clif_type(*t),
+            value_flags(),
+            values,
+            (i as u32 * VAL_RAW_SIZE) as i32,
+        );
+        args.push(v);
+    }
+    let wasm_sig = b.import_signature(wasm_signature(isa, ty));
+    let call = b.ins().call_indirect(wasm_sig, code, &args);
+    let results = b.inst_results(call).to_vec();
+    for (i, r) in results.into_iter().enumerate() {
+        b.ins()
+            .store(value_flags(), r, values, (i as u32 * VAL_RAW_SIZE) as i32);
+    }
+    b.ins().return_(&[]);
+    b.finalize(isa.frontend_config());
+}
+
+fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
+    func.signature = wasm_signature(isa, ty);
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let (hctx, caller_vmctx) = (p[0], p[1]);
+    let len = ty.params().len().max(ty.results().len()).max(1) as u32;
+    let slot = b.create_sized_stack_slot(StackSlotData::new(
+        StackSlotKind::ExplicitSlot,
+        len * VAL_RAW_SIZE,
+        4,
+    ));
+    let values = b.ins().stack_addr(PTR, slot, 0);
+    for (i, v) in p[2..].iter().enumerate() {
+        b.ins()
+            .store(value_flags(), *v, values, (i as u32 * VAL_RAW_SIZE) as i32);
+    }
+    // Record where wasm left off, for backtraces through host frames.
+    let store = b.ins().load(
+        PTR,
+        MemFlags::trusted().with_readonly(),
+        hctx,
+        host_ctx::STORE_CTX as i32,
+    );
+    let fp = b.ins().get_frame_pointer(PTR);
+    b.ins().store(
+        MemFlags::trusted(),
+        fp,
+        store,
+        store_ctx::LAST_WASM_EXIT_FP as i32,
+    );
+    let builtins = b.ins().load(
+        PTR,
+        MemFlags::trusted().with_readonly(),
+        hctx,
+        host_ctx::BUILTINS as i32,
+    );
+    let fnptr = b.ins().load(
+        PTR,
+        MemFlags::trusted().with_readonly(),
+        builtins,
+        Builtin::HostCall.offset() as i32,
+    );
+    let host_sig = b.import_signature(crate::env::builtin_signature(isa, Builtin::HostCall));
+    let n = b.ins().iconst(types::I64, i64::from(len));
+    let call = b
+        .ins()
+        .call_indirect(host_sig, fnptr, &[hctx, caller_vmctx, values, n]);
+    let ok = b.inst_results(call)[0];
+    b.ins().trapz(ok, crate::trap_code(Trap::HostError));
+    let mut results = Vec::new();
+    for (i, t) in ty.results().iter().enumerate() {
+        let v = b.ins().load(
+            clif_type(*t),
+            value_flags(),
+            values,
+            (i as u32 * VAL_RAW_SIZE) as i32,
+        );
+        results.push(v);
+    }
+    b.ins().return_(&results);
+    b.finalize(isa.frontend_config());
+}
