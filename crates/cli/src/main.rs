@@ -13,7 +13,7 @@
 mod options;
 mod run;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use options::CommonOptions;
 use std::path::PathBuf;
@@ -143,9 +143,8 @@ impl CompileCommand {
         let config = self.common.config()?;
         let engine = weft::Engine::new(&config)?;
         let start = Instant::now();
-        let module = weft::Module::from_file(&engine, &self.file)?;
+        weft::Module::from_file(&engine, &self.file)?;
         let elapsed = start.elapsed();
-        let _ = module;
         println!(
             "{}: compiled in {:.3} ms",
             self.file.display(),
@@ -153,11 +152,6 @@ impl CompileCommand {
         );
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// Reads a `.wat`/`.wasm` file for commands that need the bytes.
-pub(crate) fn read_module_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))
 }
 
 #[cfg(test)]

@@ -40,9 +40,7 @@ impl RunCommand {
     pub fn execute(self) -> Result<ExitCode> {
         let config = self.common.config()?;
         let engine = Engine::new(&config)?;
-        let bytes = crate::read_module_file(&self.file)?;
-        let module = Module::new(&engine, &bytes)
-            .with_context(|| format!("failed to compile {}", self.file.display()))?;
+        let module = Module::from_file(&engine, &self.file)?;
         if let Some(import) = module.imports().next() {
             bail!(
                 "{} imports `{}`.`{}` ({}), but `weft run` provides no imports yet (WASI is not \

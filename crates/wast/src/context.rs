@@ -3,14 +3,12 @@
 use crate::messages::error_matches;
 use crate::values::{arg_to_val, describe_val, match_val};
 use crate::{WastReport, WastRunner};
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
-use wast::{
-    QuoteWat, QuoteWatTest, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat,
-};
+use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 use weft::{Engine, Extern, Instance, Linker, Module, Store, Val};
 
 /// What became of one directive.
@@ -113,9 +111,18 @@ fn verdict(v: Verdict) -> Outcome {
     }
 }
 
-/// An error with its whole chain on one line.
+/// An error with its whole chain on one line, without the (multi-line)
+/// wasm backtrace a trap may carry as context.
 fn show(err: &anyhow::Error) -> String {
-    format!("{err:#}")
+    let backtrace = err
+        .downcast_ref::<weft::WasmBacktrace>()
+        .map(|bt| bt.to_string());
+    let parts: Vec<String> = err
+        .chain()
+        .map(|e| e.to_string())
+        .filter(|m| Some(m) != backtrace.as_ref())
+        .collect();
+    parts.join(": ")
 }
 
 impl Context {
@@ -505,30 +512,37 @@ fn expect_message(expected: &str, err: &anyhow::Error) -> Verdict {
 
 /// The binary of a module directive (text, `binary` or `quote`).
 fn encode(wat: &mut QuoteWat<'_>) -> Result<Vec<u8>> {
-    match wat {
-        QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..) => {
-            bail!("components are not supported")
-        }
-        QuoteWat::QuoteModule(..) => {
-            // `to_test` gives the quoted text; parse it like a `.wat` file.
-            match wat.to_test()? {
-                QuoteWatTest::Text(text) => {
-                    let text =
-                        String::from_utf8(text).map_err(|_| anyhow!("malformed UTF-8 encoding"))?;
-                    let buf = ParseBuffer::new(&text)?;
-                    let mut wat = parser::parse::<Wat<'_>>(&buf)?;
-                    wat_module(&mut wat)
-                }
-                QuoteWatTest::Binary(bytes) => Ok(bytes),
-            }
-        }
-        QuoteWat::Wat(w) => wat_module(w),
+    if let QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..) = wat {
+        bail!("components are not supported");
     }
+    Ok(wat.encode()?)
 }
 
 fn wat_module(wat: &mut Wat<'_>) -> Result<Vec<u8>> {
     match wat {
         Wat::Component(_) => bail!("components are not supported"),
         Wat::Module(_) => Ok(wat.encode()?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn show_drops_the_backtrace() {
+        let bt = weft::WasmBacktrace {
+            frames: vec![weft::FrameInfo {
+                func_index: 3,
+                func_name: Some("f".into()),
+                module_name: None,
+                module_offset: Some(0x40),
+                code_offset: 4,
+            }],
+        };
+        let err = anyhow::Error::new(weft::Trap::UnreachableCodeReached).context(bt);
+        assert_eq!(show(&err), "unreachable");
+        let err = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(show(&err), "outer: inner");
     }
 }
