@@ -345,7 +345,7 @@ impl Context {
                 let exec = self.exec.as_mut().expect("not validate-only");
                 let instance = exec.instance(module.map(|id| id.name()))?;
                 match instance.get_export(&mut exec.store, global) {
-                    Some(Extern::Global(g)) => Ok(Ok(vec![g.get(&exec.store)])),
+                    Some(Extern::Global(g)) => Ok(Ok(vec![g.get(&mut exec.store)])),
                     Some(_) => Err(format!("export `{global}` is not a global")),
                     None => Err(format!("no export named `{global}`")),
                 }

@@ -146,7 +146,9 @@ fn check_import(
             }
         }
         (Extern::Tag(t), ExternType::Tag(_)) => {
-            let weft_environ::EntityIndex::Tag(ti) = index else { unreachable!() };
+            let weft_environ::EntityIndex::Tag(ti) = index else {
+                unreachable!()
+            };
             let want = module.inner.type_ids[module.info().tags[ti as usize] as usize];
             if store.tag_type_id(*t) != want {
                 return Err("tag types do not match".to_string());

@@ -384,7 +384,10 @@ impl StoreOpaque {
     }
 
     pub(crate) fn push_tag(&mut self, type_id: u32) -> crate::Tag {
-        let t = crate::Tag { store: self.id, index: self.tags.len() as u32 };
+        let t = crate::Tag {
+            store: self.id,
+            index: self.tags.len() as u32,
+        };
         self.tags.push(type_id);
         t
     }
@@ -396,7 +399,11 @@ impl StoreOpaque {
 
     pub(crate) fn tag_ty(&self, t: crate::Tag) -> FuncType {
         let id = self.tag_type_id(t);
-        self.engine.inner.types.func_type(id).expect("registered tag type")
+        self.engine
+            .inner
+            .types
+            .func_type(id)
+            .expect("registered tag type")
     }
 
     // ---- instances ----------------------------------------------------------
