@@ -30,7 +30,17 @@ pub struct WasmBacktrace {
 impl fmt::Display for WasmBacktrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "wasm backtrace:")?;
+        // Deep recursion yields thousands of frames: show both ends.
+        const HEAD: usize = 20;
+        const TAIL: usize = 10;
+        let n = self.frames.len();
         for (i, frame) in self.frames.iter().enumerate() {
+            if n > HEAD + TAIL && i >= HEAD && i < n - TAIL {
+                if i == HEAD {
+                    writeln!(f, "       ... {} frames omitted ...", n - HEAD - TAIL)?;
+                }
+                continue;
+            }
             write!(f, "  {i:>3}: ")?;
             if let Some(m) = &frame.module_name {
                 write!(f, "{m}!")?;
@@ -49,3 +59,5 @@ impl fmt::Display for WasmBacktrace {
         Ok(())
     }
 }
+
+impl std::error::Error for WasmBacktrace {}

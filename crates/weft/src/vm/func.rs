@@ -212,7 +212,8 @@ fn trap_error(store: &mut StoreOpaque, record: TrapRecord) -> anyhow::Error {
     }
     let pcs = super::traphandlers::take_trap_frames(&record);
     let backtrace = super::backtrace::symbolize(&pcs);
-    anyhow::Error::new(record.trap).context(backtrace)
+    // The trap is the headline; the backtrace explains where.
+    anyhow::Error::new(backtrace).context(record.trap)
 }
 
 /// `Func::call`.
