@@ -202,3 +202,73 @@ fn host_panic_propagates_and_store_survives() {
     let payload = caught.unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
 }
+
+#[test]
+fn typed_funcs_and_wrapped_host_functions() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, Vec::<i64>::new());
+    let mut linker = weft::Linker::new(&engine);
+    linker
+        .func_wrap(
+            &mut store,
+            "env",
+            "log",
+            |mut caller: weft::Caller<'_, Vec<i64>>, v: i64| {
+                caller.data_mut().push(v);
+            },
+        )
+        .unwrap();
+    linker
+        .func_wrap(&mut store, "env", "add", |a: i32, b: i32| a.wrapping_add(b))
+        .unwrap();
+    linker
+        .func_wrap(&mut store, "env", "fail", |x: i32| -> weft::Result<i32> {
+            if x < 0 {
+                anyhow::bail!("negative: {x}")
+            } else {
+                Ok(x * 2)
+            }
+        })
+        .unwrap();
+    linker
+        .func_wrap(&mut store, "env", "pair", |a: f64, b: f32| {
+            (b as f64 + a, a as f32 * b)
+        })
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "env" "log" (func $log (param i64)))
+          (import "env" "add" (func $add (param i32 i32) (result i32)))
+          (import "env" "fail" (func $fail (param i32) (result i32)))
+          (import "env" "pair" (func $pair (param f64 f32) (result f64 f32)))
+          (func (export "run") (param i32 i32) (result i32)
+            (call $log (i64.extend_i32_s (local.get 0)))
+            (call $fail (call $add (local.get 0) (local.get 1))))
+          (func (export "pair") (param f64 f32) (result f64 f32)
+            (call $pair (local.get 0) (local.get 1))))"#,
+    )
+    .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let run = instance
+        .get_func(&mut store, "run")
+        .unwrap()
+        .typed::<(i32, i32), i32>(&store)
+        .unwrap();
+    assert_eq!(run.call(&mut store, (3, 4)).unwrap(), 14);
+    let err = run.call(&mut store, (-10, 1)).unwrap_err();
+    assert!(err.to_string().contains("negative: -9"), "{err:?}");
+    assert_eq!(store.data(), &vec![3, -10]);
+    let pair = instance
+        .get_func(&mut store, "pair")
+        .unwrap()
+        .typed::<(f64, f32), (f64, f32)>(&store)
+        .unwrap();
+    assert_eq!(pair.call(&mut store, (1.5, 2.0)).unwrap(), (3.5, 3.0));
+    // Asking for the wrong types is an error, not a crash.
+    let wrong = instance
+        .get_func(&mut store, "run")
+        .unwrap()
+        .typed::<i64, i32>(&store);
+    assert!(wrong.unwrap_err().to_string().contains("type mismatch"));
+}

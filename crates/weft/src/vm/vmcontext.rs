@@ -64,7 +64,7 @@ pub(crate) struct VMGlobal {
 /// One slot of the array calling convention (16 bytes, little-endian).
 #[repr(C, align(16))]
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct ValRaw {
+pub struct ValRaw {
     pub bits: u128,
 }
 
