@@ -19,7 +19,6 @@ mod trampolines;
 mod translate;
 
 use anyhow::{Context as _, Result, anyhow};
-use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::ir::{self, ExternalName, UserExternalName};
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
@@ -27,6 +26,8 @@ use cranelift_codegen::{Context, FinalizedRelocTarget};
 use weft_environ::wasmparser::{FuncValidatorAllocations, FunctionBody};
 use weft_environ::{FunctionBodyData, ModuleInfo, Trap};
 
+pub use cranelift_codegen::binemit::Reloc;
+pub use cranelift_codegen::ir::LibCall;
 pub use trampolines::TrampolineKind;
 
 /// What a relocation in compiled code points at.

@@ -95,8 +95,8 @@ impl Global {
         store.as_context().0.global_ty(*self)
     }
     /// The current value.
-    pub fn get(&self, store: impl AsContext) -> Val {
-        store.as_context().0.global_get(*self)
+    pub fn get(&self, mut store: impl AsContextMut) -> Val {
+        store.as_context_mut().0.global_get(*self)
     }
     /// Sets the value; fails for immutable globals or a wrong type.
     pub fn set(&self, mut store: impl AsContextMut, val: Val) -> Result<()> {
@@ -125,8 +125,8 @@ impl Table {
         store.as_context().0.table_size(*self)
     }
     /// Element `index`, or `None` when out of bounds.
-    pub fn get(&self, store: impl AsContext, index: u64) -> Option<Val> {
-        store.as_context().0.table_get(*self, index)
+    pub fn get(&self, mut store: impl AsContextMut, index: u64) -> Option<Val> {
+        store.as_context_mut().0.table_get(*self, index)
     }
     /// Sets element `index`.
     pub fn set(&self, mut store: impl AsContextMut, index: u64, val: Val) -> Result<()> {

@@ -1,0 +1,282 @@
+//! Runtime functions called from generated code through the vmctx's
+//! builtins table (see `weft_environ::Builtin` for the signatures).
+//!
+//! They run on the wasm stack, below the stack limit's red zone. None may
+//! unwind: errors are reported by return value and turned into traps by
+//! the generated code.
+
+use super::func::HostCallFn;
+use super::instance::InstanceData;
+use super::store::{HostFunc, Pending, StoreOpaque};
+use super::vmcontext::{VMHostFuncContext, ValRaw};
+use weft_environ::Builtin;
+
+struct Table([*const (); Builtin::COUNT]);
+// SAFETY: the table holds addresses of functions; it is never written.
+unsafe impl Sync for Table {}
+
+static BUILTINS: Table = Table([
+    memory_grow as *const (),
+    memory_fill as *const (),
+    memory_copy as *const (),
+    memory_init as *const (),
+    data_drop as *const (),
+    table_grow as *const (),
+    table_fill as *const (),
+    table_copy as *const (),
+    table_init as *const (),
+    elem_drop as *const (),
+    host_call as *const (),
+]);
+
+/// Address of the builtins table stored in every vmctx.
+pub(crate) fn table_address() -> usize {
+    BUILTINS.0.as_ptr() as usize
+}
+
+/// The store and instance behind a vmctx.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance, and the store must not be
+/// borrowed elsewhere for the returned lifetime (true while wasm runs: the
+/// embedder's borrow is suspended in `Func::call`).
+unsafe fn parts<'a>(vmctx: *mut u8) -> (&'a mut StoreOpaque, *const InstanceData) {
+    // SAFETY: guaranteed by the caller.
+    let inst = unsafe { InstanceData::from_vmctx(vmctx) } as *const InstanceData;
+    // SAFETY: the instance's store pointer is its owning store.
+    let store = unsafe { &mut *(*inst).store };
+    (store, inst)
+}
+
+fn in_bounds(start: u64, len: u64, size: u64) -> bool {
+    start.checked_add(len).is_some_and(|end| end <= size)
+}
+
+unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> u64 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive (it is running).
+    let m = unsafe { (&(*inst).memories)[mem as usize] };
+    store.memories[m.index as usize]
+        .grow(delta)
+        .unwrap_or(u64::MAX)
+}
+
+unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, len: u64) -> u32 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let m = unsafe { (&(*inst).memories)[mem as usize] };
+    let data = store.memories[m.index as usize].data_mut();
+    if !in_bounds(dst, len, data.len() as u64) {
+        return 0;
+    }
+    data[dst as usize..][..len as usize].fill(val as u8);
+    1
+}
+
+unsafe extern "C" fn memory_copy(
+    vmctx: *mut u8,
+    dst_mem: u32,
+    dst: u64,
+    src_mem: u32,
+    src: u64,
+    len: u64,
+) -> u32 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let (d, s) = unsafe {
+        (
+            (&(*inst).memories)[dst_mem as usize],
+            (&(*inst).memories)[src_mem as usize],
+        )
+    };
+    let src_len = store.memories[s.index as usize].data().len() as u64;
+    let dst_len = store.memories[d.index as usize].data().len() as u64;
+    if !in_bounds(src, len, src_len) || !in_bounds(dst, len, dst_len) {
+        return 0;
+    }
+    if d.index == s.index {
+        let data = store.memories[d.index as usize].data_mut();
+        data.copy_within(src as usize..(src + len) as usize, dst as usize);
+    } else {
+        let src_ptr = store.memories[s.index as usize].data().as_ptr();
+        let dst_data = store.memories[d.index as usize].data_mut();
+        // SAFETY: two distinct memories never overlap; both ranges were
+        // bounds-checked above.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                src_ptr.add(src as usize),
+                dst_data.as_mut_ptr().add(dst as usize),
+                len as usize,
+            )
+        };
+    }
+    1
+}
+
+unsafe extern "C" fn memory_init(
+    vmctx: *mut u8,
+    mem: u32,
+    seg: u32,
+    dst: u64,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let inst = unsafe { &*inst };
+    let m = inst.memories[mem as usize];
+    let bytes: &[u8] = if inst.data_dropped[seg as usize] {
+        &[]
+    } else {
+        &inst.module.info().data[seg as usize].data
+    };
+    let data = store.memories[m.index as usize].data_mut();
+    if !in_bounds(u64::from(src), u64::from(len), bytes.len() as u64)
+        || !in_bounds(dst, u64::from(len), data.len() as u64)
+    {
+        return 0;
+    }
+    data[dst as usize..][..len as usize].copy_from_slice(&bytes[src as usize..][..len as usize]);
+    1
+}
+
+unsafe extern "C" fn data_drop(vmctx: *mut u8, seg: u32) {
+    // SAFETY: called by generated code with its own vmctx.
+    let inst = unsafe { InstanceData::from_vmctx(vmctx) };
+    inst.data_dropped[seg as usize] = true;
+}
+
+unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, init: usize) -> u64 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let t = unsafe { (&(*inst).tables)[table as usize] };
+    store.tables[t.index as usize]
+        .grow(delta, init)
+        .unwrap_or(u64::MAX)
+}
+
+unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u64, val: usize, len: u64) -> u32 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let t = unsafe { (&(*inst).tables)[table as usize] };
+    let elems = store.tables[t.index as usize].elems_mut();
+    if !in_bounds(dst, len, elems.len() as u64) {
+        return 0;
+    }
+    elems[dst as usize..][..len as usize].fill(val);
+    1
+}
+
+unsafe extern "C" fn table_copy(
+    vmctx: *mut u8,
+    dst_table: u32,
+    src_table: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) -> u32 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let (d, s) = unsafe {
+        (
+            (&(*inst).tables)[dst_table as usize],
+            (&(*inst).tables)[src_table as usize],
+        )
+    };
+    let src_len = store.tables[s.index as usize].len();
+    let dst_len = store.tables[d.index as usize].len();
+    if !in_bounds(src, len, src_len) || !in_bounds(dst, len, dst_len) {
+        return 0;
+    }
+    if d.index == s.index {
+        let elems = store.tables[d.index as usize].elems_mut();
+        elems.copy_within(src as usize..(src + len) as usize, dst as usize);
+    } else {
+        let tmp: Vec<usize> =
+            store.tables[s.index as usize].elems()[src as usize..][..len as usize].to_vec();
+        store.tables[d.index as usize].elems_mut()[dst as usize..][..len as usize]
+            .copy_from_slice(&tmp);
+    }
+    1
+}
+
+unsafe extern "C" fn table_init(
+    vmctx: *mut u8,
+    table: u32,
+    seg: u32,
+    dst: u64,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let inst = unsafe { &*inst };
+    let t = inst.tables[table as usize];
+    let items: &[usize] = inst.elems[seg as usize].as_deref().unwrap_or(&[]);
+    let elems = store.tables[t.index as usize].elems_mut();
+    if !in_bounds(u64::from(src), u64::from(len), items.len() as u64)
+        || !in_bounds(dst, u64::from(len), elems.len() as u64)
+    {
+        return 0;
+    }
+    elems[dst as usize..][..len as usize].copy_from_slice(&items[src as usize..][..len as usize]);
+    1
+}
+
+unsafe extern "C" fn elem_drop(vmctx: *mut u8, seg: u32) {
+    // SAFETY: called by generated code with its own vmctx.
+    let inst = unsafe { InstanceData::from_vmctx(vmctx) };
+    inst.elems[seg as usize] = None;
+}
+
+/// Minimum native stack a host function gets; below it the call traps
+/// with "call stack exhausted" instead of overflowing the thread's stack.
+const HOST_MIN_STACK: usize = 64 * 1024;
+
+unsafe extern "C" fn host_call(
+    hctx: *mut VMHostFuncContext,
+    caller_vmctx: *mut u8,
+    values: *mut ValRaw,
+    len: u64,
+) -> u32 {
+    // SAFETY: `hctx` is the host context the trampoline was called with;
+    // its host data is the boxed HostFunc, alive as long as the store.
+    let host = unsafe { &*((*hctx).host_data as *const HostFunc) };
+    // SAFETY: the host function's store is the running store.
+    let store = unsafe { &mut *host.store };
+    let here = &host as *const _ as usize;
+    let (lo, _) = super::traphandlers::current_stack_bounds();
+    if here < lo + HOST_MIN_STACK {
+        store.pending = Some(Pending::Error(crate::Trap::StackOverflow.into()));
+        return 0;
+    }
+    let call: *const HostCallFn = &*host.call;
+    let store_ptr: *mut StoreOpaque = store;
+    // SAFETY: the trampoline passes a stack array of `len` slots.
+    let slots = unsafe { std::slice::from_raw_parts_mut(values, len as usize) };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: see above; the closure re-borrows the store itself.
+        unsafe { (*call)(store_ptr, caller_vmctx, slots) }
+    }));
+    // SAFETY: the host function's borrow of the store has ended.
+    let store = unsafe { &mut *store_ptr };
+    match result {
+        Ok(Ok(())) => 1,
+        Ok(Err(e)) => {
+            store.pending = Some(Pending::Error(e));
+            0
+        }
+        Err(panic) => {
+            store.pending = Some(Pending::Panic(panic));
+            0
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Calling functions: host -> wasm entry, host functions, their trampolines.
+
+use super::module::{RegisteredCode, publish_single};
+use super::store::{FuncData, FuncKind, HostFunc, Pending, StoreOpaque, mask};
+use super::traphandlers::{TrapRecord, catch_traps, current_stack_bounds};
+use super::vmcontext::{VMFuncRef, VMHostFuncContext, ValRaw};
+use crate::store::StoreInner;
+use crate::types::{FuncType, ValType};
+use crate::{Caller, Func, Instance, Result, Trap, Val};
+use anyhow::{anyhow, bail};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use weft_cranelift::TrampolineKind;
+use weft_environ::VMHOSTFUNC_MAGIC;
+use weft_environ::wasmparser as wp;
+
+/// Bytes of native stack kept free below the wasm stack limit for host
+/// functions and the signal handler.
+pub(crate) const HOST_RED_ZONE: usize = 128 * 1024;
+
+/// The type-erased body of a host function:
+/// `(store, caller_vmctx, values) -> Result<()>`.
+pub(crate) type HostCallFn =
+    dyn Fn(*mut StoreOpaque, *mut u8, &mut [ValRaw]) -> Result<()> + Send + Sync;
+
+/// Wasm-to-host trampolines, one per canonical function type, shared by
+/// every store of an engine.
+#[derive(Default)]
+pub(crate) struct HostTrampolines {
+    map: Mutex<HashMap<u32, (Arc<RegisteredCode>, usize)>>,
+}
+
+impl HostTrampolines {
+    fn get(
+        &self,
+        engine: &crate::Engine,
+        id: u32,
+        ty: &FuncType,
+    ) -> Result<(Arc<RegisteredCode>, usize)> {
+        let mut map = self.map.lock().unwrap();
+        if let Some(e) = map.get(&id) {
+            return Ok(e.clone());
+        }
+        let wp_ty = to_wasmparser(ty);
+        let f = engine
+            .inner
+            .compiler
+            .compile_trampoline(TrampolineKind::WasmToHost, &wp_ty)?;
+        let entry = publish_single(&f)?;
+        map.insert(id, entry.clone());
+        Ok(entry)
+    }
+}
+
+/// A wasmparser function type with the same machine-level shape (references
+/// are all pointers, so their heap types do not matter here).
+fn to_wasmparser(ty: &FuncType) -> wp::FuncType {
+    let conv = |v: &ValType| match v {
+        ValType::I32 => wp::ValType::I32,
+        ValType::I64 => wp::ValType::I64,
+        ValType::F32 => wp::ValType::F32,
+        ValType::F64 => wp::ValType::F64,
+        ValType::V128 => wp::ValType::V128,
+        ValType::Ref(_) => wp::ValType::Ref(wp::RefType::FUNCREF),
+    };
+    wp::FuncType::new(ty.params().iter().map(conv), ty.results().iter().map(conv))
+}
+
+/// Creates a host function in `store`.
+pub(crate) fn new_host_func<T: 'static>(
+    store: &mut StoreInner<T>,
+    ty: FuncType,
+    f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+) -> Func {
+    let engine = store.opaque.engine.clone();
+    let type_id = engine.inner.types.register_func_type(&ty);
+    let (code, tramp) = engine
+        .inner
+        .host_trampolines
+        .get(&engine, type_id, &ty)
+        .expect("failed to compile a host function trampoline");
+    let params_ty = ty.clone();
+    let call = move |store: *mut StoreOpaque, caller_vmctx: *mut u8, raw: &mut [ValRaw]| {
+        // SAFETY: `store` is the `StoreInner<T>` this function was created
+        // in (host functions never move between stores), and no other
+        // reference to it is used while the host function runs.
+        let inner = unsafe { &mut *(store as *mut StoreInner<T>) };
+        let mut params = Vec::with_capacity(params_ty.params().len());
+        for (i, t) in params_ty.params().iter().enumerate() {
+            params.push(inner.opaque.raw_to_val(raw[i].bits & mask(t), t));
+        }
+        let mut results: Vec<Val> = params_ty.results().iter().map(Val::default_for).collect();
+        let caller = if caller_vmctx.is_null() {
+            None
+        } else {
+            // SAFETY: a non-null caller vmctx is that of the live instance
+            // whose wasm code called us.
+            let inst = unsafe { super::instance::InstanceData::from_vmctx(caller_vmctx) };
+            Some(Instance {
+                store: inner.opaque.id,
+                index: inst.index,
+            })
+        };
+        f(
+            Caller {
+                store: crate::StoreContextMut(inner),
+                caller,
+            },
+            &params,
+            &mut results,
+        )?;
+        // SAFETY: as above; the caller's borrow has ended.
+        let inner = unsafe { &mut *(store as *mut StoreInner<T>) };
+        for (i, (v, t)) in results.iter().zip(params_ty.results()).enumerate() {
+            raw[i].bits = inner
+                .opaque
+                .val_to_raw(v, t)
+                .map_err(|e| anyhow!("host function returned a bad result {i}: {e}"))?;
+        }
+        Ok(())
+    };
+    let mut ctx = Box::new(VMHostFuncContext {
+        magic: VMHOSTFUNC_MAGIC,
+        _pad: 0,
+        store_ctx: &*store.opaque.vm_store_ctx as *const _ as *mut _,
+        builtins: super::builtins::table_address() as *const usize,
+        host_data: std::ptr::null_mut(),
+        func_ref: VMFuncRef {
+            wasm_call: tramp as *const u8,
+            vmctx: std::ptr::null_mut(),
+            type_id,
+        },
+    });
+    ctx.func_ref.vmctx = &mut *ctx as *mut VMHostFuncContext as *mut u8;
+    let store_ptr: *mut StoreOpaque = &mut store.opaque;
+    let mut host = Box::new(HostFunc {
+        ctx,
+        call: Box::new(call),
+        store: store_ptr,
+        _code: code,
+    });
+    let host_ptr: *mut HostFunc = &mut *host;
+    host.ctx.host_data = host_ptr as *mut u8;
+    let funcref = &host.ctx.func_ref as *const VMFuncRef;
+    store.opaque.push_func(FuncData {
+        kind: FuncKind::Host(host),
+        funcref,
+        type_id,
+    })
+}
+
+struct EntryArgs {
+    trampoline: usize,
+    callee_vmctx: *mut u8,
+    code: *const u8,
+    values: *mut ValRaw,
+}
+
+type ArrayToWasm = unsafe extern "C" fn(*mut u8, *mut u8, *const u8, *mut ValRaw);
+
+unsafe extern "C" fn entry_shim(data: *mut u8) {
+    // SAFETY: `data` is the `EntryArgs` built by `invoke_wasm`, alive for
+    // the whole call.
+    let args = unsafe { &*(data as *const EntryArgs) };
+    // SAFETY: the trampoline was compiled for the callee's signature and
+    // the value array holds max(params, results) slots.
+    unsafe {
+        let f: ArrayToWasm = std::mem::transmute(args.trampoline);
+        f(args.callee_vmctx, args.callee_vmctx, args.code, args.values);
+    }
+}
+
+/// Runs a wasm function through its array-to-wasm trampoline with traps
+/// caught, maintaining the store's stack limit.
+fn invoke_wasm(store: &mut StoreOpaque, args: &mut EntryArgs) -> Result<()> {
+    let outer = store.wasm_depth == 0;
+    let limit_cell = store.vm_store_ctx.stack_limit.get();
+    // SAFETY: the store context is owned by the store we hold exclusively.
+    let saved_limit = unsafe { *limit_cell };
+    if outer {
+        let here = &args as *const _ as usize;
+        let (lo, _hi) = current_stack_bounds();
+        let floor = lo + HOST_RED_ZONE;
+        if here <= floor {
+            bail!(Trap::StackOverflow);
+        }
+        let limit = here
+            .saturating_sub(store.engine.config().max_wasm_stack)
+            .max(floor);
+        // SAFETY: as above.
+        unsafe { *limit_cell = limit };
+    }
+    store.wasm_depth += 1;
+    // SAFETY: `entry_shim` only reads `args`, which outlives the call.
+    let result = unsafe { catch_traps(entry_shim, args as *mut EntryArgs as *mut u8) };
+    store.wasm_depth -= 1;
+    if outer {
+        // SAFETY: as above.
+        unsafe { *limit_cell = saved_limit };
+    }
+    result.map_err(|record| trap_error(store, record))
+}
+
+/// Turns a trap record into the error callers see.
+fn trap_error(store: &mut StoreOpaque, record: TrapRecord) -> anyhow::Error {
+    if record.trap == Trap::HostError {
+        match store.pending.take() {
+            Some(Pending::Error(e)) => return e,
+            Some(Pending::Panic(p)) => std::panic::resume_unwind(p),
+            None => {}
+        }
+    }
+    let pcs = super::traphandlers::take_trap_frames(&record);
+    let backtrace = super::backtrace::symbolize(&pcs);
+    anyhow::Error::new(record.trap).context(backtrace)
+}
+
+/// `Func::call`.
+pub(crate) fn call_func(
+    store: &mut StoreOpaque,
+    f: Func,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<()> {
+    let ty = store.func_ty(f);
+    if params.len() != ty.params().len() {
+        bail!(
+            "wrong number of arguments: function {ty} expects {}, got {}",
+            ty.params().len(),
+            params.len()
+        );
+    }
+    if results.len() != ty.results().len() {
+        bail!(
+            "wrong number of results: function {ty} returns {}, space for {} was given",
+            ty.results().len(),
+            results.len()
+        );
+    }
+    let n = ty.params().len().max(ty.results().len()).max(1);
+    let mut values = vec![ValRaw::default(); n];
+    for (i, (v, t)) in params.iter().zip(ty.params()).enumerate() {
+        values[i].bits = store
+            .val_to_raw(v, t)
+            .map_err(|e| anyhow!("argument {i}: {e}"))?;
+    }
+    let data = store.func_data(f);
+    match &data.kind {
+        FuncKind::Host(h) => {
+            let call: *const HostCallFn = &*h.call;
+            // SAFETY: the host function lives as long as the store.
+            unsafe { (*call)(store as *mut StoreOpaque, std::ptr::null_mut(), &mut values)? };
+        }
+        FuncKind::Wasm { instance, .. } => {
+            // SAFETY: the funcref of a live function of this store.
+            let fr = unsafe { *data.funcref };
+            let module = &store.instances[*instance as usize].module;
+            let trampoline = module
+                .inner
+                .trampoline(data.type_id)
+                .ok_or_else(|| anyhow!("no entry trampoline for function type"))?;
+            let mut args = EntryArgs {
+                trampoline,
+                callee_vmctx: fr.vmctx,
+                code: fr.wasm_call,
+                values: values.as_mut_ptr(),
+            };
+            invoke_wasm(store, &mut args)?;
+        }
+    }
+    for (i, t) in ty.results().iter().enumerate() {
+        results[i] = store.raw_to_val(values[i].bits & mask(t), t);
+    }
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! Compiled modules: compilation pipeline, code placement and linking.
+//!
+//! ```text
+//! bytes --translate_module--> ModuleInfo + bodies
+//!       --compile (parallel)--> CompiledFunction per body (+ trampolines)
+//!       --link--> one CodeMemory:
+//!
+//!   code base
+//!   +--------------------+ 0
+//!   | func N_imported    |   each function 16-byte aligned
+//!   +--------------------+
+//!   | func N_imported+1  |
+//!   +--------------------+
+//!   | ...                |
+//!   +--------------------+
+//!   | array->wasm tramp. |   one per distinct function type
+//!   +--------------------+ len  (read+execute after publish)
+//! ```
+
+use super::code_memory::CodeMemory;
+use super::code_registry::{self, CodeLookup};
+use crate::types::{ExternType, GlobalType, MemoryType, Mutability, TableType};
+use crate::{Engine, Result};
+use anyhow::{Context, anyhow, bail};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use weft_cranelift::{CompiledFunction, RelocTarget, TrampolineKind};
+use weft_environ::wasmparser::FuncValidatorAllocations;
+use weft_environ::{EntityIndex, ModuleInfo, Trap};
+
+/// Where one compiled function lives inside a module's code.
+#[derive(Debug, Clone)]
+pub(crate) struct FuncLoc {
+    /// Offset from the code base.
+    pub start: usize,
+    pub len: usize,
+    /// Function index in the module (`u32::MAX` for trampolines).
+    pub func_index: u32,
+    pub traps: Vec<(u32, Trap)>,
+    pub address_map: Vec<(u32, u32)>,
+}
+
+/// Placed, published machine code plus what is needed to interpret PCs in
+/// it. Registered in the global code registry while alive.
+pub(crate) struct ModuleCode {
+    mem: CodeMemory,
+    /// All functions and trampolines, sorted by `start`.
+    locs: Vec<FuncLoc>,
+    pub module_name: Option<String>,
+    pub func_names: HashMap<u32, String>,
+}
+
+impl ModuleCode {
+    pub(crate) fn base(&self) -> usize {
+        self.mem.base()
+    }
+
+    fn loc_at(&self, pc: usize) -> Option<&FuncLoc> {
+        let off = pc.checked_sub(self.base())?;
+        let i = self.locs.partition_point(|l| l.start <= off);
+        let loc = self.locs.get(i.checked_sub(1)?)?;
+        (off < loc.start + loc.len).then_some(loc)
+    }
+
+    /// The wasm function containing `pc` and the offset of `pc` in it,
+    /// with the module byte offset of the instruction when known.
+    pub(crate) fn wasm_func_at(&self, pc: usize) -> Option<(u32, usize, Option<usize>)> {
+        let loc = self.loc_at(pc)?;
+        if loc.func_index == u32::MAX {
+            return None;
+        }
+        let rel = pc - self.base() - loc.start;
+        let i = loc.address_map.partition_point(|(o, _)| *o as usize <= rel);
+        let module_offset = i.checked_sub(1).map(|i| loc.address_map[i].1 as usize);
+        Some((loc.func_index, rel, module_offset))
+    }
+}
+
+impl CodeLookup for ModuleCode {
+    fn trap_at(&self, pc: usize) -> Option<Trap> {
+        let loc = self.loc_at(pc)?;
+        let rel = (pc - self.base() - loc.start) as u32;
+        let i = loc.traps.binary_search_by_key(&rel, |t| t.0).ok()?;
+        Some(loc.traps[i].1)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Unregisters the code when the last user goes away.
+pub(crate) struct RegisteredCode(pub Arc<ModuleCode>);
+
+impl Drop for RegisteredCode {
+    fn drop(&mut self) {
+        code_registry::unregister(self.0.base());
+    }
+}
+
+/// A module after compilation.
+pub(crate) struct CompiledModule {
+    pub(crate) info: ModuleInfo,
+    pub(crate) engine: Engine,
+    /// Canonical type id per module type index.
+    pub(crate) type_ids: Box<[u32]>,
+    pub(crate) code: RegisteredCode,
+    /// Code address of each defined function (index - num_imported).
+    pub(crate) func_ptrs: Vec<usize>,
+    /// Array-to-wasm trampoline per canonical type id.
+    pub(crate) trampolines: HashMap<u32, usize>,
+}
+
+// SAFETY: the raw code addresses are plain integers into immutable,
+// published code owned by `code`.
+unsafe impl Send for CompiledModule {}
+// SAFETY: as above; nothing is mutated after construction.
+unsafe impl Sync for CompiledModule {}
+
+impl CompiledModule {
+    pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<CompiledModule> {
+        let config = engine.config();
+        let translation = weft_environ::translate_module(wasm, config.features)?;
+        let info = translation.info;
+        let compiler = &engine.inner.compiler;
+        let num_imported = info.num_imported_funcs;
+        let jobs: Vec<(u32, weft_environ::FunctionBodyData<'_>)> = translation
+            .bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| (num_imported + i as u32, b))
+            .collect();
+        let compile_one = |allocs: &mut FuncValidatorAllocations,
+                           (index, body): (u32, weft_environ::FunctionBodyData<'_>)|
+         -> Result<CompiledFunction> {
+            let (f, a) = compiler
+                .compile_function(&info, index, body, std::mem::take(allocs))
+                .with_context(|| match info.func_name(index) {
+                    Some(n) => format!("failed to compile function {index} ({n})"),
+                    None => format!("failed to compile function {index}"),
+                })?;
+            *allocs = a;
+            Ok(f)
+        };
+        let funcs: Vec<CompiledFunction> = if config.parallel_compilation && jobs.len() > 1 {
+            jobs.into_par_iter()
+                .map_init(FuncValidatorAllocations::default, compile_one)
+                .collect::<Result<_>>()?
+        } else {
+            let mut allocs = FuncValidatorAllocations::default();
+            jobs.into_iter()
+                .map(|j| compile_one(&mut allocs, j))
+                .collect::<Result<_>>()?
+        };
+
+        let type_ids: Box<[u32]> = engine.inner.types.register_module(&info).into();
+        // One array-to-wasm trampoline per distinct function type.
+        let mut tramp_types: Vec<(u32, u32)> = Vec::new();
+        for (idx, t) in info.types.iter().enumerate() {
+            if t.as_func().is_some() && !tramp_types.iter().any(|(id, _)| *id == type_ids[idx]) {
+                tramp_types.push((type_ids[idx], idx as u32));
+            }
+        }
+        let tramps: Vec<CompiledFunction> = tramp_types
+            .iter()
+            .map(|(_, idx)| {
+                compiler.compile_trampoline(TrampolineKind::ArrayToWasm, info.type_as_func(*idx))
+            })
+            .collect::<Result<_>>()?;
+
+        let mut all: Vec<(u32, &CompiledFunction)> = Vec::new();
+        for (i, f) in funcs.iter().enumerate() {
+            all.push((num_imported + i as u32, f));
+        }
+        for t in &tramps {
+            all.push((u32::MAX, t));
+        }
+        let (code, starts) = link(&all, &funcs, num_imported)?;
+        let base = code.mem.base();
+        let func_ptrs = starts[..funcs.len()].iter().map(|s| base + s).collect();
+        let trampolines = tramp_types
+            .iter()
+            .zip(&starts[funcs.len()..])
+            .map(|((id, _), s)| (*id, base + s))
+            .collect();
+        let code = Arc::new(ModuleCode {
+            mem: code.mem,
+            locs: code.locs,
+            module_name: info.name.clone(),
+            func_names: info.func_names.clone(),
+        });
+        let len = code.mem.as_slice().len();
+        code_registry::register(base, base + len, code.clone());
+        Ok(CompiledModule {
+            info,
+            engine: engine.clone(),
+            type_ids,
+            code: RegisteredCode(code),
+            func_ptrs,
+            trampolines,
+        })
+    }
+
+    /// The type of an entity of this module, as the API describes it.
+    pub(crate) fn entity_type(&self, index: EntityIndex) -> ExternType {
+        let info = &self.info;
+        let id_of = |i: u32| self.type_ids[i as usize];
+        match index {
+            EntityIndex::Function(f) => {
+                let id = self.type_ids[info.functions[f as usize] as usize];
+                ExternType::Func(
+                    self.engine
+                        .inner
+                        .types
+                        .func_type(id)
+                        .expect("function type"),
+                )
+            }
+            EntityIndex::Global(g) => {
+                let ty = &info.globals[g as usize];
+                ExternType::Global(GlobalType::new(
+                    super::type_registry::api_val_type(&ty.content_type, &id_of, info),
+                    if ty.mutable {
+                        Mutability::Var
+                    } else {
+                        Mutability::Const
+                    },
+                ))
+            }
+            EntityIndex::Table(t) => {
+                let ty = &info.tables[t as usize].ty;
+                ExternType::Table(TableType {
+                    element: super::type_registry::api_ref_type(&ty.element_type, &id_of, info),
+                    min: ty.initial,
+                    max: ty.maximum,
+                    table64: ty.table64,
+                })
+            }
+            EntityIndex::Memory(m) => {
+                let ty = &info.memories[m as usize];
+                ExternType::Memory(MemoryType {
+                    min: ty.initial,
+                    max: ty.maximum,
+                    memory64: ty.memory64,
+                    shared: ty.shared,
+                    page_size_log2: ty.page_size_log2() as u8,
+                })
+            }
+            EntityIndex::Tag(t) => {
+                let id = self.type_ids[info.tags[t as usize] as usize];
+                ExternType::Tag(self.engine.inner.types.func_type(id).expect("tag type"))
+            }
+        }
+    }
+
+    /// The array-to-wasm trampoline for canonical type `id`.
+    pub(crate) fn trampoline(&self, id: u32) -> Option<usize> {
+        self.trampolines.get(&id).copied()
+    }
+}
+
+struct Linked {
+    mem: CodeMemory,
+    locs: Vec<FuncLoc>,
+}
+
+/// Places `all` functions in one code memory, resolves relocations, and
+/// publishes it. Returns the start offset of each entry of `all`.
+fn link(
+    all: &[(u32, &CompiledFunction)],
+    funcs: &[CompiledFunction],
+    num_imported: u32,
+) -> Result<(Linked, Vec<usize>)> {
+    let mut starts = Vec::with_capacity(all.len());
+    let mut len = 0usize;
+    for (_, f) in all {
+        let align = f.alignment.max(16) as usize;
+        len = len.next_multiple_of(align);
+        starts.push(len);
+        len += f.code.len();
+    }
+    let mut mem = CodeMemory::new(len.max(1))?;
+    let base = mem.base();
+    {
+        let bytes = mem.as_mut_slice();
+        for ((_, f), start) in all.iter().zip(&starts) {
+            bytes[*start..*start + f.code.len()].copy_from_slice(&f.code);
+        }
+        for ((_, f), start) in all.iter().zip(&starts) {
+            for r in &f.relocs {
+                let site = start + r.offset as usize;
+                let target = match r.target {
+                    RelocTarget::Function(idx) => {
+                        let def = idx
+                            .checked_sub(num_imported)
+                            .filter(|d| (*d as usize) < funcs.len())
+                            .ok_or_else(|| anyhow!("relocation to non-defined function {idx}"))?;
+                        base + starts[def as usize]
+                    }
+                    RelocTarget::SelfOffset(off) => base + start + off as usize,
+                    RelocTarget::LibCall(l) => super::libcalls::address(l)?,
+                };
+                apply_reloc(bytes, site, base, r.kind, target, r.addend)?;
+            }
+        }
+    }
+    mem.publish()?;
+    let locs = all
+        .iter()
+        .zip(&starts)
+        .map(|((idx, f), start)| FuncLoc {
+            start: *start,
+            len: f.code.len(),
+            func_index: *idx,
+            traps: f.traps.clone(),
+            address_map: f.address_map.clone(),
+        })
+        .collect();
+    Ok((Linked { mem, locs }, starts))
+}
+
+fn apply_reloc(
+    bytes: &mut [u8],
+    site: usize,
+    base: usize,
+    kind: cranelift_codegen_reloc::Reloc,
+    target: usize,
+    addend: i64,
+) -> Result<()> {
+    use cranelift_codegen_reloc::Reloc;
+    match kind {
+        Reloc::X86CallPCRel4 | Reloc::X86PCRel4 | Reloc::X86CallPLTRel4 => {
+            let pc = (base + site) as i64;
+            let delta = target as i64 + addend - pc;
+            let delta = i32::try_from(delta).map_err(|_| anyhow!("relocation out of range"))?;
+            bytes[site..site + 4].copy_from_slice(&delta.to_le_bytes());
+        }
+        Reloc::Abs8 => {
+            let v = (target as i64 + addend) as u64;
+            bytes[site..site + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        other => bail!("unsupported relocation kind {other:?}"),
+    }
+    Ok(())
+}
+
+/// Re-export of Cranelift's relocation kinds under a local name.
+mod cranelift_codegen_reloc {
+    pub use weft_cranelift::Reloc;
+}
+
+/// Places a single trampoline in its own code memory and registers it.
+/// Returns the registration (keep it alive while the code may run) and the
+/// code address.
+pub(crate) fn publish_single(f: &CompiledFunction) -> Result<(Arc<RegisteredCode>, usize)> {
+    let (linked, starts) = link(&[(u32::MAX, f)], &[], 0)?;
+    let base = linked.mem.base();
+    let len = linked.mem.as_slice().len();
+    let code = Arc::new(ModuleCode {
+        mem: linked.mem,
+        locs: linked.locs,
+        module_name: None,
+        func_names: HashMap::new(),
+    });
+    code_registry::register(base, base + len, code.clone());
+    Ok((Arc::new(RegisteredCode(code)), base + starts[0]))
+}

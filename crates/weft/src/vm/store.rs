@@ -1,0 +1,408 @@
+//! The untyped part of a store: every runtime object, addressed by index.
+//!
+//! ```text
+//! Store<T> --Box--> StoreInner<T> { opaque: StoreOpaque, data: T }
+//!                                   |
+//!   vm_store_ctx: Box<VMStoreContext>  <- read by every prologue
+//!   instances: Vec<Box<InstanceData>>  <- each owns its VMContext
+//!   funcs / memories / tables / globals: Vec<...>, handles are indices
+//! ```
+
+use super::instance::InstanceData;
+use super::memory::LinearMemory;
+use super::table::TableData;
+use super::vmcontext::{VMFuncRef, VMGlobal, VMHostFuncContext, VMStoreContext};
+use crate::store::StoreId;
+use crate::types::{FuncType, GlobalType, MemoryType, Mutability, TableType, ValType};
+use crate::{Engine, Extern, Func, Global, Instance, Memory, Module, Result, Table, Val};
+use anyhow::{anyhow, bail};
+use std::any::Any;
+use std::collections::HashMap;
+
+/// What a function handle refers to.
+pub(crate) enum FuncKind {
+    /// Function `index` of instance `instance`.
+    Wasm { instance: u32, index: u32 },
+    /// A host closure.
+    Host(Box<HostFunc>),
+}
+
+/// A host function: its vmctx-shaped context plus the closure.
+pub(crate) struct HostFunc {
+    pub(crate) ctx: Box<VMHostFuncContext>,
+    pub(crate) call: Box<super::func::HostCallFn>,
+    /// The store the function belongs to.
+    pub(crate) store: *mut StoreOpaque,
+    /// Keeps the wasm-to-host trampoline alive.
+    pub(crate) _code: std::sync::Arc<super::module::RegisteredCode>,
+}
+
+pub(crate) struct FuncData {
+    pub(crate) kind: FuncKind,
+    /// The function's `VMFuncRef` (stable address).
+    pub(crate) funcref: *const VMFuncRef,
+    pub(crate) type_id: u32,
+}
+
+pub(crate) struct GlobalData {
+    pub(crate) ty: GlobalType,
+    pub(crate) storage: Box<VMGlobal>,
+}
+
+/// An error or panic raised by a host function, waiting for the trap it
+/// caused to reach the entry point.
+pub(crate) enum Pending {
+    Error(anyhow::Error),
+    Panic(Box<dyn Any + Send>),
+}
+
+/// The store's contents apart from the user data.
+pub(crate) struct StoreOpaque {
+    pub(crate) engine: Engine,
+    pub(crate) id: StoreId,
+    pub(crate) vm_store_ctx: Box<VMStoreContext>,
+    pub(crate) instances: Vec<Box<InstanceData>>,
+    pub(crate) funcs: Vec<FuncData>,
+    pub(crate) memories: Vec<LinearMemory>,
+    pub(crate) tables: Vec<TableData>,
+    pub(crate) globals: Vec<GlobalData>,
+    pub(crate) extern_refs: Vec<Box<dyn Any + Send + Sync>>,
+    /// `VMFuncRef` address -> handle, for turning raw funcrefs into `Func`s.
+    pub(crate) func_by_ref: HashMap<usize, Func>,
+    /// Modules instantiated in this store, kept alive with their code.
+    pub(crate) modules: Vec<Module>,
+    pub(crate) pending: Option<Pending>,
+    /// Depth of host->wasm entries currently on the stack.
+    pub(crate) wasm_depth: u32,
+    /// The `StoreInner<T>` this belongs to (for host functions).
+    pub(crate) self_ptr: *mut u8,
+}
+
+// SAFETY: raw pointers in the store point into data the store owns; a store
+// is only used by one thread at a time (it is `Send`, not `Sync`), like the
+// user data it holds.
+unsafe impl Send for StoreOpaque {}
+
+impl StoreOpaque {
+    pub(crate) fn new(engine: Engine, id: StoreId) -> StoreOpaque {
+        StoreOpaque {
+            engine,
+            id,
+            vm_store_ctx: Box::default(),
+            instances: Vec::new(),
+            funcs: Vec::new(),
+            memories: Vec::new(),
+            tables: Vec::new(),
+            globals: Vec::new(),
+            extern_refs: Vec::new(),
+            func_by_ref: HashMap::new(),
+            modules: Vec::new(),
+            pending: None,
+            wasm_depth: 0,
+            self_ptr: std::ptr::null_mut(),
+        }
+    }
+
+    pub(crate) fn set_self_ptr(&mut self, p: *mut u8) {
+        self.self_ptr = p;
+    }
+
+    fn check(&self, store: StoreId, what: &str) {
+        assert!(
+            store == self.id,
+            "{what} used with a store it does not belong to"
+        );
+    }
+
+    // ---- functions --------------------------------------------------------
+
+    pub(crate) fn func_data(&self, f: Func) -> &FuncData {
+        self.check(f.store, "function");
+        &self.funcs[f.index as usize]
+    }
+
+    pub(crate) fn func_ty(&self, f: Func) -> FuncType {
+        let id = self.func_data(f).type_id;
+        self.engine
+            .inner
+            .types
+            .func_type(id)
+            .expect("registered function type")
+    }
+
+    pub(crate) fn push_func(&mut self, data: FuncData) -> Func {
+        let f = Func {
+            store: self.id,
+            index: self.funcs.len() as u32,
+        };
+        self.func_by_ref.insert(data.funcref as usize, f);
+        self.funcs.push(data);
+        f
+    }
+
+    /// The `Func` behind a raw funcref value (0 = null).
+    pub(crate) fn func_from_raw(&mut self, raw: usize) -> Option<Func> {
+        if raw == 0 {
+            return None;
+        }
+        if let Some(f) = self.func_by_ref.get(&raw) {
+            return Some(*f);
+        }
+        // A funcref inside some instance's vmctx that has no handle yet.
+        for i in 0..self.instances.len() {
+            if let Some(index) = self.instances[i].func_index_of_ref(raw) {
+                let f = self.instance_func(i as u32, index);
+                self.func_by_ref.insert(raw, f);
+                return Some(f);
+            }
+        }
+        panic!("funcref {raw:#x} does not belong to this store")
+    }
+
+    /// The handle of function `index` of instance `instance`.
+    pub(crate) fn instance_func(&mut self, instance: u32, index: u32) -> Func {
+        if let Some(f) = self.instances[instance as usize].funcs[index as usize] {
+            return f;
+        }
+        let inst = &self.instances[instance as usize];
+        let funcref = inst.funcref_ptr(index);
+        // SAFETY: `funcref` points into the instance's live vmctx.
+        let type_id = unsafe { (*funcref).type_id };
+        let f = self.push_func(FuncData {
+            kind: FuncKind::Wasm { instance, index },
+            funcref,
+            type_id,
+        });
+        self.instances[instance as usize].funcs[index as usize] = Some(f);
+        f
+    }
+
+    // ---- value conversion -------------------------------------------------
+
+    /// Converts an API value to raw bits for `ty`, checking it fits.
+    pub(crate) fn val_to_raw(&self, v: &Val, ty: &ValType) -> Result<u128> {
+        Ok(match (v, ty) {
+            (Val::I32(x), ValType::I32) => *x as u32 as u128,
+            (Val::I64(x), ValType::I64) => *x as u64 as u128,
+            (Val::F32(x), ValType::F32) => *x as u128,
+            (Val::F64(x), ValType::F64) => *x as u128,
+            (Val::V128(x), ValType::V128) => *x,
+            (Val::FuncRef(f), ValType::Ref(r)) if r.heap.is_func() => match f {
+                None if r.nullable => 0,
+                None => bail!("null reference passed where {ty} is expected"),
+                Some(f) => {
+                    let data = self.func_data(*f);
+                    if let crate::HeapType::ConcreteFunc(id) = r.heap
+                        && id != data.type_id
+                    {
+                        bail!("function reference of the wrong type passed where {ty} is expected");
+                    }
+                    data.funcref as usize as u128
+                }
+            },
+            (Val::ExternRef(e), ValType::Ref(r)) if r.heap.is_extern() => match e {
+                None if r.nullable => 0,
+                None => bail!("null reference passed where {ty} is expected"),
+                Some(e) => {
+                    self.check(e.store, "extern reference");
+                    e.to_raw() as u128
+                }
+            },
+            (Val::FuncRef(None) | Val::ExternRef(None), ValType::Ref(r)) if r.nullable => 0,
+            (v, ty) => bail!(
+                "type mismatch: expected a value of type {ty}, found {:?}",
+                v.ty()
+            ),
+        })
+    }
+
+    /// Converts raw bits of type `ty` to an API value.
+    pub(crate) fn raw_to_val(&mut self, bits: u128, ty: &ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(bits as u32 as i32),
+            ValType::I64 => Val::I64(bits as u64 as i64),
+            ValType::F32 => Val::F32(bits as u32),
+            ValType::F64 => Val::F64(bits as u64),
+            ValType::V128 => Val::V128(bits),
+            ValType::Ref(r) if r.heap.is_extern() => {
+                Val::ExternRef(crate::ExternRef::from_raw(self.id, bits as usize))
+            }
+            ValType::Ref(_) => Val::FuncRef(self.func_from_raw(bits as usize)),
+        }
+    }
+
+    // ---- globals ------------------------------------------------------------
+
+    pub(crate) fn push_global(&mut self, ty: GlobalType, bits: u128) -> Global {
+        let g = Global {
+            store: self.id,
+            index: self.globals.len() as u32,
+        };
+        self.globals.push(GlobalData {
+            ty,
+            storage: Box::new(VMGlobal { bits }),
+        });
+        g
+    }
+
+    pub(crate) fn new_global(&mut self, ty: GlobalType, init: Val) -> Result<Global> {
+        let bits = self.val_to_raw(&init, &ty.content)?;
+        Ok(self.push_global(ty, bits))
+    }
+
+    pub(crate) fn global_ty(&self, g: Global) -> GlobalType {
+        self.check(g.store, "global");
+        self.globals[g.index as usize].ty
+    }
+
+    pub(crate) fn global_get(&mut self, g: Global) -> Val {
+        self.check(g.store, "global");
+        let data = &self.globals[g.index as usize];
+        let (bits, ty) = (data.storage.bits, data.ty.content);
+        self.raw_to_val(bits & mask(&ty), &ty)
+    }
+
+    pub(crate) fn global_set(&mut self, g: Global, v: Val) -> Result<()> {
+        self.check(g.store, "global");
+        let ty = self.globals[g.index as usize].ty;
+        if ty.mutability != Mutability::Var {
+            bail!("cannot set an immutable global");
+        }
+        let bits = self.val_to_raw(&v, &ty.content)?;
+        self.globals[g.index as usize].storage.bits = bits;
+        Ok(())
+    }
+
+    // ---- tables -------------------------------------------------------------
+
+    pub(crate) fn new_table(&mut self, ty: TableType, init: Val) -> Result<Table> {
+        let raw = self.val_to_raw(&init, &ValType::Ref(ty.element))? as usize;
+        let t = TableData::new(ty, raw)?;
+        Ok(self.push_table(t))
+    }
+
+    pub(crate) fn push_table(&mut self, t: TableData) -> Table {
+        let h = Table {
+            store: self.id,
+            index: self.tables.len() as u32,
+        };
+        self.tables.push(t);
+        h
+    }
+
+    pub(crate) fn table_ty(&self, t: Table) -> TableType {
+        self.check(t.store, "table");
+        self.tables[t.index as usize].current_ty()
+    }
+
+    pub(crate) fn table_size(&self, t: Table) -> u64 {
+        self.check(t.store, "table");
+        self.tables[t.index as usize].len()
+    }
+
+    pub(crate) fn table_get(&mut self, t: Table, i: u64) -> Option<Val> {
+        self.check(t.store, "table");
+        let table = &self.tables[t.index as usize];
+        let raw = table.get(i)?;
+        let ty = ValType::Ref(table.ty.element);
+        Some(self.raw_to_val(raw as u128, &ty))
+    }
+
+    pub(crate) fn table_set(&mut self, t: Table, i: u64, v: Val) -> Result<()> {
+        self.check(t.store, "table");
+        let ty = ValType::Ref(self.tables[t.index as usize].ty.element);
+        let raw = self.val_to_raw(&v, &ty)? as usize;
+        if !self.tables[t.index as usize].set(i, raw) {
+            bail!("table index {i} out of bounds");
+        }
+        Ok(())
+    }
+
+    pub(crate) fn table_grow(&mut self, t: Table, delta: u64, init: Val) -> Result<u64> {
+        self.check(t.store, "table");
+        let ty = ValType::Ref(self.tables[t.index as usize].ty.element);
+        let raw = self.val_to_raw(&init, &ty)? as usize;
+        self.tables[t.index as usize]
+            .grow(delta, raw)
+            .ok_or_else(|| anyhow!("failed to grow table by {delta} elements"))
+    }
+
+    // ---- memories -----------------------------------------------------------
+
+    pub(crate) fn new_memory(&mut self, ty: MemoryType) -> Result<Memory> {
+        let m = LinearMemory::new(ty)?;
+        Ok(self.push_memory(m))
+    }
+
+    pub(crate) fn push_memory(&mut self, m: LinearMemory) -> Memory {
+        let h = Memory {
+            store: self.id,
+            index: self.memories.len() as u32,
+        };
+        self.memories.push(m);
+        h
+    }
+
+    pub(crate) fn memory_ty(&self, m: Memory) -> MemoryType {
+        self.check(m.store, "memory");
+        self.memories[m.index as usize].current_ty()
+    }
+
+    pub(crate) fn memory_size(&self, m: Memory) -> u64 {
+        self.check(m.store, "memory");
+        self.memories[m.index as usize].pages()
+    }
+
+    pub(crate) fn memory_data(&self, m: Memory) -> &[u8] {
+        self.check(m.store, "memory");
+        self.memories[m.index as usize].data()
+    }
+
+    pub(crate) fn memory_data_mut(&mut self, m: Memory) -> &mut [u8] {
+        self.check(m.store, "memory");
+        self.memories[m.index as usize].data_mut()
+    }
+
+    pub(crate) fn memory_grow(&mut self, m: Memory, delta: u64) -> Result<u64> {
+        self.check(m.store, "memory");
+        self.memories[m.index as usize]
+            .grow(delta)
+            .ok_or_else(|| anyhow!("failed to grow memory by {delta} pages"))
+    }
+
+    // ---- instances ----------------------------------------------------------
+
+    pub(crate) fn instance_export(&mut self, i: Instance, name: &str) -> Option<Extern> {
+        self.check(i.store, "instance");
+        let inst = &self.instances[i.index as usize];
+        let (_, index) = inst.module.info().exports.iter().find(|(n, _)| n == name)?;
+        let index = *index;
+        Some(self.instance_entity(i.index, index))
+    }
+
+    pub(crate) fn instance_entity(&mut self, i: u32, index: weft_environ::EntityIndex) -> Extern {
+        use weft_environ::EntityIndex as E;
+        let inst = &self.instances[i as usize];
+        match index {
+            E::Function(f) => Extern::Func(self.instance_func(i, f)),
+            E::Global(g) => Extern::Global(inst.globals[g as usize]),
+            E::Table(t) => Extern::Table(inst.tables[t as usize]),
+            E::Memory(m) => Extern::Memory(inst.memories[m as usize]),
+            E::Tag(_) => unreachable!("tags are not exported by supported modules"),
+        }
+    }
+
+    pub(crate) fn instance_module(&self, i: Instance) -> &Module {
+        self.check(i.store, "instance");
+        &self.instances[i.index as usize].module
+    }
+}
+
+/// Bits of a value type inside a 16-byte slot.
+pub(crate) fn mask(ty: &ValType) -> u128 {
+    match ty {
+        ValType::I32 | ValType::F32 => u32::MAX as u128,
+        ValType::I64 | ValType::F64 | ValType::Ref(_) => u64::MAX as u128,
+        ValType::V128 => u128::MAX,
+    }
+}

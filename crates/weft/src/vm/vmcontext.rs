@@ -1,0 +1,155 @@
+//! The `#[repr(C)]` records that generated code reads and writes.
+//!
+//! Their layouts are defined once, as offsets, in
+//! `weft_environ::vmoffsets`; the tests at the bottom of this file check the
+//! Rust structs against those numbers.
+//!
+//! ```text
+//! VMStoreContext            VMFuncRef               VMMemoryDefinition
+//! +0  stack_limit           +0  wasm_call           +0  base
+//! +8  last_wasm_exit_fp     +8  vmctx               +8  current_length
+//! +16 last_wasm_exit_pc     +16 type_id (u32)
+//! +24 last_wasm_entry_fp
+//!
+//! VMTableDefinition         VMGlobal (16 bytes, 16-aligned storage)
+//! +0  base                  +0  value bits (i32/i64/f32/f64/v128/ref)
+//! +8  current_elements
+//! ```
+
+use std::cell::UnsafeCell;
+
+/// Per-store record read by every function prologue (the stack limit) and
+/// written at wasm/host transitions.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct VMStoreContext {
+    pub stack_limit: UnsafeCell<usize>,
+    pub last_wasm_exit_fp: UnsafeCell<usize>,
+    pub last_wasm_exit_pc: UnsafeCell<usize>,
+    pub last_wasm_entry_fp: UnsafeCell<usize>,
+}
+
+/// A function reference: what a `funcref` value points to.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VMFuncRef {
+    pub wasm_call: *const u8,
+    pub vmctx: *mut u8,
+    pub type_id: u32,
+}
+
+/// A linear memory as generated code sees it.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct VMMemoryDefinition {
+    pub base: *mut u8,
+    pub current_length: usize,
+}
+
+/// A table as generated code sees it.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct VMTableDefinition {
+    pub base: *mut usize,
+    pub current_elements: usize,
+}
+
+/// Storage of one global: 16 bytes, enough for a `v128`.
+#[repr(C, align(16))]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct VMGlobal {
+    pub bits: u128,
+}
+
+/// One slot of the array calling convention (16 bytes, little-endian).
+#[repr(C, align(16))]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ValRaw {
+    pub bits: u128,
+}
+
+/// A host function's context, shaped like the head of a `VMContext` so that
+/// the wasm-to-host trampoline finds the store and the builtins at the same
+/// offsets.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct VMHostFuncContext {
+    pub magic: u32,
+    pub _pad: u32,
+    pub store_ctx: *mut VMStoreContext,
+    pub builtins: *const usize,
+    pub host_data: *mut u8,
+    pub func_ref: VMFuncRef,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+    use weft_environ::*;
+
+    #[test]
+    fn layouts_match_vmoffsets() {
+        assert_eq!(
+            offset_of!(VMStoreContext, stack_limit) as u32,
+            store_ctx::STACK_LIMIT
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, last_wasm_exit_fp) as u32,
+            store_ctx::LAST_WASM_EXIT_FP
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, last_wasm_exit_pc) as u32,
+            store_ctx::LAST_WASM_EXIT_PC
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, last_wasm_entry_fp) as u32,
+            store_ctx::LAST_WASM_ENTRY_FP
+        );
+        assert_eq!(size_of::<VMStoreContext>() as u32, store_ctx::SIZE);
+
+        assert_eq!(offset_of!(VMFuncRef, wasm_call) as u32, func_ref::WASM_CALL);
+        assert_eq!(offset_of!(VMFuncRef, vmctx) as u32, func_ref::VMCTX);
+        assert_eq!(offset_of!(VMFuncRef, type_id) as u32, func_ref::TYPE_ID);
+        assert_eq!(size_of::<VMFuncRef>() as u32, func_ref::SIZE);
+
+        assert_eq!(
+            offset_of!(VMMemoryDefinition, base) as u32,
+            memory_def::BASE
+        );
+        assert_eq!(
+            offset_of!(VMMemoryDefinition, current_length) as u32,
+            memory_def::CURRENT_LENGTH
+        );
+        assert_eq!(size_of::<VMMemoryDefinition>() as u32, memory_def::SIZE);
+
+        assert_eq!(offset_of!(VMTableDefinition, base) as u32, table_def::BASE);
+        assert_eq!(
+            offset_of!(VMTableDefinition, current_elements) as u32,
+            table_def::CURRENT_ELEMENTS
+        );
+        assert_eq!(size_of::<VMTableDefinition>() as u32, table_def::SIZE);
+
+        assert_eq!(size_of::<ValRaw>() as u32, VAL_RAW_SIZE);
+        assert_eq!(size_of::<VMGlobal>(), 16);
+
+        assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, host_ctx::MAGIC);
+        assert_eq!(
+            offset_of!(VMHostFuncContext, store_ctx) as u32,
+            host_ctx::STORE_CTX
+        );
+        assert_eq!(
+            offset_of!(VMHostFuncContext, builtins) as u32,
+            host_ctx::BUILTINS
+        );
+        assert_eq!(
+            offset_of!(VMHostFuncContext, host_data) as u32,
+            host_ctx::HOST_DATA
+        );
+        assert_eq!(
+            offset_of!(VMHostFuncContext, func_ref) as u32,
+            host_ctx::FUNC_REF
+        );
+        assert_eq!(size_of::<VMHostFuncContext>() as u32, host_ctx::SIZE);
+    }
+}
