@@ -615,8 +615,8 @@ impl<'a, 'm> Translator<'a, 'm> {
             MemoryFill { mem } => {
                 let (dst, val, len) = self.pop3();
                 let memory64 = self.env.info.memories[mem as usize].memory64;
-                let dst = self.to_i64(dst, memory64);
-                let len = self.to_i64(len, memory64);
+                let dst = self.extend_to_i64(dst, memory64);
+                let len = self.extend_to_i64(len, memory64);
                 let idx = self.b.ins().iconst(I32, i64::from(mem));
                 let call =
                     self.env
@@ -627,9 +627,9 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let (dst, src, len) = self.pop3();
                 let d64 = self.env.info.memories[dst_mem as usize].memory64;
                 let s64 = self.env.info.memories[src_mem as usize].memory64;
-                let dst = self.to_i64(dst, d64);
-                let src = self.to_i64(src, s64);
-                let len = self.to_i64(len, d64 && s64);
+                let dst = self.extend_to_i64(dst, d64);
+                let src = self.extend_to_i64(src, s64);
+                let len = self.extend_to_i64(len, d64 && s64);
                 let di = self.b.ins().iconst(I32, i64::from(dst_mem));
                 let si = self.b.ins().iconst(I32, i64::from(src_mem));
                 let call = self.env.call_builtin(
@@ -642,7 +642,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             MemoryInit { data_index, mem } => {
                 let (dst, src, len) = self.pop3();
                 let memory64 = self.env.info.memories[mem as usize].memory64;
-                let dst = self.to_i64(dst, memory64);
+                let dst = self.extend_to_i64(dst, memory64);
                 let mi = self.b.ins().iconst(I32, i64::from(mem));
                 let si = self.b.ins().iconst(I32, i64::from(data_index));
                 let call = self.env.call_builtin(
@@ -691,7 +691,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             TableGrow { table } => {
                 let (init, delta) = self.pop2();
                 let t64 = self.table64(table);
-                let delta = self.to_i64(delta, t64);
+                let delta = self.extend_to_i64(delta, t64);
                 let ti = self.b.ins().iconst(I32, i64::from(table));
                 let call =
                     self.env
@@ -703,8 +703,8 @@ impl<'a, 'm> Translator<'a, 'm> {
             TableFill { table } => {
                 let (dst, val, len) = self.pop3();
                 let t64 = self.table64(table);
-                let dst = self.to_i64(dst, t64);
-                let len = self.to_i64(len, t64);
+                let dst = self.extend_to_i64(dst, t64);
+                let len = self.extend_to_i64(len, t64);
                 let ti = self.b.ins().iconst(I32, i64::from(table));
                 let call =
                     self.env
@@ -718,9 +718,9 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let (dst, src, len) = self.pop3();
                 let d64 = self.table64(dst_table);
                 let s64 = self.table64(src_table);
-                let dst = self.to_i64(dst, d64);
-                let src = self.to_i64(src, s64);
-                let len = self.to_i64(len, d64 && s64);
+                let dst = self.extend_to_i64(dst, d64);
+                let src = self.extend_to_i64(src, s64);
+                let len = self.extend_to_i64(len, d64 && s64);
                 let di = self.b.ins().iconst(I32, i64::from(dst_table));
                 let si = self.b.ins().iconst(I32, i64::from(src_table));
                 let call = self.env.call_builtin(
@@ -733,7 +733,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             TableInit { elem_index, table } => {
                 let (dst, src, len) = self.pop3();
                 let t64 = self.table64(table);
-                let dst = self.to_i64(dst, t64);
+                let dst = self.extend_to_i64(dst, t64);
                 let ti = self.b.ins().iconst(I32, i64::from(table));
                 let ei = self.b.ins().iconst(I32, i64::from(elem_index));
                 let call = self.env.call_builtin(
@@ -1068,7 +1068,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.push(v);
     }
 
-    fn to_i64(&mut self, v: Value, is64: bool) -> Value {
+    fn extend_to_i64(&mut self, v: Value, is64: bool) -> Value {
         if is64 {
             v
         } else {

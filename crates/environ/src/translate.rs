@@ -100,10 +100,8 @@ pub fn translate_module(wasm: &[u8], features: WasmFeatures) -> Result<ModuleTra
             continue;
         }
         match payload {
-            Payload::Version { encoding, .. } => {
-                if encoding != wasmparser::Encoding::Module {
-                    bail!("components are not supported; expected a core WebAssembly module");
-                }
+            Payload::Version { encoding, .. } if encoding != wasmparser::Encoding::Module => {
+                bail!("components are not supported; expected a core WebAssembly module");
             }
             Payload::TypeSection(reader) => {
                 for group in reader {

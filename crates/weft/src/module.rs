@@ -67,7 +67,7 @@ impl Module {
     /// Validation errors name the problem and its byte offset.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
-        let binary = wat::parse_bytes(bytes).map_err(|e| anyhow::Error::new(e))?;
+        let binary = wat::parse_bytes(bytes).map_err(anyhow::Error::new)?;
         Module::from_binary(engine, &binary)
     }
 

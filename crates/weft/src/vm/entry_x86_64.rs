@@ -219,6 +219,7 @@ unsafe extern "C" {
     ) -> u32;
 
     /// Resumes the entry frame described by `jump_buf` at the landing pad.
+    #[cfg_attr(not(test), allow(dead_code))] // used by unwind_to_entry
     pub(super) fn weft_unwind_to(jump_buf: *const super::traphandlers::JumpBuf) -> !;
 
     /// The landing pad inside `weft_catch_traps_entry`. Never call it: only

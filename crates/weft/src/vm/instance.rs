@@ -53,7 +53,7 @@ impl InstanceData {
         let begin = self.vmctx_ptr() as usize + self.offsets.funcrefs_begin() as usize;
         let size = weft_environ::func_ref::SIZE as usize;
         let end = begin + self.offsets.num_funcs as usize * size;
-        if raw < begin || raw >= end || (raw - begin) % size != 0 {
+        if raw < begin || raw >= end || !(raw - begin).is_multiple_of(size) {
             return None;
         }
         Some(((raw - begin) / size) as u32)

@@ -51,10 +51,7 @@ impl LinearMemory {
         let page = ty.page_size();
         let index_max_bytes: u64 = if ty.memory64 { u64::MAX } else { 1 << 32 };
         let declared_max_bytes = match ty.max {
-            Some(max) => max
-                .checked_mul(page)
-                .unwrap_or(u64::MAX)
-                .min(index_max_bytes),
+            Some(max) => max.saturating_mul(page).min(index_max_bytes),
             None => index_max_bytes,
         };
         let guarded = !ty.memory64 && ty.page_size_log2 >= 12;

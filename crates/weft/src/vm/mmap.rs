@@ -131,6 +131,7 @@ impl Mmap {
     }
 
     /// Whether the mapping is empty.
+    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -191,17 +192,20 @@ impl Mmap {
     }
 
     /// Makes `[offset, offset + len)` read-only.
+    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
     pub(crate) fn make_readonly(&mut self, offset: usize, len: usize) -> Result<()> {
         self.protect("make_readonly", offset, len, libc::PROT_READ)
     }
 
     /// Makes `[offset, offset + len)` inaccessible again (contents kept).
+    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
     pub(crate) fn make_inaccessible(&mut self, offset: usize, len: usize) -> Result<()> {
         self.protect("make_inaccessible", offset, len, libc::PROT_NONE)
     }
 
     /// Releases the physical pages of `[offset, offset + len)`: the range
     /// keeps its protection and reads as zeros afterwards.
+    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
     pub(crate) fn decommit(&mut self, offset: usize, len: usize) -> Result<()> {
         let len = self.check_range("decommit", offset, len)?;
         if len == 0 {

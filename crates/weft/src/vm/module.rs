@@ -105,7 +105,8 @@ pub(crate) struct CompiledModule {
     pub(crate) engine: Engine,
     /// Canonical type id per module type index.
     pub(crate) type_ids: Box<[u32]>,
-    pub(crate) code: RegisteredCode,
+    /// Keeps the code registered and mapped while the module lives.
+    _code: RegisteredCode,
     /// Code address of each defined function (index - num_imported).
     pub(crate) func_ptrs: Vec<usize>,
     /// Array-to-wasm trampoline per canonical type id.
@@ -196,7 +197,7 @@ impl CompiledModule {
             info,
             engine: engine.clone(),
             type_ids,
-            code: RegisteredCode(code),
+            _code: RegisteredCode(code),
             func_ptrs,
             trampolines,
         })

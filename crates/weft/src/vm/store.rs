@@ -22,7 +22,7 @@ use std::collections::HashMap;
 /// What a function handle refers to.
 pub(crate) enum FuncKind {
     /// Function `index` of instance `instance`.
-    Wasm { instance: u32, index: u32 },
+    Wasm { instance: u32 },
     /// A host closure.
     Host(Box<HostFunc>),
 }
@@ -61,6 +61,9 @@ pub(crate) struct StoreOpaque {
     pub(crate) engine: Engine,
     pub(crate) id: StoreId,
     pub(crate) vm_store_ctx: Box<VMStoreContext>,
+    /// Boxed: the vmctx header points at its `InstanceData`, so it must
+    /// not move when the vector grows.
+    #[allow(clippy::vec_box)]
     pub(crate) instances: Vec<Box<InstanceData>>,
     pub(crate) funcs: Vec<FuncData>,
     pub(crate) memories: Vec<LinearMemory>,
@@ -169,7 +172,7 @@ impl StoreOpaque {
         // SAFETY: `funcref` points into the instance's live vmctx.
         let type_id = unsafe { (*funcref).type_id };
         let f = self.push_func(FuncData {
-            kind: FuncKind::Wasm { instance, index },
+            kind: FuncKind::Wasm { instance },
             funcref,
             type_id,
         });

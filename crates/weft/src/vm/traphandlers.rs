@@ -144,6 +144,7 @@ thread_local! {
 }
 
 /// Whether this thread is inside at least one [`catch_traps`].
+#[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
 pub(crate) fn in_catch_traps() -> bool {
     !HEAD.get().is_null()
 }
@@ -227,6 +228,7 @@ pub(crate) unsafe fn catch_traps(
 /// # Panics
 ///
 /// If this thread is not inside `catch_traps`.
+#[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
 pub(crate) unsafe fn unwind_to_entry(record: TrapRecord) -> ! {
     let head = HEAD.get();
     assert!(
