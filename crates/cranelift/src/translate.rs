@@ -761,6 +761,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let v = self.env.funcref_addr(&mut self.b, function_index);
                 self.push(v);
             }
+            RefEq => self.icmp(IntCC::Equal),
             RefAsNonNull => {
                 let v = self.pop();
                 self.env.trapz(&mut self.b, v, Trap::NullReference);

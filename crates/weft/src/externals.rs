@@ -14,6 +14,8 @@ pub enum Extern {
     Table(Table),
     /// A memory.
     Memory(Memory),
+    /// An exception tag.
+    Tag(Tag),
 }
 
 impl Extern {
@@ -45,6 +47,13 @@ impl Extern {
             _ => None,
         }
     }
+    /// The tag, if this is one.
+    pub fn into_tag(self) -> Option<Tag> {
+        match self {
+            Extern::Tag(t) => Some(t),
+            _ => None,
+        }
+    }
     /// The type of this entity.
     pub fn ty(&self, store: impl AsContext) -> ExternType {
         let store = store.as_context();
@@ -53,6 +62,7 @@ impl Extern {
             Extern::Global(g) => ExternType::Global(g.ty(&store)),
             Extern::Table(t) => ExternType::Table(t.ty(&store)),
             Extern::Memory(m) => ExternType::Memory(m.ty(&store)),
+            Extern::Tag(t) => ExternType::Tag(t.ty(&store)),
         }
     }
 }
@@ -70,6 +80,11 @@ impl From<Global> for Extern {
 impl From<Table> for Extern {
     fn from(t: Table) -> Extern {
         Extern::Table(t)
+    }
+}
+impl From<Tag> for Extern {
+    fn from(t: Tag) -> Extern {
+        Extern::Tag(t)
     }
 }
 impl From<Memory> for Extern {
@@ -172,5 +187,25 @@ impl Memory {
     /// Grows by `delta` pages; returns the old size in pages.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         store.as_context_mut().0.memory_grow(*self, delta)
+    }
+}
+
+/// An exception tag owned by a store. Tags can be defined, imported and
+/// exported; throwing and catching (the exception-handling proposal) is not
+/// supported yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tag {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
+}
+
+impl Tag {
+    /// A new tag whose payload has the parameter types of `ty`.
+    pub fn new(mut store: impl AsContextMut, ty: &crate::FuncType) -> Tag {
+        store.as_context_mut().0.new_tag(ty)
+    }
+    /// The tag's type.
+    pub fn ty(&self, store: impl AsContext) -> crate::FuncType {
+        store.as_context().0.tag_ty(*self)
     }
 }

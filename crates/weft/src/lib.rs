@@ -34,7 +34,7 @@ mod values;
 pub(crate) mod vm;
 
 pub use engine::{Config, Engine, OptLevel};
-pub use externals::{Extern, Global, Memory, Table};
+pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use linker::Linker;

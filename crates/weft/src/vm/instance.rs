@@ -29,6 +29,7 @@ pub(crate) struct InstanceData {
     pub(crate) globals: Vec<Global>,
     pub(crate) tables: Vec<Table>,
     pub(crate) memories: Vec<Memory>,
+    pub(crate) tags: Vec<crate::Tag>,
     /// Contents of element segments; `None` once dropped.
     pub(crate) elems: Vec<Option<Box<[usize]>>>,
     /// Whether each data segment was dropped.
@@ -144,6 +145,15 @@ fn check_import(
                 return Err("memory limits do not match".to_string());
             }
         }
+        (Extern::Tag(t), ExternType::Tag(_)) => {
+            let weft_environ::EntityIndex::Tag(ti) = index else {
+                unreachable!()
+            };
+            let want = module.inner.type_ids[module.info().tags[ti as usize] as usize];
+            if store.tag_type_id(*t) != want {
+                return Err("tag types do not match".to_string());
+            }
+        }
         (item, want) => {
             return Err(format!(
                 "expected a {}, found a {}",
@@ -161,6 +171,7 @@ fn extern_kind(e: &Extern) -> &'static str {
         Extern::Global(_) => "global",
         Extern::Table(_) => "table",
         Extern::Memory(_) => "memory",
+        Extern::Tag(_) => "tag",
     }
 }
 
@@ -210,6 +221,7 @@ pub(crate) fn instantiate(
         globals: Vec::new(),
         tables: Vec::new(),
         memories: Vec::new(),
+        tags: Vec::new(),
         elems: Vec::new(),
         data_dropped: vec![false; info.data.len()],
         store: store as *mut StoreOpaque,
@@ -252,7 +264,13 @@ pub(crate) fn instantiate(
                 inst.memories.push(*m);
                 mi += 1;
             }
+            Extern::Tag(t) => inst.tags.push(*t),
         }
+    }
+    for ty in &info.tags[info.num_imported_tags as usize..] {
+        let id = module.inner.type_ids[*ty as usize];
+        let t = store.push_tag(id);
+        inst.tags.push(t);
     }
 
     // Defined functions.

@@ -70,6 +70,8 @@ pub(crate) struct StoreOpaque {
     pub(crate) tables: Vec<TableData>,
     pub(crate) globals: Vec<GlobalData>,
     pub(crate) extern_refs: Vec<Box<dyn Any + Send + Sync>>,
+    /// Canonical type id of each tag.
+    pub(crate) tags: Vec<u32>,
     /// `VMFuncRef` address -> handle, for turning raw funcrefs into `Func`s.
     pub(crate) func_by_ref: HashMap<usize, Func>,
     /// Modules instantiated in this store, kept alive with their code.
@@ -98,6 +100,7 @@ impl StoreOpaque {
             tables: Vec::new(),
             globals: Vec::new(),
             extern_refs: Vec::new(),
+            tags: Vec::new(),
             func_by_ref: HashMap::new(),
             modules: Vec::new(),
             pending: None,
@@ -373,6 +376,36 @@ impl StoreOpaque {
             .ok_or_else(|| anyhow!("failed to grow memory by {delta} pages"))
     }
 
+    // ---- tags -------------------------------------------------------------
+
+    pub(crate) fn new_tag(&mut self, ty: &FuncType) -> crate::Tag {
+        let id = self.engine.inner.types.register_func_type(ty);
+        self.push_tag(id)
+    }
+
+    pub(crate) fn push_tag(&mut self, type_id: u32) -> crate::Tag {
+        let t = crate::Tag {
+            store: self.id,
+            index: self.tags.len() as u32,
+        };
+        self.tags.push(type_id);
+        t
+    }
+
+    pub(crate) fn tag_type_id(&self, t: crate::Tag) -> u32 {
+        self.check(t.store, "tag");
+        self.tags[t.index as usize]
+    }
+
+    pub(crate) fn tag_ty(&self, t: crate::Tag) -> FuncType {
+        let id = self.tag_type_id(t);
+        self.engine
+            .inner
+            .types
+            .func_type(id)
+            .expect("registered tag type")
+    }
+
     // ---- instances ----------------------------------------------------------
 
     pub(crate) fn instance_export(&mut self, i: Instance, name: &str) -> Option<Extern> {
@@ -391,7 +424,7 @@ impl StoreOpaque {
             E::Global(g) => Extern::Global(inst.globals[g as usize]),
             E::Table(t) => Extern::Table(inst.tables[t as usize]),
             E::Memory(m) => Extern::Memory(inst.memories[m as usize]),
-            E::Tag(_) => unreachable!("tags are not exported by supported modules"),
+            E::Tag(t) => Extern::Tag(inst.tags[t as usize]),
         }
     }
 

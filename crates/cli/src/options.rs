@@ -1,0 +1,191 @@
+//! Options shared by every command: `-W key=value` wasm settings and the
+//! optimisation level, parsed wasmtime-style.
+
+use anyhow::{Result, bail};
+use weft::{Config, OptLevel};
+
+/// `-W` keys: name, value kind, help.
+const WASM_KEYS: &[(&str, &str, &str)] = &[
+    (
+        "max-wasm-stack",
+        "N",
+        "maximum native stack, in bytes, wasm code may use",
+    ),
+    ("multi-memory", "y|n", "the multi-memory proposal"),
+    ("memory64", "y|n", "the memory64 proposal"),
+    (
+        "simd",
+        "y|n",
+        "fixed-width SIMD (also turns relaxed SIMD off when disabled)",
+    ),
+    ("relaxed-simd", "y|n", "relaxed SIMD"),
+    ("tail-call", "y|n", "the tail-call proposal"),
+    ("function-references", "y|n", "typed function references"),
+];
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CommonOptions {
+    /// WebAssembly settings, `-W key=value[,key=value...]`; `-W help` lists
+    /// the keys. Booleans accept y/n/yes/no/true/false (a bare key is yes).
+    #[arg(short = 'W', value_name = "KEY[=VAL[,..]]")]
+    wasm: Vec<String>,
+
+    /// Code generator options, `-O opt-level=0|1|2|s` (wasmtime style).
+    #[arg(short = 'O', value_name = "KEY=VAL[,..]")]
+    optimize: Vec<String>,
+
+    /// Cranelift optimisation level: 0 (none), 1 or 2 (speed), s (speed and
+    /// size). Same as `-O opt-level=...`.
+    #[arg(long, value_name = "LEVEL")]
+    opt_level: Option<String>,
+}
+
+fn parse_bool(key: &str, value: Option<&str>) -> Result<bool> {
+    match value {
+        None | Some("y" | "yes" | "true") => Ok(true),
+        Some("n" | "no" | "false") => Ok(false),
+        Some(v) => {
+            bail!("invalid value `{v}` for `-W {key}`: expected y, n, yes, no, true or false")
+        }
+    }
+}
+
+fn parse_size(key: &str, value: Option<&str>) -> Result<usize> {
+    let Some(v) = value else {
+        bail!("`-W {key}` needs a value, e.g. `-W {key}=8388608`");
+    };
+    let v = v.replace('_', "");
+    let parsed = match v.strip_prefix("0x") {
+        Some(hex) => usize::from_str_radix(hex, 16),
+        None => v.parse(),
+    };
+    parsed.map_err(|_| {
+        anyhow::anyhow!("invalid value `{v}` for `-W {key}`: expected a number of bytes")
+    })
+}
+
+fn parse_opt_level(v: &str) -> Result<OptLevel> {
+    Ok(match v {
+        "0" | "none" => OptLevel::None,
+        "1" | "2" | "speed" => OptLevel::Speed,
+        "s" | "speed-and-size" => OptLevel::SpeedAndSize,
+        _ => bail!("invalid optimization level `{v}`: expected 0, 1, 2 or s"),
+    })
+}
+
+fn key_list() -> String {
+    WASM_KEYS
+        .iter()
+        .map(|(k, v, h)| format!("  -W {:<24} {h}", format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl CommonOptions {
+    /// The engine configuration these options describe.
+    pub fn config(&self) -> Result<Config> {
+        let mut config = Config::new();
+        for group in &self.wasm {
+            for item in group.split(',').filter(|s| !s.is_empty()) {
+                let (key, value) = match item.split_once('=') {
+                    Some((k, v)) => (k.trim(), Some(v.trim())),
+                    None => (item.trim(), None),
+                };
+                match key {
+                    "help" => bail!("available `-W` settings:\n{}", key_list()),
+                    "max-wasm-stack" => {
+                        config.max_wasm_stack(parse_size(key, value)?);
+                    }
+                    "multi-memory" => {
+                        config.wasm_multi_memory(parse_bool(key, value)?);
+                    }
+                    "memory64" => {
+                        config.wasm_memory64(parse_bool(key, value)?);
+                    }
+                    "simd" => {
+                        config.wasm_simd(parse_bool(key, value)?);
+                    }
+                    "relaxed-simd" => {
+                        config.wasm_relaxed_simd(parse_bool(key, value)?);
+                    }
+                    "tail-call" => {
+                        config.wasm_tail_call(parse_bool(key, value)?);
+                    }
+                    "function-references" => {
+                        config.wasm_function_references(parse_bool(key, value)?);
+                    }
+                    _ => bail!(
+                        "unknown `-W` setting `{key}`; available settings:\n{}",
+                        key_list()
+                    ),
+                }
+            }
+        }
+        for group in &self.optimize {
+            for item in group.split(',').filter(|s| !s.is_empty()) {
+                match item.split_once('=') {
+                    Some(("opt-level", v)) => {
+                        config.cranelift_opt_level(parse_opt_level(v)?);
+                    }
+                    _ => bail!("unknown `-O` setting `{item}`; available: `-O opt-level=0|1|2|s`"),
+                }
+            }
+        }
+        if let Some(level) = &self.opt_level {
+            config.cranelift_opt_level(parse_opt_level(level)?);
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(w: &[&str]) -> CommonOptions {
+        CommonOptions {
+            wasm: w.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn max_wasm_stack() {
+        let c = opts(&["max-wasm-stack=8388608"]).config().unwrap();
+        assert!(format!("{c:?}").contains("max_wasm_stack: 8388608"));
+        let c = opts(&["max-wasm-stack=0x1000,simd=n"]).config().unwrap();
+        assert!(format!("{c:?}").contains("max_wasm_stack: 4096"));
+    }
+
+    #[test]
+    fn errors_are_clear() {
+        let e = opts(&["no-such-key=1"]).config().unwrap_err().to_string();
+        assert!(e.contains("unknown `-W` setting `no-such-key`"), "{e}");
+        assert!(e.contains("max-wasm-stack"), "{e}");
+        let e = opts(&["max-wasm-stack=lots"])
+            .config()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid value `lots`"), "{e}");
+        let e = opts(&["max-wasm-stack"]).config().unwrap_err().to_string();
+        assert!(e.contains("needs a value"), "{e}");
+        let e = opts(&["simd=maybe"]).config().unwrap_err().to_string();
+        assert!(e.contains("expected y, n"), "{e}");
+        let e = CommonOptions {
+            opt_level: Some("3".into()),
+            ..Default::default()
+        }
+        .config()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("invalid optimization level `3`"), "{e}");
+    }
+
+    #[test]
+    fn bare_key_means_yes() {
+        opts(&["memory64"]).config().unwrap();
+        opts(&["tail-call=no,function-references=true"])
+            .config()
+            .unwrap();
+    }
+}
