@@ -1046,7 +1046,7 @@ mod tests {
         let (wat, names) = module_text(memory);
         let wasm = wat::parse_str(&wat).unwrap();
         let translation = translate_module(&wasm, default_features()).unwrap();
-        let compiler = Compiler::new_native(opt).unwrap();
+        let compiler = Compiler::new_native(opt, Default::default()).unwrap();
         let info = &translation.info;
         let mut allocs = Default::default();
         for (i, body) in translation.bodies.into_iter().enumerate() {

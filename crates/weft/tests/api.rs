@@ -324,3 +324,49 @@ fn host_stack_overflow_in_callback_is_a_trap() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn epoch_interruption_stops_an_infinite_loop() {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (func (export "spin") (loop $l (br $l)))
+          (func (export "one") (result i32) i32.const 1))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let i = Instance::new(&mut store, &module, &[]).unwrap();
+    let spin = i.get_func(&mut store, "spin").unwrap();
+    let one = i
+        .get_func(&mut store, "one")
+        .unwrap()
+        .typed::<(), i32>(&store)
+        .unwrap();
+    for _ in 0..2 {
+        store.set_epoch_deadline(1);
+        let ticker = {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                engine.increment_epoch();
+            })
+        };
+        let start = std::time::Instant::now();
+        let err = spin.call(&mut store, &[], &mut []).unwrap_err();
+        ticker.join().unwrap();
+        assert_eq!(
+            err.downcast_ref::<Trap>(),
+            Some(&Trap::Interrupt),
+            "{err:?}"
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        // Past the deadline even the entry check of a straight-line function
+        // traps; with a new deadline the store runs normally.
+        assert!(one.call(&mut store, ()).is_err());
+        store.set_epoch_deadline(10);
+        assert_eq!(one.call(&mut store, ()).unwrap(), 1);
+    }
+}

@@ -32,7 +32,7 @@ pub(crate) use func::{
 };
 pub(crate) use instance::instantiate;
 pub(crate) use module::CompiledModule;
-pub(crate) use store::StoreOpaque;
+pub(crate) use store::{EpochBehavior, StoreOpaque};
 pub(crate) use traphandlers::init_traps;
 pub(crate) use type_registry::TypeRegistry;
 pub(crate) use vmcontext::ValRaw;
