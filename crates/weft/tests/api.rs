@@ -370,3 +370,42 @@ fn epoch_interruption_stops_an_infinite_loop() {
         assert_eq!(one.call(&mut store, ()).unwrap(), 1);
     }
 }
+
+#[test]
+fn backtraces_cross_nested_host_calls() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "host" "reenter" (func $reenter (param i32)))
+          (func $bottom (export "bottom") (param i32) unreachable)
+          (func $outer_a (export "outer") (param i32) local.get 0 call $outer_b)
+          (func $outer_b (param i32) local.get 0 call $reenter))"#,
+    )
+    .unwrap();
+    let reenter = Func::wrap(
+        &mut store,
+        |mut caller: weft::Caller<'_, ()>, x: i32| -> weft::Result<()> {
+            let bottom = caller.get_export("bottom").unwrap().into_func().unwrap();
+            bottom.call(&mut caller, &[Val::I32(x)], &mut [])
+        },
+    );
+    let i = Instance::new(&mut store, &module, &[reenter.into()]).unwrap();
+    let outer = i.get_func(&mut store, "outer").unwrap();
+    let err = outer.call(&mut store, &[Val::I32(1)], &mut []).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Trap>(),
+        Some(&Trap::UnreachableCodeReached),
+        "{err:?}"
+    );
+    let bt = err
+        .downcast_ref::<weft::WasmBacktrace>()
+        .expect("backtrace");
+    let names: Vec<_> = bt
+        .frames
+        .iter()
+        .map(|f| f.func_name.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["bottom", "outer_b", "outer_a"], "{bt}");
+}

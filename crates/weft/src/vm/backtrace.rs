@@ -43,3 +43,27 @@ pub(crate) fn symbolize(pcs: &[usize]) -> WasmBacktrace {
     }
     WasmBacktrace { frames }
 }
+
+/// Appends the PCs of the live wasm frames of an enclosing activation,
+/// starting from the frame pointer its wasm-to-host trampoline recorded
+/// (`VMStoreContext.last_wasm_exit_fp`), until the chain leaves generated
+/// code.
+pub(crate) fn live_frames_from_exit(mut fp: usize, out: &mut Vec<usize>) {
+    const MAX: usize = super::traphandlers::MAX_TRAP_FRAMES;
+    while fp != 0 && out.len() < MAX {
+        // SAFETY: `fp` is the frame pointer of a trampoline or wasm frame
+        // that is still live (its activation is suspended in a host call
+        // further up this stack); such frames keep [saved fp, return
+        // address] at `fp`.
+        let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        if ret == 0 || next_fp <= fp {
+            break;
+        }
+        let pc = ret - 1;
+        if code_registry::lookup(pc).is_none() {
+            break;
+        }
+        out.push(pc);
+        fp = next_fp;
+    }
+}

@@ -203,15 +203,30 @@ fn invoke_wasm(store: &mut StoreOpaque, args: &mut EntryArgs) -> Result<()> {
         // SAFETY: as above.
         unsafe { *limit_cell = limit };
     }
+    if !outer {
+        // We are inside a host function called from wasm: remember where
+        // that wasm left off, so backtraces can continue into its frames.
+        // SAFETY: as above.
+        let exit_fp = unsafe { *store.vm_store_ctx.last_wasm_exit_fp.get() };
+        store.outer_exit_fps.push(exit_fp);
+    }
     store.wasm_depth += 1;
     // SAFETY: `entry_shim` only reads `args`, which outlives the call.
     let result = unsafe { catch_traps(entry_shim, args as *mut EntryArgs as *mut u8) };
     store.wasm_depth -= 1;
+    let result = result.map_err(|record| trap_error(store, record));
+    if !outer {
+        let exit_fp = store.outer_exit_fps.pop().unwrap_or(0);
+        // The outer wasm is about to continue; it is still "exited" until
+        // its host function returns.
+        // SAFETY: as above.
+        unsafe { *store.vm_store_ctx.last_wasm_exit_fp.get() = exit_fp };
+    }
     if outer {
         // SAFETY: as above.
         unsafe { *limit_cell = saved_limit };
     }
-    result.map_err(|record| trap_error(store, record))
+    result
 }
 
 /// Turns a trap record into the error callers see.
@@ -223,7 +238,12 @@ fn trap_error(store: &mut StoreOpaque, record: TrapRecord) -> anyhow::Error {
             None => {}
         }
     }
-    let pcs = super::traphandlers::take_trap_frames(&record);
+    let mut pcs = super::traphandlers::take_trap_frames(&record);
+    // Outer activations (wasm that called the host that called this wasm)
+    // are still live on the stack: continue the trace through them.
+    for exit_fp in store.outer_exit_fps.iter().rev() {
+        super::backtrace::live_frames_from_exit(*exit_fp, &mut pcs);
+    }
     let backtrace = super::backtrace::symbolize(&pcs);
     // The trap is the headline; the backtrace explains where.
     anyhow::Error::new(backtrace).context(record.trap)

@@ -79,6 +79,9 @@ pub(crate) struct StoreOpaque {
     pub(crate) pending: Option<Pending>,
     /// Depth of host->wasm entries currently on the stack.
     pub(crate) wasm_depth: u32,
+    /// For each nested entry (innermost last): the frame pointer at which
+    /// the enclosing wasm activation called out to the host.
+    pub(crate) outer_exit_fps: Vec<usize>,
     /// The `StoreInner<T>` this belongs to (for host functions).
     pub(crate) self_ptr: *mut u8,
     /// What happens when wasm reaches the epoch deadline.
@@ -114,6 +117,7 @@ impl StoreOpaque {
             modules: Vec::new(),
             pending: None,
             wasm_depth: 0,
+            outer_exit_fps: Vec::new(),
             self_ptr: std::ptr::null_mut(),
             epoch_behavior: EpochBehavior::Trap,
         }
