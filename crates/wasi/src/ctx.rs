@@ -323,7 +323,10 @@ impl WasiCtxBuilder {
             next += 1;
         }
         for l in self.sockets.drain(..) {
-            fds.insert(next, FdEntry::new(Kind::Listener(l), rights::SOCKET, rights::SOCKET));
+            fds.insert(
+                next,
+                FdEntry::new(Kind::Listener(l), rights::SOCKET, rights::SOCKET),
+            );
             next += 1;
         }
         let nul = |s: String| {
@@ -366,11 +369,11 @@ impl OutputStream {
                 out.write_all(data)?;
                 out.flush()?;
             }
-            OutputStream::Pipe(p) => p
-                .0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(data),
+            OutputStream::Pipe(p) => {
+                p.0.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(data)
+            }
             OutputStream::Null => {}
         }
         Ok(data.len())

@@ -267,7 +267,10 @@ mod tests {
     fn mapping() {
         assert_eq!(Errno::from_raw_os_error(libc::ENOENT), Errno::Noent);
         assert_eq!(Errno::Notcapable as u16, 76);
-        assert_eq!(Errno::from(io::Error::from_raw_os_error(libc::ELOOP)), Errno::Loop);
+        assert_eq!(
+            Errno::from(io::Error::from_raw_os_error(libc::ELOOP)),
+            Errno::Loop
+        );
         let escape = io::Error::new(io::ErrorKind::PermissionDenied, "escape");
         assert_eq!(Errno::from(escape), Errno::Perm);
         assert_eq!(Errno::Badf.name(), "Badf");

@@ -271,8 +271,11 @@ fn fd_fdstat_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
 
 fn fd_fdstat_set_flags<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     let flags = a[1] as u16;
-    let e = cx.ctx().get_with(a[0] as u32, rights::FD_FDSTAT_SET_FLAGS)?;
-    if flags & !(fdflags::APPEND | fdflags::DSYNC | fdflags::NONBLOCK | fdflags::RSYNC | fdflags::SYNC)
+    let e = cx
+        .ctx()
+        .get_with(a[0] as u32, rights::FD_FDSTAT_SET_FLAGS)?;
+    if flags
+        & !(fdflags::APPEND | fdflags::DSYNC | fdflags::NONBLOCK | fdflags::RSYNC | fdflags::SYNC)
         != 0
     {
         return Err(Errno::Inval.into());
@@ -322,7 +325,9 @@ fn fd_filestat_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
 }
 
 fn fd_filestat_set_size<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
-    let e = cx.ctx().get_with(a[0] as u32, rights::FD_FILESTAT_SET_SIZE)?;
+    let e = cx
+        .ctx()
+        .get_with(a[0] as u32, rights::FD_FILESTAT_SET_SIZE)?;
     match &e.kind {
         Kind::File(f) => {
             if a[1] > i64::MAX as u64 {
@@ -338,7 +343,9 @@ fn fd_filestat_set_size<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
 
 fn fd_filestat_set_times<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     let (at, mt) = time_specs(a[1], a[2], a[3] as u16)?;
-    let e = cx.ctx().get_with(a[0] as u32, rights::FD_FILESTAT_SET_TIMES)?;
+    let e = cx
+        .ctx()
+        .get_with(a[0] as u32, rights::FD_FILESTAT_SET_TIMES)?;
     let times = host_timestamps(at, mt);
     match &e.kind {
         Kind::File(f) => rustix::fs::futimens(f, &times)?,
@@ -449,8 +456,8 @@ struct DirEntryInfo {
 
 fn list_dir(dir: &cap_std::fs::Dir) -> Result<Vec<DirEntryInfo>, Errno> {
     use cap_std::fs::FileTypeExt;
-    use std::os::unix::fs::DirEntryExt;
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::DirEntryExt;
     let self_ino = rustix::fs::fstat(dir)?.st_ino;
     let mut out = vec![
         DirEntryInfo {
@@ -492,11 +499,16 @@ fn list_dir(dir: &cap_std::fs::Dir) -> Result<Vec<DirEntryInfo>, Errno> {
 }
 
 fn fd_readdir<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
-    let (fd, buf, buf_len, cookie, out) = (a[0] as u32, a[1] as u32, a[2] as u32, a[3], a[4] as u32);
+    let (fd, buf, buf_len, cookie, out) =
+        (a[0] as u32, a[1] as u32, a[2] as u32, a[3], a[4] as u32);
     let e = cx.ctx().get_with(fd, rights::FD_READDIR)?;
     let entries = list_dir(e.dir()?)?;
     let mut bytes = Vec::new();
-    for (i, ent) in entries.iter().enumerate().skip(cookie.min(usize::MAX as u64) as usize) {
+    for (i, ent) in entries
+        .iter()
+        .enumerate()
+        .skip(cookie.min(usize::MAX as u64) as usize)
+    {
         if bytes.len() >= buf_len as usize {
             break;
         }
@@ -538,10 +550,11 @@ fn seek(e: &mut FdEntry, pos: SeekFrom) -> Result<u64, Errno> {
 
 fn fd_seek<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     let (fd, offset, wh, out) = (a[0] as u32, a[1] as i64, a[2] as u8, a[3] as u32);
+    // Asking for the current position needs only `FD_TELL` (or `FD_SEEK`).
     let needed = if wh == whence::CUR && offset == 0 {
-        rights::FD_TELL
+        rights::FD_TELL | rights::FD_SEEK
     } else {
-        rights::FD_SEEK | rights::FD_TELL
+        rights::FD_SEEK
     };
     let pos = match wh {
         whence::SET => {

@@ -187,7 +187,10 @@ pub fn add_to_linker<T: 'static>(
 /// Runs a command module's `_start` and returns its exit status: `0` when
 /// `_start` returns, the `proc_exit` status otherwise. Traps and other
 /// errors are returned as errors.
-pub fn run_command<T>(mut store: impl AsContextMut<Data = T>, instance: &Instance) -> weft::Result<i32> {
+pub fn run_command<T>(
+    mut store: impl AsContextMut<Data = T>,
+    instance: &Instance,
+) -> weft::Result<i32> {
     let start = instance
         .get_func(&mut store, "_start")
         .ok_or_else(|| anyhow::anyhow!("the module exports no `_start` function"))?;

@@ -48,23 +48,14 @@ impl Mem<'_> {
     }
 
     fn array<const N: usize>(&self, ptr: u32) -> Result<[u8; N], Errno> {
-        Ok(self.slice(ptr, N as u32)?.try_into().expect("length checked"))
+        Ok(self
+            .slice(ptr, N as u32)?
+            .try_into()
+            .expect("length checked"))
     }
 
-    pub fn read_u8(&self, ptr: u32) -> Result<u8, Errno> {
-        Ok(self.array::<1>(ptr)?[0])
-    }
-    pub fn read_u16(&self, ptr: u32) -> Result<u16, Errno> {
-        Ok(u16::from_le_bytes(self.array(ptr)?))
-    }
     pub fn read_u32(&self, ptr: u32) -> Result<u32, Errno> {
         Ok(u32::from_le_bytes(self.array(ptr)?))
-    }
-    pub fn read_u64(&self, ptr: u32) -> Result<u64, Errno> {
-        Ok(u64::from_le_bytes(self.array(ptr)?))
-    }
-    pub fn write_u8(&mut self, ptr: u32, v: u8) -> Result<(), Errno> {
-        self.write(ptr, &[v])
     }
     pub fn write_u16(&mut self, ptr: u32, v: u16) -> Result<(), Errno> {
         self.write(ptr, &v.to_le_bytes())
@@ -140,7 +131,7 @@ mod tests {
         m.write_u32(12, 7).unwrap();
         assert_eq!(m.read_u32(12).unwrap(), 7);
         assert_eq!(m.write_u32(13, 7), Err(Errno::Fault));
-        assert_eq!(m.read_u64(u32::MAX).err(), Some(Errno::Fault));
+        assert_eq!(m.read_u32(u32::MAX).err(), Some(Errno::Fault));
         assert_eq!(m.slice(u32::MAX, u32::MAX).err(), Some(Errno::Fault));
         assert_eq!(m.iovecs(0, u32::MAX).err(), Some(Errno::Fault));
         m.write(0, b"\xff").unwrap();

@@ -20,7 +20,11 @@ use std::os::unix::ffi::OsStrExt;
 pub(crate) fn add<T: 'static>(r: &mut Registrar<'_, T>) -> anyhow::Result<()> {
     r.func("path_create_directory", "iii", path_create_directory::<T>)?;
     r.func("path_filestat_get", "iiiii", path_filestat_get::<T>)?;
-    r.func("path_filestat_set_times", "iiiiIIi", path_filestat_set_times::<T>)?;
+    r.func(
+        "path_filestat_set_times",
+        "iiiiIIi",
+        path_filestat_set_times::<T>,
+    )?;
     r.func("path_link", "iiiiiii", path_link::<T>)?;
     r.func("path_open", "iiiiiIIii", path_open::<T>)?;
     r.func("path_readlink", "iiiiii", path_readlink::<T>)?;
@@ -64,7 +68,7 @@ fn dir_of(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<&FdEntry, Errno> {
     Ok(e)
 }
 
-fn dir<'a>(ctx: &'a mut WasiCtx, fd: u32, needed: u64) -> Result<&'a Dir, Errno> {
+fn dir(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<&Dir, Errno> {
     dir_of(ctx, fd, needed)?.dir()
 }
 
@@ -125,12 +129,6 @@ fn path_link<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     dir_of(ctx, new_fd, rights::PATH_LINK_TARGET)?;
     let src = ctx.fds[&old_fd].dir()?;
     let dst = ctx.fds[&new_fd].dir()?;
-    if new.ends_with('/') || old.ends_with('/') {
-        // POSIX link(2) never accepts a directory; a trailing slash names
-        // one (or fails to resolve).
-        let md = src.symlink_metadata(old.trim_end_matches('/'))?;
-        return Err(if md.is_dir() { Errno::Perm } else { Errno::Notdir }.into());
-    }
     src.hard_link(&old, dst, &new)?;
     Ok(())
 }
@@ -192,9 +190,17 @@ fn path_open<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
         let host_write = wants_write || of & (oflags::CREAT | oflags::TRUNC) != 0;
         let host_read = base & (rights::FD_READ | rights::FD_READDIR) != 0 || !host_write;
         let mut opts = OpenOptions::new();
+        // O_APPEND goes in as a custom flag: std-style option checks
+        // reject `append` together with `truncate`, which POSIX allows.
+        let mut custom = 0;
+        if fdfl & fdflags::APPEND != 0 {
+            custom |= libc::O_APPEND;
+        }
+        if fdfl & fdflags::NONBLOCK != 0 {
+            custom |= libc::O_NONBLOCK;
+        }
         opts.read(host_read)
-            .write(host_write && fdfl & fdflags::APPEND == 0)
-            .append(fdfl & fdflags::APPEND != 0)
+            .write(host_write)
             .truncate(of & oflags::TRUNC != 0)
             .create(of & oflags::CREAT != 0)
             .create_new(of & oflags::CREAT != 0 && of & oflags::EXCL != 0)
@@ -209,9 +215,9 @@ fn path_open<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
         if fdfl & fdflags::RSYNC != 0 {
             opts.rsync(true);
         }
-        if fdfl & fdflags::NONBLOCK != 0 {
+        if custom != 0 {
             use cap_std::fs::OpenOptionsExt;
-            opts.custom_flags(libc::O_NONBLOCK);
+            opts.custom_flags(custom);
         }
         let file = d.open_with(&path, &opts)?;
         let st = rustix::fs::fstat(&file)?;
@@ -274,6 +280,10 @@ fn path_symlink<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
         mem.string(a[0] as u32, a[1] as u32)?
     };
     let link = read_path(cx, a[3], a[4])?;
+    if target.starts_with('/') {
+        // An absolute target could never resolve inside the sandbox.
+        return Err(Errno::Perm.into());
+    }
     let d = dir(cx.ctx(), fd, rights::PATH_SYMLINK)?;
     d.symlink_contents(&target, &link)?;
     Ok(())

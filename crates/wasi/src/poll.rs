@@ -30,7 +30,11 @@ enum Sub {
     /// A clock: fires at `deadline` (monotonic nanoseconds).
     Clock { userdata: u64, deadline: u64 },
     /// A host descriptor to poll (index into the host poll list).
-    Host { userdata: u64, kind: u8, index: usize },
+    Host {
+        userdata: u64,
+        kind: u8,
+        index: usize,
+    },
 }
 
 fn poll_oneoff<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
@@ -66,7 +70,13 @@ fn poll_oneoff<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
                 let flags = u16::from_le_bytes([s[40], s[41]]);
                 let deadline = match clock::now(id) {
                     Err(e) => {
-                        ready.push(Event { userdata, error: e, kind: tag, nbytes: 0, flags: 0 });
+                        ready.push(Event {
+                            userdata,
+                            error: e,
+                            kind: tag,
+                            nbytes: 0,
+                            flags: 0,
+                        });
                         continue;
                     }
                     Ok(now) => {
@@ -82,7 +92,13 @@ fn poll_oneoff<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
             }
             eventtype::FD_READ | eventtype::FD_WRITE => {
                 let fd = u32_at(s, 16);
-                let mut ev = Event { userdata, error: Errno::Success, kind: tag, nbytes: 0, flags: 0 };
+                let mut ev = Event {
+                    userdata,
+                    error: Errno::Success,
+                    kind: tag,
+                    nbytes: 0,
+                    flags: 0,
+                };
                 let e = match ctx.get(fd) {
                     Ok(e) => e,
                     Err(err) => {
@@ -100,8 +116,11 @@ fn poll_oneoff<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
                 match &mut e.kind {
                     Kind::File(f) => {
                         if read {
-                            let size = rustix::fs::fstat(&*f).map(|s| s.st_size as u64).unwrap_or(0);
-                            let pos = rustix::fs::seek(&*f, rustix::fs::SeekFrom::Current(0)).unwrap_or(0);
+                            let size = rustix::fs::fstat(&*f)
+                                .map(|s| s.st_size as u64)
+                                .unwrap_or(0);
+                            let pos = rustix::fs::seek(&*f, rustix::fs::SeekFrom::Current(0))
+                                .unwrap_or(0);
                             ev.nbytes = size.saturating_sub(pos);
                         }
                         ready.push(ev);
@@ -111,7 +130,11 @@ fn poll_oneoff<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
                         ready.push(ev);
                     }
                     Kind::Stdin(InputStream::Inherit) if read => {
-                        subs.push(Sub::Host { userdata, kind: tag, index: host.len() });
+                        subs.push(Sub::Host {
+                            userdata,
+                            kind: tag,
+                            index: host.len(),
+                        });
                         host.push((0, PollFlags::IN));
                     }
                     Kind::Stdin(InputStream::Bytes(c)) if read => {
@@ -124,7 +147,11 @@ fn poll_oneoff<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
                     }
                     Kind::Stdout(_) if !read => ready.push(ev),
                     Kind::Stream(_) | Kind::Listener(_) => {
-                        subs.push(Sub::Host { userdata, kind: tag, index: host.len() });
+                        subs.push(Sub::Host {
+                            userdata,
+                            kind: tag,
+                            index: host.len(),
+                        });
                         host.push((fd, if read { PollFlags::IN } else { PollFlags::OUT }));
                     }
                     _ => {
@@ -185,10 +212,10 @@ fn poll_oneoff<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
         for (r, p) in revents.iter_mut().zip(&pfds) {
             *r = p.revents();
         }
-    } else if let Some(ns) = timeout_ns {
-        if ns > 0 {
-            std::thread::sleep(std::time::Duration::from_nanos(ns));
-        }
+    } else if let Some(ns) = timeout_ns
+        && ns > 0
+    {
+        std::thread::sleep(std::time::Duration::from_nanos(ns));
     }
 
     let now = clock::now(clockid::MONOTONIC)?;
@@ -205,12 +232,22 @@ fn poll_oneoff<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
                     });
                 }
             }
-            Sub::Host { userdata, kind, index } => {
+            Sub::Host {
+                userdata,
+                kind,
+                index,
+            } => {
                 let r = revents[index];
                 if r.is_empty() {
                     continue;
                 }
-                let mut ev = Event { userdata, error: Errno::Success, kind, nbytes: 0, flags: 0 };
+                let mut ev = Event {
+                    userdata,
+                    error: Errno::Success,
+                    kind,
+                    nbytes: 0,
+                    flags: 0,
+                };
                 if r.contains(PollFlags::HUP) {
                     ev.flags = EVENTRWFLAGS_HANGUP;
                 }

@@ -41,7 +41,11 @@ fn sock_accept<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn stream(cx: &mut Cx<'_, '_, impl Sized>, fd: u32, needed: u64) -> Result<std::net::TcpStream, Errno> {
+fn stream(
+    cx: &mut Cx<'_, '_, impl Sized>,
+    fd: u32,
+    needed: u64,
+) -> Result<std::net::TcpStream, Errno> {
     let e = cx.ctx().get(fd)?;
     match &e.kind {
         Kind::Stream(s) => {

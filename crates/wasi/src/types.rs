@@ -93,7 +93,8 @@ pub mod rights {
         | POLL_FD_READWRITE;
 
     /// Rights of stdio streams and other character devices / pipes.
-    pub const TTY: u64 = FD_READ | FD_FDSTAT_SET_FLAGS | FD_WRITE | FD_FILESTAT_GET | POLL_FD_READWRITE;
+    pub const TTY: u64 =
+        FD_READ | FD_FDSTAT_SET_FLAGS | FD_WRITE | FD_FILESTAT_GET | POLL_FD_READWRITE;
 
     /// Rights of sockets.
     pub const SOCKET: u64 = FD_READ

@@ -162,12 +162,18 @@ fn run_test(wasm: &Path) -> Result<(), String> {
     }
     if let Some(expected) = &spec.stdout {
         if *expected != out {
-            return Err(format!("stdout {out:?}, expected {expected:?}{}", describe()));
+            return Err(format!(
+                "stdout {out:?}, expected {expected:?}{}",
+                describe()
+            ));
         }
     }
     if let Some(expected) = &spec.stderr {
         if *expected != err {
-            return Err(format!("stderr {err:?}, expected {expected:?}{}", describe()));
+            return Err(format!(
+                "stderr {err:?}, expected {expected:?}{}",
+                describe()
+            ));
         }
     }
     Ok(())
@@ -179,7 +185,10 @@ fn main() {
     let mut trials = Vec::new();
     let mut missing = Vec::new();
     for suite in SUITES {
-        let dir = root.join("tests").join(suite).join("testsuite/wasm32-wasip1");
+        let dir = root
+            .join("tests")
+            .join(suite)
+            .join("testsuite/wasm32-wasip1");
         let Ok(entries) = fs::read_dir(&dir) else {
             missing.push(dir);
             continue;
@@ -191,7 +200,10 @@ fn main() {
         files.sort();
         for wasm in files {
             let name = format!("{suite}/{}", wasm.file_stem().unwrap().to_string_lossy());
-            let expected = EXPECTED_FAILURES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r);
+            let expected = EXPECTED_FAILURES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, r)| *r);
             trials.push(Trial::test(name, move || {
                 match (run_test(&wasm), expected) {
                     (Ok(()), None) => Ok(()),
