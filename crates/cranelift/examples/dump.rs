@@ -5,7 +5,7 @@ fn main() {
     let wasm = wat::parse_file(&path).unwrap();
     let t = weft_environ::translate_module(&wasm, weft_environ::default_features()).unwrap();
     let info = t.info;
-    let c = weft_cranelift::Compiler::new_native("speed").unwrap();
+    let c = weft_cranelift::Compiler::new_native("speed", Default::default()).unwrap();
     std::fs::create_dir_all("/tmp/dis").unwrap();
     for (i, b) in t.bodies.into_iter().enumerate() {
         let idx = info.num_imported_funcs + i as u32;

@@ -61,6 +61,7 @@ pub fn builtin_signature(isa: &dyn TargetIsa, b: Builtin) -> Signature {
         Builtin::TableInit => (&[PTR, I32, I32, I64, I32, I32], &[I32]),
         Builtin::ElemDrop => (&[PTR, I32], &[]),
         Builtin::HostCall => (&[PTR, PTR, PTR, I64], &[I32]),
+        Builtin::EpochDeadline => (&[PTR], &[I32]),
     };
     let mut sig = Signature::new(isa.default_call_conv());
     sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));

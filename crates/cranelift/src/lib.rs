@@ -70,15 +70,24 @@ pub struct CompiledFunction {
     pub address_map: Vec<(u32, u32)>,
 }
 
+/// Code generation choices that change what generated code does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompilerOptions {
+    /// Check the engine's epoch against the store's deadline at every
+    /// function entry and loop header.
+    pub epoch_interruption: bool,
+}
+
 /// A compiler for one target ISA with fixed settings.
 pub struct Compiler {
     isa: OwnedTargetIsa,
+    options: CompilerOptions,
 }
 
 impl Compiler {
     /// A compiler for the host CPU. `opt_level` is one of Cranelift's
     /// `none`, `speed`, `speed_and_size`.
-    pub fn new_native(opt_level: &str) -> Result<Compiler> {
+    pub fn new_native(opt_level: &str, options: CompilerOptions) -> Result<Compiler> {
         let mut flags = settings::builder();
         let set = |f: &mut settings::Builder, k: &str, v: &str| {
             f.set(k, v)
@@ -110,7 +119,7 @@ impl Compiler {
         let isa = isa_builder
             .finish(settings::Flags::new(flags))
             .context("failed to configure the Cranelift target")?;
-        Ok(Compiler { isa })
+        Ok(Compiler { isa, options })
     }
 
     /// The target ISA.
@@ -134,6 +143,7 @@ impl Compiler {
         let mut fctx = cranelift_frontend::FunctionBuilderContext::new();
         translate::translate_function(
             &*self.isa,
+            &self.options,
             info,
             func_index,
             &body.body,

@@ -23,6 +23,7 @@ use weft_environ::{Builtin, ModuleInfo, Trap, memory_def, store_ctx, table_def, 
 /// Translates `body` of function `func_index` into `func`.
 pub fn translate_function(
     isa: &dyn TargetIsa,
+    options: &crate::CompilerOptions,
     info: &ModuleInfo,
     func_index: u32,
     body: &FunctionBody<'_>,
@@ -70,6 +71,7 @@ pub fn translate_function(
         unreachable_depth: 0,
         locals: Vec::new(),
         if_param_values: Vec::new(),
+        epoch_checks: options.epoch_interruption,
     };
 
     // Parameters become the first locals.
@@ -94,6 +96,8 @@ pub fn translate_function(
             t.locals.push((var, cty));
         }
     }
+
+    t.epoch_check();
 
     // The function body is an implicit block whose results are returned.
     let exit = t.b.create_block();
@@ -182,6 +186,8 @@ pub struct Translator<'a, 'm> {
     locals: Vec<(Variable, ir::Type)>,
     /// Parameter values of each open `if`, for its else arm.
     if_param_values: Vec<Vec<Value>>,
+    /// Whether to emit epoch deadline checks.
+    epoch_checks: bool,
 }
 
 fn block_args(vals: &[Value]) -> Vec<BlockArg> {
@@ -361,6 +367,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.canon_all(&mut args);
                 self.b.ins().jump(header, &block_args(&args));
                 self.b.switch_to_block(header);
+                self.epoch_check();
                 let height = self.stack.len();
                 let hp = self.b.block_params(header).to_vec();
                 self.stack.extend(hp);
@@ -1039,6 +1046,44 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .trap(crate::trap_code(Trap::UnreachableCodeReached));
             self.reachable = false;
         }
+    }
+
+    /// Calls the EpochDeadline builtin (cold path) when the engine's epoch
+    /// has reached the store's deadline; it traps with `Interrupt` or
+    /// moves the deadline and returns.
+    fn epoch_check(&mut self) {
+        if !self.epoch_checks {
+            return;
+        }
+        let store = self.env.vmctx_load(&mut self.b, vmctx::STORE_CTX);
+        let epoch_ptr = self
+            .b
+            .ins()
+            .load(PTR, const_flags(), store, store_ctx::EPOCH_PTR as i32);
+        let epoch = self.b.ins().load(I64, MemFlags::trusted(), epoch_ptr, 0);
+        let deadline = self.b.ins().load(
+            I64,
+            MemFlags::trusted(),
+            store,
+            store_ctx::EPOCH_DEADLINE as i32,
+        );
+        let reached = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
+        let cold = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(cold);
+        self.b.ins().brif(reached, cold, &[], cont, &[]);
+        self.b.seal_block(cold);
+        self.b.switch_to_block(cold);
+        let call = self
+            .env
+            .call_builtin(&mut self.b, Builtin::EpochDeadline, &[]);
+        self.check_builtin(call, Trap::Interrupt);
+        self.b.ins().jump(cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
     }
 
     // ---- helpers for operator families -----------------------------------

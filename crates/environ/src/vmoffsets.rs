@@ -29,6 +29,9 @@
 //!   +8   last_wasm_exit_fp    frame pointer of the last wasm->host exit
 //!   +16  last_wasm_exit_pc    return address of that exit
 //!   +24  last_wasm_entry_fp   frame pointer at the last host->wasm entry
+//!   +32  epoch_ptr            -> the engine's current epoch (u64)
+//!   +40  epoch_deadline       wasm calls the EpochDeadline builtin once
+//!                             *epoch_ptr >= epoch_deadline
 //!
 //! VMMemoryDefinition (16 bytes)     VMTableDefinition (16 bytes)
 //!   +0   base: *mut u8                +0   base: *mut usize
@@ -63,8 +66,12 @@ pub mod store_ctx {
     pub const LAST_WASM_EXIT_PC: u32 = 16;
     /// `last_wasm_entry_fp: usize`
     pub const LAST_WASM_ENTRY_FP: u32 = 24;
+    /// `epoch_ptr: *const u64`
+    pub const EPOCH_PTR: u32 = 32;
+    /// `epoch_deadline: u64`
+    pub const EPOCH_DEADLINE: u32 = 40;
     /// Size of the record.
-    pub const SIZE: u32 = 32;
+    pub const SIZE: u32 = 48;
 }
 
 /// Offsets inside `VMFuncRef`.
@@ -161,11 +168,14 @@ pub enum Builtin {
     ElemDrop,
     /// `(host_ctx, caller_vmctx, values: *mut ValRaw, len: usize) -> u32` 1 = ok.
     HostCall,
+    /// `(vmctx) -> u32`: the epoch deadline was reached; 1 = continue (the
+    /// deadline was moved), 0 = trap with `Interrupt`.
+    EpochDeadline,
 }
 
 impl Builtin {
     /// Number of builtins (length of the table).
-    pub const COUNT: usize = Builtin::HostCall as usize + 1;
+    pub const COUNT: usize = Builtin::EpochDeadline as usize + 1;
 
     /// Byte offset of this builtin's pointer inside the builtins table.
     pub fn offset(self) -> u32 {
@@ -269,7 +279,7 @@ mod tests {
     fn builtin_offsets() {
         assert_eq!(Builtin::MemoryGrow.offset(), 0);
         assert_eq!(
-            Builtin::HostCall.offset() as usize,
+            Builtin::EpochDeadline.offset() as usize,
             (Builtin::COUNT - 1) * 8
         );
     }

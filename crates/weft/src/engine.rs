@@ -22,6 +22,7 @@ pub struct Config {
     pub(crate) max_wasm_stack: usize,
     pub(crate) opt_level: OptLevel,
     pub(crate) parallel_compilation: bool,
+    pub(crate) epoch_interruption: bool,
 }
 
 /// Default limit of the wasm stack: 512 KiB.
@@ -34,6 +35,7 @@ impl Default for Config {
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             opt_level: OptLevel::Speed,
             parallel_compilation: true,
+            epoch_interruption: false,
         }
     }
 }
@@ -61,6 +63,16 @@ impl Config {
     /// Whether to compile a module's functions on all cores. Default on.
     pub fn parallel_compilation(&mut self, enable: bool) -> &mut Config {
         self.parallel_compilation = enable;
+        self
+    }
+
+    /// Makes generated code check the engine's epoch (see
+    /// [`Engine::increment_epoch`]) at every function entry and loop header
+    /// against the store's deadline (see [`crate::Store::set_epoch_deadline`]),
+    /// so that long-running or looping wasm can be interrupted. Costs a
+    /// load and compare per check. Default off.
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Config {
+        self.epoch_interruption = enable;
         self
     }
 
@@ -121,6 +133,9 @@ pub(crate) struct EngineInner {
     pub(crate) compiler: weft_cranelift::Compiler,
     pub(crate) types: crate::vm::TypeRegistry,
     pub(crate) host_trampolines: crate::vm::HostTrampolines,
+    /// The current epoch; generated code reads it through each store's
+    /// `VMStoreContext.epoch_ptr`. Boxed so its address is stable.
+    pub(crate) epoch: Box<std::sync::atomic::AtomicU64>,
 }
 
 impl Engine {
@@ -132,13 +147,17 @@ impl Engine {
             OptLevel::Speed => "speed",
             OptLevel::SpeedAndSize => "speed_and_size",
         };
-        let compiler = weft_cranelift::Compiler::new_native(opt)?;
+        let options = weft_cranelift::CompilerOptions {
+            epoch_interruption: config.epoch_interruption,
+        };
+        let compiler = weft_cranelift::Compiler::new_native(opt, options)?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 compiler,
                 types: crate::vm::TypeRegistry::default(),
                 host_trampolines: crate::vm::HostTrampolines::default(),
+                epoch: Box::new(std::sync::atomic::AtomicU64::new(0)),
             }),
         })
     }
@@ -146,6 +165,20 @@ impl Engine {
     /// The engine's configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Advances the epoch by one. Safe to call from any thread (e.g. a
+    /// timer thread); wasm running with [`Config::epoch_interruption`]
+    /// notices at its next function entry or loop iteration.
+    pub fn increment_epoch(&self) {
+        self.inner
+            .epoch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The current epoch.
+    pub fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether two handles name the same engine.

@@ -29,6 +29,7 @@ mod linker;
 mod module;
 mod store;
 mod trap;
+mod typed;
 mod types;
 mod values;
 pub(crate) mod vm;
@@ -41,6 +42,7 @@ pub use linker::Linker;
 pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
+pub use typed::{IntoFunc, RawStore, TypedFunc, V128, WasmList, WasmRet, WasmTy};
 pub use types::{
     ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType, ValType,
 };

@@ -64,6 +64,19 @@ impl<T: 'static> Linker<T> {
         self.define(module, name, func)
     }
 
+    /// Defines `module`.`name` as a host function from a typed closure (see
+    /// [`Func::wrap`]).
+    pub fn func_wrap<Params, Results>(
+        &mut self,
+        store: impl AsContextMut<Data = T>,
+        module: &str,
+        name: &str,
+        f: impl crate::IntoFunc<T, Params, Results>,
+    ) -> Result<&mut Self> {
+        let func = Func::wrap(store, f);
+        self.define(module, name, func)
+    }
+
     /// Defines every export of `instance` under the module name `module`.
     pub fn instance(
         &mut self,

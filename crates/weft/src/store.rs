@@ -70,6 +70,19 @@ impl<T> Store<T> {
         &mut self.inner.data
     }
 
+    /// Sets the epoch deadline to `ticks` beyond the engine's current epoch:
+    /// once [`Engine::increment_epoch`] has been called that many times,
+    /// running wasm traps with [`crate::Trap::Interrupt`] (requires
+    /// [`crate::Config::epoch_interruption`]).
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        self.inner.opaque.set_epoch_deadline(ticks);
+    }
+
+    /// Makes reaching the epoch deadline trap (the default behaviour).
+    pub fn epoch_deadline_trap(&mut self) {
+        self.inner.opaque.epoch_behavior = crate::vm::EpochBehavior::Trap;
+    }
+
     /// Consumes the store and returns its user data.
     pub fn into_data(self) -> T {
         let inner = *self.inner;

@@ -202,3 +202,171 @@ fn host_panic_propagates_and_store_survives() {
     let payload = caught.unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
 }
+
+#[test]
+fn typed_funcs_and_wrapped_host_functions() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, Vec::<i64>::new());
+    let mut linker = weft::Linker::new(&engine);
+    linker
+        .func_wrap(
+            &mut store,
+            "env",
+            "log",
+            |mut caller: weft::Caller<'_, Vec<i64>>, v: i64| {
+                caller.data_mut().push(v);
+            },
+        )
+        .unwrap();
+    linker
+        .func_wrap(&mut store, "env", "add", |a: i32, b: i32| a.wrapping_add(b))
+        .unwrap();
+    linker
+        .func_wrap(&mut store, "env", "fail", |x: i32| -> weft::Result<i32> {
+            if x < 0 {
+                anyhow::bail!("negative: {x}")
+            } else {
+                Ok(x * 2)
+            }
+        })
+        .unwrap();
+    linker
+        .func_wrap(&mut store, "env", "pair", |a: f64, b: f32| {
+            (b as f64 + a, a as f32 * b)
+        })
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "env" "log" (func $log (param i64)))
+          (import "env" "add" (func $add (param i32 i32) (result i32)))
+          (import "env" "fail" (func $fail (param i32) (result i32)))
+          (import "env" "pair" (func $pair (param f64 f32) (result f64 f32)))
+          (func (export "run") (param i32 i32) (result i32)
+            (call $log (i64.extend_i32_s (local.get 0)))
+            (call $fail (call $add (local.get 0) (local.get 1))))
+          (func (export "pair") (param f64 f32) (result f64 f32)
+            (call $pair (local.get 0) (local.get 1))))"#,
+    )
+    .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let run = instance
+        .get_func(&mut store, "run")
+        .unwrap()
+        .typed::<(i32, i32), i32>(&store)
+        .unwrap();
+    assert_eq!(run.call(&mut store, (3, 4)).unwrap(), 14);
+    let err = run.call(&mut store, (-10, 1)).unwrap_err();
+    assert!(err.to_string().contains("negative: -9"), "{err:?}");
+    assert_eq!(store.data(), &vec![3, -10]);
+    let pair = instance
+        .get_func(&mut store, "pair")
+        .unwrap()
+        .typed::<(f64, f32), (f64, f32)>(&store)
+        .unwrap();
+    assert_eq!(pair.call(&mut store, (1.5, 2.0)).unwrap(), (3.5, 3.0));
+    // Asking for the wrong types is an error, not a crash.
+    let wrong = instance
+        .get_func(&mut store, "run")
+        .unwrap()
+        .typed::<i64, i32>(&store);
+    assert!(wrong.unwrap_err().to_string().contains("type mismatch"));
+}
+
+#[inline(never)]
+fn host_recursion(n: u64) -> u64 {
+    let pad = std::hint::black_box([n as u8; 4096]);
+    if n == 0 {
+        0
+    } else {
+        host_recursion(n + 1) + pad[(n % 4096) as usize] as u64
+    }
+}
+
+#[test]
+fn host_stack_overflow_in_callback_is_a_trap() {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let engine = Engine::default();
+            let mut store = Store::new(&engine, ());
+            let module = Module::new(
+                &engine,
+                r#"(module (import "h" "deep" (func $d (param i64) (result i64)))
+                   (func (export "go") (param i64) (result i64) local.get 0 call $d))"#,
+            )
+            .unwrap();
+            let deep = Func::wrap(&mut store, |n: i64| -> i64 {
+                if n == 0 {
+                    0
+                } else {
+                    host_recursion(n as u64) as i64
+                }
+            });
+            let i = Instance::new(&mut store, &module, &[deep.into()]).unwrap();
+            let go = i
+                .get_func(&mut store, "go")
+                .unwrap()
+                .typed::<i64, i64>(&store)
+                .unwrap();
+            for _ in 0..3 {
+                let err = go.call(&mut store, 1).unwrap_err();
+                assert_eq!(
+                    err.downcast_ref::<Trap>(),
+                    Some(&Trap::StackOverflow),
+                    "{err:?}"
+                );
+                // The store keeps working.
+                assert_eq!(go.call(&mut store, 0).unwrap(), 0);
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn epoch_interruption_stops_an_infinite_loop() {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (func (export "spin") (loop $l (br $l)))
+          (func (export "one") (result i32) i32.const 1))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let i = Instance::new(&mut store, &module, &[]).unwrap();
+    let spin = i.get_func(&mut store, "spin").unwrap();
+    let one = i
+        .get_func(&mut store, "one")
+        .unwrap()
+        .typed::<(), i32>(&store)
+        .unwrap();
+    for _ in 0..2 {
+        store.set_epoch_deadline(1);
+        let ticker = {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                engine.increment_epoch();
+            })
+        };
+        let start = std::time::Instant::now();
+        let err = spin.call(&mut store, &[], &mut []).unwrap_err();
+        ticker.join().unwrap();
+        assert_eq!(
+            err.downcast_ref::<Trap>(),
+            Some(&Trap::Interrupt),
+            "{err:?}"
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        // Past the deadline even the entry check of a straight-line function
+        // traps; with a new deadline the store runs normally.
+        assert!(one.call(&mut store, ()).is_err());
+        store.set_epoch_deadline(10);
+        assert_eq!(one.call(&mut store, ()).unwrap(), 1);
+    }
+}

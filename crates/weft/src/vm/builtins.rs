@@ -27,6 +27,7 @@ static BUILTINS: Table = Table([
     table_init as *const (),
     elem_drop as *const (),
     host_call as *const (),
+    epoch_deadline as *const (),
 ]);
 
 /// Address of the builtins table stored in every vmctx.
@@ -278,5 +279,14 @@ unsafe extern "C" fn host_call(
             store.pending = Some(Pending::Panic(panic));
             0
         }
+    }
+}
+
+/// The epoch deadline was reached: trap, per the store's setting.
+unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) -> u32 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    match store.epoch_behavior {
+        super::store::EpochBehavior::Trap => 0,
     }
 }

@@ -66,19 +66,26 @@ fn to_wasmparser(ty: &FuncType) -> wp::FuncType {
     wp::FuncType::new(ty.params().iter().map(conv), ty.results().iter().map(conv))
 }
 
-/// Creates a host function in `store`.
+/// The instance that owns `caller_vmctx` (null when called from the host).
+pub(crate) fn caller_instance(store: &StoreOpaque, caller_vmctx: *mut u8) -> Option<Instance> {
+    if caller_vmctx.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null caller vmctx is that of the live instance whose
+    // wasm code called us.
+    let inst = unsafe { super::instance::InstanceData::from_vmctx(caller_vmctx) };
+    Some(Instance {
+        store: store.id,
+        index: inst.index,
+    })
+}
+
+/// Creates a host function in `store` from a closure over `Val`s.
 pub(crate) fn new_host_func<T: 'static>(
     store: &mut StoreInner<T>,
     ty: FuncType,
     f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
 ) -> Func {
-    let engine = store.opaque.engine.clone();
-    let type_id = engine.inner.types.register_func_type(&ty);
-    let (code, tramp) = engine
-        .inner
-        .host_trampolines
-        .get(&engine, type_id, &ty)
-        .expect("failed to compile a host function trampoline");
     let params_ty = ty.clone();
     let call = move |store: *mut StoreOpaque, caller_vmctx: *mut u8, raw: &mut [ValRaw]| {
         // SAFETY: `store` is the `StoreInner<T>` this function was created
@@ -90,17 +97,7 @@ pub(crate) fn new_host_func<T: 'static>(
             params.push(inner.opaque.raw_to_val(raw[i].bits & mask(t), t));
         }
         let mut results: Vec<Val> = params_ty.results().iter().map(Val::default_for).collect();
-        let caller = if caller_vmctx.is_null() {
-            None
-        } else {
-            // SAFETY: a non-null caller vmctx is that of the live instance
-            // whose wasm code called us.
-            let inst = unsafe { super::instance::InstanceData::from_vmctx(caller_vmctx) };
-            Some(Instance {
-                store: inner.opaque.id,
-                index: inst.index,
-            })
-        };
+        let caller = caller_instance(&inner.opaque, caller_vmctx);
         f(
             Caller {
                 store: crate::StoreContextMut(inner),
@@ -119,10 +116,26 @@ pub(crate) fn new_host_func<T: 'static>(
         }
         Ok(())
     };
+    new_host_func_raw(&mut store.opaque, ty, Box::new(call))
+}
+
+/// Creates a host function in `store` from a closure over raw value slots.
+pub(crate) fn new_host_func_raw(
+    store: &mut StoreOpaque,
+    ty: FuncType,
+    call: Box<HostCallFn>,
+) -> Func {
+    let engine = store.engine.clone();
+    let type_id = engine.inner.types.register_func_type(&ty);
+    let (code, tramp) = engine
+        .inner
+        .host_trampolines
+        .get(&engine, type_id, &ty)
+        .expect("failed to compile a host function trampoline");
     let mut ctx = Box::new(VMHostFuncContext {
         magic: VMHOSTFUNC_MAGIC,
         _pad: 0,
-        store_ctx: &*store.opaque.vm_store_ctx as *const _ as *mut _,
+        store_ctx: &*store.vm_store_ctx as *const _ as *mut _,
         builtins: super::builtins::table_address() as *const usize,
         host_data: std::ptr::null_mut(),
         func_ref: VMFuncRef {
@@ -132,17 +145,17 @@ pub(crate) fn new_host_func<T: 'static>(
         },
     });
     ctx.func_ref.vmctx = &mut *ctx as *mut VMHostFuncContext as *mut u8;
-    let store_ptr: *mut StoreOpaque = &mut store.opaque;
+    let store_ptr: *mut StoreOpaque = store;
     let mut host = Box::new(HostFunc {
         ctx,
-        call: Box::new(call),
+        call,
         store: store_ptr,
         _code: code,
     });
     let host_ptr: *mut HostFunc = &mut *host;
     host.ctx.host_data = host_ptr as *mut u8;
     let funcref = &host.ctx.func_ref as *const VMFuncRef;
-    store.opaque.push_func(FuncData {
+    store.push_func(FuncData {
         kind: FuncKind::Host(host),
         funcref,
         type_id,
@@ -245,12 +258,22 @@ pub(crate) fn call_func(
             .val_to_raw(v, t)
             .map_err(|e| anyhow!("argument {i}: {e}"))?;
     }
+    call_raw(store, f, &mut values)?;
+    for (i, t) in ty.results().iter().enumerate() {
+        results[i] = store.raw_to_val(values[i].bits & mask(t), t);
+    }
+    Ok(())
+}
+
+/// Calls `f` with arguments already in `values` (which must have room for
+/// max(params, results) slots); results are written back to `values`.
+pub(crate) fn call_raw(store: &mut StoreOpaque, f: Func, values: &mut [ValRaw]) -> Result<()> {
     let data = store.func_data(f);
     match &data.kind {
         FuncKind::Host(h) => {
             let call: *const HostCallFn = &*h.call;
             // SAFETY: the host function lives as long as the store.
-            unsafe { (*call)(store as *mut StoreOpaque, std::ptr::null_mut(), &mut values)? };
+            unsafe { (*call)(store as *mut StoreOpaque, std::ptr::null_mut(), values)? };
         }
         FuncKind::Wasm { instance, .. } => {
             // SAFETY: the funcref of a live function of this store.
@@ -268,9 +291,6 @@ pub(crate) fn call_func(
             };
             invoke_wasm(store, &mut args)?;
         }
-    }
-    for (i, t) in ty.results().iter().enumerate() {
-        results[i] = store.raw_to_val(values[i].bits & mask(t), t);
     }
     Ok(())
 }

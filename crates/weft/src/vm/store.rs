@@ -81,6 +81,15 @@ pub(crate) struct StoreOpaque {
     pub(crate) wasm_depth: u32,
     /// The `StoreInner<T>` this belongs to (for host functions).
     pub(crate) self_ptr: *mut u8,
+    /// What happens when wasm reaches the epoch deadline.
+    pub(crate) epoch_behavior: EpochBehavior,
+}
+
+/// What reaching the epoch deadline does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EpochBehavior {
+    /// Trap with `Trap::Interrupt`.
+    Trap,
 }
 
 // SAFETY: raw pointers in the store point into data the store owns; a store
@@ -106,7 +115,23 @@ impl StoreOpaque {
             pending: None,
             wasm_depth: 0,
             self_ptr: std::ptr::null_mut(),
+            epoch_behavior: EpochBehavior::Trap,
         }
+        .with_epoch_pointer()
+    }
+
+    fn with_epoch_pointer(self) -> Self {
+        let ptr = &*self.engine.inner.epoch as *const std::sync::atomic::AtomicU64 as *const u64;
+        // SAFETY: the store context is exclusively ours; the engine (and so
+        // its boxed epoch counter) outlives the store, which holds a clone.
+        unsafe { *self.vm_store_ctx.epoch_ptr.get() = ptr };
+        self
+    }
+
+    pub(crate) fn set_epoch_deadline(&mut self, ticks: u64) {
+        let deadline = self.engine.current_epoch().saturating_add(ticks);
+        // SAFETY: the store context is exclusively ours.
+        unsafe { *self.vm_store_ctx.epoch_deadline.get() = deadline };
     }
 
     pub(crate) fn set_self_ptr(&mut self, p: *mut u8) {

@@ -175,6 +175,8 @@ pub(crate) unsafe fn catch_traps(
     {
         init_traps();
         alt_stack::ensure();
+        // Cache the stack bounds outside the handler (it reads them).
+        let _ = current_stack_bounds();
         TRAP_FRAMES.with(|buf| {
             // SAFETY: only this thread touches its buffer; no trap is being
             // handled right now (we are in ordinary Rust code).
@@ -256,16 +258,37 @@ pub(crate) unsafe fn unwind_to_entry(record: TrapRecord) -> ! {
 /// This is the thread's own stack, not a fiber or continuation stack the
 /// thread may currently be running on.
 pub(crate) fn current_stack_bounds() -> (usize, usize) {
-    thread_local! {
-        static BOUNDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
-    }
-    let cached = BOUNDS.get();
+    let cached = STACK_BOUNDS.get();
     if cached.1 != 0 {
         return cached;
     }
     let bounds = query_stack_bounds();
-    BOUNDS.set(bounds);
+    STACK_BOUNDS.set(bounds);
     bounds
+}
+
+thread_local! {
+    /// This thread's stack bounds once computed; `const`-initialised and
+    /// without destructor, so the signal handler may read it.
+    static STACK_BOUNDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// How far below the stack's low end a fault still counts as running off
+/// the stack (a large frame can skip past the guard page).
+const STACK_GUARD_SLACK: usize = 1 << 20;
+
+/// Whether a fault at `addr` with stack pointer `sp` is this thread's stack
+/// overflowing: the stack pointer is at the bottom of the stack, and the
+/// address is at most [`STACK_GUARD_SLACK`] below the stack's low end (or
+/// in its lowest page, where some runtimes put their own guard page) and
+/// near the stack pointer. Signal-safe.
+pub(crate) fn is_stack_overflow(addr: usize, sp: usize) -> bool {
+    let (low, _) = STACK_BOUNDS.get();
+    low != 0
+        && sp < low + 64 * 1024
+        && addr < low + 4096
+        && addr >= low.saturating_sub(STACK_GUARD_SLACK)
+        && addr.abs_diff(sp) < STACK_GUARD_SLACK
 }
 
 fn query_stack_bounds() -> (usize, usize) {
@@ -388,13 +411,26 @@ mod signals {
         // SAFETY: `context` is the interrupted thread's ucontext_t.
         let gregs = unsafe { &mut (*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs };
         let pc = gregs[libc::REG_RIP as usize] as usize;
-        let Some(trap) = lookup_trap_in_handler(pc) else {
-            return false;
-        };
         let fault_addr = match signum {
             // SAFETY: for these signals the kernel fills `si_addr`.
             libc::SIGSEGV | libc::SIGBUS => Some(unsafe { (*info).si_addr() } as usize),
             _ => None,
+        };
+        let (trap, in_generated_code) = match lookup_trap_in_handler(pc) {
+            Some(trap) => (trap, true),
+            // Host code called from wasm (a host function) ran off the end
+            // of the thread's stack: DESIGN.md invariant 3 makes that a
+            // trap too. Its frames are abandoned like wasm frames.
+            None if fault_addr.is_some_and(|addr| {
+                crate::vm::traphandlers::is_stack_overflow(
+                    addr,
+                    gregs[libc::REG_RSP as usize] as usize,
+                )
+            }) =>
+            {
+                (weft_environ::Trap::StackOverflow, false)
+            }
+            None => return false,
         };
         // SAFETY: a non-null HEAD points to a live CallState of this thread
         // (the signal is synchronous, so it interrupted code running inside
@@ -407,6 +443,10 @@ mod signals {
             // SAFETY: the buffer was sized by `catch_traps` on this thread
             // and nothing else is using it while generated code runs.
             let buf = unsafe { &mut *buf.get() };
+            if !in_generated_code {
+                // Host frames have no guaranteed frame-pointer chain.
+                return 0;
+            }
             // SAFETY: the trap PC is in registered code (trap_at found it).
             unsafe { crate::vm::code_registry::walk_frames_in_handler(pc, fp, buf) }
         });

@@ -10,6 +10,8 @@
 //! +8  last_wasm_exit_fp     +8  vmctx               +8  current_length
 //! +16 last_wasm_exit_pc     +16 type_id (u32)
 //! +24 last_wasm_entry_fp
+//! +32 epoch_ptr
+//! +40 epoch_deadline
 //!
 //! VMTableDefinition         VMGlobal (16 bytes, 16-aligned storage)
 //! +0  base                  +0  value bits (i32/i64/f32/f64/v128/ref)
@@ -21,12 +23,27 @@ use std::cell::UnsafeCell;
 /// Per-store record read by every function prologue (the stack limit) and
 /// written at wasm/host transitions.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct VMStoreContext {
     pub stack_limit: UnsafeCell<usize>,
     pub last_wasm_exit_fp: UnsafeCell<usize>,
     pub last_wasm_exit_pc: UnsafeCell<usize>,
     pub last_wasm_entry_fp: UnsafeCell<usize>,
+    pub epoch_ptr: UnsafeCell<*const u64>,
+    pub epoch_deadline: UnsafeCell<u64>,
+}
+
+impl Default for VMStoreContext {
+    fn default() -> Self {
+        VMStoreContext {
+            stack_limit: UnsafeCell::new(0),
+            last_wasm_exit_fp: UnsafeCell::new(0),
+            last_wasm_exit_pc: UnsafeCell::new(0),
+            last_wasm_entry_fp: UnsafeCell::new(0),
+            epoch_ptr: UnsafeCell::new(std::ptr::null()),
+            epoch_deadline: UnsafeCell::new(u64::MAX),
+        }
+    }
 }
 
 /// A function reference: what a `funcref` value points to.
@@ -64,7 +81,7 @@ pub(crate) struct VMGlobal {
 /// One slot of the array calling convention (16 bytes, little-endian).
 #[repr(C, align(16))]
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct ValRaw {
+pub struct ValRaw {
     pub bits: u128,
 }
 
@@ -105,6 +122,14 @@ mod tests {
         assert_eq!(
             offset_of!(VMStoreContext, last_wasm_entry_fp) as u32,
             store_ctx::LAST_WASM_ENTRY_FP
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, epoch_ptr) as u32,
+            store_ctx::EPOCH_PTR
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, epoch_deadline) as u32,
+            store_ctx::EPOCH_DEADLINE
         );
         assert_eq!(size_of::<VMStoreContext>() as u32, store_ctx::SIZE);
 

@@ -1,0 +1,338 @@
+//! Statically typed functions: `Func::wrap` for host closures and
+//! `TypedFunc` for calling wasm with Rust types.
+//!
+//! Both work on the raw 16-byte value slots of the array calling convention
+//! directly: no `Val` boxing and no allocation per call, with the
+//! conversions monomorphised per signature.
+
+use crate::store::{AsContext, AsContextMut, StoreContextMut};
+use crate::vm::{StoreOpaque, ValRaw};
+use crate::{Caller, ExternRef, Func, FuncType, Result, ValType};
+use anyhow::bail;
+use std::marker::PhantomData;
+
+/// Access to the store for value conversions; opaque outside this crate.
+pub struct RawStore<'a>(pub(crate) &'a mut StoreOpaque);
+
+/// A Rust type that corresponds to a WebAssembly value type.
+pub trait WasmTy: Sized + Send + 'static {
+    /// The wasm type.
+    fn valtype() -> ValType;
+    #[doc(hidden)]
+    fn into_raw(self, store: &mut RawStore<'_>) -> Result<u128>;
+    #[doc(hidden)]
+    fn from_raw(raw: u128, store: &mut RawStore<'_>) -> Self;
+}
+
+macro_rules! int_ty {
+    ($($t:ty => $vt:ident, $bits:ty;)*) => {$(
+        impl WasmTy for $t {
+            fn valtype() -> ValType {
+                ValType::$vt
+            }
+            fn into_raw(self, _: &mut RawStore<'_>) -> Result<u128> {
+                Ok(self as $bits as u128)
+            }
+            fn from_raw(raw: u128, _: &mut RawStore<'_>) -> Self {
+                raw as $bits as $t
+            }
+        }
+    )*};
+}
+int_ty! {
+    i32 => I32, u32;
+    u32 => I32, u32;
+    i64 => I64, u64;
+    u64 => I64, u64;
+}
+
+impl WasmTy for f32 {
+    fn valtype() -> ValType {
+        ValType::F32
+    }
+    fn into_raw(self, _: &mut RawStore<'_>) -> Result<u128> {
+        Ok(self.to_bits() as u128)
+    }
+    fn from_raw(raw: u128, _: &mut RawStore<'_>) -> Self {
+        f32::from_bits(raw as u32)
+    }
+}
+
+impl WasmTy for f64 {
+    fn valtype() -> ValType {
+        ValType::F64
+    }
+    fn into_raw(self, _: &mut RawStore<'_>) -> Result<u128> {
+        Ok(self.to_bits() as u128)
+    }
+    fn from_raw(raw: u128, _: &mut RawStore<'_>) -> Self {
+        f64::from_bits(raw as u64)
+    }
+}
+
+/// A `v128` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct V128(pub u128);
+
+impl WasmTy for V128 {
+    fn valtype() -> ValType {
+        ValType::V128
+    }
+    fn into_raw(self, _: &mut RawStore<'_>) -> Result<u128> {
+        Ok(self.0)
+    }
+    fn from_raw(raw: u128, _: &mut RawStore<'_>) -> Self {
+        V128(raw)
+    }
+}
+
+impl WasmTy for Option<Func> {
+    fn valtype() -> ValType {
+        ValType::FUNCREF
+    }
+    fn into_raw(self, store: &mut RawStore<'_>) -> Result<u128> {
+        store
+            .0
+            .val_to_raw(&crate::Val::FuncRef(self), &ValType::FUNCREF)
+    }
+    fn from_raw(raw: u128, store: &mut RawStore<'_>) -> Self {
+        store.0.func_from_raw(raw as usize)
+    }
+}
+
+impl WasmTy for Option<ExternRef> {
+    fn valtype() -> ValType {
+        ValType::EXTERNREF
+    }
+    fn into_raw(self, store: &mut RawStore<'_>) -> Result<u128> {
+        store
+            .0
+            .val_to_raw(&crate::Val::ExternRef(self), &ValType::EXTERNREF)
+    }
+    fn from_raw(raw: u128, store: &mut RawStore<'_>) -> Self {
+        ExternRef::from_raw(store.0.id, raw as usize)
+    }
+}
+
+/// A list of wasm values as a Rust tuple (or a single value): the
+/// parameters or results of a typed function.
+pub trait WasmList: Sized + Send + 'static {
+    /// Number of values.
+    const LEN: usize;
+    /// The wasm types, in order.
+    fn valtypes() -> Vec<ValType>;
+    #[doc(hidden)]
+    fn store_raw(self, store: &mut RawStore<'_>, out: &mut [ValRaw]) -> Result<()>;
+    #[doc(hidden)]
+    fn load_raw(store: &mut RawStore<'_>, slots: &[ValRaw]) -> Self;
+}
+
+impl<T: WasmTy> WasmList for T {
+    const LEN: usize = 1;
+    fn valtypes() -> Vec<ValType> {
+        vec![T::valtype()]
+    }
+    fn store_raw(self, store: &mut RawStore<'_>, out: &mut [ValRaw]) -> Result<()> {
+        out[0].bits = self.into_raw(store)?;
+        Ok(())
+    }
+    fn load_raw(store: &mut RawStore<'_>, slots: &[ValRaw]) -> Self {
+        T::from_raw(slots[0].bits, store)
+    }
+}
+
+macro_rules! tuple_list {
+    ($n:expr; $($t:ident $i:tt),*) => {
+        impl<$($t: WasmTy),*> WasmList for ($($t,)*) {
+            const LEN: usize = $n;
+            fn valtypes() -> Vec<ValType> {
+                vec![$($t::valtype()),*]
+            }
+            #[allow(unused_variables)]
+            fn store_raw(self, store: &mut RawStore<'_>, out: &mut [ValRaw]) -> Result<()> {
+                $(out[$i].bits = self.$i.into_raw(store)?;)*
+                Ok(())
+            }
+            #[allow(unused_variables, clippy::unused_unit)]
+            fn load_raw(store: &mut RawStore<'_>, slots: &[ValRaw]) -> Self {
+                ($($t::from_raw(slots[$i].bits, store),)*)
+            }
+        }
+    };
+}
+tuple_list!(0;);
+tuple_list!(2; A 0, B 1);
+tuple_list!(3; A 0, B 1, C 2);
+tuple_list!(4; A 0, B 1, C 2, D 3);
+tuple_list!(5; A 0, B 1, C 2, D 3, E 4);
+tuple_list!(6; A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_list!(7; A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_list!(8; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+tuple_list!(9; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+tuple_list!(10; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+
+/// What a wrapped host closure may return: results, or a `Result` of them
+/// (an `Err` traps the calling wasm code).
+pub trait WasmRet {
+    /// The result values.
+    type Results: WasmList;
+    #[doc(hidden)]
+    fn into_result(self) -> Result<Self::Results>;
+}
+
+impl<R: WasmList> WasmRet for R {
+    type Results = R;
+    fn into_result(self) -> Result<R> {
+        Ok(self)
+    }
+}
+
+impl<R: WasmList> WasmRet for Result<R> {
+    type Results = R;
+    fn into_result(self) -> Result<R> {
+        self
+    }
+}
+
+/// Closures that `Func::wrap` accepts: `Fn(Caller<T>, A1, ..., An) -> R` or
+/// `Fn(A1, ..., An) -> R` with `Ai: WasmTy` and `R: WasmRet`.
+pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn into_func(self, store: StoreContextMut<'_, T>) -> Func;
+}
+
+macro_rules! into_func {
+    ($($a:ident $i:tt),*) => {
+        impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, ($($a,)*), R> for F
+        where
+            F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
+            R: WasmRet,
+        {
+            #[allow(unused_variables, non_snake_case)]
+            fn into_func(self, store: StoreContextMut<'_, T>) -> Func {
+                let ty = FuncType::new(vec![$($a::valtype()),*], R::Results::valtypes());
+                let call = move |sp: *mut StoreOpaque, caller_vmctx: *mut u8, raw: &mut [ValRaw]| {
+                    // SAFETY: `sp` is the `StoreInner<T>` this function was
+                    // created in, exclusively ours while the host call runs.
+                    let inner = unsafe { &mut *(sp as *mut crate::store::StoreInner<T>) };
+                    let rs = &mut RawStore(&mut inner.opaque);
+                    $(let $a = $a::from_raw(raw[$i].bits, rs);)*
+                    let caller = crate::vm::caller_instance(&inner.opaque, caller_vmctx);
+                    let r = self(Caller { store: StoreContextMut(inner), caller }, $($a),*)
+                        .into_result()?;
+                    // SAFETY: as above; the caller's borrow has ended.
+                    let inner = unsafe { &mut *(sp as *mut crate::store::StoreInner<T>) };
+                    r.store_raw(&mut RawStore(&mut inner.opaque), raw)
+                };
+                crate::vm::new_host_func_raw(&mut store.0.opaque, ty, Box::new(call))
+            }
+        }
+
+        impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, (NoCaller, $($a,)*), R> for F
+        where
+            F: Fn($($a),*) -> R + Send + Sync + 'static,
+            R: WasmRet,
+        {
+            fn into_func(self, store: StoreContextMut<'_, T>) -> Func {
+                #[allow(non_snake_case)]
+                let f = move |_: Caller<'_, T>, $($a: $a),*| self($($a),*);
+                <_ as IntoFunc<T, ($($a,)*), R>>::into_func(f, store)
+            }
+        }
+    };
+}
+
+/// Marker distinguishing closures without a `Caller` parameter.
+#[doc(hidden)]
+pub struct NoCaller;
+
+into_func!();
+into_func!(A1 0);
+into_func!(A1 0, A2 1);
+into_func!(A1 0, A2 1, A3 2);
+into_func!(A1 0, A2 1, A3 2, A4 3);
+into_func!(A1 0, A2 1, A3 2, A4 3, A5 4);
+into_func!(A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);
+into_func!(A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6);
+into_func!(A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7);
+into_func!(A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8);
+into_func!(A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9);
+
+impl Func {
+    /// A host function from a Rust closure with typed parameters and
+    /// results, e.g. `Func::wrap(&mut store, |a: i32, b: i32| a + b)` or
+    /// `Func::wrap(&mut store, |caller: Caller<'_, T>, x: i64| -> Result<i64> { ... })`.
+    pub fn wrap<T: 'static, Params, Results>(
+        mut store: impl AsContextMut<Data = T>,
+        f: impl IntoFunc<T, Params, Results>,
+    ) -> Func {
+        f.into_func(store.as_context_mut())
+    }
+
+    /// A typed view of this function; fails if the types do not match.
+    pub fn typed<Params: WasmList, Results: WasmList>(
+        &self,
+        store: impl AsContext,
+    ) -> Result<TypedFunc<Params, Results>> {
+        let ty = self.ty(&store);
+        let (p, r) = (Params::valtypes(), Results::valtypes());
+        if ty.params() != p.as_slice() || ty.results() != r.as_slice() {
+            bail!(
+                "type mismatch: function is {ty}, requested {}",
+                FuncType::new(p.iter().copied(), r.iter().copied())
+            );
+        }
+        Ok(TypedFunc {
+            func: *self,
+            _marker: PhantomData,
+        })
+    }
+}
+
+/// A function with statically known parameter and result types.
+pub struct TypedFunc<Params, Results> {
+    func: Func,
+    _marker: PhantomData<fn(Params) -> Results>,
+}
+
+impl<P, R> Clone for TypedFunc<P, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P, R> Copy for TypedFunc<P, R> {}
+
+impl<P, R> std::fmt::Debug for TypedFunc<P, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TypedFunc")
+            .field("func", &self.func)
+            .finish()
+    }
+}
+
+/// Slots kept on the stack for typed calls; more spill to the heap.
+const INLINE_SLOTS: usize = 8;
+
+impl<P: WasmList, R: WasmList> TypedFunc<P, R> {
+    /// The untyped function.
+    pub fn func(&self) -> Func {
+        self.func
+    }
+
+    /// Calls the function.
+    pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R> {
+        let store = &mut store.as_context_mut().0.opaque;
+        let n = P::LEN.max(R::LEN).max(1);
+        let mut inline = [ValRaw::default(); INLINE_SLOTS];
+        let mut heap;
+        let slots: &mut [ValRaw] = if n <= INLINE_SLOTS {
+            &mut inline[..n]
+        } else {
+            heap = vec![ValRaw::default(); n];
+            &mut heap
+        };
+        params.store_raw(&mut RawStore(store), slots)?;
+        crate::vm::call_raw(store, self.func, slots)?;
+        Ok(R::load_raw(&mut RawStore(store), slots))
+    }
+}

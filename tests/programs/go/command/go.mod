@@ -1,0 +1,3 @@
+module weft.test/command
+
+go 1.27

@@ -1,0 +1,3 @@
+module weft.test/reactor
+
+go 1.27
