@@ -36,8 +36,8 @@ pub(crate) fn add<T: 'static>(r: &mut Registrar<'_, T>) -> anyhow::Result<()> {
 }
 
 /// Reads a guest path and checks it is relative and non-empty.
-fn read_path<T>(cx: &mut Cx<'_, '_, T>, ptr: u64, len: u64) -> Result<String, Errno> {
-    let mem = cx.mem().map_err(|_| Errno::Fault)?;
+fn read_path<T>(cx: &mut Cx<'_, '_, T>, ptr: u64, len: u64) -> SysResult<String> {
+    let mem = cx.mem()?;
     let path = mem.string(ptr as u32, len as u32)?;
     check_path(&path)?;
     Ok(path)
