@@ -82,6 +82,19 @@ fn key_list() -> String {
 }
 
 impl CommonOptions {
+    /// The `-W max-wasm-stack` value, if given (the last one wins).
+    pub fn max_wasm_stack(&self) -> Result<Option<usize>> {
+        let mut out = None;
+        for group in &self.wasm {
+            for item in group.split(',') {
+                if let Some(("max-wasm-stack", v)) = item.split_once('=') {
+                    out = Some(parse_size("max-wasm-stack", Some(v.trim()))?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The engine configuration these options describe.
     pub fn config(&self) -> Result<Config> {
         let mut config = Config::new();

@@ -1,33 +1,74 @@
-//! `weft run`: instantiate a module and call an export.
+//! `weft run`: run a WASI command, or call an export of a module.
 //!
-//! Minimal for now: no WASI, so the module may only import nothing.
-//! `--invoke NAME ARGS...` parses each argument according to the
-//! function's parameter type and prints each result on its own line, like
-//! `wasmtime run --invoke`. Without `--invoke`, `_start` is called when it
-//! is exported (otherwise instantiation, including the start function, is
-//! the whole run).
+//! ```text
+//! weft run [OPTIONS] FILE [ARGS...]
+//!   --dir HOST[::GUEST]   preopen a host directory (guest name defaults to HOST)
+//!   --env NAME[=VALUE]    set a guest environment variable (bare NAME: copy the host's)
+//!   --invoke NAME         call this export with ARGS (parsed by parameter type)
+//!   --preload NAME=FILE   instantiate FILE first and link its exports as module NAME
+//!   -W max-wasm-stack=N   wasm stack limit (the run gets a native stack to match)
+//! ```
+//!
+//! WASI preview1 is always linked. Without `--invoke`, a command module's
+//! `_start` runs with `argv = [FILE, ARGS...]` and its exit status becomes
+//! weft's; a reactor gets `_initialize` and nothing else. With `--invoke`, a
+//! reactor's `_initialize` runs first, then the export; its results are
+//! printed one per line, like `wasmtime run --invoke`. Flags follow
+//! wasmtime's spelling (`--dir=/`, `--env K=V`, `-W key=value`): Go's
+//! wasip1 test runner calls exactly those.
+//!
+//! The guest runs on a thread of its own whose native stack is the wasm
+//! stack limit plus a margin, so `-W max-wasm-stack=8388608` (what Go needs)
+//! works whatever the main thread's stack is.
 
 use crate::options::CommonOptions;
 use anyhow::{Context as _, Result, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use weft::{Engine, Instance, Module, Store, Val, ValType};
+use weft::{Engine, Linker, Module, Store, Val, ValType};
+use weft_wasi::{WasiCtx, WasiCtxBuilder};
+
+/// Native stack given to the run on top of the wasm stack limit: room for
+/// compilation, the host functions and the runtime itself.
+const NATIVE_STACK_MARGIN: usize = 16 << 20;
+
+/// The exit status when the guest traps (as wasmtime: 128 + SIGABRT).
+const TRAP_EXIT_STATUS: u8 = 134;
+
+/// weft's default wasm stack limit (`weft::Config` default, 512 KiB).
+const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
 
 #[derive(clap::Args, Debug)]
 pub struct RunCommand {
     #[command(flatten)]
     pub(crate) common: CommonOptions,
 
-    /// Call this exported function instead of `_start`.
+    /// Call this exported function instead of `_start` (after
+    /// `_initialize` for a reactor).
     #[arg(long, value_name = "NAME")]
     pub(crate) invoke: Option<String>,
+
+    /// Give the guest a host directory: `HOST` (seen by the guest under the
+    /// same name) or `HOST::GUEST`. Repeatable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    pub(crate) dirs: Vec<String>,
+
+    /// Set a guest environment variable: `NAME=VALUE`, or `NAME` to pass
+    /// the host's value. Repeatable.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    pub(crate) envs: Vec<String>,
+
+    /// Instantiate another module first and link its exports under the
+    /// module name NAME: `NAME=FILE`. Repeatable.
+    #[arg(long = "preload", value_name = "NAME=FILE")]
+    pub(crate) preloads: Vec<String>,
 
     /// The module to run (`.wasm` or `.wat`).
     #[arg(value_name = "FILE")]
     pub(crate) file: PathBuf,
 
-    /// Arguments: with `--invoke`, the function's arguments (one per
-    /// parameter, parsed by type).
+    /// Arguments: the program's arguments, or with `--invoke` the
+    /// function's arguments (one per parameter, parsed by type).
     #[arg(
         value_name = "ARGS",
         trailing_var_arg = true,
@@ -36,52 +77,140 @@ pub struct RunCommand {
     pub(crate) args: Vec<String>,
 }
 
+/// How a run ended.
+enum Outcome {
+    /// Normal completion or `proc_exit` with this status.
+    Exit(i32),
+    /// A trap or another runtime error.
+    Error(anyhow::Error),
+}
+
 impl RunCommand {
     pub fn execute(self) -> Result<ExitCode> {
         let config = self.common.config()?;
+        let stack = self
+            .common
+            .max_wasm_stack()?
+            .unwrap_or(DEFAULT_MAX_WASM_STACK)
+            .saturating_add(NATIVE_STACK_MARGIN);
+        let ctx = self.wasi_ctx()?;
+        let outcome = std::thread::Builder::new()
+            .name("weft-run".into())
+            .stack_size(stack)
+            .spawn(move || self.run(config, ctx))
+            .context("failed to start the thread that runs the guest")?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok(match outcome {
+            Outcome::Exit(code) => ExitCode::from(code as u8),
+            Outcome::Error(e) => {
+                eprintln!("error: {e:?}");
+                ExitCode::from(TRAP_EXIT_STATUS)
+            }
+        })
+    }
+
+    /// The WASI context the options describe.
+    fn wasi_ctx(&self) -> Result<WasiCtx> {
+        let mut b = WasiCtxBuilder::new();
+        b.inherit_stdio();
+        b.arg(self.file.to_string_lossy());
+        if self.invoke.is_none() {
+            b.args(self.args.iter().cloned());
+        }
+        for env in &self.envs {
+            match env.split_once('=') {
+                Some((k, v)) => {
+                    b.env(k, v);
+                }
+                None => {
+                    if let Ok(v) = std::env::var(env) {
+                        b.env(env, v);
+                    }
+                }
+            }
+        }
+        for dir in &self.dirs {
+            let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+            if host.is_empty() || guest.is_empty() {
+                bail!("invalid `--dir {dir}`: expected HOST or HOST::GUEST");
+            }
+            b.preopened_dir(host, guest)
+                .with_context(|| format!("`--dir {dir}`"))?;
+        }
+        Ok(b.build())
+    }
+
+    fn run(self, config: weft::Config, ctx: WasiCtx) -> Result<Outcome> {
         let engine = Engine::new(&config)?;
         let module = Module::from_file(&engine, &self.file)?;
-        if let Some(import) = module.imports().next() {
-            bail!(
-                "{} imports `{}`.`{}` ({}), but `weft run` provides no imports yet (WASI is not \
-                 implemented)",
-                self.file.display(),
-                import.module(),
-                import.name(),
-                import.ty().kind()
-            );
-        }
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[])
-            .with_context(|| format!("failed to instantiate {}", self.file.display()))?;
+        let mut store = Store::new(&engine, ctx);
+        let mut linker = Linker::new(&engine);
+        weft_wasi::add_to_linker(&mut linker, &mut store, |c: &mut WasiCtx| c)?;
 
-        let name = match &self.invoke {
-            Some(name) => name.clone(),
-            None => {
-                if !self.args.is_empty() {
-                    bail!(
-                        "program arguments need WASI, which is not implemented yet; use \
-                         `--invoke NAME` to pass arguments to a function"
-                    );
-                }
-                if instance.get_func(&mut store, "_start").is_none() {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                "_start".to_string()
+        for preload in &self.preloads {
+            let Some((name, path)) = preload.split_once('=') else {
+                bail!("invalid `--preload {preload}`: expected NAME=FILE");
+            };
+            let m = Module::from_file(&engine, path)?;
+            let instance = match linker.instantiate(&mut store, &m) {
+                Ok(i) => i,
+                Err(e) => return Ok(outcome_of(e, &format!("instantiate preload {path}"))),
+            };
+            if let Err(e) = weft_wasi::initialize_reactor(&mut store, &instance) {
+                return Ok(outcome_of(e, &format!("initialize preload {path}")));
+            }
+            linker.instance(&mut store, name, instance)?;
+        }
+
+        let instance = match linker.instantiate(&mut store, &module) {
+            Ok(i) => i,
+            Err(e) => {
+                return Ok(outcome_of(
+                    e,
+                    &format!("failed to instantiate {}", self.file.display()),
+                ));
             }
         };
-        let func = instance.get_func(&mut store, &name).with_context(|| {
+
+        let Some(name) = &self.invoke else {
+            let result = if weft_wasi::is_command(&module) {
+                weft_wasi::run_command(&mut store, &instance)
+            } else {
+                weft_wasi::initialize_reactor(&mut store, &instance).map(|()| 0)
+            };
+            return Ok(match result {
+                Ok(code) => Outcome::Exit(code),
+                Err(e) => outcome_of(e, "failed to run the module"),
+            });
+        };
+
+        if !weft_wasi::is_command(&module)
+            && let Err(e) = weft_wasi::initialize_reactor(&mut store, &instance)
+        {
+            return Ok(outcome_of(e, "`_initialize` failed"));
+        }
+        let func = instance.get_func(&mut store, name).with_context(|| {
             format!("{} has no exported function `{name}`", self.file.display())
         })?;
         let ty = func.ty(&store);
-        let params = parse_args(&name, ty.params(), &self.args)?;
+        let params = parse_args(name, ty.params(), &self.args)?;
         let mut results: Vec<Val> = ty.results().iter().map(Val::default_for).collect();
-        func.call(&mut store, &params, &mut results)
-            .with_context(|| format!("failed to invoke `{name}`"))?;
+        if let Err(e) = func.call(&mut store, &params, &mut results) {
+            return Ok(outcome_of(e, &format!("failed to invoke `{name}`")));
+        }
         for r in &results {
             println!("{}", format_val(r));
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(Outcome::Exit(0))
+    }
+}
+
+/// A `proc_exit` becomes an exit status; anything else an error.
+fn outcome_of(e: anyhow::Error, context: &str) -> Outcome {
+    match weft_wasi::exit_status(&e) {
+        Some(code) => Outcome::Exit(code),
+        None => Outcome::Error(e.context(context.to_string())),
     }
 }
 

@@ -1,0 +1,164 @@
+//! `weft run` end to end: exit statuses, WASI arguments/environment and
+//! preopens, reactors with `--invoke`, `--preload`, a deep wasm stack, and
+//! clear errors for bad command lines.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn guest(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/guests")
+        .join(name)
+}
+
+fn weft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .env_remove("WEFT_LOG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn exit_status_args_and_env() {
+    let file = guest("exit_with_arg_count.wat");
+    let f = file.to_str().unwrap();
+    // wasmtime-style flags, as Go's wasip1 test runner passes them; guest
+    // flags after FILE go to the guest.
+    let o = weft(&[
+        "run",
+        "--dir=/",
+        "--env",
+        "PWD=/tmp",
+        "--env",
+        "PATH=/bin",
+        "-W",
+        "max-wasm-stack=8388608",
+        f,
+        "-test.v=true",
+        "-test.timeout=10m0s",
+        "--dir",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("{f}\n-test.v=true\n-test.timeout=10m0s\n--dir\nPWD=/tmp\nPATH=/bin\n")
+    );
+    let o = weft(&["run", f]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn preopened_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("hello.txt"), "hi there").unwrap();
+    let dir = format!("{}::/", tmp.path().display());
+    let o = weft(&["run", "--dir", &dir, guest("cat_dir.wat").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "hi there");
+    // Without a preopen, fd 3 is not a directory: EBADF (8) + 100.
+    let o = weft(&["run", guest("cat_dir.wat").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(108));
+}
+
+#[test]
+fn trap_exit_status() {
+    let o = weft(&["run", guest("trap.wat").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(134));
+    assert!(stderr(&o).contains("unreachable"), "{}", stderr(&o));
+}
+
+#[test]
+fn reactor_invoke_runs_initialize_first() {
+    let o = weft(&[
+        "run",
+        "--invoke",
+        "get",
+        guest("reactor.wat").to_str().unwrap(),
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "1005\n");
+}
+
+#[test]
+fn preload() {
+    let lib = format!("lib={}", guest("lib.wat").display());
+    let o = weft(&[
+        "run",
+        "--preload",
+        &lib,
+        "--invoke",
+        "nine",
+        guest("uses_lib.wat").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "9\n");
+    let o = weft(&[
+        "run",
+        "--invoke",
+        "nine",
+        guest("uses_lib.wat").to_str().unwrap(),
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("`lib`.`triple`"), "{}", stderr(&o));
+}
+
+#[test]
+fn deep_wasm_stack() {
+    let f = guest("deep.wat");
+    let f = f.to_str().unwrap();
+    // Fails with the default 512 KiB limit...
+    let o = weft(&["run", "--invoke", "deep", f, "50000"]);
+    assert_eq!(o.status.code(), Some(134));
+    assert!(stderr(&o).contains("stack"), "{}", stderr(&o));
+    // ... and works with 8 MiB, whatever the main thread's stack is.
+    let o = weft(&[
+        "run",
+        "-W",
+        "max-wasm-stack=8388608",
+        "--invoke",
+        "deep",
+        f,
+        "50000",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "50000\n");
+}
+
+#[test]
+fn bad_command_lines_give_clear_errors() {
+    let f = guest("reactor.wat");
+    let f = f.to_str().unwrap();
+    let o = weft(&["run", "--bogus", f]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unexpected argument '--bogus'"));
+    let o = weft(&["run", "--dir", "/no/such/dir", f]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/no/such/dir"), "{}", stderr(&o));
+    let o = weft(&["run", "--preload", "nonsense", f]);
+    assert!(stderr(&o).contains("expected NAME=FILE"), "{}", stderr(&o));
+    let o = weft(&["run", "/no/such/file.wasm"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/no/such/file.wasm"), "{}", stderr(&o));
+    let o = weft(&["run", "-W", "max-wasm-stack=lots", f]);
+    assert!(
+        stderr(&o).contains("invalid value `lots`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = weft(&["run", "--invoke", "nope", f]);
+    assert!(
+        stderr(&o).contains("no exported function `nope`"),
+        "{}",
+        stderr(&o)
+    );
+}

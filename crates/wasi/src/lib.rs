@@ -1,0 +1,218 @@
+//! WASI preview1 (`wasi_snapshot_preview1`) for weft.
+//!
+//! ```no_run
+//! use weft::{Engine, Linker, Module, Store};
+//! use weft_wasi::{WasiCtx, add_to_linker, run_command};
+//!
+//! let engine = Engine::default();
+//! let module = Module::from_file(&engine, "hello.wasm")?;
+//! let ctx = WasiCtx::builder().arg("hello").inherit_stdio().build();
+//! let mut store = Store::new(&engine, ctx);
+//! let mut linker = Linker::new(&engine);
+//! add_to_linker(&mut linker, &mut store, |ctx: &mut WasiCtx| ctx)?;
+//! let instance = linker.instantiate(&mut store, &module)?;
+//! let status = run_command(&mut store, &instance)?;
+//! std::process::exit(status);
+//! # Ok::<(), weft::Error>(())
+//! ```
+//!
+//! Built on weft's public embedding API only: this crate must not depend
+//! on weft internals, on the `.wast` runner or on the CLI.
+//!
+//! One file per syscall family (as wazero's `wasi_snapshot_preview1`):
+//! `args`, `environ`, `clock`, `random`, `fd`, `path`, `poll`, `proc`,
+//! `sched`, `sock`; `ctx` holds the state and descriptor table, `errno` the
+//! error codes, `memory` the bounds-checked guest memory access, `types`
+//! the ABI constants and record layouts.
+//!
+//! Filesystem access goes through `cap-std`: every path is resolved
+//! beneath a preopened directory, so `..`, absolute paths and symlinks
+//! cannot reach the host outside it (such attempts fail with `EPERM` or
+//! `ENOTCAPABLE`).
+
+mod args;
+mod clock;
+mod ctx;
+mod environ;
+mod errno;
+mod fd;
+mod memory;
+mod path;
+mod poll;
+mod proc;
+mod random;
+mod sched;
+mod sock;
+pub mod types;
+
+pub use ctx::{InputStream, OutputPipe, OutputStream, WasiCtx, WasiCtxBuilder};
+pub use errno::Errno;
+
+use errno::{SysError, SysResult};
+use memory::Mem;
+use std::sync::Arc;
+use weft::{AsContextMut, Caller, Extern, FuncType, Instance, Linker, Memory, Val, ValType};
+
+/// The import module name of WASI preview1.
+pub const MODULE: &str = "wasi_snapshot_preview1";
+
+/// The error `proc_exit` traps with: the guest asked to exit with this
+/// status. Recover it from a call's error with
+/// `err.downcast_ref::<I32Exit>()` (or use [`exit_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct I32Exit(pub i32);
+
+impl std::fmt::Display for I32Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the guest exited with status {}", self.0)
+    }
+}
+
+impl std::error::Error for I32Exit {}
+
+/// The exit status carried by `err` if it is a `proc_exit`.
+pub fn exit_status(err: &weft::Error) -> Option<i32> {
+    err.downcast_ref::<I32Exit>().map(|e| e.0)
+}
+
+type GetCtx<T> = dyn Fn(&mut T) -> &mut WasiCtx + Send + Sync;
+
+/// What a syscall implementation sees: the caller (for memory) and a way
+/// to reach the [`WasiCtx`] inside the store's data.
+pub(crate) struct Cx<'a, 'c, T> {
+    caller: &'a mut Caller<'c, T>,
+    get: &'a GetCtx<T>,
+    memory: Option<Memory>,
+}
+
+impl<T> Cx<'_, '_, T> {
+    /// The calling instance's exported `memory` (a trap if there is none).
+    pub(crate) fn mem(&mut self) -> SysResult<Mem<'_>> {
+        let m = self.memory.ok_or_else(|| {
+            SysError::Trap(anyhow::anyhow!(
+                "WASI call from a module that exports no memory named `memory`"
+            ))
+        })?;
+        Ok(Mem(m.data_mut(&mut *self.caller)))
+    }
+
+    /// The WASI state.
+    pub(crate) fn ctx(&mut self) -> &mut WasiCtx {
+        (self.get)(self.caller.data_mut())
+    }
+}
+
+type Syscall<T> = fn(&mut Cx<'_, '_, T>, &[u64]) -> SysResult;
+
+/// Defines host functions in a linker.
+pub(crate) struct Registrar<'a, T> {
+    linker: &'a mut Linker<T>,
+    store: weft::StoreContextMut<'a, T>,
+    get: Arc<GetCtx<T>>,
+}
+
+impl<T: 'static> Registrar<'_, T> {
+    /// Defines `name` with parameters `sig` (`i` = i32, `I` = i64) and an
+    /// `errno` result (`proc_exit` has none).
+    pub(crate) fn func(&mut self, name: &str, sig: &str, f: Syscall<T>) -> anyhow::Result<()> {
+        let params = sig
+            .chars()
+            .map(|c| if c == 'I' { ValType::I64 } else { ValType::I32 });
+        let results = if name == "proc_exit" {
+            vec![]
+        } else {
+            vec![ValType::I32]
+        };
+        let get = self.get.clone();
+        self.linker.func_new(
+            &mut self.store,
+            MODULE,
+            name,
+            FuncType::new(params, results),
+            move |mut caller, args, results| {
+                let mut raw = [0u64; 10];
+                for (slot, v) in raw.iter_mut().zip(args) {
+                    *slot = match v {
+                        Val::I32(x) => *x as u32 as u64,
+                        Val::I64(x) => *x as u64,
+                        _ => 0,
+                    };
+                }
+                let memory = caller.get_export("memory").and_then(Extern::into_memory);
+                let mut cx = Cx {
+                    caller: &mut caller,
+                    get: &*get,
+                    memory,
+                };
+                let errno = match f(&mut cx, &raw[..args.len()]) {
+                    Ok(()) => Errno::Success,
+                    Err(SysError::Errno(e)) => e,
+                    Err(SysError::Trap(e)) => return Err(e),
+                };
+                if let Some(r) = results.first_mut() {
+                    *r = Val::I32(errno as i32);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+}
+
+/// Defines every `wasi_snapshot_preview1` function in `linker`. `get`
+/// finds the [`WasiCtx`] in the store's data.
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    mut store: impl AsContextMut<Data = T>,
+    get: impl Fn(&mut T) -> &mut WasiCtx + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    let mut r = Registrar {
+        linker,
+        store: store.as_context_mut(),
+        get: Arc::new(get),
+    };
+    args::add(&mut r)?;
+    environ::add(&mut r)?;
+    clock::add(&mut r)?;
+    random::add(&mut r)?;
+    fd::add(&mut r)?;
+    path::add(&mut r)?;
+    poll::add(&mut r)?;
+    proc::add(&mut r)?;
+    sched::add(&mut r)?;
+    sock::add(&mut r)?;
+    Ok(())
+}
+
+/// Runs a command module's `_start` and returns its exit status: `0` when
+/// `_start` returns, the `proc_exit` status otherwise. Traps and other
+/// errors are returned as errors.
+pub fn run_command<T>(
+    mut store: impl AsContextMut<Data = T>,
+    instance: &Instance,
+) -> weft::Result<i32> {
+    let start = instance
+        .get_func(&mut store, "_start")
+        .ok_or_else(|| anyhow::anyhow!("the module exports no `_start` function"))?;
+    match start.call(&mut store, &[], &mut []) {
+        Ok(()) => Ok(0),
+        Err(e) => exit_status(&e).ok_or(e),
+    }
+}
+
+/// Initialises a reactor module: calls its `_initialize` export, if any.
+/// Call once, before any other export.
+pub fn initialize_reactor<T>(
+    mut store: impl AsContextMut<Data = T>,
+    instance: &Instance,
+) -> weft::Result<()> {
+    if let Some(init) = instance.get_func(&mut store, "_initialize") {
+        init.call(&mut store, &[], &mut [])?;
+    }
+    Ok(())
+}
+
+/// Whether `module` is a command (exports `_start`) rather than a reactor.
+pub fn is_command(module: &weft::Module) -> bool {
+    module.exports().any(|e| e.name() == "_start")
+}
