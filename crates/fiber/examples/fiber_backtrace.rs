@@ -1,0 +1,32 @@
+//! A tiny program for `tests/gdb_backtrace.sh`: `main` -> `example_resumer`
+//! resumes a fiber, which calls `weft_fiber_example_leaf` on the fiber's
+//! stack. A debugger stopped in the leaf must show `example_resumer` and
+//! `main` in its backtrace, past `weft_fiber_start`/`weft_fiber_switch`.
+
+use std::hint::black_box;
+use weft_fiber::{Fiber, Stack, Suspend};
+
+/// Runs on the fiber; the breakpoint target (unmangled name).
+#[inline(never)]
+#[unsafe(no_mangle)]
+pub extern "C" fn weft_fiber_example_leaf(x: u64) -> u64 {
+    black_box(x) * 2
+}
+
+/// Resumes the fiber from the thread's main stack.
+#[inline(never)]
+fn example_resumer(fiber: &mut Fiber<'_, u64, u64, u64>, value: u64) -> Result<u64, u64> {
+    black_box(fiber.resume(value))
+}
+
+fn main() {
+    let stack = Stack::new(256 * 1024).expect("map a fiber stack");
+    let mut fiber = Fiber::new(stack, |x: u64, s: &Suspend<u64, u64, u64>| {
+        let y = s.suspend(weft_fiber_example_leaf(x));
+        weft_fiber_example_leaf(y)
+    })
+    .expect("create a fiber");
+    let first = example_resumer(&mut fiber, 20);
+    let second = example_resumer(&mut fiber, 1);
+    println!("fiber yielded {first:?}, returned {second:?}");
+}
