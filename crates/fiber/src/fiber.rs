@@ -436,3 +436,25 @@ impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only meaningful where there is no switch routine: build with
+    /// `RUSTFLAGS="--cfg weft_fiber_unsupported"` to exercise it on x86_64.
+    #[test]
+    fn new_fails_cleanly_without_a_switch_routine() {
+        let stack = Stack::new(4096).unwrap();
+        let result = Fiber::new(stack, |(), _s: &Suspend<(), (), ()>| ());
+        if arch::SUPPORTED {
+            assert!(result.is_ok());
+            return;
+        }
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::UnsupportedArchitecture { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("not supported on this architecture"), "{msg}");
+        assert!(msg.contains(std::env::consts::ARCH), "{msg}");
+    }
+}

@@ -10,20 +10,23 @@
 //!
 //! ```text
 //!   0x7f00_0000_5000  +------------------------------------------+ <- top() = range().end
-//!                     | switch header (32 bytes, x86_64):        |    (page aligned)
+//!                     | switch header, 32 bytes (x86_64):        |    (page aligned)
 //!   0x7f00_0000_4ff8  |   top - 8 : resume pc (frame record .ret)|
 //!   0x7f00_0000_4ff0  |   top - 16: switch slot (frame rec. .fp) |
 //!   0x7f00_0000_4fe0  |   top - 32: two reserved words           |
 //!                     +------------------------------------------+
-//!   0x7f00_0000_4fd8  | initial frame, consumed by the first     |
-//!                     | resume (return address = fiber start     |
-//!   0x7f00_0000_4fa8  | trampoline, then rbp, rbx, r12..r15)     |
+//!   0x7f00_0000_4fd8  | initial frame, 56 bytes, consumed by the |
+//!                     | first resume: return address = the       |
+//!                     | start trampoline, then rbp, rbx (entry   |
+//!   0x7f00_0000_4fa8  | fn), r12 (entry arg), r13..r15           |
 //!                     +------------------------------------------+
 //!                     |                                          |
-//!                     |   fiber frames, growing down             |
-//!                     |   (pages committed by the kernel on      |
-//!                     |    first touch: an untouched stack costs |
-//!                     |    address space only)                   |
+//!                     |   fiber frames, growing down (the first  |
+//!                     |   one's return address overwrites the    |
+//!                     |   initial frame at top - 40)             |
+//!                     |   pages are committed by the kernel on   |
+//!                     |   first touch: an untouched stack costs  |
+//!                     |   address space only                     |
 //!                     v                                          v
 //!   0x7f00_0000_1000  +------------------------------------------+ <- range().start
 //!                     | guard page: PROT_NONE                    |    = guard_range().end
@@ -47,6 +50,16 @@
 //! kernel with `madvise(MADV_DONTNEED)` except for the top `keep_resident`
 //! bytes, so an idle pooled stack costs address space, not memory. A stack
 //! whose pool has been dropped is simply unmapped.
+//!
+//! ## Limits
+//!
+//! Each stack is its own mapping and its guard page splits it into two
+//! kernel VMAs, so a process holds at most about `vm.max_map_count / 2`
+//! (65,530 / 2 by default) stacks, pooled ones included. That is plenty
+//! for host fibers. Continuation stacks that run only wasm code (DESIGN
+//! invariant 7) need no guard page and are meant to be carved from large
+//! pooled regions instead; that allocator will hand out this same `Stack`
+//! type (today every `Stack` has a guard page).
 //!
 //! ## Hooks for the engine (invariant 1 and 3)
 //!
@@ -219,7 +232,9 @@ impl Stack {
     }
 
     fn mapping(&self) -> &Mapping {
-        self.mapping.as_ref().expect("stack mapping present until drop")
+        self.mapping
+            .as_ref()
+            .expect("stack mapping present until drop")
     }
 
     /// The top of the stack: the highest address + 1 (page aligned). The
@@ -386,13 +401,8 @@ impl StackPool {
 
     /// Unmaps every idle stack.
     pub fn clear(&self) {
-        let idle = std::mem::take(
-            &mut *self
-                .shared
-                .cached
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let idle =
+            std::mem::take(&mut *self.shared.cached.lock().unwrap_or_else(|e| e.into_inner()));
         drop(idle);
     }
 }

@@ -53,9 +53,15 @@ fn values_flow_both_ways_over_many_cycles() {
     }
     // The last resume's value is the last `suspend` result; the closure
     // then returns.
-    assert_eq!(fiber.resume(7), Ok(format!("sum={}", expected_sum - sent + 7)));
+    assert_eq!(
+        fiber.resume(7),
+        Ok(format!("sum={}", expected_sum - sent + 7))
+    );
     assert!(fiber.done());
-    assert!(fiber.stack().is_none(), "stack released as soon as the fiber is done");
+    assert!(
+        fiber.stack().is_none(),
+        "stack released as soon as the fiber is done"
+    );
 }
 
 #[test]
@@ -164,8 +170,7 @@ fn panic_propagates_to_the_resumer() {
 fn panic_in_a_nested_fiber_crosses_both_switches() {
     let mut outer = Fiber::new(stack(), |(), _s: &Suspend<(), (), ()>| {
         let mut inner =
-            Fiber::new(stack(), |(), _s: &Suspend<(), (), ()>| panic!("inner"))
-                .unwrap();
+            Fiber::new(stack(), |(), _s: &Suspend<(), (), ()>| panic!("inner")).unwrap();
         let _ = inner.resume(());
         unreachable!()
     })
@@ -247,9 +252,11 @@ fn cancellation_seen_by_catch_unwind_on_the_fiber() {
     let l = log.clone();
     let mut fiber = Fiber::new(stack(), move |(), s| {
         let caught = panic::catch_unwind(AssertUnwindSafe(|| s.suspend(1))).unwrap_err();
-        l.borrow_mut().push(format!("caught Cancelled: {}", caught.is::<Cancelled>()));
+        l.borrow_mut()
+            .push(format!("caught Cancelled: {}", caught.is::<Cancelled>()));
         let again = panic::catch_unwind(AssertUnwindSafe(|| s.suspend(2))).unwrap_err();
-        l.borrow_mut().push(format!("again: {}", again.is::<Cancelled>()));
+        l.borrow_mut()
+            .push(format!("again: {}", again.is::<Cancelled>()));
         "returned normally"
     })
     .unwrap();
@@ -325,8 +332,16 @@ fn std_backtrace_on_a_fiber_reaches_the_resumer() {
     // The first resume comes from `alpha`, the second from `beta`: each
     // trace must show the resumer of the moment.
     for (bt, resumer, other) in [
-        (backtrace_resumer_alpha(&mut fiber), "backtrace_resumer_alpha", "backtrace_resumer_beta"),
-        (backtrace_resumer_beta(&mut fiber), "backtrace_resumer_beta", "backtrace_resumer_alpha"),
+        (
+            backtrace_resumer_alpha(&mut fiber),
+            "backtrace_resumer_alpha",
+            "backtrace_resumer_beta",
+        ),
+        (
+            backtrace_resumer_beta(&mut fiber),
+            "backtrace_resumer_beta",
+            "backtrace_resumer_alpha",
+        ),
     ] {
         let leaf = position(&bt, "backtrace_on_fiber_leaf");
         let start = position(&bt, "weft_fiber_start");
@@ -335,7 +350,10 @@ fn std_backtrace_on_a_fiber_reaches_the_resumer() {
         // The test function itself (the resumer's caller) comes after the
         // resumer; the fiber's closure, also named after it, before.
         let test = res + position(&bt[res..], "std_backtrace_on_a_fiber_reaches_the_resumer");
-        assert!(leaf < start && start < switch && switch < res && res < test, "{bt}");
+        assert!(
+            leaf < start && start < switch && switch < res && res < test,
+            "{bt}"
+        );
         assert!(!bt.contains(other), "stale resumer in:\n{bt}");
     }
     assert_eq!(fiber.resume(()), Ok(()));
@@ -367,7 +385,10 @@ fn std_backtrace_crosses_two_fibers() {
     let inner = position(&bt, "nested_backtrace_inner_resumer");
     let outer_pos = position(&bt, "nested_backtrace_outer_resumer");
     let test = outer_pos + position(&bt[outer_pos..], "std_backtrace_crosses_two_fibers");
-    assert!(leaf < inner && inner < outer_pos && outer_pos < test, "{bt}");
+    assert!(
+        leaf < inner && inner < outer_pos && outer_pos < test,
+        "{bt}"
+    );
     assert_eq!(bt.matches("weft_fiber_start").count(), 2, "{bt}");
 }
 
@@ -393,14 +414,24 @@ fn guard_page_is_mapped_without_access() {
     let guard_line = maps_line_for(guard.start);
     let perms = guard_line.split_whitespace().nth(1).unwrap();
     assert_eq!(perms, "---p", "guard page: {guard_line}");
-    assert!(guard_line.starts_with(&format!("{:x}-{:x} ", guard.start, guard.end)), "{guard_line}");
+    assert!(
+        guard_line.starts_with(&format!("{:x}-{:x} ", guard.start, guard.end)),
+        "{guard_line}"
+    );
     let usable_line = maps_line_for(s.range().start);
-    assert_eq!(usable_line.split_whitespace().nth(1).unwrap(), "rw-p", "{usable_line}");
+    assert_eq!(
+        usable_line.split_whitespace().nth(1).unwrap(),
+        "rw-p",
+        "{usable_line}"
+    );
     let top_line = maps_line_for(s.range().end - 1);
     assert_eq!(top_line, usable_line, "usable range is one mapping");
     // The byte just above the top is not part of this stack's mapping.
     let above = std::fs::read_to_string("/proc/self/maps").unwrap();
-    assert!(!usable_line.contains(&format!("-{:x} ", s.range().end + 4096)), "{above}");
+    assert!(
+        !usable_line.contains(&format!("-{:x} ", s.range().end + 4096)),
+        "{above}"
+    );
 }
 
 #[test]

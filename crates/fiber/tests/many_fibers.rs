@@ -15,7 +15,10 @@ fn status_kb(field: &str) -> u64 {
 }
 
 fn map_count() -> usize {
-    std::fs::read_to_string("/proc/self/maps").unwrap().lines().count()
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
 }
 
 #[test]
@@ -34,16 +37,19 @@ fn ten_thousand_fibers_alive_at_once() {
 
     let mut fibers: Vec<Fiber<'_, u64, u64, u64>> = (0..N)
         .map(|i| {
-            Fiber::new(pool.get().unwrap(), move |x: u64, s: &Suspend<u64, u64, u64>| {
-                let mut acc = x + i as u64;
-                loop {
-                    let next = s.suspend(acc);
-                    if next == u64::MAX {
-                        return acc;
+            Fiber::new(
+                pool.get().unwrap(),
+                move |x: u64, s: &Suspend<u64, u64, u64>| {
+                    let mut acc = x + i as u64;
+                    loop {
+                        let next = s.suspend(acc);
+                        if next == u64::MAX {
+                            return acc;
+                        }
+                        acc += next;
                     }
-                    acc += next;
-                }
-            })
+                },
+            )
             .unwrap()
         })
         .collect();

@@ -30,7 +30,11 @@ extern "C" fn on_fault(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
     // SAFETY: `write` and `_exit` are async-signal-safe; `msg` is valid.
     unsafe {
         libc::write(2, msg.as_ptr().cast(), msg.len());
-        libc::_exit(if in_guard { EXIT_IN_GUARD } else { EXIT_ELSEWHERE });
+        libc::_exit(if in_guard {
+            EXIT_IN_GUARD
+        } else {
+            EXIT_ELSEWHERE
+        });
     }
 }
 
@@ -103,15 +107,20 @@ fn overflow_without_a_handler_kills_with_sigsegv() {
     // With only Rust's default handler (which knows the thread's own guard
     // page, not ours) the process dies by SIGSEGV: loud, never silent.
     if std::env::var_os("WEFT_FIBER_OVERFLOW_CHILD_DEFAULT").is_some() {
-        let mut fiber = Fiber::new(Stack::new(64 * 1024).unwrap(), |(), _s: &Suspend<(), (), u64>| {
-            recurse(0)
-        })
+        let mut fiber = Fiber::new(
+            Stack::new(64 * 1024).unwrap(),
+            |(), _s: &Suspend<(), (), u64>| recurse(0),
+        )
         .unwrap();
         let _ = fiber.resume(());
         std::process::exit(1);
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "overflow_without_a_handler_kills_with_sigsegv", "--nocapture"])
+        .args([
+            "--exact",
+            "overflow_without_a_handler_kills_with_sigsegv",
+            "--nocapture",
+        ])
         .env("WEFT_FIBER_OVERFLOW_CHILD_DEFAULT", "1")
         .output()
         .unwrap();
