@@ -2,6 +2,11 @@
 //! resumes a fiber, which calls `weft_fiber_example_leaf` on the fiber's
 //! stack. A debugger stopped in the leaf must show `example_resumer` and
 //! `main` in its backtrace, past `weft_fiber_start`/`weft_fiber_switch`.
+//!
+//! With the argument `spin`, the fiber calls the leaf for about a second,
+//! for a profiler: `perf record -e cpu-clock --call-graph dwarf
+//! target/debug/examples/fiber_backtrace spin`, then `perf script` shows
+//! `example_resumer` and `main` under the leaf's samples.
 
 use std::hint::black_box;
 use weft_fiber::{Fiber, Stack, Suspend};
@@ -21,7 +26,18 @@ fn example_resumer(fiber: &mut Fiber<'_, u64, u64, u64>, value: u64) -> Result<u
 
 fn main() {
     let stack = Stack::new(256 * 1024).expect("map a fiber stack");
-    let mut fiber = Fiber::new(stack, |x: u64, s: &Suspend<u64, u64, u64>| {
+    let spin = std::env::args().nth(1).as_deref() == Some("spin");
+    let mut fiber = Fiber::new(stack, move |x: u64, s: &Suspend<u64, u64, u64>| {
+        if spin {
+            let start = std::time::Instant::now();
+            let mut acc = 0u64;
+            while start.elapsed().as_secs() < 1 {
+                for _ in 0..10_000 {
+                    acc = acc.wrapping_add(weft_fiber_example_leaf(acc));
+                }
+            }
+            black_box(acc);
+        }
         let y = s.suspend(weft_fiber_example_leaf(x));
         weft_fiber_example_leaf(y)
     })

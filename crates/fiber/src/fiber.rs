@@ -414,12 +414,11 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
 impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
     fn drop(&mut self) {
         let mut repanic = None;
+        let mut unstarted = None;
         match self.shared().state.get() {
             State::NotStarted => {
-                let func = self.shared().func.replace(ptr::null_mut());
-                // SAFETY: a fiber that never started still holds the
-                // `Box<F>` from `new`; `drop_func` is `drop_boxed::<F>`.
-                unsafe { (self.shared().drop_func)(func) };
+                let shared = self.shared();
+                unstarted = Some((shared.func.replace(ptr::null_mut()), shared.drop_func));
             }
             State::Suspended => repanic = self.cancel(),
             State::Done => {}
@@ -429,6 +428,14 @@ impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
         // SAFETY: allocated by `Box::into_raw` in `new`; the fiber is done
         // or never started, so no frame on its stack will use it again.
         drop(unsafe { Box::from_raw(self.shared.as_ptr()) });
+        // Last, so that a panicking destructor of the closure leaks nothing
+        // of ours.
+        if let Some((func, drop_func)) = unstarted {
+            // SAFETY: a fiber that never started still held the `Box<F>`
+            // from `new` (taken out above, so dropped exactly once);
+            // `drop_func` is `drop_boxed::<F>`.
+            unsafe { drop_func(func) };
+        }
         if let Some(payload) = repanic
             && !std::thread::panicking()
         {
@@ -452,7 +459,10 @@ mod tests {
             return;
         }
         let err = result.unwrap_err();
-        assert!(matches!(err, Error::UnsupportedArchitecture { .. }), "{err}");
+        assert!(
+            matches!(err, Error::UnsupportedArchitecture { .. }),
+            "{err}"
+        );
         let msg = err.to_string();
         assert!(msg.contains("not supported on this architecture"), "{msg}");
         assert!(msg.contains(std::env::consts::ARCH), "{msg}");

@@ -467,3 +467,50 @@ fn pooled_stacks_are_decommitted_on_return() {
     let s = pool.get().unwrap();
     assert_eq!(resident(&s), 1, "only keep_resident stays resident");
 }
+
+/// The header frame record at the top of a fiber stack (x86_64 layout:
+/// `[top - 16]` = frame record of the side waiting in the switch,
+/// `[top - 8]` = resume pc), read from the fiber itself.
+#[cfg(target_arch = "x86_64")]
+fn header_record<R, Y, T>(s: &Suspend<R, Y, T>) -> (usize, usize) {
+    let top = s.stack_range().end;
+    // SAFETY: the top 16 bytes of the usable range of the stack we run on
+    // are mapped and written by the switch code (plain words).
+    unsafe { (*((top - 16) as *const usize), *((top - 8) as *const usize)) }
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn header_frame_record_points_at_the_current_resumer() {
+    // What a frame-pointer walker (perf --call-graph=fp, weft's own
+    // backtraces) follows out of a fiber: the resumer's frame record.
+    let marker = 0u8;
+    let resumer_sp = &marker as *const u8 as usize;
+    let mut outer = Fiber::new(stack(), move |(), s: &Suspend<(), (usize, usize), ()>| {
+        let (r, pc) = header_record(s);
+        assert_ne!(pc, 0, "resume pc stored by the trampoline");
+        // The resumer (this test's thread) waits a little below its local.
+        assert!(
+            r < resumer_sp && resumer_sp - r < 64 * 1024,
+            "{r:#x} vs {resumer_sp:#x}"
+        );
+        let outer_range = s.stack_range();
+        let mut inner = Fiber::new(stack(), |(), s: &Suspend<(), (usize, usize), ()>| {
+            s.suspend(header_record(s));
+        })
+        .unwrap();
+        let (inner_r, inner_pc) = inner.resume(()).unwrap_err();
+        // The inner fiber's resumer is the outer fiber: its record lies
+        // on the outer fiber's stack, and the resume pc is the same code.
+        assert!(
+            outer_range.contains(&inner_r),
+            "{inner_r:#x} not in {outer_range:x?}"
+        );
+        assert_eq!(inner_pc, pc);
+        s.suspend((r, pc));
+    })
+    .unwrap();
+    let (r, pc) = outer.resume(()).unwrap_err();
+    assert!(r < resumer_sp && pc != 0);
+    assert_eq!(outer.resume(()), Ok(()));
+}

@@ -42,8 +42,10 @@ echo "----"
 
 fail=0
 # Frame number of the first line of `bt` matching $1 (empty if none).
+# (awk reads a here-string: no pipe whose writer could die of SIGPIPE
+# under `set -o pipefail` when the reader stops early.)
 frame_of() {
-    echo "$out" | grep -E '^#[0-9]+ ' | grep -m1 -E "$1" | sed -E 's/^#([0-9]+) .*/\1/'
+    awk -v pat="$1" '/^#[0-9]+ / && $0 ~ pat { sub(/^#/, "", $1); print $1; exit }' <<<"$out"
 }
 prev=-1
 for pat in 'weft_fiber_example_leaf' 'fiber_entry' 'weft_fiber_start' 'weft_fiber_switch' \
@@ -60,7 +62,7 @@ for pat in 'weft_fiber_example_leaf' 'fiber_entry' 'weft_fiber_start' 'weft_fibe
         prev=$n
     fi
 done
-if echo "$out" | grep -qE 'Backtrace stopped|corrupt stack'; then
+if grep -qE 'Backtrace stopped|corrupt stack' <<<"$out"; then
     echo "FAIL: gdb stopped the backtrace early"
     fail=1
 fi

@@ -75,13 +75,16 @@ fn ten_thousand_fibers_alive_at_once() {
 
     let hwm_after = status_kb("VmHWM:");
     let per_fiber = (rss_alive.saturating_sub(rss_before)) as f64 * 1024.0 / N as f64;
-    println!(
+    let report = format!(
         "{N} fibers with {} KiB stacks (+4 KiB guard): VmRSS {rss_before} kB before, \
          {rss_alive} kB with all alive (~{per_fiber:.0} bytes/fiber); \
          peak VmHWM {hwm_after} kB (was {hwm_before} kB); \
          mappings {maps_before} -> {maps_alive}",
         STACK / 1024
     );
+    // Written to stderr directly (not `println!`): the test harness does
+    // not capture it, so the figures show in every `cargo test` run.
+    std::io::Write::write_all(&mut std::io::stderr(), format!("{report}\n").as_bytes()).unwrap();
     // Sanity: a suspended fiber costs about one touched stack page plus
     // its boxed state, far below its 8 KiB reservation.
     assert!(per_fiber < 8192.0, "{per_fiber} bytes per fiber");
