@@ -18,7 +18,7 @@
 //!
 //! ## Values
 //!
-//! The two sides share one heap-allocated [`Shared`] record (allocated by
+//! The two sides share one heap-allocated `Shared` record (allocated by
 //! [`Fiber::new`]); a value crossing a switch is parked in its `transfer`
 //! cell by one side and taken by the other right after the switch. Nothing
 //! is copied through registers or the stack header.
