@@ -3,6 +3,13 @@
 //! stack. A debugger stopped in the leaf must show `example_resumer` and
 //! `main` in its backtrace, past `weft_fiber_start`/`weft_fiber_switch`.
 //!
+//! Then a second stop: the leaf runs on an inner fiber resumed (from
+//! `nested_inner_resumer`) by an outer fiber (resumed from
+//! `nested_outer_resumer`), and the inner fiber's stack lies at a *higher*
+//! address than the outer one's, the case where gdb's "frame inner to this
+//! frame" check would cut the backtrace short without the trampoline's
+//! signal-frame marking.
+//!
 //! With the argument `spin`, the fiber calls the leaf for about a second,
 //! for a profiler. Build with `RUSTFLAGS="-C force-frame-pointers=yes"`,
 //! run `perf record -e cpu-clock --call-graph fp <binary> spin`: every
@@ -29,6 +36,35 @@ fn example_resumer(fiber: &mut Fiber<'_, u64, u64, u64>, value: u64) -> Result<u
     black_box(fiber.resume(value))
 }
 
+/// Resumes the inner fiber from the outer fiber's stack.
+#[inline(never)]
+fn nested_inner_resumer(fiber: &mut Fiber<'_, u64, u64, u64>, value: u64) -> Result<u64, u64> {
+    black_box(fiber.resume(value))
+}
+
+/// Resumes the outer fiber from the thread's main stack.
+#[inline(never)]
+fn nested_outer_resumer(fiber: &mut Fiber<'_, u64, u64, u64>, value: u64) -> Result<u64, u64> {
+    black_box(fiber.resume(value))
+}
+
+fn nested() {
+    // mmap hands out addresses top-down: map the inner stack first so that
+    // it lies above the outer one.
+    let inner_stack = Stack::new(256 * 1024).expect("map a fiber stack");
+    let outer_stack = Stack::new(256 * 1024).expect("map a fiber stack");
+    assert!(inner_stack.range().start > outer_stack.range().start);
+    let mut outer = Fiber::new(outer_stack, move |x: u64, _s: &Suspend<u64, u64, u64>| {
+        let mut inner = Fiber::new(inner_stack, |x: u64, _s: &Suspend<u64, u64, u64>| {
+            weft_fiber_example_leaf(x)
+        })
+        .expect("create a fiber");
+        nested_inner_resumer(&mut inner, x).expect("inner fiber returns")
+    })
+    .expect("create a fiber");
+    println!("nested: {:?}", nested_outer_resumer(&mut outer, 3));
+}
+
 fn main() {
     let stack = Stack::new(256 * 1024).expect("map a fiber stack");
     let spin = std::env::args().nth(1).as_deref() == Some("spin");
@@ -50,4 +86,7 @@ fn main() {
     let first = example_resumer(&mut fiber, 20);
     let second = example_resumer(&mut fiber, 1);
     println!("fiber yielded {first:?}, returned {second:?}");
+    if !spin {
+        nested();
+    }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks that gdb's `bt`, stopped in a function running on a fiber, walks
 # through the fiber's start trampoline and the switch frame into the frames
-# of whoever resumed the fiber (DESIGN invariant 6).
+# of whoever resumed it (DESIGN invariant 6), for a fiber resumed from the
+# main stack and for a fiber resumed by another fiber whose stack lies
+# below it.
 #
 # Usage: crates/fiber/tests/gdb_backtrace.sh [path/to/fiber_backtrace]
 #   Without an argument, builds the example with cargo (honours
@@ -26,47 +28,64 @@ if [ -z "$bin" ]; then
 fi
 [ -x "$bin" ] || { echo "FAIL: no executable at $bin"; exit 1; }
 
-# First stop: the fiber's first call of the leaf, resumed by
-# example_resumer from main.
+# Stop 1: the leaf on a fiber resumed by example_resumer from main.
+# Stop 3 (the second stop is the same fiber's second leaf call): the leaf
+# on an inner fiber resumed by an outer fiber.
 out=$(gdb -nx -batch \
     -ex 'set debuginfod enabled off' \
     -ex 'set pagination off' \
     -ex 'set width 0' \
     -ex 'break weft_fiber_example_leaf' \
     -ex 'run' \
+    -ex 'echo ==== STOP 1\n' \
+    -ex 'bt' \
+    -ex 'continue' \
+    -ex 'continue' \
+    -ex 'echo ==== STOP 3\n' \
     -ex 'bt' \
     -ex 'kill' \
     "$bin" 2>&1) || true
 echo "$out"
 echo "----"
 
+stop1=$(awk '/^==== STOP 1/{on=1; next} /^==== STOP 3/{on=0} on' <<<"$out")
+stop3=$(awk '/^==== STOP 3/{on=1; next} on' <<<"$out")
+
 fail=0
-# Frame number of the first line of `bt` matching $1 (empty if none).
-# (awk reads a here-string: no pipe whose writer could die of SIGPIPE
-# under `set -o pipefail` when the reader stops early.)
-frame_of() {
-    awk -v pat="$1" '/^#[0-9]+ / && $0 ~ pat { sub(/^#/, "", $1); print $1; exit }' <<<"$out"
-}
-prev=-1
-for pat in 'weft_fiber_example_leaf' 'fiber_entry' 'weft_fiber_start' 'weft_fiber_switch' \
-    'example_resumer' 'fiber_backtrace::main '; do
-    n=$(frame_of "$pat")
-    if [ -z "$n" ]; then
-        echo "FAIL: no frame matching '$pat' in the backtrace"
-        fail=1
-    elif [ "$n" -le "$prev" ]; then
-        echo "FAIL: frame '$pat' (#$n) is not after the previous one (#$prev)"
-        fail=1
-    else
-        echo "ok: #$n $pat"
+# check NAME BT PATTERN...: each pattern must match a frame of BT, in
+# increasing frame order. (awk reads here-strings: no pipe whose writer
+# could die of SIGPIPE under `set -o pipefail`.)
+check() {
+    local name=$1 bt=$2 prev=-1 pat n
+    shift 2
+    for pat in "$@"; do
+        n=$(awk -v pat="$pat" -v min="$prev" '
+            /^#[0-9]+ / { f = substr($1, 2) + 0; if (f > min && $0 ~ pat) { print f; exit } }
+        ' <<<"$bt")
+        if [ -z "$n" ]; then
+            echo "FAIL [$name]: no frame matching '$pat' after #$prev"
+            fail=1
+            return
+        fi
+        echo "ok [$name]: #$n $pat"
         prev=$n
+    done
+    if grep -qE 'Backtrace stopped|corrupt stack' <<<"$bt"; then
+        echo "FAIL [$name]: gdb stopped the backtrace early"
+        fail=1
     fi
-done
-if grep -qE 'Backtrace stopped|corrupt stack' <<<"$out"; then
-    echo "FAIL: gdb stopped the backtrace early"
-    fail=1
-fi
+}
+# The trampoline frame is a signal frame: gdb prints it as
+# "<signal handler called>" (see arch/x86_64.rs).
+start='weft_fiber_start|<signal handler called>'
+check "fiber resumed from main" "$stop1" \
+    'weft_fiber_example_leaf' 'fiber_entry' "$start" 'weft_fiber_switch' \
+    'example_resumer' 'fiber_backtrace::main '
+check "fiber resumed by a fiber below it" "$stop3" \
+    'weft_fiber_example_leaf' 'fiber_entry' "$start" 'weft_fiber_switch' \
+    'nested_inner_resumer' 'fiber_entry' "$start" 'weft_fiber_switch' \
+    'nested_outer_resumer' 'fiber_backtrace::main '
 if [ "$fail" -ne 0 ]; then
     exit 1
 fi
-echo "PASS: gdb backtrace from the fiber reaches the resumer and main"
+echo "PASS: gdb backtraces from fibers reach their resumers and main"

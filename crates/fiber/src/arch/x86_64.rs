@@ -87,7 +87,11 @@
 //!
 //! Both show one frame `weft_fiber_switch` between the fiber's trampoline
 //! and the resumer's frame that called it, which is the truth: that is
-//! where the resumer is waiting. Because the slot always holds the
+//! where the resumer is waiting. The trampoline's FDE is marked as a
+//! signal frame (see the directive below), so that gdb walks on into the
+//! resumer even when the resumer's stack is at a lower address than the
+//! fiber's; gdb names the trampoline frame `<signal handler called>`.
+//! Because the slot always holds the
 //! *current* resumer's R, a fiber resumed from different places (or from
 //! another fiber) always unwinds into its current resumer.
 
@@ -211,6 +215,16 @@ core::arch::global_asm!(
     // Begin the FDE. The CIE's default rule (CFA = rsp + 8) is replaced
     // right away, before the first instruction.
     ".cfi_startproc",
+    // Mark the frame as a "signal frame" (FDE augmentation 'S'): it was
+    // entered by a switch, not by a call, like a signal trampoline. Two
+    // effects: unwinders look up the caller's CFI at the resume pc itself
+    // rather than at pc - 1 (both lie in the same CFI row of
+    // weft_fiber_switch, so either works); and gdb does not apply its
+    // "previous frame inner to this frame (corrupt stack?)" check to the
+    // step from here into the resumer, whose stack may lie at a lower
+    // address than this one (a pooled or nested fiber stack). gdb shows
+    // this frame as "<signal handler called>" in exchange.
+    ".cfi_signal_frame",
     // CFA = rbp + 16 = top: this frame's "caller" is described by the
     // header frame record at rbp = top - 16.
     ".cfi_def_cfa rbp, 16",
