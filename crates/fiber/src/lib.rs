@@ -1,0 +1,96 @@
+//! weft-fiber: the one stack type of weft, and fibers that run closures on
+//! those stacks with a hand-written, unwinder-friendly stack switch.
+//!
+//! * [`Stack`] / [`StackPool`]: an mmap'd stack with a guard page below it,
+//!   any size from one page up, pooled and reused, unmapped when not
+//!   pooled (DESIGN invariant 2). Used for host fibers now, and meant for
+//!   continuation stacks later.
+//! * [`Fiber`] / [`Suspend`]: runs a closure on a `Stack`; the closure
+//!   suspends with a value and is resumed with a value; panics come out of
+//!   [`Fiber::resume`]; dropping a suspended fiber unwinds it (see
+//!   [`fiber`'s docs](fiber) and [`Cancelled`]).
+//! * The switch (`arch/x86_64.rs`): callee-saved registers + stack pointer,
+//!   with DWARF CFI and a frame-pointer record so that gdb, perf and
+//!   `std::backtrace` walk from a frame on a fiber into the frames of
+//!   whoever resumed it (DESIGN invariant 6). Other architectures compile,
+//!   and [`Fiber::new`] returns [`Error::UnsupportedArchitecture`].
+//!
+//! ```
+//! use weft_fiber::{Fiber, Stack};
+//!
+//! let stack = Stack::new(64 * 1024).unwrap();
+//! let mut fiber = Fiber::new(stack, |first: u32, s| {
+//!     let second = s.suspend(first * 10); // out: 10, in: 2
+//!     format!("{first} then {second}")
+//! })
+//! .unwrap();
+//! assert_eq!(fiber.resume(1), Err(10));
+//! assert_eq!(fiber.resume(2), Ok("1 then 2".to_string()));
+//! assert!(fiber.done());
+//! ```
+//!
+//! ## Stack limits (for the engine)
+//!
+//! This crate does not know about wasm stack limits; it exposes what the
+//! engine needs to keep DESIGN invariant 1 ("stack limits follow the
+//! running stack"): [`Stack::range`] (usable `low..high`) and
+//! [`Stack::guard_range`], via [`Fiber::stack`] on the resumer's side and
+//! [`Suspend::stack_range`] / [`Suspend::guard_range`] on the fiber. The
+//! engine swaps its runtime-limits record around [`Fiber::resume`] (set
+//! the fiber's limit before, restore the resumer's after) and around
+//! [`Suspend::suspend`] (the reverse), and its trap handler treats a fault
+//! address inside the current stack's `guard_range()` as a stack overflow.
+//! Without a handler that recognises it, a guard-page hit kills the
+//! process with SIGSEGV (never silent corruption; Rust's own overflow
+//! handler only knows the thread's main stack).
+//!
+//! ## Dependencies
+//!
+//! This crate must not depend on any other weft crate (`weft`,
+//! `weft-environ`, `weft-cranelift`, ...) nor on anything wasm-specific:
+//! it knows stacks and switches, nothing else. Its dependencies are `std`,
+//! `libc` (mmap) and `thiserror`. Unix only (it calls mmap); the switch is
+//! x86_64 only for now.
+
+mod arch;
+pub mod fiber;
+pub mod stack;
+
+pub use fiber::{Cancelled, Fiber, Suspend};
+pub use stack::{Stack, StackPool, StackPoolConfig, page_size};
+
+/// Errors of this crate: stack mapping failures and unsupported targets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A system call failed while mapping a stack.
+    #[error(
+        "{syscall} failed for a fiber stack of {size} usable bytes \
+         plus a {guard}-byte guard page: {err}"
+    )]
+    Syscall {
+        /// `"mmap"` or `"mprotect"`.
+        syscall: &'static str,
+        /// Usable bytes requested (page-rounded).
+        size: usize,
+        /// Guard bytes below the usable range.
+        guard: usize,
+        /// The OS error.
+        err: std::io::Error,
+    },
+    /// The requested stack size does not fit the address space.
+    #[error("fiber stack size of {requested} bytes overflows the address space")]
+    SizeOverflow {
+        /// The size that was asked for.
+        requested: usize,
+    },
+    /// No stack-switch routine exists for this architecture yet.
+    #[error(
+        "fibers are not supported on this architecture ({arch}): \
+         weft-fiber has no stack-switch routine for it"
+    )]
+    UnsupportedArchitecture {
+        /// `std::env::consts::ARCH`.
+        arch: &'static str,
+    },
+}
