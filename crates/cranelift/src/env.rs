@@ -75,6 +75,51 @@ pub fn const_flags() -> MemFlags {
     MemFlags::trusted().with_readonly().with_can_move()
 }
 
+/// Disjoint alias regions, created in this order at the start of every
+/// function (`declare_alias_regions`). Cranelift's alias analysis treats a
+/// store without a region as a fence for every load; tagging linear-memory
+/// accesses, global values and table slots lets loads of one survive
+/// stores to another (e.g. a mutable `__stack_pointer` global need not be
+/// reloaded after every store to linear memory). Nothing but wasm
+/// `*.load`/`*.store` touches linear memory, nothing but `global.get/set`
+/// touches global storage, and nothing but table operations touches table
+/// records from generated code; calls (builtins, host functions) are fences.
+#[derive(Clone, Copy)]
+pub enum Region {
+    /// Linear memories.
+    Heap = 0,
+    /// Global values' storage.
+    Globals = 1,
+    /// Table definitions (base, length) and element slots.
+    Tables = 2,
+}
+
+impl Region {
+    /// The Cranelift alias region (same index in every function).
+    pub fn id(self) -> ir::AliasRegion {
+        ir::AliasRegion::from_u32(self as u32)
+    }
+
+    /// `flags` tagged with this region.
+    pub fn flags(self, flags: MemFlags) -> MemFlags {
+        flags.with_alias_region(Some(self.id()))
+    }
+}
+
+/// Creates the [`Region`]s in `func`; call before any instruction is built.
+pub fn declare_alias_regions(func: &mut ir::Function) {
+    for (i, name) in ["wasm heap", "wasm globals", "wasm tables"]
+        .into_iter()
+        .enumerate()
+    {
+        let r = func.dfg.alias_regions.insert(ir::AliasRegionData {
+            user_id: i as u32,
+            description: name.into(),
+        });
+        debug_assert_eq!(r.as_u32(), i as u32);
+    }
+}
+
 /// Per-function view of the module used during translation.
 pub struct FuncEnv<'m> {
     pub isa: &'m dyn TargetIsa,
@@ -169,11 +214,10 @@ impl<'m> FuncEnv<'m> {
     pub fn heap(&mut self, b: &mut FunctionBuilder<'_>, index: u32) -> HeapInfo {
         let ty = &self.info.memories[index as usize];
         let def = self.vmctx_load(b, self.offsets.memory(index));
-        // The base of a memory never moves: weft reserves its whole virtual
-        // range up front.
-        let base = b
-            .ins()
-            .load(PTR, const_flags(), def, memory_def::BASE as i32);
+        // The base of a memory never moves (weft reserves its whole virtual
+        // range up front), so the vmctx holds a copy of it: one load, not
+        // two through the definition (which is only needed for the length).
+        let base = self.vmctx_load(b, self.offsets.memory_base(index));
         HeapInfo {
             base,
             needs_check: heap_needs_explicit_checks(ty),
@@ -267,7 +311,7 @@ impl<'m> FuncEnv<'m> {
         };
         let len = b.ins().load(
             PTR,
-            MemFlags::trusted(),
+            Region::Tables.flags(MemFlags::trusted()),
             def,
             table_def::CURRENT_ELEMENTS as i32,
         );
@@ -277,7 +321,12 @@ impl<'m> FuncEnv<'m> {
         self.trapnz(b, oob, trap);
         let base = b
             .ins()
-            .load(PTR, MemFlags::trusted(), def, table_def::BASE as i32);
+            .load(
+                PTR,
+                Region::Tables.flags(MemFlags::trusted()),
+                def,
+                table_def::BASE as i32,
+            );
         let scaled = b.ins().ishl_imm_u(elem, 3);
         b.ins().iadd(base, scaled)
     }

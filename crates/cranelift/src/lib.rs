@@ -155,6 +155,40 @@ impl Compiler {
         Ok((compiled, validator.into_allocations()))
     }
 
+    /// Debugging aid: the CLIF of defined function `func_index` as
+    /// translated, the CLIF after Cranelift's optimisations, and the
+    /// machine code listing (VCode after register allocation).
+    pub fn function_listing(
+        &self,
+        info: &ModuleInfo,
+        func_index: u32,
+        body: FunctionBodyData<'_>,
+    ) -> Result<[String; 3]> {
+        let mut validator = body.validator.into_validator(Default::default());
+        let mut ctx = Context::new();
+        ctx.func.signature = env::wasm_signature(&*self.isa, info.func_type(func_index));
+        ctx.func.name = UserFuncName::user(0, func_index);
+        let mut fctx = cranelift_frontend::FunctionBuilderContext::new();
+        translate::translate_function(
+            &*self.isa,
+            &self.options,
+            info,
+            func_index,
+            &body.body,
+            &mut validator,
+            &mut ctx.func,
+            &mut fctx,
+        )?;
+        let before = ctx.func.display().to_string();
+        ctx.set_disasm(true);
+        let mut ctrl = Default::default();
+        let code = ctx
+            .compile(&*self.isa, &mut ctrl)
+            .map_err(|e| anyhow!("code generation failed: {:?}", e.inner))?;
+        let vcode = code.vcode.clone().unwrap_or_default();
+        Ok([before, ctx.func.display().to_string(), vcode])
+    }
+
     /// Compiles a trampoline of `kind` for function type `ty`.
     pub fn compile_trampoline(
         &self,

@@ -7,7 +7,7 @@
 //! Code after an unconditional branch is unreachable: it is validated but
 //! not translated, except for the nesting of its control instructions.
 
-use crate::env::{FuncEnv, PTR, clif_type, const_flags};
+use crate::env::{FuncEnv, PTR, Region, clif_type, const_flags};
 use anyhow::{Result, bail};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
@@ -31,6 +31,7 @@ pub fn translate_function(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<()> {
+    crate::env::declare_alias_regions(func);
     // Stack limit: vmctx -> store context -> stack_limit, checked by every
     // prologue (DESIGN.md invariant 1: the record follows the running stack).
     let ro_flags = func
@@ -196,7 +197,8 @@ fn block_args(vals: &[Value]) -> Vec<BlockArg> {
 
 /// Memory flags for a wasm linear-memory access.
 pub fn heap_flags() -> MemFlags {
-    MemFlags::new()
+    Region::Heap
+        .flags(MemFlags::new())
         .with_endianness(ir::Endianness::Little)
         .with_trap_code(Some(crate::trap_code(Trap::MemoryOutOfBounds)))
 }
@@ -533,7 +535,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let (addr, mutable) = self.env.global_addr(&mut self.b, global_index);
                 let ty = clif_type(self.env.info.globals[global_index as usize].content_type);
                 let flags = if mutable {
-                    MemFlags::trusted()
+                    Region::Globals.flags(MemFlags::trusted())
                 } else {
                     const_flags()
                 };
@@ -544,7 +546,9 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let v = self.pop();
                 let v = self.canon(v);
                 let (addr, _) = self.env.global_addr(&mut self.b, global_index);
-                self.b.ins().store(MemFlags::trusted(), v, addr, 0);
+                self.b
+                    .ins()
+                    .store(Region::Globals.flags(MemFlags::trusted()), v, addr, 0);
             }
 
             // -------- memory --------
@@ -670,7 +674,10 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let addr =
                     self.env
                         .table_elem_addr(&mut self.b, table, idx, Trap::TableOutOfBounds);
-                let v = self.b.ins().load(PTR, MemFlags::trusted(), addr, 0);
+                let v = self
+                    .b
+                    .ins()
+                    .load(PTR, Region::Tables.flags(MemFlags::trusted()), addr, 0);
                 self.push(v);
             }
             TableSet { table } => {
@@ -678,7 +685,9 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let addr =
                     self.env
                         .table_elem_addr(&mut self.b, table, idx, Trap::TableOutOfBounds);
-                self.b.ins().store(MemFlags::trusted(), v, addr, 0);
+                self.b
+                    .ins()
+                    .store(Region::Tables.flags(MemFlags::trusted()), v, addr, 0);
             }
             TableSize { table } => {
                 let def = self.env.table_def(&mut self.b, table);
@@ -1234,7 +1243,10 @@ impl<'a, 'm> Translator<'a, 'm> {
         let slot = self
             .env
             .table_elem_addr(&mut self.b, table, index, Trap::TableOutOfBounds);
-        let funcref = self.b.ins().load(PTR, MemFlags::trusted(), slot, 0);
+        let funcref = self
+            .b
+            .ins()
+            .load(PTR, Region::Tables.flags(MemFlags::trusted()), slot, 0);
         self.env
             .trapz(&mut self.b, funcref, Trap::IndirectCallToNull);
         let actual = self.b.ins().load(

@@ -17,6 +17,9 @@
 //!   ...  tables:    [*mut VMTableDefinition; num_tables]
 //!   ...  memories:  [*mut VMMemoryDefinition; num_memories]
 //!   ...  globals:   [*mut VMGlobal; num_globals]
+//!   ...  memory bases: [*mut u8; num_memories]   copies of each memory's
+//!                   `VMMemoryDefinition::base` (bases never move), so
+//!                   generated code reaches linear memory in one load
 //!
 //! VMFuncRef (24 bytes; a `funcref` value is a pointer to one of these)
 //!   +0   wasm_call: code pointer, `tail` calling convention:
@@ -243,9 +246,19 @@ impl VMOffsets {
         assert!(index < self.num_globals);
         self.globals_begin() + index * PTR_SIZE
     }
+    /// Offset of the memory base array.
+    pub fn memory_bases_begin(&self) -> u32 {
+        self.globals_begin() + self.num_globals * PTR_SIZE
+    }
+    /// Offset of the copy of memory `index`'s base pointer (written once at
+    /// instantiation: a memory's base never moves).
+    pub fn memory_base(&self, index: u32) -> u32 {
+        assert!(index < self.num_memories);
+        self.memory_bases_begin() + index * PTR_SIZE
+    }
     /// Total size of the `VMContext`.
     pub fn size(&self) -> u32 {
-        self.globals_begin() + self.num_globals * PTR_SIZE
+        self.memory_bases_begin() + self.num_memories * PTR_SIZE
     }
 }
 
@@ -261,9 +274,17 @@ mod tests {
         assert_eq!(o.table(0), o.funcref(2) + func_ref::SIZE);
         assert_eq!(o.memory(0), o.table(1) + PTR_SIZE);
         assert_eq!(o.global(0), o.memory(0) + PTR_SIZE);
-        assert_eq!(o.size(), o.global(3) + PTR_SIZE);
+        assert_eq!(o.memory_base(0), o.global(3) + PTR_SIZE);
+        assert_eq!(o.size(), o.memory_base(0) + PTR_SIZE);
         // Every field is pointer-aligned.
-        for off in [o.funcref(1), o.table(1), o.memory(0), o.global(2), o.size()] {
+        for off in [
+            o.funcref(1),
+            o.table(1),
+            o.memory(0),
+            o.global(2),
+            o.memory_base(0),
+            o.size(),
+        ] {
             assert_eq!(off % PTR_SIZE, 0);
         }
     }

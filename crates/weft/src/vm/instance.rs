@@ -259,8 +259,9 @@ pub(crate) fn instantiate(
                 ti += 1;
             }
             Extern::Memory(m) => {
-                let p = &*store.memories[m.index as usize].def as *const VMMemoryDefinition;
-                inst.write(offsets.memory(mi), p as usize);
+                let def = &*store.memories[m.index as usize].def;
+                inst.write(offsets.memory(mi), def as *const VMMemoryDefinition as usize);
+                inst.write(offsets.memory_base(mi), def.base as usize);
                 inst.memories.push(*m);
                 mi += 1;
             }
@@ -295,8 +296,9 @@ pub(crate) fn instantiate(
         };
         let _ = ty;
         let m = store.new_memory(api)?;
-        let p = &*store.memories[m.index as usize].def as *const VMMemoryDefinition;
-        inst.write(offsets.memory(mi), p as usize);
+        let def = &*store.memories[m.index as usize].def;
+        inst.write(offsets.memory(mi), def as *const VMMemoryDefinition as usize);
+        inst.write(offsets.memory_base(mi), def.base as usize);
         inst.memories.push(m);
         mi += 1;
     }

@@ -193,6 +193,9 @@ impl CompiledModule {
         });
         let len = code.mem.as_slice().len();
         code_registry::register(base, base + len, code.clone());
+        if perf_map_enabled() {
+            write_perf_map(&code);
+        }
         Ok(CompiledModule {
             info,
             engine: engine.clone(),
@@ -349,6 +352,39 @@ fn apply_reloc(
 /// Re-export of Cranelift's relocation kinds under a local name.
 mod cranelift_codegen_reloc {
     pub use weft_cranelift::Reloc;
+}
+
+/// Whether `WEFT_PERF_MAP` is set: then the code of every module is listed
+/// in `/tmp/perf-<pid>.map` so `perf report` can name JIT-compiled functions.
+fn perf_map_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var_os("WEFT_PERF_MAP").is_some_and(|v| v != "0"))
+}
+
+/// Appends `code`'s functions to the perf map (best effort: errors ignored).
+fn write_perf_map(code: &ModuleCode) {
+    use std::io::Write as _;
+    let mut text = String::new();
+    for loc in &code.locs {
+        let name = match code.func_names.get(&loc.func_index) {
+            _ if loc.func_index == u32::MAX => "trampoline".to_string(),
+            Some(n) => format!("wasm[{}]::{n}", loc.func_index),
+            None => format!("wasm[{}]", loc.func_index),
+        };
+        text.push_str(&format!(
+            "{:x} {:x} {name}\n",
+            code.base() + loc.start,
+            loc.len
+        ));
+    }
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
 }
 
 /// Places a single trampoline in its own code memory and registers it.
