@@ -319,14 +319,12 @@ impl<'m> FuncEnv<'m> {
             .ins()
             .icmp(ir::condcodes::IntCC::UnsignedGreaterThanOrEqual, elem, len);
         self.trapnz(b, oob, trap);
-        let base = b
-            .ins()
-            .load(
-                PTR,
-                Region::Tables.flags(MemFlags::trusted()),
-                def,
-                table_def::BASE as i32,
-            );
+        let base = b.ins().load(
+            PTR,
+            Region::Tables.flags(MemFlags::trusted()),
+            def,
+            table_def::BASE as i32,
+        );
         let scaled = b.ins().ishl_imm_u(elem, 3);
         b.ins().iadd(base, scaled)
     }

@@ -217,7 +217,9 @@ fn wasm_to_host(c: &mut Criterion) {
             .unwrap()
             .typed::<i32, i32>(&store)
             .unwrap();
-        g.bench_function(kind, |b| b.iter(|| run.call(&mut store, black_box(N)).unwrap()));
+        g.bench_function(kind, |b| {
+            b.iter(|| run.call(&mut store, black_box(N)).unwrap())
+        });
     }
     g.finish();
 }
@@ -237,7 +239,9 @@ fn wasi_calls(c: &mut Criterion) {
             .unwrap()
             .typed::<i32, i32>(&store)
             .unwrap();
-        g.bench_function(name, |b| b.iter(|| f.call(&mut store, black_box(N)).unwrap()));
+        g.bench_function(name, |b| {
+            b.iter(|| f.call(&mut store, black_box(N)).unwrap())
+        });
     }
     g.finish();
 }

@@ -260,7 +260,10 @@ pub(crate) fn instantiate(
             }
             Extern::Memory(m) => {
                 let def = &*store.memories[m.index as usize].def;
-                inst.write(offsets.memory(mi), def as *const VMMemoryDefinition as usize);
+                inst.write(
+                    offsets.memory(mi),
+                    def as *const VMMemoryDefinition as usize,
+                );
                 inst.write(offsets.memory_base(mi), def.base as usize);
                 inst.memories.push(*m);
                 mi += 1;
@@ -297,7 +300,10 @@ pub(crate) fn instantiate(
         let _ = ty;
         let m = store.new_memory(api)?;
         let def = &*store.memories[m.index as usize].def;
-        inst.write(offsets.memory(mi), def as *const VMMemoryDefinition as usize);
+        inst.write(
+            offsets.memory(mi),
+            def as *const VMMemoryDefinition as usize,
+        );
         inst.write(offsets.memory_base(mi), def.base as usize);
         inst.memories.push(m);
         mi += 1;
