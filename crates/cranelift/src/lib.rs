@@ -23,7 +23,7 @@ use cranelift_codegen::ir::{self, ExternalName, UserExternalName};
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
-use weft_environ::wasmparser::{FuncValidatorAllocations, FunctionBody};
+use weft_environ::wasmparser::FuncValidatorAllocations;
 use weft_environ::{FunctionBodyData, ModuleInfo, Trap};
 
 pub use cranelift_codegen::binemit::Reloc;
@@ -136,6 +136,41 @@ impl Compiler {
         body: FunctionBodyData<'_>,
         allocs: FuncValidatorAllocations,
     ) -> Result<(CompiledFunction, FuncValidatorAllocations)> {
+        let (mut ctx, allocs) = self.translate(info, func_index, body, allocs)?;
+        let compiled = self.finish_plain(&mut ctx)?;
+        Ok((compiled, allocs))
+    }
+
+    /// Debugging aid: the CLIF of defined function `func_index` as
+    /// translated, the CLIF after Cranelift's optimisations, and the
+    /// machine code listing (VCode after register allocation).
+    pub fn function_listing(
+        &self,
+        info: &ModuleInfo,
+        func_index: u32,
+        body: FunctionBodyData<'_>,
+    ) -> Result<[String; 3]> {
+        let (mut ctx, _) = self.translate(info, func_index, body, Default::default())?;
+        let before = ctx.func.display().to_string();
+        ctx.set_disasm(true);
+        let mut ctrl = Default::default();
+        let code = ctx
+            .compile(&*self.isa, &mut ctrl)
+            .map_err(|e| anyhow!("code generation failed: {:?}", e.inner))?;
+        let vcode = code.vcode.clone().unwrap_or_default();
+        Ok([before, ctx.func.display().to_string(), vcode])
+    }
+
+    /// Validates and translates a function body into a fresh context.
+    /// Source locations are module-relative byte offsets (the operator
+    /// reader's positions), which become the address map.
+    fn translate(
+        &self,
+        info: &ModuleInfo,
+        func_index: u32,
+        body: FunctionBodyData<'_>,
+        allocs: FuncValidatorAllocations,
+    ) -> Result<(Context, FuncValidatorAllocations)> {
         let mut validator = body.validator.into_validator(allocs);
         let mut ctx = Context::new();
         ctx.func.signature = env::wasm_signature(&*self.isa, info.func_type(func_index));
@@ -151,42 +186,7 @@ impl Compiler {
             &mut ctx.func,
             &mut fctx,
         )?;
-        let compiled = self.finish(&mut ctx, &body.body)?;
-        Ok((compiled, validator.into_allocations()))
-    }
-
-    /// Debugging aid: the CLIF of defined function `func_index` as
-    /// translated, the CLIF after Cranelift's optimisations, and the
-    /// machine code listing (VCode after register allocation).
-    pub fn function_listing(
-        &self,
-        info: &ModuleInfo,
-        func_index: u32,
-        body: FunctionBodyData<'_>,
-    ) -> Result<[String; 3]> {
-        let mut validator = body.validator.into_validator(Default::default());
-        let mut ctx = Context::new();
-        ctx.func.signature = env::wasm_signature(&*self.isa, info.func_type(func_index));
-        ctx.func.name = UserFuncName::user(0, func_index);
-        let mut fctx = cranelift_frontend::FunctionBuilderContext::new();
-        translate::translate_function(
-            &*self.isa,
-            &self.options,
-            info,
-            func_index,
-            &body.body,
-            &mut validator,
-            &mut ctx.func,
-            &mut fctx,
-        )?;
-        let before = ctx.func.display().to_string();
-        ctx.set_disasm(true);
-        let mut ctrl = Default::default();
-        let code = ctx
-            .compile(&*self.isa, &mut ctrl)
-            .map_err(|e| anyhow!("code generation failed: {:?}", e.inner))?;
-        let vcode = code.vcode.clone().unwrap_or_default();
-        Ok([before, ctx.func.display().to_string(), vcode])
+        Ok((ctx, validator.into_allocations()))
     }
 
     /// Compiles a trampoline of `kind` for function type `ty`.
@@ -198,13 +198,6 @@ impl Compiler {
         let mut ctx = Context::new();
         trampolines::build(&*self.isa, kind, ty, &mut ctx.func);
         self.finish_plain(&mut ctx)
-    }
-
-    fn finish(&self, ctx: &mut Context, body: &FunctionBody<'_>) -> Result<CompiledFunction> {
-        // Source locations are already module-relative byte offsets (the
-        // operator reader's positions).
-        let _ = body;
-        self.finish_plain(ctx)
     }
 
     fn finish_plain(&self, ctx: &mut Context) -> Result<CompiledFunction> {
