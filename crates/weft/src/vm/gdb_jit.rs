@@ -55,10 +55,10 @@ use object::write::elf::{FileHeader, ProgramHeader, SectionHeader, Sym, Writer};
 use std::ptr;
 use std::sync::Mutex;
 use weft_cranelift::UnwindInfo;
+use weft_cranelift::gimli::RunTimeEndian;
 use weft_cranelift::gimli::write::{
     Address, CommonInformationEntry, EhFrame, EndianVec, FrameTable,
 };
-use weft_cranelift::gimli::RunTimeEndian;
 
 /// `jit_actions_t` of the gdb manual.
 const JIT_NOACTION: u32 = 0;
@@ -352,4 +352,163 @@ pub(crate) fn build_elf(
     w.write_shstrtab_section_header();
     debug_assert_eq!(w.reserved_len(), w.len());
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_cranelift::gimli::{self, UnwindSection};
+
+    /// The entries currently linked, checking `prev`/`next` consistency.
+    fn linked_entries() -> Vec<*mut JitCodeEntry> {
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        // SAFETY: we hold `LOCK`; linked entries are live.
+        unsafe {
+            let mut prev = ptr::null_mut();
+            let mut e = (*(&raw const __jit_debug_descriptor)).first_entry;
+            while !e.is_null() {
+                assert_eq!((*e).prev_entry, prev, "broken prev link");
+                out.push(e);
+                prev = e;
+                e = (*e).next_entry;
+            }
+            assert_eq!(
+                (*(&raw const __jit_debug_descriptor)).action_flag,
+                JIT_NOACTION
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn register_and_unregister_keep_the_list_consistent() {
+        let a = GdbJitImage::register(vec![1]);
+        let b = GdbJitImage::register(vec![2]);
+        let c = GdbJitImage::register(vec![3]);
+        let (ea, eb, ec) = (a.entry, b.entry, c.entry);
+        let list = linked_entries();
+        assert!([ea, eb, ec].iter().all(|e| list.contains(e)));
+        drop(b);
+        let list = linked_entries();
+        assert!(list.contains(&ea) && list.contains(&ec) && !list.contains(&eb));
+        drop(c);
+        drop(a);
+        let list = linked_entries();
+        assert!(!list.contains(&ea) && !list.contains(&ec));
+    }
+
+    fn u16_at(b: &[u8], o: usize) -> u16 {
+        u16::from_le_bytes(b[o..o + 2].try_into().unwrap())
+    }
+    fn u32_at(b: &[u8], o: usize) -> u32 {
+        u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+    }
+    fn u64_at(b: &[u8], o: usize) -> u64 {
+        u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+    }
+
+    /// (name, sh_type, sh_addr, sh_offset, sh_size) of every section.
+    fn sections(elf: &[u8]) -> Vec<(String, u32, u64, usize, usize)> {
+        let (shoff, shnum, shstrndx) = (
+            u64_at(elf, 0x28) as usize,
+            u16_at(elf, 0x3c) as usize,
+            u16_at(elf, 0x3e) as usize,
+        );
+        let hdr = |i: usize| &elf[shoff + 64 * i..shoff + 64 * (i + 1)];
+        let strtab = u64_at(hdr(shstrndx), 0x18) as usize;
+        (0..shnum)
+            .map(|i| {
+                let h = hdr(i);
+                let name_off = strtab + u32_at(h, 0) as usize;
+                let end = elf[name_off..].iter().position(|&c| c == 0).unwrap();
+                (
+                    String::from_utf8(elf[name_off..name_off + end].to_vec()).unwrap(),
+                    u32_at(h, 4),
+                    u64_at(h, 0x10),
+                    u64_at(h, 0x18) as usize,
+                    u64_at(h, 0x20) as usize,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn image_maps_text_symbols_and_fdes_to_the_real_addresses() {
+        let compiler = weft_cranelift::Compiler::new_native("speed", Default::default()).unwrap();
+        let ty = weft_environ::wasmparser::FuncType::new(
+            [weft_environ::wasmparser::ValType::I32],
+            [weft_environ::wasmparser::ValType::I32],
+        );
+        let f = compiler
+            .compile_trampoline(weft_cranelift::TrampolineKind::ArrayToWasm, &ty)
+            .unwrap();
+        assert!(matches!(f.unwind, Some(UnwindInfo::SystemV(_))));
+        let base = 0x7f00_0000_0000usize;
+        let funcs = [
+            JitFunction {
+                name: "first".into(),
+                addr: base,
+                len: f.code.len(),
+                unwind: f.unwind.as_ref(),
+            },
+            JitFunction {
+                name: "second".into(),
+                addr: base + 0x100,
+                len: f.code.len(),
+                unwind: f.unwind.as_ref(),
+            },
+        ];
+        let elf = build_elf(base, 0x200, &funcs, compiler.systemv_cie()).unwrap();
+        assert_eq!(&elf[..4], b"\x7fELF");
+        assert_eq!(u16_at(&elf, 16), elf::ET_DYN.0);
+
+        let secs = sections(&elf);
+        let find = |n: &str| secs.iter().find(|s| s.0 == n).unwrap().clone();
+        let text = find(".text");
+        assert_eq!(
+            (text.1, text.2, text.4),
+            (elf::SHT_NOBITS.0, base as u64, 0x200)
+        );
+
+        // Symbols: values are absolute addresses in .text.
+        let (symtab, strtab) = (find(".symtab"), find(".strtab"));
+        let mut syms = Vec::new();
+        for i in 1..symtab.4 / 24 {
+            let s = &elf[symtab.3 + 24 * i..];
+            let name_off = strtab.3 + u32_at(s, 0) as usize;
+            let end = elf[name_off..].iter().position(|&c| c == 0).unwrap();
+            let name = String::from_utf8(elf[name_off..name_off + end].to_vec()).unwrap();
+            syms.push((name, u64_at(s, 8), u64_at(s, 16)));
+        }
+        assert_eq!(
+            syms,
+            [
+                ("first".to_string(), base as u64, f.code.len() as u64),
+                (
+                    "second".to_string(),
+                    base as u64 + 0x100,
+                    f.code.len() as u64
+                ),
+            ]
+        );
+
+        // .eh_frame: one FDE per function, at its absolute address.
+        let eh = find(".eh_frame");
+        let data = &elf[eh.3..eh.3 + eh.4];
+        let eh_frame = gimli::read::EhFrame::new(data, gimli::LittleEndian);
+        let bases = gimli::read::BaseAddresses::default();
+        let mut entries = eh_frame.entries(&bases);
+        let mut fdes = Vec::new();
+        while let Some(entry) = entries.next().unwrap() {
+            if let gimli::read::CieOrFde::Fde(partial) = entry {
+                let fde = partial
+                    .parse(gimli::read::EhFrame::cie_from_offset)
+                    .unwrap();
+                fdes.push((fde.initial_address(), fde.len()));
+            }
+        }
+        let n = f.code.len() as u64;
+        assert_eq!(fdes, [(base as u64, n), (base as u64 + 0x100, n)]);
+    }
 }

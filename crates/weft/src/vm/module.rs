@@ -195,19 +195,22 @@ impl CompiledModule {
             engine,
             base,
             len,
-            all.iter().zip(&starts).enumerate().map(|(k, ((index, f), start))| {
-                let name = match k.checked_sub(funcs.len()) {
-                    Some(t) => format!(
-                        "trampoline::array_to_wasm::{module_label}::type[{}]",
-                        tramp_types[t].1
-                    ),
-                    None => match info.func_name(*index) {
-                        Some(n) => format!("wasm::{module_label}::{n}"),
-                        None => format!("wasm::{module_label}::function[{index}]"),
-                    },
-                };
-                (name, *start, *f)
-            }),
+            all.iter()
+                .zip(&starts)
+                .enumerate()
+                .map(|(k, ((index, f), start))| {
+                    let name = match k.checked_sub(funcs.len()) {
+                        Some(t) => format!(
+                            "trampoline::array_to_wasm::{module_label}::type[{}]",
+                            tramp_types[t].1
+                        ),
+                        None => match info.func_name(*index) {
+                            Some(n) => format!("wasm::{module_label}::{n}"),
+                            None => format!("wasm::{module_label}::function[{index}]"),
+                        },
+                    };
+                    (name, *start, *f)
+                }),
         );
         let code = Arc::new(ModuleCode {
             _gdb_jit: gdb_jit,
