@@ -110,8 +110,8 @@ impl Config {
     /// backtraces and walk through them into the host frames below.
     ///
     /// Costs an in-memory ELF image per code memory (symbols and
-    /// `.eh_frame`, about 0.2% of compile time and a fifth of the code's
-    /// size in memory; see `docs/RATIONALE.md`) and a list insert; an
+    /// `.eh_frame`: about 0.2% of compile time, and memory around a third of
+    /// the code's size; see `docs/RATIONALE.md`) and a list insert; an
     /// attached debugger additionally stops briefly at each registration.
     /// Default: on, unless the environment variable `WEFT_GDB_JIT` is `0`
     /// when the engine is created.

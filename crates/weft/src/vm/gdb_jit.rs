@@ -365,18 +365,16 @@ mod tests {
         let mut out = Vec::new();
         // SAFETY: we hold `LOCK`; linked entries are live.
         unsafe {
+            let d = &raw const __jit_debug_descriptor;
             let mut prev = ptr::null_mut();
-            let mut e = (*(&raw const __jit_debug_descriptor)).first_entry;
+            let mut e = (*d).first_entry;
             while !e.is_null() {
                 assert_eq!((*e).prev_entry, prev, "broken prev link");
                 out.push(e);
                 prev = e;
                 e = (*e).next_entry;
             }
-            assert_eq!(
-                (*(&raw const __jit_debug_descriptor)).action_flag,
-                JIT_NOACTION
-            );
+            assert_eq!((*d).action_flag, JIT_NOACTION);
         }
         out
     }
