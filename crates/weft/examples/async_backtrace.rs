@@ -46,7 +46,11 @@ fn main() {
     )
     .unwrap();
     let instance = Instance::new(&mut store, &module, &[leaf.into()]).unwrap();
-    let outer = instance.get_func(&mut store, "outer").unwrap().typed::<i32, i32>(&store).unwrap();
+    let outer = instance
+        .get_func(&mut store, "outer")
+        .unwrap()
+        .typed::<i32, i32>(&store)
+        .unwrap();
     let fut = outer.call_async(&mut store, 41);
     let r = weft_example_poller(std::pin::pin!(fut)).unwrap();
     assert_eq!(r, 42);
