@@ -493,7 +493,7 @@ fn go_reactor_via_cli_with_preloaded_callback() {
     let cb = tmp.path().join("callback.wat");
     std::fs::write(&cb, CALLBACK).unwrap();
     let reactor = program("go-reactor.wasm");
-    for (depth, acc) in [(0, 5i64), (1, -7), (3, 1 << 40), (8, 123456789)] {
+    for (depth, acc) in [(1, -7i64), (8, 123456789)] {
         let o = Command::new(env!("CARGO_BIN_EXE_weft"))
             .arg("run")
             .arg("-W")
