@@ -23,10 +23,16 @@ pub struct Config {
     pub(crate) opt_level: OptLevel,
     pub(crate) parallel_compilation: bool,
     pub(crate) epoch_interruption: bool,
+    pub(crate) async_support: bool,
+    pub(crate) async_stack_size: usize,
 }
 
 /// Default limit of the wasm stack: 512 KiB.
 pub const DEFAULT_MAX_WASM_STACK: usize = 512 * 1024;
+
+/// Default size of the fiber stacks async calls run on: 2 MiB (only the
+/// pages actually used are committed).
+pub const DEFAULT_ASYNC_STACK_SIZE: usize = 2 << 20;
 
 impl Default for Config {
     fn default() -> Config {
@@ -36,6 +42,8 @@ impl Default for Config {
             opt_level: OptLevel::Speed,
             parallel_compilation: true,
             epoch_interruption: false,
+            async_support: false,
+            async_stack_size: DEFAULT_ASYNC_STACK_SIZE,
         }
     }
 }
@@ -73,6 +81,23 @@ impl Config {
     /// load and compare per check. Default off.
     pub fn epoch_interruption(&mut self, enable: bool) -> &mut Config {
         self.epoch_interruption = enable;
+        self
+    }
+
+    /// Enables `Func::call_async`, `Instance::new_async`, async host
+    /// functions (`Linker::func_wrap_async`) and epoch-based yielding: wasm
+    /// then runs on a fiber that suspends back to the executor whenever a
+    /// host future is pending. Default off.
+    pub fn async_support(&mut self, enable: bool) -> &mut Config {
+        self.async_support = enable;
+        self
+    }
+
+    /// Size of each fiber stack used by async calls. It must exceed
+    /// [`Config::max_wasm_stack`] by at least 128 KiB (room for host code).
+    /// Default 2 MiB.
+    pub fn async_stack_size(&mut self, bytes: usize) -> &mut Config {
+        self.async_stack_size = bytes;
         self
     }
 
@@ -133,6 +158,8 @@ pub(crate) struct EngineInner {
     pub(crate) compiler: weft_cranelift::Compiler,
     pub(crate) types: crate::vm::TypeRegistry,
     pub(crate) host_trampolines: crate::vm::HostTrampolines,
+    /// Fiber stacks for async calls, created on first use.
+    pub(crate) async_stacks: std::sync::OnceLock<weft_fiber::StackPool>,
     /// The current epoch; generated code reads it through each store's
     /// `VMStoreContext.epoch_ptr`. Boxed so its address is stable.
     pub(crate) epoch: Box<std::sync::atomic::AtomicU64>,
@@ -141,6 +168,16 @@ pub(crate) struct EngineInner {
 impl Engine {
     /// A new engine with `config`. Fails when the host CPU is not supported.
     pub fn new(config: &Config) -> Result<Engine> {
+        if config.async_support
+            && config.async_stack_size < config.max_wasm_stack + crate::vm::HOST_RED_ZONE
+        {
+            anyhow::bail!(
+                "async_stack_size ({} bytes) must exceed max_wasm_stack ({} bytes) by at least {} bytes",
+                config.async_stack_size,
+                config.max_wasm_stack,
+                crate::vm::HOST_RED_ZONE
+            );
+        }
         crate::vm::init_traps();
         let opt = match config.opt_level {
             OptLevel::None => "none",
@@ -158,6 +195,7 @@ impl Engine {
                 types: crate::vm::TypeRegistry::default(),
                 host_trampolines: crate::vm::HostTrampolines::default(),
                 epoch: Box::new(std::sync::atomic::AtomicU64::new(0)),
+                async_stacks: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -165,6 +203,19 @@ impl Engine {
     /// The engine's configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The pool of fiber stacks for async calls.
+    pub(crate) fn async_stacks(&self) -> Result<&weft_fiber::StackPool> {
+        if let Some(p) = self.inner.async_stacks.get() {
+            return Ok(p);
+        }
+        let pool = weft_fiber::StackPool::new(weft_fiber::StackPoolConfig {
+            stack_size: self.inner.config.async_stack_size,
+            max_cached: 256,
+            keep_resident: 16 * 1024,
+        })?;
+        Ok(self.inner.async_stacks.get_or_init(|| pool))
     }
 
     /// Advances the epoch by one. Safe to call from any thread (e.g. a

@@ -25,6 +25,18 @@ impl Instance {
         crate::vm::instantiate(&mut store.as_context_mut().0.opaque, module, imports)
     }
 
+    /// Like [`Instance::new`], but runs initialisation and the start
+    /// function on a fiber so they may call async host functions (requires
+    /// [`crate::Config::async_support`]).
+    pub async fn new_async(
+        mut store: impl AsContextMut,
+        module: &Module,
+        imports: &[Extern],
+    ) -> Result<Instance> {
+        let store = &mut store.as_context_mut().0.opaque;
+        crate::vm::on_fiber(store, move |s| crate::vm::instantiate(s, module, imports))?.await
+    }
+
     /// The export called `name`.
     pub fn get_export(&self, mut store: impl AsContextMut, name: &str) -> Option<Extern> {
         store.as_context_mut().0.opaque.instance_export(*self, name)

@@ -42,7 +42,7 @@ pub use linker::Linker;
 pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
-pub use typed::{IntoFunc, RawStore, TypedFunc, V128, WasmList, WasmRet, WasmTy};
+pub use typed::{AsyncHostFuture, IntoFunc, RawStore, TypedFunc, V128, WasmList, WasmRet, WasmTy};
 pub use types::{
     ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType, ValType,
 };

@@ -103,6 +103,34 @@ impl<T: 'static> Linker<T> {
         mut store: impl AsContextMut<Data = T>,
         module: &Module,
     ) -> Result<Instance> {
+        let imports = self.resolve(module)?;
+        Instance::new(&mut store, module, &imports)
+    }
+
+    /// Instantiates `module` on a fiber (see [`Instance::new_async`]).
+    pub async fn instantiate_async(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        module: &Module,
+    ) -> Result<Instance> {
+        let imports = self.resolve(module)?;
+        Instance::new_async(&mut store, module, &imports).await
+    }
+
+    /// Defines `module`.`name` as an async host function (see
+    /// [`Func::wrap_async`]).
+    pub fn func_wrap_async<P: crate::WasmList, R: crate::WasmRet + 'static>(
+        &mut self,
+        store: impl AsContextMut<Data = T>,
+        module: &str,
+        name: &str,
+        f: impl for<'a> Fn(Caller<'a, T>, P) -> crate::AsyncHostFuture<'a, R> + Send + Sync + 'static,
+    ) -> Result<&mut Self> {
+        let func = Func::wrap_async(store, f);
+        self.define(module, name, func)
+    }
+
+    fn resolve(&self, module: &Module) -> Result<Vec<Extern>> {
         let mut imports = Vec::new();
         for import in module.imports() {
             let item = self.get(import.module(), import.name()).ok_or_else(|| {
@@ -115,7 +143,7 @@ impl<T: 'static> Linker<T> {
             })?;
             imports.push(item);
         }
-        Instance::new(&mut store, module, &imports)
+        Ok(imports)
     }
 
     /// Instantiates `module` and defines its exports under `name`.

@@ -83,6 +83,14 @@ impl<T> Store<T> {
         self.inner.opaque.epoch_behavior = crate::vm::EpochBehavior::Trap;
     }
 
+    /// With [`crate::Config::async_support`]: when wasm running under an
+    /// async call reaches the epoch deadline, it yields to the executor
+    /// once and continues with the deadline moved `delta` ticks past the
+    /// then-current epoch. Long-running wasm thus shares the thread.
+    pub fn epoch_deadline_async_yield_and_update(&mut self, delta: u64) {
+        self.inner.opaque.epoch_behavior = crate::vm::EpochBehavior::YieldAndUpdate(delta);
+    }
+
     /// Consumes the store and returns its user data.
     pub fn into_data(self) -> T {
         let inner = *self.inner;

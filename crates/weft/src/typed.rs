@@ -161,6 +161,7 @@ macro_rules! tuple_list {
     };
 }
 tuple_list!(0;);
+tuple_list!(1; A 0);
 tuple_list!(2; A 0, B 1);
 tuple_list!(3; A 0, B 1, C 2);
 tuple_list!(4; A 0, B 1, C 2, D 3);
@@ -321,7 +322,23 @@ impl<P: WasmList, R: WasmList> TypedFunc<P, R> {
 
     /// Calls the function.
     pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R> {
+        call_typed(&mut store.as_context_mut().0.opaque, self.func, params)
+    }
+
+    /// Calls the function on a fiber (see [`Func::call_async`]).
+    pub async fn call_async(&self, mut store: impl AsContextMut, params: P) -> Result<R> {
+        let func = self.func;
         let store = &mut store.as_context_mut().0.opaque;
+        crate::vm::on_fiber(store, move |s| call_typed(s, func, params))?.await
+    }
+}
+
+fn call_typed<P: WasmList, R: WasmList>(
+    store: &mut StoreOpaque,
+    func: Func,
+    params: P,
+) -> Result<R> {
+    {
         let n = P::LEN.max(R::LEN).max(1);
         let mut inline = [ValRaw::default(); INLINE_SLOTS];
         let mut heap;
@@ -332,7 +349,62 @@ impl<P: WasmList, R: WasmList> TypedFunc<P, R> {
             &mut heap
         };
         params.store_raw(&mut RawStore(store), slots)?;
-        crate::vm::call_raw(store, self.func, slots)?;
+        crate::vm::call_raw(store, func, slots)?;
         Ok(R::load_raw(&mut RawStore(store), slots))
+    }
+}
+
+/// Async host closures: `Fn(Caller<T>, Params) -> Box<dyn Future<Output = R>>`
+/// where `Params` is a tuple of [`WasmTy`] (e.g. `(i32, i64)` or `()`).
+pub type AsyncHostFuture<'a, R> = Box<dyn std::future::Future<Output = R> + 'a>;
+
+impl Func {
+    /// A host function whose body is a future. Calling it from wasm that
+    /// runs under [`Func::call_async`] suspends the wasm (its fiber) while
+    /// the future is pending; calling it outside an async call traps with
+    /// an error saying so.
+    pub fn wrap_async<T: 'static, P: WasmList, R: WasmRet + 'static>(
+        mut store: impl AsContextMut<Data = T>,
+        f: impl for<'a> Fn(Caller<'a, T>, P) -> AsyncHostFuture<'a, R> + Send + Sync + 'static,
+    ) -> Func {
+        let ty = FuncType::new(P::valtypes(), R::Results::valtypes());
+        let call = move |sp: *mut StoreOpaque, caller_vmctx: *mut u8, raw: &mut [ValRaw]| {
+            // SAFETY: `sp` is the `StoreInner<T>` this function was created
+            // in, exclusively ours while the host call runs.
+            let inner = unsafe { &mut *(sp as *mut crate::store::StoreInner<T>) };
+            let params = P::load_raw(&mut RawStore(&mut inner.opaque), raw);
+            let caller = crate::vm::caller_instance(&inner.opaque, caller_vmctx);
+            let fut = f(
+                Caller {
+                    store: StoreContextMut(inner),
+                    caller,
+                },
+                params,
+            );
+            let mut fut = Box::into_pin(fut);
+            let r = crate::vm::block_on(fut.as_mut())?.into_result()?;
+            drop(fut);
+            // SAFETY: as above; the future (and its borrow) is gone.
+            let inner = unsafe { &mut *(sp as *mut crate::store::StoreInner<T>) };
+            r.store_raw(&mut RawStore(&mut inner.opaque), raw)
+        };
+        crate::vm::new_host_func_raw(&mut store.as_context_mut().0.opaque, ty, Box::new(call))
+    }
+
+    /// Calls the function on a fiber, so that async host functions it
+    /// reaches can await futures (requires [`crate::Config::async_support`]).
+    /// The returned future is not `Send`: poll it on one thread.
+    pub async fn call_async(
+        &self,
+        mut store: impl AsContextMut,
+        params: &[crate::Val],
+        results: &mut [crate::Val],
+    ) -> Result<()> {
+        let func = *self;
+        let store = &mut store.as_context_mut().0.opaque;
+        crate::vm::on_fiber(store, move |s| {
+            crate::vm::call_func(s, func, params, results)
+        })?
+        .await
     }
 }

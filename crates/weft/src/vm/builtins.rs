@@ -288,5 +288,24 @@ unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) -> u32 {
     let (store, _) = unsafe { parts(vmctx) };
     match store.epoch_behavior {
         super::store::EpochBehavior::Trap => 0,
+        super::store::EpochBehavior::YieldAndUpdate(delta) => {
+            if !super::async_fiber::on_a_fiber() {
+                return 0;
+            }
+            store.set_epoch_deadline(delta);
+            super::async_fiber::wake_current();
+            // A cancelled fiber unwinds out of the suspension: catch it here
+            // (nothing may unwind through generated code), park it, trap.
+            let store_ptr: *mut StoreOpaque = store;
+            match std::panic::catch_unwind(super::async_fiber::suspend_once) {
+                Ok(Ok(())) => 1,
+                Ok(Err(_)) => 0,
+                Err(payload) => {
+                    // SAFETY: the store is alive; the suspension is over.
+                    unsafe { (*store_ptr).pending = Some(Pending::Panic(payload)) };
+                    0
+                }
+            }
+        }
     }
 }

@@ -231,12 +231,12 @@ fn invoke_wasm(store: &mut StoreOpaque, args: &mut EntryArgs) -> Result<()> {
 
 /// Turns a trap record into the error callers see.
 fn trap_error(store: &mut StoreOpaque, record: TrapRecord) -> anyhow::Error {
-    if record.trap == Trap::HostError {
-        match store.pending.take() {
-            Some(Pending::Error(e)) => return e,
-            Some(Pending::Panic(p)) => std::panic::resume_unwind(p),
-            None => {}
-        }
+    match store.pending.take() {
+        // A panic (or fiber cancellation) caught at a host boundary
+        // continues unwinding now that the wasm frames are gone.
+        Some(Pending::Panic(p)) => std::panic::resume_unwind(p),
+        Some(Pending::Error(e)) if record.trap == Trap::HostError => return e,
+        Some(Pending::Error(_)) | None => {}
     }
     let mut pcs = super::traphandlers::take_trap_frames(&record);
     // Outer activations (wasm that called the host that called this wasm)

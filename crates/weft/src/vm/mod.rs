@@ -9,6 +9,7 @@
 //!   instances and their vmctx, calls in both directions;
 //! * `memory`, `table`, `type_registry`, `backtrace`, `libcalls`.
 
+mod async_fiber;
 mod backtrace;
 mod builtins;
 pub(crate) mod code_memory;
@@ -27,6 +28,8 @@ pub(crate) mod traphandlers;
 mod type_registry;
 mod vmcontext;
 
+pub(crate) use async_fiber::{block_on, on_fiber};
+pub(crate) use func::HOST_RED_ZONE;
 pub(crate) use func::{
     HostTrampolines, call_func, call_raw, caller_instance, new_host_func, new_host_func_raw,
 };

@@ -93,6 +93,10 @@ pub(crate) struct StoreOpaque {
 pub(crate) enum EpochBehavior {
     /// Trap with `Trap::Interrupt`.
     Trap,
+    /// On a fiber (async call): move the deadline this many ticks past the
+    /// current epoch and yield to the executor once. Traps when not on a
+    /// fiber.
+    YieldAndUpdate(u64),
 }
 
 // SAFETY: raw pointers in the store point into data the store owns; a store

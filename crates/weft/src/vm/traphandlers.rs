@@ -143,6 +143,40 @@ thread_local! {
     static HEAD: Cell<*const CallState> = const { Cell::new(std::ptr::null()) };
 }
 
+/// The per-thread state the trap handler relies on that belongs to the
+/// stack currently running: the chain of active [`catch_traps`] calls and
+/// the stack's bounds. Code that switches stacks (fibers) saves it before a
+/// switch and restores it after, on both sides (DESIGN.md invariant 1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StackTrapState {
+    head: *const CallState,
+    bounds: (usize, usize),
+}
+
+impl StackTrapState {
+    /// The state of a fresh stack `[low, high)` with no active calls.
+    pub(crate) fn fresh(low: usize, high: usize) -> StackTrapState {
+        StackTrapState {
+            head: std::ptr::null(),
+            bounds: (low, high),
+        }
+    }
+}
+
+/// This thread's current [`StackTrapState`].
+pub(crate) fn stack_trap_state() -> StackTrapState {
+    StackTrapState {
+        head: HEAD.get(),
+        bounds: current_stack_bounds(),
+    }
+}
+
+/// Installs `state` as this thread's current [`StackTrapState`].
+pub(crate) fn set_stack_trap_state(state: StackTrapState) {
+    HEAD.set(state.head);
+    STACK_BOUNDS.set(state.bounds);
+}
+
 /// Whether this thread is inside at least one [`catch_traps`].
 #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
 pub(crate) fn in_catch_traps() -> bool {
