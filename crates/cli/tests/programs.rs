@@ -67,15 +67,20 @@ fn engine() -> &'static Engine {
     })
 }
 
+/// `name` compiled (once per test binary; the lock is held while compiling
+/// so that concurrent tests do not compile the same program twice).
 fn module(name: &str) -> Module {
     static MODULES: OnceLock<std::sync::Mutex<Vec<(String, Module)>>> = OnceLock::new();
-    let modules = MODULES.get_or_init(Default::default);
-    if let Some((_, m)) = modules.lock().unwrap().iter().find(|(n, _)| n == name) {
+    let mut modules = MODULES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, m)) = modules.iter().find(|(n, _)| n == name) {
         return m.clone();
     }
     let m = Module::from_file(engine(), program(name))
         .unwrap_or_else(|e| panic!("compiling {name}: {e:#}"));
-    modules.lock().unwrap().push((name.to_string(), m.clone()));
+    modules.push((name.to_string(), m.clone()));
     m
 }
 
@@ -266,12 +271,13 @@ fn c_sandbox_escape_fails() {
             std::fs::write(tmp.path().join("secret.txt"), SECRET).unwrap();
             std::os::unix::fs::symlink("../secret.txt", sandbox.join("link-out")).unwrap();
             std::os::unix::fs::symlink("/etc/passwd", sandbox.join("link-abs")).unwrap();
+            let before = std::fs::metadata(tmp.path().join("secret.txt")).unwrap();
             let run = Run::default().dir(&sandbox, "sandbox");
-            (tmp, run)
+            ((tmp, before), run)
         },
         0,
     );
-    for (tmp, o) in outs {
+    for ((tmp, before), o) in outs {
         // EPERM ("Operation not permitted") where cap-std refuses to leave
         // the directory, ENOTCAPABLE ("Capabilities insufficient") where
         // wasi-libc finds no preopen for the path: exactly what wasmtime
@@ -288,6 +294,9 @@ fn c_sandbox_escape_fails() {
         );
         let secret = tmp.path().join("secret.txt");
         assert_eq!(std::fs::read_to_string(&secret).unwrap(), SECRET);
+        let after = std::fs::metadata(&secret).unwrap();
+        assert_eq!(after.modified().unwrap(), before.modified().unwrap());
+        assert_eq!(after.permissions(), before.permissions());
         // Nothing new appeared beside the sandbox.
         let mut names: Vec<_> = std::fs::read_dir(tmp.path())
             .unwrap()
