@@ -86,6 +86,14 @@ declare -A KNOWN_FAILURES=(
   # LICENSE" / "could not find CONTRIBUTING.md" under wasmtime 49 as well.
   [os]="TestFileReadDir/sysdir TestFileReaddir/sysdir TestFileReaddirnames/sysdir"
 )
+# Not listed, because they are weft's own failures (os, full run, at the
+# time of writing): the os.Root tests (TestRootCreate/*, TestRootMultiCreate/*,
+# TestRootMultiWriteFile/*, TestRootWriteReadFile, TestRootName,
+# TestAppend/InRoot, TestHardLink/InRoot, TestMkdirAll/InRoot,
+# TestOpenFileKeepsPermissions/RootOpenFile) fail with ENOTCAPABLE:
+# Go opens the root directory O_RDONLY|O_DIRECTORY with base rights that
+# lack PATH_FILESTAT_SET_SIZE, then creates files in it with O_TRUNC, and
+# weft's path_open requires that right for O_TRUNC (wasmtime 49 does not).
 
 # The innermost failing tests in a `go test` log, sorted, space separated.
 failing_tests() {
