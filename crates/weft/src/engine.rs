@@ -238,10 +238,14 @@ impl Engine {
         if let Some(p) = self.inner.async_stacks.get() {
             return Ok(p);
         }
+        // Reused stacks keep their pages: returning one to the pool costs no
+        // syscall (an madvise per call would dominate the cost of a short
+        // async call). The cache is bounded, so at most
+        // max_cached * async_stack_size bytes stay resident.
         let pool = weft_fiber::StackPool::new(weft_fiber::StackPoolConfig {
             stack_size: self.inner.config.async_stack_size,
-            max_cached: 256,
-            keep_resident: 16 * 1024,
+            max_cached: 64,
+            keep_resident: usize::MAX,
         })?;
         Ok(self.inner.async_stacks.get_or_init(|| pool))
     }
