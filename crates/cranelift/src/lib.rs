@@ -27,7 +27,9 @@ use weft_environ::wasmparser::FuncValidatorAllocations;
 use weft_environ::{FunctionBodyData, ModuleInfo, Trap};
 
 pub use cranelift_codegen::binemit::Reloc;
+pub use cranelift_codegen::gimli;
 pub use cranelift_codegen::ir::LibCall;
+pub use cranelift_codegen::isa::unwind::UnwindInfo;
 pub use trampolines::TrampolineKind;
 
 /// What a relocation in compiled code points at.
@@ -68,6 +70,9 @@ pub struct CompiledFunction {
     /// (code offset, wasm module byte offset) pairs, sorted by code offset,
     /// for mapping PCs in backtraces back to wasm instructions.
     pub address_map: Vec<(u32, u32)>,
+    /// How to unwind through the function (DWARF CFI for System V
+    /// targets), for debuggers and profilers; see [`Compiler::systemv_cie`].
+    pub unwind: Option<UnwindInfo>,
 }
 
 /// Code generation choices that change what generated code does.
@@ -105,7 +110,10 @@ impl Compiler {
             },
         )?;
         set(&mut flags, "enable_probestack", "false")?;
-        set(&mut flags, "unwind_info", "false")?;
+        // Unwind info costs nothing in the generated code (frames are
+        // frame-pointer based either way); the runtime turns it into
+        // `.eh_frame` for gdb's JIT interface (`weft::vm::gdb_jit`).
+        set(&mut flags, "unwind_info", "true")?;
         set(&mut flags, "enable_heap_access_spectre_mitigation", "false")?;
         set(
             &mut flags,
@@ -125,6 +133,13 @@ impl Compiler {
     /// The target ISA.
     pub fn isa(&self) -> &dyn isa::TargetIsa {
         &*self.isa
+    }
+
+    /// The DWARF common information entry that the unwind info of every
+    /// function compiled here (`CompiledFunction::unwind`, System V
+    /// variant) refers to; `None` if the target has no System V unwinding.
+    pub fn systemv_cie(&self) -> Option<gimli::write::CommonInformationEntry> {
+        self.isa.create_systemv_cie()
     }
 
     /// Translates and compiles defined function `func_index` of `info`,
@@ -238,12 +253,16 @@ impl Compiler {
                 address_map.push((s.start, s.loc.bits()));
             }
         }
+        let unwind = code
+            .create_unwind_info(&*self.isa)
+            .map_err(|e| anyhow!("unwind info generation failed: {e:?}"))?;
         Ok(CompiledFunction {
             code: code.code_buffer().to_vec(),
             alignment: code.buffer.alignment.max(16),
             relocs,
             traps,
             address_map,
+            unwind,
         })
     }
 }

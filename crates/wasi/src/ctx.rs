@@ -85,6 +85,9 @@ pub(crate) struct FdEntry {
     pub flags: u16,
     /// The guest name of a preopened directory.
     pub preopen: Option<String>,
+    /// Base rights removed with `fd_fdstat_set_rights` (as opposed to
+    /// rights never requested at open time).
+    pub dropped: u64,
 }
 
 impl FdEntry {
@@ -95,6 +98,7 @@ impl FdEntry {
             inheriting,
             flags: 0,
             preopen: None,
+            dropped: 0,
         }
     }
 

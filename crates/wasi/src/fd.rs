@@ -312,6 +312,7 @@ fn fd_fdstat_set_rights<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     if base & !e.base != 0 || inheriting & !e.inheriting != 0 {
         return Err(Errno::Notcapable.into());
     }
+    e.dropped |= e.base & !base;
     e.base = base;
     e.inheriting = inheriting;
     Ok(())

@@ -148,11 +148,15 @@ fn path_open<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     if of & oflags::CREAT != 0 {
         needed |= rights::PATH_CREATE_FILE;
     }
-    if of & oflags::TRUNC != 0 {
-        needed |= rights::PATH_FILESTAT_SET_SIZE;
-    }
     let ctx = cx.ctx();
     let parent = dir_of(ctx, fd, needed)?;
+    // O_TRUNC needs `path_filestat_set_size` on the directory, but, as in
+    // wasmtime, only a right the guest explicitly dropped with
+    // fd_fdstat_set_rights is enforced: Go's os.Root opens its directory
+    // without requesting that right and then creates files with O_TRUNC.
+    if of & oflags::TRUNC != 0 && parent.dropped & rights::PATH_FILESTAT_SET_SIZE != 0 {
+        return Err(Errno::Notcapable.into());
+    }
     let base = req_base & parent.inheriting;
     let inheriting = req_inh & parent.inheriting;
     let d = parent.dir()?;

@@ -160,21 +160,21 @@ fn run_test(wasm: &Path) -> Result<(), String> {
             describe()
         ));
     }
-    if let Some(expected) = &spec.stdout {
-        if *expected != out {
-            return Err(format!(
-                "stdout {out:?}, expected {expected:?}{}",
-                describe()
-            ));
-        }
+    if let Some(expected) = &spec.stdout
+        && *expected != out
+    {
+        return Err(format!(
+            "stdout {out:?}, expected {expected:?}{}",
+            describe()
+        ));
     }
-    if let Some(expected) = &spec.stderr {
-        if *expected != err {
-            return Err(format!(
-                "stderr {err:?}, expected {expected:?}{}",
-                describe()
-            ));
-        }
+    if let Some(expected) = &spec.stderr
+        && *expected != err
+    {
+        return Err(format!(
+            "stderr {err:?}, expected {expected:?}{}",
+            describe()
+        ));
     }
     Ok(())
 }

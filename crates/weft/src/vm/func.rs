@@ -46,7 +46,7 @@ impl HostTrampolines {
             .inner
             .compiler
             .compile_trampoline(TrampolineKind::WasmToHost, &wp_ty)?;
-        let entry = publish_single(&f)?;
+        let entry = publish_single(engine, &f, format!("trampoline::wasm_to_host::type[{id}]"))?;
         map.insert(id, entry.clone());
         Ok(entry)
     }

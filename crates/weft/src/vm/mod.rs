@@ -5,6 +5,7 @@
 //! * `mmap`, `code_memory`: virtual memory and W^X code placement;
 //! * `code_registry`, `traphandlers`, `entry_x86_64`: mapping faulting PCs
 //!   to traps and unwinding to the host entry;
+//! * `gdb_jit`: describing published code to debuggers (gdb's JIT interface);
 //! * `module`, `instance`, `store`, `func`, `builtins`: compiled modules,
 //!   instances and their vmctx, calls in both directions;
 //! * `memory`, `table`, `type_registry`, `backtrace`, `libcalls`.
@@ -17,6 +18,7 @@ pub(crate) mod code_registry;
 #[cfg(target_arch = "x86_64")]
 mod entry_x86_64;
 mod func;
+pub(crate) mod gdb_jit;
 mod instance;
 mod libcalls;
 mod memory;

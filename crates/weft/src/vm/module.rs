@@ -19,6 +19,7 @@
 
 use super::code_memory::CodeMemory;
 use super::code_registry::{self, CodeLookup};
+use super::gdb_jit::{self, GdbJitImage, JitFunction};
 use crate::types::{ExternType, GlobalType, MemoryType, Mutability, TableType};
 use crate::{Engine, Result};
 use anyhow::{Context, anyhow, bail};
@@ -44,6 +45,9 @@ pub(crate) struct FuncLoc {
 /// Placed, published machine code plus what is needed to interpret PCs in
 /// it. Registered in the global code registry while alive.
 pub(crate) struct ModuleCode {
+    /// The code's description for debuggers. Declared first so that it is
+    /// dropped (unregistered) before `mem` is unmapped.
+    _gdb_jit: Option<GdbJitImage>,
     mem: CodeMemory,
     /// All functions and trampolines, sorted by `start`.
     locs: Vec<FuncLoc>,
@@ -185,13 +189,36 @@ impl CompiledModule {
             .zip(&starts[funcs.len()..])
             .map(|((id, _), s)| (*id, base + s))
             .collect();
+        let len = code.mem.as_slice().len();
+        let module_label = info.name.as_deref().unwrap_or("module");
+        let gdb_jit = describe_for_debuggers(
+            engine,
+            base,
+            len,
+            all.iter()
+                .zip(&starts)
+                .enumerate()
+                .map(|(k, ((index, f), start))| {
+                    let name = match k.checked_sub(funcs.len()) {
+                        Some(t) => format!(
+                            "trampoline::array_to_wasm::{module_label}::type[{}]",
+                            tramp_types[t].1
+                        ),
+                        None => match info.func_name(*index) {
+                            Some(n) => format!("wasm::{module_label}::{n}"),
+                            None => format!("wasm::{module_label}::function[{index}]"),
+                        },
+                    };
+                    (name, *start, *f)
+                }),
+        );
         let code = Arc::new(ModuleCode {
+            _gdb_jit: gdb_jit,
             mem: code.mem,
             locs: code.locs,
             module_name: info.name.clone(),
             func_names: info.func_names.clone(),
         });
-        let len = code.mem.as_slice().len();
         code_registry::register(base, base + len, code.clone());
         if perf_map_enabled() {
             write_perf_map(&code);
@@ -390,11 +417,18 @@ fn write_perf_map(code: &ModuleCode) {
 /// Places a single trampoline in its own code memory and registers it.
 /// Returns the registration (keep it alive while the code may run) and the
 /// code address.
-pub(crate) fn publish_single(f: &CompiledFunction) -> Result<(Arc<RegisteredCode>, usize)> {
+/// `name` is its symbol for debuggers.
+pub(crate) fn publish_single(
+    engine: &Engine,
+    f: &CompiledFunction,
+    name: String,
+) -> Result<(Arc<RegisteredCode>, usize)> {
     let (linked, starts) = link(&[(u32::MAX, f)], &[], 0)?;
     let base = linked.mem.base();
     let len = linked.mem.as_slice().len();
+    let gdb_jit = describe_for_debuggers(engine, base, len, std::iter::once((name, starts[0], f)));
     let code = Arc::new(ModuleCode {
+        _gdb_jit: gdb_jit,
         mem: linked.mem,
         locs: linked.locs,
         module_name: None,
@@ -402,4 +436,34 @@ pub(crate) fn publish_single(f: &CompiledFunction) -> Result<(Arc<RegisteredCode
     });
     code_registry::register(base, base + len, code.clone());
     Ok((Arc::new(RegisteredCode(code)), base + starts[0]))
+}
+
+/// Registers the code memory `[base, base + len)` holding `funcs`
+/// (symbol name, offset from `base`, compiled function) with debuggers
+/// through gdb's JIT interface, when the engine is configured to.
+fn describe_for_debuggers<'a>(
+    engine: &Engine,
+    base: usize,
+    len: usize,
+    funcs: impl Iterator<Item = (String, usize, &'a CompiledFunction)>,
+) -> Option<GdbJitImage> {
+    if !engine.config().gdb_jit_enabled() {
+        return None;
+    }
+    let funcs: Vec<JitFunction<'_>> = funcs
+        .map(|(name, start, f)| JitFunction {
+            name,
+            addr: base + start,
+            len: f.code.len(),
+            unwind: f.unwind.as_ref(),
+        })
+        .collect();
+    match gdb_jit::build_elf(base, len, &funcs, engine.inner.compiler.systemv_cie()) {
+        Ok(image) => Some(GdbJitImage::register(image)),
+        Err(e) => {
+            // Only debugging suffers; the code itself is fine.
+            debug_assert!(false, "building the gdb JIT image failed: {e}");
+            None
+        }
+    }
 }
