@@ -475,3 +475,50 @@ fn works_under_tokio() {
         assert!(results.iter().all(|r| *r == (64, 4)));
     });
 }
+
+#[inline(never)]
+fn host_recursion(n: u64) -> u64 {
+    let pad = std::hint::black_box([n as u8; 4096]);
+    if n == 0 {
+        0
+    } else {
+        host_recursion(n + 1) + pad[(n % 4096) as usize] as u64
+    }
+}
+
+#[test]
+fn host_stack_overflow_on_a_fiber_is_a_trap() {
+    let engine = async_engine();
+    let mut store = Store::new(&engine, ());
+    let deep = Func::wrap_async(&mut store, |_c: Caller<'_, ()>, (n,): (i64,)| {
+        Box::new(async move {
+            YieldN(1).await;
+            if n == 0 {
+                0
+            } else {
+                host_recursion(n as u64) as i64
+            }
+        })
+    });
+    let module = Module::new(
+        &engine,
+        r#"(module (import "h" "deep" (func $d (param i64) (result i64)))
+             (func (export "go") (param i64) (result i64) local.get 0 call $d))"#,
+    )
+    .unwrap();
+    let i = Instance::new(&mut store, &module, &[deep.into()]).unwrap();
+    let go = i
+        .get_func(&mut store, "go")
+        .unwrap()
+        .typed::<i64, i64>(&store)
+        .unwrap();
+    for _ in 0..3 {
+        let err = block_on(go.call_async(&mut store, 1)).unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<Trap>(),
+            Some(&Trap::StackOverflow),
+            "{err:?}"
+        );
+        assert_eq!(block_on(go.call_async(&mut store, 0)).unwrap(), 0);
+    }
+}
