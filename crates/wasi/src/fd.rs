@@ -68,23 +68,9 @@ impl Filestat {
     }
 
     pub(crate) fn from_metadata(m: &cap_std::fs::Metadata) -> Filestat {
-        use cap_std::fs::{FileTypeExt, MetadataExt};
+        use cap_std::fs::MetadataExt;
         let ft = m.file_type();
-        let filetype = if ft.is_dir() {
-            filetype::DIRECTORY
-        } else if ft.is_symlink() {
-            filetype::SYMBOLIC_LINK
-        } else if ft.is_file() {
-            filetype::REGULAR_FILE
-        } else if ft.is_char_device() {
-            filetype::CHARACTER_DEVICE
-        } else if ft.is_block_device() {
-            filetype::BLOCK_DEVICE
-        } else if ft.is_socket() {
-            filetype::SOCKET_STREAM
-        } else {
-            filetype::UNKNOWN
-        };
+        let filetype = wasi_filetype(&ft);
         Filestat {
             dev: m.dev(),
             ino: m.ino(),
@@ -456,7 +442,6 @@ struct DirEntryInfo {
 }
 
 fn list_dir(dir: &cap_std::fs::Dir) -> Result<Vec<DirEntryInfo>, Errno> {
-    use cap_std::fs::FileTypeExt;
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::DirEntryExt;
     let self_ino = rustix::fs::fstat(dir)?.st_ino;
@@ -475,21 +460,7 @@ fn list_dir(dir: &cap_std::fs::Dir) -> Result<Vec<DirEntryInfo>, Errno> {
     for entry in dir.entries()? {
         let entry = entry?;
         let ft = entry.file_type()?;
-        let filetype = if ft.is_dir() {
-            filetype::DIRECTORY
-        } else if ft.is_symlink() {
-            filetype::SYMBOLIC_LINK
-        } else if ft.is_file() {
-            filetype::REGULAR_FILE
-        } else if ft.is_char_device() {
-            filetype::CHARACTER_DEVICE
-        } else if ft.is_block_device() {
-            filetype::BLOCK_DEVICE
-        } else if ft.is_socket() {
-            filetype::SOCKET_STREAM
-        } else {
-            filetype::UNKNOWN
-        };
+        let filetype = wasi_filetype(&ft);
         out.push(DirEntryInfo {
             name: entry.file_name().as_bytes().to_vec(),
             ino: entry.ino(),
@@ -582,6 +553,26 @@ fn fd_tell<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     let n = seek(e, SeekFrom::Current(0))?;
     cx.mem()?.write_u64(a[1] as u32, n)?;
     Ok(())
+}
+
+/// The WASI file type of a host file type.
+fn wasi_filetype(ft: &cap_std::fs::FileType) -> u8 {
+    use cap_std::fs::FileTypeExt;
+    if ft.is_dir() {
+        filetype::DIRECTORY
+    } else if ft.is_symlink() {
+        filetype::SYMBOLIC_LINK
+    } else if ft.is_file() {
+        filetype::REGULAR_FILE
+    } else if ft.is_char_device() {
+        filetype::CHARACTER_DEVICE
+    } else if ft.is_block_device() {
+        filetype::BLOCK_DEVICE
+    } else if ft.is_socket() {
+        filetype::SOCKET_STREAM
+    } else {
+        filetype::UNKNOWN
+    }
 }
 
 #[cfg(test)]

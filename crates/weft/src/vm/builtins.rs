@@ -53,6 +53,24 @@ fn in_bounds(start: u64, len: u64, size: u64) -> bool {
     start.checked_add(len).is_some_and(|end| end <= size)
 }
 
+/// `memory.init` / `table.init`: copies `len` items of `segment` from `src`
+/// to `dst` in `target`; 1 = ok, 0 = out of bounds (nothing copied).
+fn init_from_segment<T: Copy>(
+    target: &mut [T],
+    dst: u64,
+    segment: &[T],
+    src: u32,
+    len: u32,
+) -> u32 {
+    let (src, len) = (u64::from(src), u64::from(len));
+    if !in_bounds(src, len, segment.len() as u64) || !in_bounds(dst, len, target.len() as u64) {
+        return 0;
+    }
+    target[dst as usize..][..len as usize]
+        .copy_from_slice(&segment[src as usize..][..len as usize]);
+    1
+}
+
 unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> u64 {
     // SAFETY: called by generated code with its own vmctx.
     let (store, inst) = unsafe { parts(vmctx) };
@@ -135,14 +153,13 @@ unsafe extern "C" fn memory_init(
     } else {
         &inst.module.info().data[seg as usize].data
     };
-    let data = store.memories[m.index as usize].data_mut();
-    if !in_bounds(u64::from(src), u64::from(len), bytes.len() as u64)
-        || !in_bounds(dst, u64::from(len), data.len() as u64)
-    {
-        return 0;
-    }
-    data[dst as usize..][..len as usize].copy_from_slice(&bytes[src as usize..][..len as usize]);
-    1
+    init_from_segment(
+        store.memories[m.index as usize].data_mut(),
+        dst,
+        bytes,
+        src,
+        len,
+    )
 }
 
 unsafe extern "C" fn data_drop(vmctx: *mut u8, seg: u32) {
@@ -222,14 +239,13 @@ unsafe extern "C" fn table_init(
     let inst = unsafe { &*inst };
     let t = inst.tables[table as usize];
     let items: &[usize] = inst.elems[seg as usize].as_deref().unwrap_or(&[]);
-    let elems = store.tables[t.index as usize].elems_mut();
-    if !in_bounds(u64::from(src), u64::from(len), items.len() as u64)
-        || !in_bounds(dst, u64::from(len), elems.len() as u64)
-    {
-        return 0;
-    }
-    elems[dst as usize..][..len as usize].copy_from_slice(&items[src as usize..][..len as usize]);
-    1
+    init_from_segment(
+        store.tables[t.index as usize].elems_mut(),
+        dst,
+        items,
+        src,
+        len,
+    )
 }
 
 unsafe extern "C" fn elem_drop(vmctx: *mut u8, seg: u32) {

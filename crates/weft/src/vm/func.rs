@@ -272,13 +272,21 @@ pub(crate) fn call_func(
         );
     }
     let n = ty.params().len().max(ty.results().len()).max(1);
-    let mut values = vec![ValRaw::default(); n];
+    // Most signatures fit in a small stack array: no allocation per call.
+    let mut inline = [ValRaw::default(); 8];
+    let mut heap = Vec::new();
+    let values: &mut [ValRaw] = if n <= inline.len() {
+        &mut inline[..n]
+    } else {
+        heap.resize(n, ValRaw::default());
+        &mut heap
+    };
     for (i, (v, t)) in params.iter().zip(ty.params()).enumerate() {
         values[i].bits = store
             .val_to_raw(v, t)
             .map_err(|e| anyhow!("argument {i}: {e}"))?;
     }
-    call_raw(store, f, &mut values)?;
+    call_raw(store, f, values)?;
     for (i, t) in ty.results().iter().enumerate() {
         results[i] = store.raw_to_val(values[i].bits & mask(t), t);
     }
