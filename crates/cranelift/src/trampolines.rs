@@ -15,8 +15,10 @@
 //!     +---------------------------+  <- trampoline frame
 //!     | values: [ValRaw; max(n,m)]|     stack slot
 //!     +---------------------------+
-//!   stores params into the slot, records its frame pointer as the store's
-//!   `last_wasm_exit_fp`, calls the HostCall builtin
+//!   checks that the running stack has its host reserve left (traps with
+//!   StackOverflow otherwise), records its frame pointer and return
+//!   address as the stack record's `last_exit_fp`/`last_exit_pc`, calls
+//!   the HostCall builtin
 //!   (host_ctx, caller_vmctx, &values, len) -> ok, traps with HostError when
 //!   ok == 0, then returns values[0..m].
 //! ```
@@ -29,7 +31,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use weft_environ::wasmparser::FuncType;
-use weft_environ::{Builtin, Trap, VAL_RAW_SIZE, host_ctx, store_ctx};
+use weft_environ::{Builtin, Trap, VAL_RAW_SIZE, host_ctx, stack_record, store_ctx};
 
 /// Which direction a trampoline goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,19 +110,53 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
         b.ins()
             .store(value_flags(), *v, values, (i as u32 * VAL_RAW_SIZE) as i32);
     }
-    // Record where wasm left off, for backtraces through host frames.
+    // The running stack's record: where wasm leaves off, and how much
+    // native stack the host gets.
     let store = b.ins().load(
         PTR,
         MemFlags::trusted().with_readonly(),
         hctx,
         host_ctx::STORE_CTX as i32,
     );
+    let record = b.ins().load(
+        PTR,
+        MemFlags::trusted(),
+        store,
+        store_ctx::CURRENT_STACK as i32,
+    );
+    // Host code must find at least the configured reserve of native stack
+    // below us; otherwise trap here ("call stack exhausted"), while only
+    // wasm frames and this trampoline are below the entry. This check and
+    // the prologues' wasm stack limit together make guest<->host recursion
+    // of any depth end in a clean trap, never in a native overflow inside
+    // Rust code.
+    let host_limit = b.ins().load(
+        PTR,
+        MemFlags::trusted(),
+        record,
+        stack_record::HOST_LIMIT as i32,
+    );
+    let sp = b.ins().get_stack_pointer(PTR);
+    let exhausted = b
+        .ins()
+        .icmp(ir::condcodes::IntCC::UnsignedLessThan, sp, host_limit);
+    b.ins()
+        .trapnz(exhausted, crate::trap_code(Trap::StackOverflow));
+    // Record where wasm left off (this frame, and its return address into
+    // wasm), for backtraces and root scans through host frames.
     let fp = b.ins().get_frame_pointer(PTR);
+    let ret = b.ins().load(PTR, MemFlags::trusted(), fp, 8);
     b.ins().store(
         MemFlags::trusted(),
         fp,
-        store,
-        store_ctx::LAST_WASM_EXIT_FP as i32,
+        record,
+        stack_record::LAST_EXIT_FP as i32,
+    );
+    b.ins().store(
+        MemFlags::trusted(),
+        ret,
+        record,
+        stack_record::LAST_EXIT_PC as i32,
     );
     let builtins = b.ins().load(
         PTR,

@@ -18,7 +18,9 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use weft_environ::wasmparser::{
     BlockType, FuncValidator, FunctionBody, MemArg, Operator, ValidatorResources,
 };
-use weft_environ::{Builtin, ModuleInfo, Trap, memory_def, store_ctx, table_def, vmctx};
+use weft_environ::{
+    Builtin, ModuleInfo, Trap, memory_def, stack_record, store_ctx, table_def, vmctx,
+};
 
 /// Translates `body` of function `func_index` into `func`.
 pub fn translate_function(
@@ -32,8 +34,10 @@ pub fn translate_function(
     fctx: &mut FunctionBuilderContext,
 ) -> Result<()> {
     crate::env::declare_alias_regions(func);
-    // Stack limit: vmctx -> store context -> stack_limit, checked by every
-    // prologue (DESIGN.md invariant 1: the record follows the running stack).
+    // Stack limit: vmctx -> store context -> current stack record ->
+    // stack_limit, checked by every prologue. The record follows the
+    // running stack (a fiber or continuation switch repoints
+    // `current_stack`), so the pointer is loaded afresh each time.
     let ro_flags = func
         .dfg
         .mem_flags
@@ -46,9 +50,15 @@ pub fn translate_function(
         global_type: PTR,
         flags: ro_flags,
     });
-    let limit_gv = func.create_global_value(ir::GlobalValueData::Load {
+    let record_gv = func.create_global_value(ir::GlobalValueData::Load {
         base: store_gv,
-        offset: (store_ctx::STACK_LIMIT as i32).into(),
+        offset: (store_ctx::CURRENT_STACK as i32).into(),
+        global_type: PTR,
+        flags: rw_flags,
+    });
+    let limit_gv = func.create_global_value(ir::GlobalValueData::Load {
+        base: record_gv,
+        offset: (stack_record::STACK_LIMIT as i32).into(),
         global_type: PTR,
         flags: rw_flags,
     });

@@ -28,13 +28,29 @@
 //!   +16  type_id: u32 canonical type id, 4 bytes padding
 //!
 //! VMStoreContext (one per store)
-//!   +0   stack_limit          lowest stack address wasm may use
-//!   +8   last_wasm_exit_fp    frame pointer of the last wasm->host exit
-//!   +16  last_wasm_exit_pc    return address of that exit
-//!   +24  last_wasm_entry_fp   frame pointer at the last host->wasm entry
-//!   +32  epoch_ptr            -> the engine's current epoch (u64)
-//!   +40  epoch_deadline       wasm calls the EpochDeadline builtin once
+//!   +0   current_stack        -> VMStackRecord of the stack running wasm
+//!                             of this store right now
+//!   +8   epoch_ptr            -> the engine's current epoch (u64)
+//!   +16  epoch_deadline       wasm calls the EpochDeadline builtin once
 //!                             *epoch_ptr >= epoch_deadline
+//!
+//! VMStackRecord (one per stack that runs wasm: the store's native-stack
+//! record, one per fiber; later one per continuation)
+//!   +0   stack_limit          lowest address a wasm frame may use
+//!                             (every prologue compares against it)
+//!   +8   host_limit           lowest stack pointer at which the
+//!                             wasm->host trampoline still calls the host
+//!   +16  last_exit_fp         frame pointer of the last wasm->host
+//!                             trampoline frame on this stack
+//!   +24  last_exit_pc         its return address (into wasm)
+//!   +32  entry_sp             stack pointer, frame pointer and resume pc
+//!   +40  entry_fp             of the innermost host->wasm entry on this
+//!   +48  entry_resume_pc      stack: where a trap unwinds to
+//!   +56  stack_low            bounds [low, high) of this stack
+//!   +64  stack_high
+//!   +72  parent               -> the record of the stack that resumed
+//!                             this one (null for a native stack)
+//!   +80  activation           innermost active entry (runtime-only)
 //!
 //! VMMemoryDefinition (16 bytes)     VMTableDefinition (16 bytes)
 //!   +0   base: *mut u8                +0   base: *mut usize
@@ -61,20 +77,43 @@ pub const VAL_RAW_SIZE: u32 = 16;
 
 /// Offsets inside `VMStoreContext`.
 pub mod store_ctx {
+    /// `current_stack: *mut VMStackRecord`
+    pub const CURRENT_STACK: u32 = 0;
+    /// `epoch_ptr: *const u64`
+    pub const EPOCH_PTR: u32 = 8;
+    /// `epoch_deadline: u64`
+    pub const EPOCH_DEADLINE: u32 = 16;
+    /// Size of the record.
+    pub const SIZE: u32 = 24;
+}
+
+/// Offsets inside `VMStackRecord`, the per-stack record (see the diagram
+/// at the top of this module).
+pub mod stack_record {
     /// `stack_limit: usize`
     pub const STACK_LIMIT: u32 = 0;
-    /// `last_wasm_exit_fp: usize`
-    pub const LAST_WASM_EXIT_FP: u32 = 8;
-    /// `last_wasm_exit_pc: usize`
-    pub const LAST_WASM_EXIT_PC: u32 = 16;
-    /// `last_wasm_entry_fp: usize`
-    pub const LAST_WASM_ENTRY_FP: u32 = 24;
-    /// `epoch_ptr: *const u64`
-    pub const EPOCH_PTR: u32 = 32;
-    /// `epoch_deadline: u64`
-    pub const EPOCH_DEADLINE: u32 = 40;
+    /// `host_limit: usize`
+    pub const HOST_LIMIT: u32 = 8;
+    /// `last_exit_fp: usize`
+    pub const LAST_EXIT_FP: u32 = 16;
+    /// `last_exit_pc: usize`
+    pub const LAST_EXIT_PC: u32 = 24;
+    /// `entry_sp: usize`
+    pub const ENTRY_SP: u32 = 32;
+    /// `entry_fp: usize`
+    pub const ENTRY_FP: u32 = 40;
+    /// `entry_resume_pc: usize`
+    pub const ENTRY_RESUME_PC: u32 = 48;
+    /// `stack_low: usize`
+    pub const STACK_LOW: u32 = 56;
+    /// `stack_high: usize`
+    pub const STACK_HIGH: u32 = 64;
+    /// `parent: *mut VMStackRecord`
+    pub const PARENT: u32 = 72;
+    /// `activation: *const Activation` (read by the runtime only)
+    pub const ACTIVATION: u32 = 80;
     /// Size of the record.
-    pub const SIZE: u32 = 48;
+    pub const SIZE: u32 = 88;
 }
 
 /// Offsets inside `VMFuncRef`.
@@ -290,9 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn host_ctx_header_matches_vmctx_header() {
-        assert_eq!(host_ctx::STORE_CTX, vmctx::STORE_CTX);
-        assert_eq!(host_ctx::BUILTINS, vmctx::BUILTINS);
+    fn instance_and_host_contexts_are_told_apart_by_magic() {
         assert_ne!(VMCONTEXT_MAGIC, VMHOSTFUNC_MAGIC);
     }
 

@@ -63,20 +63,17 @@ pub use stack::{Stack, StackPool, StackPoolConfig, page_size};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A system call failed while mapping a stack.
+    /// Mapping a stack failed (the system call and OS error are in `err`).
     #[error(
-        "{syscall} failed for a fiber stack of {size} usable bytes \
-         plus a {guard}-byte guard page: {err}"
+        "cannot map a fiber stack of {size} usable bytes plus a {guard}-byte guard page: {err}"
     )]
-    Syscall {
-        /// `"mmap"` or `"mprotect"`.
-        syscall: &'static str,
+    Map {
         /// Usable bytes requested (page-rounded).
         size: usize,
         /// Guard bytes below the usable range.
         guard: usize,
-        /// The OS error.
-        err: std::io::Error,
+        /// What failed.
+        err: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The requested stack size does not fit the address space.
     #[error("fiber stack size of {requested} bytes overflows the address space")]

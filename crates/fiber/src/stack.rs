@@ -69,28 +69,12 @@
 //! whose faults mean "stack overflow on this stack" for the trap handler.
 
 use crate::Error;
-use std::io;
 use std::ops::Range;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use weft_sys::Mmap;
 
-/// The host page size in bytes (cached after the first call).
-pub fn page_size() -> usize {
-    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
-    let cached = PAGE_SIZE.load(Ordering::Relaxed);
-    if cached != 0 {
-        return cached;
-    }
-    // SAFETY: `sysconf` has no memory-safety preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    let size = usize::try_from(size)
-        .ok()
-        .filter(|s| s.is_power_of_two())
-        .expect("sysconf(_SC_PAGESIZE) returned an invalid page size");
-    PAGE_SIZE.store(size, Ordering::Relaxed);
-    size
-}
+pub use weft_sys::page_size;
 
 /// `size` rounded up to a whole number of pages, at least one page.
 fn usable_size(size: usize) -> Result<usize, Error> {
@@ -103,70 +87,37 @@ fn usable_size(size: usize) -> Result<usize, Error> {
     rounded.ok_or(Error::SizeOverflow { requested: size })
 }
 
-/// The mapping itself: unmapped on drop. Knows nothing about pools.
+/// The mapping itself (a guard page, then the usable range), unmapped on
+/// drop. Knows nothing about pools.
 #[derive(Debug)]
 struct Mapping {
-    /// Start of the mapping, i.e. the lowest address of the guard page.
-    base: NonNull<u8>,
+    /// The whole mapping; its lowest page stays `PROT_NONE`.
+    mmap: Mmap,
     /// Guard bytes at the bottom (one page).
     guard: usize,
     /// Usable bytes above the guard (a multiple of the page size).
     size: usize,
 }
 
-// SAFETY: a `Mapping` is a plain owner of an address range, not tied to a
-// thread; who may touch the bytes is decided by its users (a stack is only
-// ever used by the fiber that owns it).
-unsafe impl Send for Mapping {}
-// SAFETY: the `&self` methods only read the three fields.
-unsafe impl Sync for Mapping {}
-
 impl Mapping {
     /// Maps `size` usable bytes (already page-rounded) plus a guard page
-    /// below them.
+    /// below them. Reserving first and opening the usable range commits
+    /// nothing: the kernel commits pages on first touch.
     fn new(size: usize) -> Result<Mapping, Error> {
         let guard = page_size();
-        let len = size + guard; // no overflow: checked by `usable_size`
-        let err = |syscall: &'static str| Error::Syscall {
-            syscall,
+        let err = |err: anyhow::Error| Error::Map {
             size,
             guard,
-            err: io::Error::last_os_error(),
+            err: err.into(),
         };
-        // Read-write from the start: the kernel commits pages on first
-        // touch, so this reserves address space only. MAP_NORESERVE: no
-        // swap accounting for the untouched part; MAP_STACK: a hint (no
-        // transparent huge pages for this range).
-        // SAFETY: an anonymous mapping at a kernel-chosen address cannot
-        // alias any existing Rust object.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(err("mmap"));
-        }
-        let base = NonNull::new(ptr.cast::<u8>()).expect("mmap returned null");
-        let mapping = Mapping { base, guard, size };
-        // SAFETY: the first page belongs to the mapping we just created and
-        // nothing refers into it yet.
-        let rc = unsafe { libc::mprotect(ptr, guard, libc::PROT_NONE) };
-        if rc != 0 {
-            let e = err("mprotect");
-            drop(mapping); // unmaps
-            return Err(e);
-        }
-        Ok(mapping)
+        // No overflow: checked by `usable_size`.
+        let mut mmap = Mmap::reserve(size + guard).map_err(err)?;
+        mmap.make_accessible(guard, size).map_err(err)?;
+        Ok(Mapping { mmap, guard, size })
     }
 
     fn low(&self) -> usize {
-        self.base.as_ptr() as usize + self.guard
+        self.mmap.as_ptr() as usize + self.guard
     }
 
     fn top(&self) -> usize {
@@ -174,34 +125,15 @@ impl Mapping {
     }
 
     /// Gives the physical pages of the usable range back to the kernel,
-    /// except the top `keep` bytes. Returns false if `madvise` failed.
-    fn decommit(&self, keep: usize) -> bool {
+    /// except the top `keep` bytes. Returns false if that failed.
+    fn decommit(&mut self, keep: usize) -> bool {
         let page = page_size();
         let keep = keep.min(self.size).next_multiple_of(page).min(self.size);
         let len = self.size - keep;
-        if len == 0 {
-            return true;
-        }
-        // SAFETY: the range lies inside our mapping, and the stack is idle
-        // (being returned to the pool): no live Rust object is stored in
-        // it. It reads as zeros afterwards, which is fine for a stack.
-        let rc = unsafe {
-            libc::madvise(
-                self.base.as_ptr().add(self.guard).cast(),
-                len,
-                libc::MADV_DONTNEED,
-            )
-        };
-        rc == 0
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: we own the whole mapping and nothing runs on it any more
-        // (a `Stack` is only dropped once its fiber is done or abandoned).
-        let rc = unsafe { libc::munmap(self.base.as_ptr().cast(), self.guard + self.size) };
-        debug_assert_eq!(rc, 0, "munmap of a fiber stack failed");
+        // The stack is idle (being returned to the pool): no live Rust
+        // object is stored in it, and it reads as zeros afterwards, which is
+        // fine for a stack.
+        self.mmap.decommit(self.guard, len).is_ok()
     }
 }
 
@@ -243,7 +175,7 @@ impl Stack {
         let m = self.mapping();
         // SAFETY: `guard + size` is the length of the mapping, so this is
         // its one-past-the-end address.
-        unsafe { m.base.as_ptr().add(m.guard + m.size) }
+        unsafe { m.mmap.as_ptr().add(m.guard + m.size) }
     }
 
     /// Usable bytes (a multiple of the page size).
@@ -264,7 +196,7 @@ impl Stack {
     /// on this stack.
     pub fn guard_range(&self) -> Range<usize> {
         let m = self.mapping();
-        let base = m.base.as_ptr() as usize;
+        let base = m.mmap.as_ptr() as usize;
         base..base + m.guard
     }
 
@@ -333,7 +265,7 @@ struct PoolShared {
 }
 
 impl PoolShared {
-    fn give_back(&self, mapping: Mapping) {
+    fn give_back(&self, mut mapping: Mapping) {
         self.in_use.fetch_sub(1, Ordering::Relaxed);
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         if cached.len() < self.max_cached

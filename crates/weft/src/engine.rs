@@ -25,12 +25,22 @@ pub struct Config {
     pub(crate) epoch_interruption: bool,
     pub(crate) async_support: bool,
     pub(crate) async_stack_size: usize,
+    pub(crate) host_stack_reserve: usize,
     /// `None`: on unless the `WEFT_GDB_JIT` environment variable is `0`.
     pub(crate) debug_info: Option<bool>,
 }
 
 /// Default limit of the wasm stack: 512 KiB.
 pub const DEFAULT_MAX_WASM_STACK: usize = 512 * 1024;
+
+/// Default native stack guaranteed to host functions called from wasm:
+/// 128 KiB.
+pub const DEFAULT_HOST_STACK_RESERVE: usize = 128 * 1024;
+
+/// Smallest accepted [`Config::host_stack_reserve`]: the trap handler and
+/// the runtime's own code between wasm and a host function need about
+/// this much.
+pub const MIN_HOST_STACK_RESERVE: usize = 32 * 1024;
 
 /// Default size of the fiber stacks async calls run on: 2 MiB (only the
 /// pages actually used are committed).
@@ -46,6 +56,7 @@ impl Default for Config {
             epoch_interruption: false,
             async_support: false,
             async_stack_size: DEFAULT_ASYNC_STACK_SIZE,
+            host_stack_reserve: DEFAULT_HOST_STACK_RESERVE,
             debug_info: None,
         }
     }
@@ -96,9 +107,23 @@ impl Config {
         self
     }
 
+    /// Native stack that a host function called from wasm is guaranteed:
+    /// before calling the host, the wasm->host trampoline checks that at
+    /// least this many bytes of the running stack remain, and traps with
+    /// "call stack exhausted" otherwise. Wasm frames never go below this
+    /// reserve either. Together this makes guest<->host recursion of any
+    /// depth end in a clean trap, with every host frame unwound normally.
+    /// A host function that itself needs more stack than this overflows
+    /// the native stack, which ends the process with a message (as a Rust
+    /// stack overflow does). Default 128 KiB; must be at least 32 KiB.
+    pub fn host_stack_reserve(&mut self, bytes: usize) -> &mut Config {
+        self.host_stack_reserve = bytes;
+        self
+    }
+
     /// Size of each fiber stack used by async calls. It must exceed
-    /// [`Config::max_wasm_stack`] by at least 128 KiB (room for host code).
-    /// Default 2 MiB.
+    /// [`Config::max_wasm_stack`] by at least [`Config::host_stack_reserve`]
+    /// (room for host code). Default 2 MiB.
     pub fn async_stack_size(&mut self, bytes: usize) -> &mut Config {
         self.async_stack_size = bytes;
         self
@@ -194,14 +219,23 @@ pub(crate) struct EngineInner {
 impl Engine {
     /// A new engine with `config`. Fails when the host CPU is not supported.
     pub fn new(config: &Config) -> Result<Engine> {
+        if config.host_stack_reserve < MIN_HOST_STACK_RESERVE {
+            anyhow::bail!(
+                "host_stack_reserve ({} bytes) must be at least {MIN_HOST_STACK_RESERVE} bytes",
+                config.host_stack_reserve
+            );
+        }
         if config.async_support
-            && config.async_stack_size < config.max_wasm_stack + crate::vm::HOST_RED_ZONE
+            && config.async_stack_size
+                < config
+                    .max_wasm_stack
+                    .saturating_add(config.host_stack_reserve)
         {
             anyhow::bail!(
-                "async_stack_size ({} bytes) must exceed max_wasm_stack ({} bytes) by at least {} bytes",
+                "async_stack_size ({} bytes) must exceed max_wasm_stack ({} bytes) by at least host_stack_reserve ({} bytes)",
                 config.async_stack_size,
                 config.max_wasm_stack,
-                crate::vm::HOST_RED_ZONE
+                config.host_stack_reserve
             );
         }
         crate::vm::init_traps();

@@ -66,6 +66,20 @@ impl Instance {
         self.get_export(store, name)?.into_func()
     }
 
+    /// The exported function called `name`, as a [`crate::TypedFunc`];
+    /// fails if there is no such function or its type is not
+    /// `Params -> Results`.
+    pub fn get_typed_func<Params: crate::WasmList, Results: crate::WasmList>(
+        &self,
+        mut store: impl AsContextMut,
+        name: &str,
+    ) -> crate::Result<crate::TypedFunc<Params, Results>> {
+        let f = self
+            .get_func(&mut store, name)
+            .ok_or_else(|| anyhow::anyhow!("no exported function called `{name}`"))?;
+        f.typed(&store)
+    }
+
     /// The exported memory called `name`.
     pub fn get_memory(&self, store: impl AsContextMut, name: &str) -> Option<Memory> {
         self.get_export(store, name)?.into_memory()

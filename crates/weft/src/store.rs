@@ -49,9 +49,7 @@ impl<T> Store<T> {
     /// A new store using `engine`, holding `data`.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         let opaque = crate::vm::StoreOpaque::new(engine.clone(), StoreId::allocate());
-        let mut inner = Box::new(StoreInner { opaque, data });
-        let ptr: *mut StoreInner<T> = &mut *inner;
-        inner.opaque.set_self_ptr(ptr.cast());
+        let inner = Box::new(StoreInner { opaque, data });
         Store { inner }
     }
 

@@ -27,6 +27,19 @@ pub struct WasmBacktrace {
     pub frames: Vec<FrameInfo>,
 }
 
+impl WasmBacktrace {
+    /// The wasm frames of `store` that are live right now, innermost first.
+    ///
+    /// Called from a host function, these are the frames of the wasm that
+    /// called it, then those of every enclosing activation: wasm that
+    /// called the host that called into wasm again, on this stack and on
+    /// the stacks that resumed it (an async call's fiber continues into its
+    /// poller's frames). Empty when no wasm of the store is running.
+    pub fn capture(store: impl crate::AsContext) -> WasmBacktrace {
+        crate::vm::capture_backtrace(&store.as_context().0.opaque)
+    }
+}
+
 impl fmt::Display for WasmBacktrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "wasm backtrace:")?;

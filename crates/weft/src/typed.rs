@@ -356,7 +356,7 @@ fn call_typed<P: WasmList, R: WasmList>(
 
 /// Async host closures: `Fn(Caller<T>, Params) -> Box<dyn Future<Output = R>>`
 /// where `Params` is a tuple of [`WasmTy`] (e.g. `(i32, i64)` or `()`).
-pub type AsyncHostFuture<'a, R> = Box<dyn std::future::Future<Output = R> + 'a>;
+pub type AsyncHostFuture<'a, R> = Box<dyn std::future::Future<Output = R> + Send + 'a>;
 
 impl Func {
     /// A host function whose body is a future. Calling it from wasm that

@@ -273,58 +273,6 @@ fn typed_funcs_and_wrapped_host_functions() {
     assert!(wrong.unwrap_err().to_string().contains("type mismatch"));
 }
 
-#[inline(never)]
-fn host_recursion(n: u64) -> u64 {
-    let pad = std::hint::black_box([n as u8; 4096]);
-    if n == 0 {
-        0
-    } else {
-        host_recursion(n + 1) + pad[(n % 4096) as usize] as u64
-    }
-}
-
-#[test]
-fn host_stack_overflow_in_callback_is_a_trap() {
-    std::thread::Builder::new()
-        .stack_size(2 << 20)
-        .spawn(|| {
-            let engine = Engine::default();
-            let mut store = Store::new(&engine, ());
-            let module = Module::new(
-                &engine,
-                r#"(module (import "h" "deep" (func $d (param i64) (result i64)))
-                   (func (export "go") (param i64) (result i64) local.get 0 call $d))"#,
-            )
-            .unwrap();
-            let deep = Func::wrap(&mut store, |n: i64| -> i64 {
-                if n == 0 {
-                    0
-                } else {
-                    host_recursion(n as u64) as i64
-                }
-            });
-            let i = Instance::new(&mut store, &module, &[deep.into()]).unwrap();
-            let go = i
-                .get_func(&mut store, "go")
-                .unwrap()
-                .typed::<i64, i64>(&store)
-                .unwrap();
-            for _ in 0..3 {
-                let err = go.call(&mut store, 1).unwrap_err();
-                assert_eq!(
-                    err.downcast_ref::<Trap>(),
-                    Some(&Trap::StackOverflow),
-                    "{err:?}"
-                );
-                // The store keeps working.
-                assert_eq!(go.call(&mut store, 0).unwrap(), 0);
-            }
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
 #[test]
 fn epoch_interruption_stops_an_infinite_loop() {
     let mut config = Config::new();

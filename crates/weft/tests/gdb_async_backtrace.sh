@@ -82,7 +82,7 @@ check "async host call on a fiber" "$bt" \
     ' in wasm::module::wasm_inner \(' \
     ' in wasm::module::function\[2\] \(' \
     ' in trampoline::array_to_wasm::' \
-    'weft_catch_traps_entry' \
+    'weft_enter' \
     'weft::vm::async_fiber::on_fiber' \
     "$start" \
     'weft_fiber_switch' \

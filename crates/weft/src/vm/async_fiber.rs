@@ -19,12 +19,22 @@
 //!  return Ready(result)
 //! ```
 //!
-//! Everything that belongs to "the stack that is running" is swapped by
+//! Everything that belongs to "the stack that is running" is switched by
 //! the poller around every `resume`, so the fiber side never touches the
-//! store: the thread's trap-handler state (active `catch_traps` chain and
-//! stack bounds), the store's stack limit and entry depth (DESIGN.md
-//! invariant 1), and the thread-local [`FiberContext`] that `block_on`
-//! reads (the fiber's `Suspend` and the executor's `Context`).
+//! store: the fiber owns a stack record (`super::stack::VMStackRecord`),
+//! which becomes the store context's `current_stack` with the poller's
+//! record as its `parent` (so generated code on the fiber checks the
+//! fiber's stack limit, and backtraces continue into the poller's wasm);
+//! the thread's current store (the signal handler's starting point); and
+//! the thread-local [`FiberContext`] that `block_on` reads (the fiber's
+//! `Suspend` and the executor's `Context`).
+//!
+//! Nothing on the fiber depends on the thread it was resumed on: all
+//! per-stack state is in the record, and the two thread-locals are
+//! reinstalled by each poll. So a pending future may be polled on another
+//! thread next time: [`FiberFuture`] is `Send` when the result is, and what
+//! runs on the fiber (the store data, host closures and their futures)
+//! must be `Send` too.
 //!
 //! Dropping a suspended [`FiberFuture`] drops the fiber, which unwinds it
 //! from its pending `suspend` with `weft_fiber::Cancelled`. The host-call
@@ -32,14 +42,15 @@
 //! so no more guest code runs; the payload is re-raised in Rust on the fiber
 //! and ends it, and the stack goes back to the pool.
 
+use super::stack::VMStackRecord;
 use super::store::StoreOpaque;
-use super::traphandlers::{StackTrapState, set_stack_trap_state, stack_trap_state};
+use super::traphandlers::{current_store, set_current_store};
+use super::vmcontext::VMStoreContext;
 use crate::Result;
 use anyhow::{anyhow, bail};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 use weft_fiber::{Fiber, Suspend};
 
@@ -57,96 +68,103 @@ thread_local! {
     static CURRENT: Cell<Option<FiberContext>> = const { Cell::new(None) };
 }
 
-/// The store's per-stack execution state.
-struct StackState {
-    stack_limit: usize,
-    wasm_depth: u32,
-    last_exit_fp: usize,
-    outer_exit_fps: Vec<usize>,
+/// This thread's [`FiberContext`]. Never inlined: code on a fiber may
+/// continue on another thread after a suspension, and an inlined
+/// thread-local access could reuse the first thread's slot address.
+#[inline(never)]
+fn fiber_context() -> Option<FiberContext> {
+    CURRENT.with(|c| c.get())
 }
 
-impl StackState {
-    fn fresh() -> StackState {
-        StackState {
-            stack_limit: 0,
-            wasm_depth: 0,
-            last_exit_fp: 0,
-            outer_exit_fps: Vec::new(),
-        }
-    }
-
-    /// Moves the store's current state out, leaving `self` in its place.
-    fn swap_with(&mut self, store: &mut StoreOpaque) {
-        let ctx = &store.vm_store_ctx;
-        // SAFETY: the store is borrowed exclusively by the caller and no
-        // wasm runs on it right now (its fiber is suspended or not started).
-        unsafe {
-            std::ptr::swap(&mut self.stack_limit, ctx.stack_limit.get());
-            std::ptr::swap(&mut self.last_exit_fp, ctx.last_wasm_exit_fp.get());
-        }
-        std::mem::swap(&mut self.wasm_depth, &mut store.wasm_depth);
-        std::mem::swap(&mut self.outer_exit_fps, &mut store.outer_exit_fps);
-    }
+/// Sets this thread's [`FiberContext`]; never inlined, as
+/// [`fiber_context`].
+#[inline(never)]
+fn set_fiber_context(fc: Option<FiberContext>) {
+    CURRENT.with(|c| c.set(fc));
 }
 
-/// Everything the poller installs for the fiber and takes back after.
-struct FiberSide {
-    stack: StackState,
-    trap: StackTrapState,
+/// What the fiber and its poller share: written on one side of a switch,
+/// read on the other, never at the same time.
+struct Shared<R> {
+    /// The fiber's `Suspend`, published by the fiber when it starts.
+    suspend: Cell<*const WeftSuspend>,
+    /// The computation's result, parked by the fiber when it finishes.
+    result: Cell<Option<R>>,
 }
 
-/// A computation on a fiber, driven by polling. Not `Send`: a fiber's
-/// frames belong to the thread that runs it.
+/// A raw pointer the fiber's closure may carry to another thread with the
+/// future that owns its target.
+struct SendPtr<T>(*const T);
+// SAFETY: only dereferenced on the fiber, while the owning `FiberFuture`
+// (which is `Send` only under the conditions stated there) is alive.
+unsafe impl<T> Send for SendPtr<T> {}
+
+/// A computation on a fiber, driven by polling.
 pub(crate) struct FiberFuture<'a, R> {
+    /// Dropped first (cancelling the fiber) in `Drop`, before `shared`.
     fiber: Option<Fiber<'a, (), (), ()>>,
     store: *mut StoreOpaque,
-    side: FiberSide,
-    /// The fiber's `Suspend`, published by the fiber when it starts.
-    suspend: Rc<Cell<*const WeftSuspend>>,
-    result: Rc<Cell<Option<R>>>,
+    /// The fiber stack's record.
+    record: Box<VMStackRecord>,
+    /// The fiber's current store while it is suspended (see
+    /// `traphandlers::current_store`).
+    fiber_current_store: *const VMStoreContext,
+    shared: Box<Shared<R>>,
     _borrow: std::marker::PhantomData<&'a mut StoreOpaque>,
 }
 
+// SAFETY: a `FiberFuture` owns its fiber's stack and everything on it. The
+// closure that runs there is `Send` (required by `on_fiber`), and so is
+// the store it borrows (`StoreOpaque` is `Send`; `Store<T>` needs
+// `T: Send` to be borrowed from another thread at all), and the result
+// type. Everything the fiber keeps about "where it runs" lives in its
+// record and is reinstalled on the polling thread by each poll (module
+// docs); the thread-locals it reads are never cached across a switch
+// (their accessors are never inlined). So moving a suspended fiber with
+// its future to another thread and resuming it there is sound.
+unsafe impl<R: Send> Send for FiberFuture<'_, R> {}
+
 /// Runs `f` on a new fiber when the returned future is polled.
-pub(crate) fn on_fiber<'a, R: 'a>(
+pub(crate) fn on_fiber<'a, R: Send + 'a>(
     store: &'a mut StoreOpaque,
-    f: impl FnOnce(&mut StoreOpaque) -> R + 'a,
+    f: impl FnOnce(&mut StoreOpaque) -> R + Send + 'a,
 ) -> Result<FiberFuture<'a, R>> {
     if !store.engine.config().async_support {
         bail!("async support is not enabled: use Config::async_support(true)");
     }
     let stack = store.engine.async_stacks()?.get()?;
     let range = stack.range();
-    let store_ptr: *mut StoreOpaque = store;
-    let result = Rc::new(Cell::new(None));
-    let suspend_slot: Rc<Cell<*const WeftSuspend>> = Rc::new(Cell::new(std::ptr::null()));
-    let (result2, slot2) = (result.clone(), suspend_slot.clone());
+    let reserve = store.engine.config().host_stack_reserve;
+    let store_ptr = SendPtr(store as *mut StoreOpaque as *const StoreOpaque);
+    let shared = Box::new(Shared {
+        suspend: Cell::new(std::ptr::null()),
+        result: Cell::new(None),
+    });
+    let shared_ptr = SendPtr(&*shared as *const Shared<R>);
     let fiber = Fiber::new(stack, move |(), suspend: &WeftSuspend| {
-        slot2.set(suspend);
+        let (store_ptr, shared_ptr) = (store_ptr, shared_ptr);
+        // SAFETY: the future owns `shared` and outlives its fiber.
+        let shared = unsafe { &*shared_ptr.0 };
+        shared.suspend.set(suspend);
         // Only now does the poller know our Suspend: publish it for
         // `block_on` (the poller already set the executor's Context).
-        CURRENT.with(|c| {
-            if let Some(mut fc) = c.get() {
-                fc.suspend = suspend;
-                c.set(Some(fc));
-            }
-        });
+        if let Some(mut fc) = fiber_context() {
+            fc.suspend = suspend;
+            set_fiber_context(Some(fc));
+        }
         // SAFETY: the poller holds the store's exclusive borrow (`'a`) for
         // as long as the fiber exists and never uses the store while the
         // fiber runs.
-        let store = unsafe { &mut *store_ptr };
-        result2.set(Some(f(store)));
+        let store = unsafe { &mut *store_ptr.0.cast_mut() };
+        shared.result.set(Some(f(store)));
     })
     .map_err(|e| anyhow!("cannot create a fiber: {e}"))?;
     Ok(FiberFuture {
         fiber: Some(fiber),
-        store: store_ptr,
-        side: FiberSide {
-            stack: StackState::fresh(),
-            trap: StackTrapState::fresh(range.start, range.end),
-        },
-        suspend: suspend_slot,
-        result,
+        store: store as *mut StoreOpaque,
+        record: Box::new(VMStackRecord::new(range.start, range.end, reserve)),
+        fiber_current_store: std::ptr::null(),
+        shared,
         _borrow: std::marker::PhantomData,
     })
 }
@@ -157,35 +175,36 @@ impl<R> FiberFuture<'_, R> {
     fn run_fiber<T>(&mut self, cx: *mut Context<'static>, go: impl FnOnce(&mut Self) -> T) -> T {
         struct Restore<'s, 'a, R> {
             fut: &'s mut FiberFuture<'a, R>,
-            poller_trap: StackTrapState,
+            poller_store: *const VMStoreContext,
             poller_fc: Option<FiberContext>,
         }
         impl<R> Drop for Restore<'_, '_, R> {
             fn drop(&mut self) {
                 // Take the fiber's state back and reinstall the poller's.
-                self.fut.side.trap = stack_trap_state();
-                set_stack_trap_state(self.poller_trap);
-                CURRENT.with(|c| c.set(self.poller_fc));
+                self.fut.fiber_current_store = current_store();
+                set_current_store(self.poller_store);
+                set_fiber_context(self.poller_fc);
                 // SAFETY: see `on_fiber`: the store is ours again.
-                let store = unsafe { &mut *self.fut.store };
-                self.fut.side.stack.swap_with(store);
+                let ctx = unsafe { &*(*self.fut.store).vm_store_ctx };
+                ctx.current_stack.set(self.fut.record.parent.get());
+                self.fut.record.parent.set(std::ptr::null_mut());
             }
         }
-        let poller_trap = stack_trap_state();
-        let poller_fc = CURRENT.with(|c| c.get());
+        let poller_store = current_store();
+        let poller_fc = fiber_context();
         // SAFETY: see `on_fiber`.
-        let store = unsafe { &mut *self.store };
-        self.side.stack.swap_with(store);
-        set_stack_trap_state(self.side.trap);
-        CURRENT.with(|c| {
-            c.set(Some(FiberContext {
-                suspend: self.suspend.get(),
-                cx,
-            }))
-        });
+        let ctx = unsafe { &*(*self.store).vm_store_ctx };
+        self.record.parent.set(ctx.current_stack.get());
+        let record: *const VMStackRecord = &*self.record;
+        ctx.current_stack.set(record.cast_mut());
+        set_current_store(self.fiber_current_store);
+        set_fiber_context(Some(FiberContext {
+            suspend: self.shared.suspend.get(),
+            cx,
+        }));
         let guard = Restore {
             fut: self,
-            poller_trap,
+            poller_store,
             poller_fc,
         };
         go(guard.fut)
@@ -210,7 +229,12 @@ impl<R> Future for FiberFuture<'_, R> {
         });
         if done {
             this.fiber = None;
-            Poll::Ready(this.result.take().expect("fiber finished without a result"))
+            Poll::Ready(
+                this.shared
+                    .result
+                    .take()
+                    .expect("fiber finished without a result"),
+            )
         } else {
             Poll::Pending
         }
@@ -229,9 +253,7 @@ impl<R> Drop for FiberFuture<'_, R> {
 
 /// Whether the calling code runs on a fiber driven by a [`FiberFuture`].
 pub(crate) fn on_a_fiber() -> bool {
-    CURRENT
-        .with(|c| c.get())
-        .is_some_and(|fc| !fc.suspend.is_null())
+    fiber_context().is_some_and(|fc| !fc.suspend.is_null())
 }
 
 /// Suspends the current fiber once, returning to its poller (which
@@ -240,7 +262,7 @@ pub(crate) fn on_a_fiber() -> bool {
 /// # Errors
 /// When not running on a fiber.
 pub(crate) fn suspend_once() -> Result<()> {
-    let fc = CURRENT.with(|c| c.get()).filter(|fc| !fc.suspend.is_null());
+    let fc = fiber_context().filter(|fc| !fc.suspend.is_null());
     let fc = fc.ok_or_else(|| anyhow!("not running on a fiber: use call_async"))?;
     // SAFETY: the Suspend belongs to the fiber we are running on, which
     // is alive (we are on it).
@@ -252,9 +274,7 @@ pub(crate) fn suspend_once() -> Result<()> {
 /// fiber whenever it is pending.
 pub(crate) fn block_on<F: Future + ?Sized>(mut fut: Pin<&mut F>) -> Result<F::Output> {
     loop {
-        let fc = CURRENT
-            .with(|c| c.get())
-            .filter(|fc| !fc.suspend.is_null() && !fc.cx.is_null());
+        let fc = fiber_context().filter(|fc| !fc.suspend.is_null() && !fc.cx.is_null());
         let fc = fc.ok_or_else(|| {
             anyhow!("an async host function was called outside of an async call (use call_async)")
         })?;
@@ -270,7 +290,7 @@ pub(crate) fn block_on<F: Future + ?Sized>(mut fut: Pin<&mut F>) -> Result<F::Ou
 /// Wakes the current poller's task (used before a voluntary yield so the
 /// executor polls again).
 pub(crate) fn wake_current() {
-    if let Some(fc) = CURRENT.with(|c| c.get()).filter(|fc| !fc.cx.is_null()) {
+    if let Some(fc) = fiber_context().filter(|fc| !fc.cx.is_null()) {
         // SAFETY: as in `block_on`.
         unsafe { (*fc.cx).waker().wake_by_ref() };
     }

@@ -10,14 +10,15 @@
 //!           [saved fp of its caller][return address] ...
 //! ```
 //!
-//! The signal handler walks this chain while the frames still exist (see
-//! `code_registry::walk_frames_in_handler`) and stops at the first return
-//! address outside generated code; here the recorded PCs are mapped to
-//! functions, dropping trampoline frames (a host function's error traps
-//! inside its trampoline; the chain ends in the entry trampoline).
+//! The one walker (`super::stack::walk`) follows this chain across
+//! activations and stacks: the signal handler runs it while a trap's frames
+//! still exist, [`capture`] runs it from host code. Here the PCs are mapped
+//! to functions, dropping trampoline frames (a host function's error traps
+//! inside its trampoline; each stretch ends in an entry trampoline).
 
 use super::code_registry;
 use super::module::ModuleCode;
+use super::stack::{Start, walk};
 use crate::trap::{FrameInfo, WasmBacktrace};
 
 /// Turns the frame PCs recorded by the trap handler (innermost first) into
@@ -26,7 +27,7 @@ pub(crate) fn symbolize(pcs: &[usize]) -> WasmBacktrace {
     let mut frames = Vec::new();
     for &pc in pcs {
         let Some(code) = code_registry::lookup(pc) else {
-            break;
+            continue;
         };
         let Some(module) = code.as_any().downcast_ref::<ModuleCode>() else {
             continue;
@@ -44,26 +45,30 @@ pub(crate) fn symbolize(pcs: &[usize]) -> WasmBacktrace {
     WasmBacktrace { frames }
 }
 
-/// Appends the PCs of the live wasm frames of an enclosing activation,
-/// starting from the frame pointer its wasm-to-host trampoline recorded
-/// (`VMStoreContext.last_wasm_exit_fp`), until the chain leaves generated
-/// code.
-pub(crate) fn live_frames_from_exit(mut fp: usize, out: &mut Vec<usize>) {
-    const MAX: usize = super::traphandlers::MAX_TRAP_FRAMES;
-    while fp != 0 && out.len() < MAX {
-        // SAFETY: `fp` is the frame pointer of a trampoline or wasm frame
-        // that is still live (its activation is suspended in a host call
-        // further up this stack); such frames keep [saved fp, return
-        // address] at `fp`.
-        let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        if ret == 0 || next_fp <= fp {
-            break;
-        }
-        let pc = ret - 1;
-        if code_registry::lookup(pc).is_none() {
-            break;
-        }
-        out.push(pc);
-        fp = next_fp;
-    }
+/// The wasm frames that are live right now in `store`, innermost first:
+/// for a host function called from wasm (directly or through other host
+/// functions), the frames of the wasm that called it and of every wasm
+/// activation and stack below. Empty when no wasm of the store is active.
+pub(crate) fn capture(store: &super::StoreOpaque) -> WasmBacktrace {
+    let record = store.vm_store_ctx.current_stack.get();
+    let mut pcs = Vec::new();
+    // SAFETY: the current record and its activations are live while the
+    // store is borrowed by code running inside them (or idle, with no
+    // activation: then the walk finds nothing).
+    unsafe {
+        walk(
+            record,
+            Start::LastExit,
+            code_registry::lookup,
+            |frame, _code| {
+                pcs.push(frame.lookup_pc());
+                if pcs.len() >= super::traphandlers::MAX_TRAP_FRAMES {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                }
+            },
+        )
+    };
+    symbolize(&pcs)
 }

@@ -254,10 +254,6 @@ unsafe extern "C" fn elem_drop(vmctx: *mut u8, seg: u32) {
     inst.elems[seg as usize] = None;
 }
 
-/// Minimum native stack a host function gets; below it the call traps
-/// with "call stack exhausted" instead of overflowing the thread's stack.
-const HOST_MIN_STACK: usize = 64 * 1024;
-
 unsafe extern "C" fn host_call(
     hctx: *mut VMHostFuncContext,
     caller_vmctx: *mut u8,
@@ -269,12 +265,8 @@ unsafe extern "C" fn host_call(
     let host = unsafe { &*((*hctx).host_data as *const HostFunc) };
     // SAFETY: the host function's store is the running store.
     let store = unsafe { &mut *host.store };
-    let here = &host as *const _ as usize;
-    let (lo, _) = super::traphandlers::current_stack_bounds();
-    if here < lo + HOST_MIN_STACK {
-        store.pending = Some(Pending::Error(crate::Trap::StackOverflow.into()));
-        return 0;
-    }
+    // The trampoline already checked that the host reserve of native
+    // stack is left (`Config::host_stack_reserve`).
     let call: *const HostCallFn = &*host.call;
     let store_ptr: *mut StoreOpaque = store;
     // SAFETY: the trampoline passes a stack array of `len` slots.

@@ -24,8 +24,8 @@
 //! flush is needed after `publish`; a port to another architecture must add
 //! one there (e.g. `__clear_cache` on aarch64).
 
-use super::mmap::Mmap;
 use anyhow::{Context, Result};
+use weft_sys::Mmap;
 
 /// A region of machine code, writable until published, then executable.
 pub(crate) struct CodeMemory {

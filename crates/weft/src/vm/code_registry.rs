@@ -117,45 +117,18 @@ pub(crate) fn lookup_trap_in_handler(pc: usize) -> Option<Trap> {
     None
 }
 
-/// Walks the frame-pointer chain from a trap inside the signal handler,
-/// writing the PC of each frame of registered code into `out` (the trapping
-/// PC first, then each return address minus one), and stops at the first
-/// frame whose return address is outside registered code. Returns how many
-/// PCs were written. Never blocks or allocates.
-///
-/// # Safety
-///
-/// `pc`/`fp` must be the registers of a thread interrupted inside
-/// registered code, all of which keeps the standard frame-pointer chain
-/// (`[fp]` = caller's fp, `[fp + 8]` = return address).
-pub(crate) unsafe fn walk_frames_in_handler(
-    mut pc: usize,
-    mut fp: usize,
-    out: &mut [usize],
-) -> usize {
+/// Runs `f` with a lookup "is `pc` in registered code?" usable inside a
+/// signal handler: the read lock is tried (never waited for) once for the
+/// whole call, so `f` may ask many times without taking it again. Returns
+/// `None` if the lock could not be had (another thread is registering
+/// code right now).
+pub(crate) fn with_handler_lookup<R>(f: impl FnOnce(&dyn Fn(usize) -> bool) -> R) -> Option<R> {
     let map = match REGISTRY.try_read() {
         Ok(map) => map,
         Err(TryLockError::Poisoned(p)) => p.into_inner(),
-        Err(TryLockError::WouldBlock) => return 0,
+        Err(TryLockError::WouldBlock) => return None,
     };
-    let mut n = 0;
-    while n < out.len() && find(&map, pc).is_some() {
-        out[n] = pc;
-        n += 1;
-        if fp == 0 {
-            break;
-        }
-        // SAFETY: `fp` belongs to a frame of registered code (checked just
-        // above for its PC), which always saves [caller fp, return address]
-        // at `fp`; the caller guarantees the chain starts in such a frame.
-        let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        if next_fp <= fp || ret == 0 {
-            break;
-        }
-        pc = ret - 1;
-        fp = next_fp;
-    }
-    n
+    Some(f(&|pc| find(&map, pc).is_some()))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Calling functions: host -> wasm entry, host functions, their trampolines.
 
+use super::entry::catch_traps;
 use super::module::{RegisteredCode, publish_single};
 use super::store::{FuncData, FuncKind, HostFunc, Pending, StoreOpaque, mask};
-use super::traphandlers::{TrapRecord, catch_traps, current_stack_bounds};
+use super::traphandlers::TrapRecord;
 use super::vmcontext::{VMFuncRef, VMHostFuncContext, ValRaw};
 use crate::store::StoreInner;
 use crate::types::{FuncType, ValType};
@@ -13,10 +14,6 @@ use std::sync::{Arc, Mutex};
 use weft_cranelift::TrampolineKind;
 use weft_environ::VMHOSTFUNC_MAGIC;
 use weft_environ::wasmparser as wp;
-
-/// Bytes of native stack kept free below the wasm stack limit for host
-/// functions and the signal handler.
-pub(crate) const HOST_RED_ZONE: usize = 128 * 1024;
 
 /// The type-erased body of a host function:
 /// `(store, caller_vmctx, values) -> Result<()>`.
@@ -184,49 +181,35 @@ unsafe extern "C" fn entry_shim(data: *mut u8) {
 }
 
 /// Runs a wasm function through its array-to-wasm trampoline with traps
-/// caught, maintaining the store's stack limit.
+/// caught. The outermost entry on a stack sets that stack's wasm limit.
 fn invoke_wasm(store: &mut StoreOpaque, args: &mut EntryArgs) -> Result<()> {
-    let outer = store.wasm_depth == 0;
-    let limit_cell = store.vm_store_ctx.stack_limit.get();
-    // SAFETY: the store context is owned by the store we hold exclusively.
-    let saved_limit = unsafe { *limit_cell };
-    if outer {
+    let ctx = &*store.vm_store_ctx;
+    // SAFETY: the current record is the store's native record or that of
+    // the fiber running this code; both outlive this call.
+    let record = unsafe { &*ctx.current_stack.get() };
+    if !record.is_active() {
+        let config = store.engine.config();
+        if std::ptr::eq(record, &*store.native_stack) {
+            // The store may have moved to another thread since its last
+            // call: describe the stack we are on now.
+            let (low, high) = weft_sys::thread_stack::bounds();
+            record.set_bounds(low, high, config.host_stack_reserve);
+        }
         let here = &args as *const _ as usize;
-        let (lo, _hi) = current_stack_bounds();
-        let floor = lo + HOST_RED_ZONE;
+        // Wasm frames stay above the host reserve too, so a host function
+        // called from the deepest wasm frame still has its reserve.
+        let floor = record.host_limit.get();
         if here <= floor {
             bail!(Trap::StackOverflow);
         }
-        let limit = here
-            .saturating_sub(store.engine.config().max_wasm_stack)
-            .max(floor);
-        // SAFETY: as above.
-        unsafe { *limit_cell = limit };
+        let limit = here.saturating_sub(config.max_wasm_stack).max(floor);
+        record.stack_limit.set(limit);
     }
-    if !outer {
-        // We are inside a host function called from wasm: remember where
-        // that wasm left off, so backtraces can continue into its frames.
-        // SAFETY: as above.
-        let exit_fp = unsafe { *store.vm_store_ctx.last_wasm_exit_fp.get() };
-        store.outer_exit_fps.push(exit_fp);
-    }
-    store.wasm_depth += 1;
-    // SAFETY: `entry_shim` only reads `args`, which outlives the call.
-    let result = unsafe { catch_traps(entry_shim, args as *mut EntryArgs as *mut u8) };
-    store.wasm_depth -= 1;
-    let result = result.map_err(|record| trap_error(store, record));
-    if !outer {
-        let exit_fp = store.outer_exit_fps.pop().unwrap_or(0);
-        // The outer wasm is about to continue; it is still "exited" until
-        // its host function returns.
-        // SAFETY: as above.
-        unsafe { *store.vm_store_ctx.last_wasm_exit_fp.get() = exit_fp };
-    }
-    if outer {
-        // SAFETY: as above.
-        unsafe { *limit_cell = saved_limit };
-    }
-    result
+    // SAFETY: `entry_shim` only reads `args`, which outlives the call; the
+    // store context's current record describes this stack (set above, or
+    // by the fiber poller).
+    let result = unsafe { catch_traps(ctx, entry_shim, args as *mut EntryArgs as *mut u8) };
+    result.map_err(|record| trap_error(store, record))
 }
 
 /// Turns a trap record into the error callers see.
@@ -238,12 +221,9 @@ fn trap_error(store: &mut StoreOpaque, record: TrapRecord) -> anyhow::Error {
         Some(Pending::Error(e)) if record.trap == Trap::HostError => return e,
         Some(Pending::Error(_)) | None => {}
     }
-    let mut pcs = super::traphandlers::take_trap_frames(&record);
-    // Outer activations (wasm that called the host that called this wasm)
-    // are still live on the stack: continue the trace through them.
-    for exit_fp in store.outer_exit_fps.iter().rev() {
-        super::backtrace::live_frames_from_exit(*exit_fp, &mut pcs);
-    }
+    // The handler walked every wasm frame of the store, through outer
+    // activations and stacks, before the frames were abandoned.
+    let pcs = super::traphandlers::take_trap_frames(&record);
     let backtrace = super::backtrace::symbolize(&pcs);
     // The trap is the headline; the backtrace explains where.
     anyhow::Error::new(backtrace).context(record.trap)

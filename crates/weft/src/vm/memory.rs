@@ -18,11 +18,11 @@
 //!   generated code compares address+offset+size with current_length.
 //! ```
 
-use super::mmap::Mmap;
 use super::vmcontext::VMMemoryDefinition;
 use crate::Result;
 use crate::types::MemoryType;
 use anyhow::{anyhow, bail};
+use weft_sys::Mmap;
 
 /// Virtual reservation of a 32-bit memory with guard-page bounds checks.
 const GUARDED_RESERVATION: u64 = 8 << 30;

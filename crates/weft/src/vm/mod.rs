@@ -2,9 +2,11 @@
 //! and code memory) where `unsafe` code lives.
 //!
 //! * `vmcontext`: the `#[repr(C)]` records generated code reads;
-//! * `mmap`, `code_memory`: virtual memory and W^X code placement;
-//! * `code_registry`, `traphandlers`, `entry_x86_64`: mapping faulting PCs
-//!   to traps and unwinding to the host entry;
+//! * `stack`: the per-stack records, activations and the one frame walker;
+//! * `entry`: host->wasm entries and the `resume_at` unwind primitive;
+//! * `code_memory`: W^X code placement (virtual memory is `weft_sys`);
+//! * `code_registry`, `traphandlers`: mapping faulting PCs to traps and
+//!   resuming at the nearest entry;
 //! * `gdb_jit`: describing published code to debuggers (gdb's JIT interface);
 //! * `module`, `instance`, `store`, `func`, `builtins`: compiled modules,
 //!   instances and their vmctx, calls in both directions;
@@ -15,15 +17,14 @@ mod backtrace;
 mod builtins;
 pub(crate) mod code_memory;
 pub(crate) mod code_registry;
-#[cfg(target_arch = "x86_64")]
-mod entry_x86_64;
+mod entry;
 mod func;
 pub(crate) mod gdb_jit;
 mod instance;
 mod libcalls;
 mod memory;
-pub(crate) mod mmap;
 mod module;
+pub(crate) mod stack;
 mod store;
 mod table;
 pub(crate) mod traphandlers;
@@ -31,7 +32,7 @@ mod type_registry;
 mod vmcontext;
 
 pub(crate) use async_fiber::{block_on, on_fiber};
-pub(crate) use func::HOST_RED_ZONE;
+pub(crate) use backtrace::capture as capture_backtrace;
 pub(crate) use func::{
     HostTrampolines, call_func, call_raw, caller_instance, new_host_func, new_host_func_raw,
 };

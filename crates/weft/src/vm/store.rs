@@ -3,13 +3,16 @@
 //! ```text
 //! Store<T> --Box--> StoreInner<T> { opaque: StoreOpaque, data: T }
 //!                                   |
-//!   vm_store_ctx: Box<VMStoreContext>  <- read by every prologue
+//!   vm_store_ctx: Box<VMStoreContext>  <- current_stack: read by every
+//!                                         prologue (its stack limit)
+//!   native_stack: Box<VMStackRecord>   <- record of the embedder's stack
 //!   instances: Vec<Box<InstanceData>>  <- each owns its VMContext
 //!   funcs / memories / tables / globals: Vec<...>, handles are indices
 //! ```
 
 use super::instance::InstanceData;
 use super::memory::LinearMemory;
+use super::stack::VMStackRecord;
 use super::table::TableData;
 use super::vmcontext::{VMFuncRef, VMGlobal, VMHostFuncContext, VMStoreContext};
 use crate::store::StoreId;
@@ -77,13 +80,10 @@ pub(crate) struct StoreOpaque {
     /// Modules instantiated in this store, kept alive with their code.
     pub(crate) modules: Vec<Module>,
     pub(crate) pending: Option<Pending>,
-    /// Depth of host->wasm entries currently on the stack.
-    pub(crate) wasm_depth: u32,
-    /// For each nested entry (innermost last): the frame pointer at which
-    /// the enclosing wasm activation called out to the host.
-    pub(crate) outer_exit_fps: Vec<usize>,
-    /// The `StoreInner<T>` this belongs to (for host functions).
-    pub(crate) self_ptr: *mut u8,
+    /// The record of the native stack the embedder calls in on (whichever
+    /// thread that is: its bounds are refreshed at each outermost entry).
+    /// Fibers bring their own records.
+    pub(crate) native_stack: Box<VMStackRecord>,
     /// What happens when wasm reaches the epoch deadline.
     pub(crate) epoch_behavior: EpochBehavior,
 }
@@ -120,12 +120,17 @@ impl StoreOpaque {
             func_by_ref: HashMap::new(),
             modules: Vec::new(),
             pending: None,
-            wasm_depth: 0,
-            outer_exit_fps: Vec::new(),
-            self_ptr: std::ptr::null_mut(),
+            native_stack: Box::new(VMStackRecord::new(0, 0, 0)),
             epoch_behavior: EpochBehavior::Trap,
         }
         .with_epoch_pointer()
+        .with_native_stack()
+    }
+
+    fn with_native_stack(self) -> Self {
+        let record: *const VMStackRecord = &*self.native_stack;
+        self.vm_store_ctx.current_stack.set(record.cast_mut());
+        self
     }
 
     fn with_epoch_pointer(self) -> Self {
@@ -140,10 +145,6 @@ impl StoreOpaque {
         let deadline = self.engine.current_epoch().saturating_add(ticks);
         // SAFETY: the store context is exclusively ours.
         unsafe { *self.vm_store_ctx.epoch_deadline.get() = deadline };
-    }
-
-    pub(crate) fn set_self_ptr(&mut self, p: *mut u8) {
-        self.self_ptr = p;
     }
 
     fn check(&self, store: StoreId, what: &str) {

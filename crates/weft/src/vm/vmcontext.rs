@@ -4,31 +4,18 @@
 //! `weft_environ::vmoffsets`; the tests at the bottom of this file check the
 //! Rust structs against those numbers.
 //!
-//! ```text
-//! VMStoreContext            VMFuncRef               VMMemoryDefinition
-//! +0  stack_limit           +0  wasm_call           +0  base
-//! +8  last_wasm_exit_fp     +8  vmctx               +8  current_length
-//! +16 last_wasm_exit_pc     +16 type_id (u32)
-//! +24 last_wasm_entry_fp
-//! +32 epoch_ptr
-//! +40 epoch_deadline
-//!
-//! VMTableDefinition         VMGlobal (16 bytes, 16-aligned storage)
-//! +0  base                  +0  value bits (i32/i64/f32/f64/v128/ref)
-//! +8  current_elements
-//! ```
+//! The field diagrams live with the offsets, in `weft_environ::vmoffsets`
+//! (one copy); the per-stack record is in `super::stack::record`.
 
-use std::cell::UnsafeCell;
+use super::stack::VMStackRecord;
+use std::cell::{Cell, UnsafeCell};
 
-/// Per-store record read by every function prologue (the stack limit) and
-/// written at wasm/host transitions.
+/// Per-store record: which stack runs wasm now (its record holds the stack
+/// limit every prologue reads) and the epoch state.
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct VMStoreContext {
-    pub stack_limit: UnsafeCell<usize>,
-    pub last_wasm_exit_fp: UnsafeCell<usize>,
-    pub last_wasm_exit_pc: UnsafeCell<usize>,
-    pub last_wasm_entry_fp: UnsafeCell<usize>,
+    pub current_stack: Cell<*mut VMStackRecord>,
     pub epoch_ptr: UnsafeCell<*const u64>,
     pub epoch_deadline: UnsafeCell<u64>,
 }
@@ -36,10 +23,7 @@ pub(crate) struct VMStoreContext {
 impl Default for VMStoreContext {
     fn default() -> Self {
         VMStoreContext {
-            stack_limit: UnsafeCell::new(0),
-            last_wasm_exit_fp: UnsafeCell::new(0),
-            last_wasm_exit_pc: UnsafeCell::new(0),
-            last_wasm_entry_fp: UnsafeCell::new(0),
+            current_stack: Cell::new(std::ptr::null_mut()),
             epoch_ptr: UnsafeCell::new(std::ptr::null()),
             epoch_deadline: UnsafeCell::new(u64::MAX),
         }
@@ -108,20 +92,8 @@ mod tests {
     #[test]
     fn layouts_match_vmoffsets() {
         assert_eq!(
-            offset_of!(VMStoreContext, stack_limit) as u32,
-            store_ctx::STACK_LIMIT
-        );
-        assert_eq!(
-            offset_of!(VMStoreContext, last_wasm_exit_fp) as u32,
-            store_ctx::LAST_WASM_EXIT_FP
-        );
-        assert_eq!(
-            offset_of!(VMStoreContext, last_wasm_exit_pc) as u32,
-            store_ctx::LAST_WASM_EXIT_PC
-        );
-        assert_eq!(
-            offset_of!(VMStoreContext, last_wasm_entry_fp) as u32,
-            store_ctx::LAST_WASM_ENTRY_FP
+            offset_of!(VMStoreContext, current_stack) as u32,
+            store_ctx::CURRENT_STACK
         );
         assert_eq!(
             offset_of!(VMStoreContext, epoch_ptr) as u32,

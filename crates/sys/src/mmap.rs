@@ -36,7 +36,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The host page size in bytes (cached after the first call).
-pub(crate) fn page_size() -> usize {
+pub fn page_size() -> usize {
     static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
     let cached = PAGE_SIZE.load(Ordering::Relaxed);
     if cached != 0 {
@@ -53,13 +53,14 @@ pub(crate) fn page_size() -> usize {
 }
 
 /// `len` rounded up to a multiple of the page size, or `None` on overflow.
-pub(crate) fn round_up_to_page(len: usize) -> Option<usize> {
+pub fn round_up_to_page(len: usize) -> Option<usize> {
     let page = page_size();
     Some(len.checked_add(page - 1)? & !(page - 1))
 }
 
 /// One anonymous private mapping, unmapped on drop.
-pub(crate) struct Mmap {
+#[derive(Debug)]
+pub struct Mmap {
     /// Start of the mapping (dangling but non-null when `len == 0`).
     ptr: NonNull<u8>,
     /// Length in bytes, a multiple of the page size.
@@ -77,7 +78,7 @@ unsafe impl Sync for Mmap {}
 impl Mmap {
     /// Reserves `len` bytes (rounded up to whole pages) of inaccessible
     /// address space.
-    pub(crate) fn reserve(len: usize) -> Result<Mmap> {
+    pub fn reserve(len: usize) -> Result<Mmap> {
         let Some(len) = round_up_to_page(len) else {
             bail!("failed to reserve {len} bytes of virtual memory: size overflows");
         };
@@ -113,7 +114,7 @@ impl Mmap {
 
     /// Maps `len` bytes (rounded up to whole pages) of zeroed read-write
     /// memory.
-    pub(crate) fn accessible(len: usize) -> Result<Mmap> {
+    pub fn accessible(len: usize) -> Result<Mmap> {
         let mut m = Mmap::reserve(len)?;
         let full = m.len;
         m.make_accessible(0, full)?;
@@ -121,18 +122,17 @@ impl Mmap {
     }
 
     /// Start of the mapping.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
+    pub fn as_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }
 
     /// Length of the mapping in bytes (a multiple of the page size).
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the mapping is empty.
-    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
@@ -171,7 +171,7 @@ impl Mmap {
     }
 
     /// Makes `[offset, offset + len)` readable and writable.
-    pub(crate) fn make_accessible(&mut self, offset: usize, len: usize) -> Result<()> {
+    pub fn make_accessible(&mut self, offset: usize, len: usize) -> Result<()> {
         self.protect(
             "make_accessible",
             offset,
@@ -182,7 +182,7 @@ impl Mmap {
 
     /// Makes `[offset, offset + len)` readable and executable (never
     /// writable at the same time).
-    pub(crate) fn make_executable(&mut self, offset: usize, len: usize) -> Result<()> {
+    pub fn make_executable(&mut self, offset: usize, len: usize) -> Result<()> {
         self.protect(
             "make_executable",
             offset,
@@ -192,21 +192,18 @@ impl Mmap {
     }
 
     /// Makes `[offset, offset + len)` read-only.
-    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
-    pub(crate) fn make_readonly(&mut self, offset: usize, len: usize) -> Result<()> {
+    pub fn make_readonly(&mut self, offset: usize, len: usize) -> Result<()> {
         self.protect("make_readonly", offset, len, libc::PROT_READ)
     }
 
     /// Makes `[offset, offset + len)` inaccessible again (contents kept).
-    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
-    pub(crate) fn make_inaccessible(&mut self, offset: usize, len: usize) -> Result<()> {
+    pub fn make_inaccessible(&mut self, offset: usize, len: usize) -> Result<()> {
         self.protect("make_inaccessible", offset, len, libc::PROT_NONE)
     }
 
     /// Releases the physical pages of `[offset, offset + len)`: the range
     /// keeps its protection and reads as zeros afterwards.
-    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
-    pub(crate) fn decommit(&mut self, offset: usize, len: usize) -> Result<()> {
+    pub fn decommit(&mut self, offset: usize, len: usize) -> Result<()> {
         let len = self.check_range("decommit", offset, len)?;
         if len == 0 {
             return Ok(());

@@ -1,15 +1,15 @@
-//! x86_64 (System V) entry routine that calls into code that may trap, and
-//! the two ways back out of it after a trap.
+//! x86_64 (System V) host->wasm entry routine and the one unwind
+//! primitive, "resume at (pc, sp, fp) with payload registers".
 //!
 //! CAUTION: this is hand-written assembly. Every instruction and every CFI
 //! directive below matters, for correctness (callee-saved registers, stack
 //! alignment) and for debuggers, profilers and backtraces, which walk
 //! through this frame using the CFI. When changing an instruction, re-check
 //! the frame diagram and every `.cfi_*` directive after it. The symbols are
-//! only ever used through [`super::traphandlers`].
+//! only ever used through [`super`].
 //!
-//! Frame of `weft_catch_traps_entry` while the callee runs (addresses grow
-//! upwards; `fp` is the value of rbp after the prologue):
+//! Frame of `weft_enter` while the callee runs (addresses grow upwards;
+//! `fp` is the value of rbp after the prologue):
 //!
 //! ```text
 //!   fp + 8    return address into catch_traps (Rust)   <- CFA - 8
@@ -19,44 +19,54 @@
 //!   fp - 24   caller's r13                             <- CFA - 40
 //!   fp - 32   caller's r14                             <- CFA - 48
 //!   fp - 40   caller's r15                             <- CFA - 56
-//!   fp - 48   (padding: keeps rsp 16-byte aligned)     <- rsp = jump_buf.sp
+//!   fp - 48   (padding: keeps rsp 16-byte aligned)     <- rsp = record.entry_sp
 //!   fp - 56   return address into this routine, pushed by `call`
-//!   ...       callee frames (host code, generated code)
+//!   ...       callee frames (the entry trampoline, wasm, host code, ...)
 //! ```
 //!
-//! `jump_buf` is a `#[repr(C)] struct { sp: usize, fp: usize }` owned by
-//! the Rust caller; the prologue fills it. Leaving after a trap means
-//! resuming at `weft_trap_landing_pad` with rsp = `jump_buf.sp` and
-//! rbp = `jump_buf.fp`: the epilogue then restores the callee-saved
-//! registers from the frame above and returns 1 to `catch_traps`, as if
-//! the callee had returned. Two paths get there:
+//! The prologue writes this entry's resume point into the stack record
+//! passed in rdx: `entry_sp` = rsp above, `entry_fp` = fp, and
+//! `entry_resume_pc` = `weft_entry_resume`. Resuming there with that rsp
+//! and rbp runs the shared epilogue, which restores the callee-saved
+//! registers from the frame and returns the payload register rax (non-zero)
+//! to `catch_traps`, as if the callee had returned. The callee returning
+//! normally makes the routine return 0.
 //!
-//! * the signal handler rewrites the interrupted context (rip, rsp, rbp)
-//!   and returns; the kernel's `sigreturn` then "resumes" at the pad;
-//! * `weft_unwind_to(jump_buf)` loads rsp/rbp from ordinary code and
-//!   jumps to the pad.
+//! Two paths resume an entry:
 //!
-//! Frames between the entry and the trap are abandoned without running any
-//! destructor.
+//! * the signal handler rewrites the interrupted context (rip, rsp, rbp,
+//!   rax) and returns; the kernel's `sigreturn` "resumes" there;
+//! * `weft_resume_at(pc, sp, fp, payload0, payload1)` does the same from
+//!   ordinary code.
+//!
+//! `weft_resume_at` is the general primitive: it is not tied to entries.
+//! Exception handlers in generated code will be resumed the same way (with
+//! `Tail` callees a handler needs only sp, fp and pc; payloads arrive in
+//! rax and rdx). Frames between the resumer and the resume point are
+//! abandoned without running any destructor: only wasm frames and
+//! trampolines may be in between.
+
+use weft_environ::stack_record;
 
 #[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     // ---------------------------------------------------------------------
-    // u32 weft_catch_traps_entry(callee: rdi, data: rsi, jump_buf: rdx)
-    //   Calls callee(data). Returns 0 when the callee returns normally,
-    //   1 when control comes back through weft_trap_landing_pad.
+    // u64 weft_enter(callee: rdi, data: rsi, record: rdx)
+    //   Calls callee(data) with this frame as the record's resume point.
+    //   Returns 0 when the callee returns normally, the payload (rax) when
+    //   resumed at weft_entry_resume.
     // ---------------------------------------------------------------------
     // Put the routine in its own text section (dropped if unused).
-    ".pushsection .text.weft_catch_traps_entry,\"ax\",@progbits",
+    ".pushsection .text.weft_enter,\"ax\",@progbits",
     // Export the symbol to the Rust side of this crate.
-    ".globl weft_catch_traps_entry",
+    ".globl weft_enter",
     // Not visible outside the final linked object.
-    ".hidden weft_catch_traps_entry",
+    ".hidden weft_enter",
     // An ELF function symbol, so tools show it with a name and size.
-    ".type weft_catch_traps_entry,@function",
+    ".type weft_enter,@function",
     // Align the entry to 16 bytes like compiled functions.
     ".p2align 4",
-    "weft_catch_traps_entry:",
+    "weft_enter:",
     // Begin the FDE; at entry CFA = rsp + 8 and the return address is at
     // CFA - 8 (the CIE defaults for x86_64).
     ".cfi_startproc",
@@ -69,7 +79,7 @@ core::arch::global_asm!(
     // Our frame pointer: fp = address of the saved rbp.
     "mov rbp, rsp",
     // Compute CFA from rbp from here on (CFA = rbp + 16); this stays true
-    // even when we arrive at the landing pad with a restored rbp.
+    // when we arrive at the resume point with a restored rbp.
     ".cfi_def_cfa_register rbp",
     // Save the remaining callee-saved registers the callee (or a trap
     // that abandons it) might leave clobbered.
@@ -95,33 +105,37 @@ core::arch::global_asm!(
     // Six pushes after the return address: rsp = 8 (mod 16). Pad so that
     // rsp is 16-byte aligned at the call below, as the ABI requires.
     "sub rsp, 8",
-    // jump_buf.sp = rsp: the stack pointer to resume with after a trap.
-    "mov qword ptr [rdx], rsp",
-    // jump_buf.fp = rbp: the frame pointer to resume with after a trap.
-    "mov qword ptr [rdx + 8], rbp",
+    // record.entry_sp = rsp: the stack pointer to resume with.
+    "mov qword ptr [rdx + {entry_sp}], rsp",
+    // record.entry_fp = rbp: the frame pointer to resume with.
+    "mov qword ptr [rdx + {entry_fp}], rbp",
+    // The address of our resume point...
+    "lea rax, [rip + weft_entry_resume]",
+    // ...is record.entry_resume_pc.
+    "mov qword ptr [rdx + {entry_resume_pc}], rax",
     // Move the callee address out of the first argument register...
     "mov rax, rdi",
     // ...and pass `data` as the callee's only argument.
     "mov rdi, rsi",
-    // Run the callee. Traps do not come back here but to the pad.
+    // Run the callee. Traps do not come back here but to the resume point.
     "call rax",
     // Normal return: result 0.
     "xor eax, eax",
-    // Skip the landing pad, straight to the shared epilogue.
+    // Skip the resume point, straight to the shared epilogue.
     "jmp 2f",
     // ---------------------------------------------------------------------
-    // weft_trap_landing_pad: entered with rsp = jump_buf.sp and
-    // rbp = jump_buf.fp (set by the signal handler or weft_unwind_to), so
-    // the CFI in effect here (CFA = rbp + 16, registers saved as above)
-    // describes the machine state exactly. Not callable.
+    // weft_entry_resume: entered with rsp = record.entry_sp and
+    // rbp = record.entry_fp (set by the signal handler or weft_resume_at)
+    // and the payload in rax, so the CFI in effect here (CFA = rbp + 16,
+    // registers saved as above) describes the machine state exactly. Not
+    // callable.
     // ---------------------------------------------------------------------
-    // Make the pad's address available to Rust.
-    ".globl weft_trap_landing_pad",
+    // Make the resume point's address available to Rust.
+    ".globl weft_entry_resume",
     // Keep it internal to the final linked object.
-    ".hidden weft_trap_landing_pad",
-    "weft_trap_landing_pad:",
-    // Trap return: result 1.
-    "mov eax, 1",
+    ".hidden weft_entry_resume",
+    "weft_entry_resume:",
+    // Nothing to do: rax already holds the payload (the result).
     // Shared epilogue.
     "2:",
     // Point rsp at the saved r15, computed from rbp so that it is right on
@@ -154,75 +168,72 @@ core::arch::global_asm!(
     ".cfi_def_cfa rsp, 8",
     // rbp holds the caller's value again.
     ".cfi_restore rbp",
-    // Back to catch_traps with eax = 0 or 1.
+    // Back to catch_traps with rax = 0 or the payload.
     "ret",
     // End of the FDE.
     ".cfi_endproc",
     // Symbol size, for tools.
-    ".size weft_catch_traps_entry, .-weft_catch_traps_entry",
+    ".size weft_enter, .-weft_enter",
     // ---------------------------------------------------------------------
-    // ! weft_unwind_to(jump_buf: rdi)
-    //   Resumes the entry frame described by jump_buf at the landing pad.
-    //   Called from ordinary Rust code (unwind_to_entry); never returns.
+    // ! weft_resume_at(pc: rdi, sp: rsi, fp: rdx, payload0: rcx,
+    //                  payload1: r8)
+    //   Continues at pc with rsp = sp, rbp = fp, rax = payload0,
+    //   rdx = payload1. Never returns.
     // ---------------------------------------------------------------------
     // Align the routine like a compiled function.
     ".p2align 4",
     // Export the symbol to the Rust side of this crate.
-    ".globl weft_unwind_to",
+    ".globl weft_resume_at",
     // Not visible outside the final linked object.
-    ".hidden weft_unwind_to",
+    ".hidden weft_resume_at",
     // An ELF function symbol.
-    ".type weft_unwind_to,@function",
-    "weft_unwind_to:",
+    ".type weft_resume_at,@function",
+    "weft_resume_at:",
     // Begin the FDE; at entry the CIE defaults hold (CFA = rsp + 8).
     ".cfi_startproc",
-    // Switch the frame pointer to the entry frame's first: from the next
-    // instruction on, the CFI below describes the entry frame, whatever
-    // rsp still is.
-    "mov rbp, qword ptr [rdi + 8]",
-    // CFA = rbp + 16, i.e. the entry frame's CFA: an unwinder stopped on
-    // the next instructions sees the entry frame's caller as our caller.
-    ".cfi_def_cfa rbp, 16",
-    // The entry frame's saved rbp is at CFA - 16.
-    ".cfi_offset rbp, -16",
-    // Its saved rbx is at CFA - 24.
-    ".cfi_offset rbx, -24",
-    // Its saved r12 is at CFA - 32.
-    ".cfi_offset r12, -32",
-    // Its saved r13 is at CFA - 40.
-    ".cfi_offset r13, -40",
-    // Its saved r14 is at CFA - 48.
-    ".cfi_offset r14, -48",
-    // Its saved r15 is at CFA - 56.
-    ".cfi_offset r15, -56",
-    // Drop every frame below the entry frame: rsp = jump_buf.sp.
-    "mov rsp, qword ptr [rdi]",
-    // Continue in the entry routine's landing pad (returns 1).
-    "jmp weft_trap_landing_pad",
+    // From the next instruction on this routine's frame is gone: tell
+    // unwinders there is no caller to find (the target has its own CFI
+    // once we jump).
+    ".cfi_undefined rip",
+    // Install the target's frame pointer.
+    "mov rbp, rdx",
+    // Install the target's stack pointer: every frame below it is dropped.
+    "mov rsp, rsi",
+    // First payload register.
+    "mov rax, rcx",
+    // Second payload register.
+    "mov rdx, r8",
+    // Continue at the target.
+    "jmp rdi",
     // End of the FDE.
     ".cfi_endproc",
     // Symbol size, for tools.
-    ".size weft_unwind_to, .-weft_unwind_to",
+    ".size weft_resume_at, .-weft_resume_at",
     // Back to the section that was current before.
     ".popsection",
+    entry_sp = const stack_record::ENTRY_SP,
+    entry_fp = const stack_record::ENTRY_FP,
+    entry_resume_pc = const stack_record::ENTRY_RESUME_PC,
 );
 
 #[cfg(target_arch = "x86_64")]
 unsafe extern "C" {
-    /// Calls `callee(data)` after saving the state needed to come back
-    /// after a trap into `jump_buf`. Returns 0 on a normal return, 1 when
-    /// resumed at [`weft_trap_landing_pad`].
-    pub(super) fn weft_catch_traps_entry(
+    /// Calls `callee(data)` after writing this frame's resume point into
+    /// `record` (a `VMStackRecord`). Returns 0 on a normal return, the payload when resumed at
+    /// [`weft_entry_resume`].
+    pub(super) fn weft_enter(
         callee: unsafe extern "C" fn(*mut u8),
         data: *mut u8,
-        jump_buf: *mut super::traphandlers::JumpBuf,
-    ) -> u32;
+        record: *const u8,
+    ) -> u64;
 
-    /// Resumes the entry frame described by `jump_buf` at the landing pad.
-    #[cfg_attr(not(test), allow(dead_code))] // used by unwind_to_entry
-    pub(super) fn weft_unwind_to(jump_buf: *const super::traphandlers::JumpBuf) -> !;
-
-    /// The landing pad inside `weft_catch_traps_entry`. Never call it: only
-    /// its address is used, as the resume PC for the signal handler.
-    pub(super) fn weft_trap_landing_pad();
+    /// Continues at `pc` with the given stack and frame pointers and
+    /// payload registers (rax, rdx).
+    pub(super) fn weft_resume_at(
+        pc: usize,
+        sp: usize,
+        fp: usize,
+        payload0: usize,
+        payload1: usize,
+    ) -> !;
 }

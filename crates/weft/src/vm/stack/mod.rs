@@ -1,0 +1,8 @@
+//! Stacks that run wasm: their records, the activations on them, and the
+//! one frame walker that follows both.
+
+mod record;
+mod walk;
+
+pub(crate) use record::{Activation, ResumePoint, VMStackRecord};
+pub(crate) use walk::{Start, walk};
