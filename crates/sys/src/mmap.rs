@@ -326,8 +326,7 @@ mod tests {
     #[test]
     fn huge_reserve_error_names_the_size() {
         let e = Mmap::reserve(1 << 62)
-            .err()
-            .expect("reserving 4 EiB cannot succeed")
+            .expect_err("reserving 4 EiB cannot succeed")
             .to_string();
         assert!(
             e.contains("failed to reserve 4611686018427387904 bytes of virtual memory"),
