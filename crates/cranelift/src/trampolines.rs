@@ -1,6 +1,6 @@
 //! Trampolines between the host's array calling convention and wasm's.
 //!
-//! Values cross in an array of 16-byte `ValRaw` slots (DESIGN.md invariant
+//! Values cross in an array of 16-byte `ValRaw` slots (docs/INVARIANTS.md, invariant
 //! 5: the "Go slice" ABI): arguments are read from it, results written back
 //! over it.
 //!

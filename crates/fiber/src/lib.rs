@@ -3,7 +3,7 @@
 //!
 //! * [`Stack`] / [`StackPool`]: an mmap'd stack with a guard page below it,
 //!   any size from one page up, pooled and reused, unmapped when not
-//!   pooled (DESIGN invariant 2). Used for host fibers now, and meant for
+//!   pooled (docs/INVARIANTS.md, invariant 2). Used for host fibers now, and meant for
 //!   continuation stacks later.
 //! * [`Fiber`] / [`Suspend`]: runs a closure on a `Stack`; the closure
 //!   suspends with a value and is resumed with a value; panics come out of
@@ -12,7 +12,7 @@
 //! * The switch (`arch/x86_64.rs`): callee-saved registers + stack pointer,
 //!   with DWARF CFI and a frame-pointer record so that gdb, perf and
 //!   `std::backtrace` walk from a frame on a fiber into the frames of
-//!   whoever resumed it (DESIGN invariant 6). Other architectures compile,
+//!   whoever resumed it (docs/INVARIANTS.md, invariant 6). Other architectures compile,
 //!   and [`Fiber::new`] returns [`Error::UnsupportedArchitecture`].
 //!
 //! ```
@@ -32,7 +32,7 @@
 //! ## Stack limits (for the engine)
 //!
 //! This crate does not know about wasm stack limits; it exposes what the
-//! engine needs to keep DESIGN invariant 1 ("stack limits follow the
+//! engine needs to keep docs/INVARIANTS.md, invariant 1 ("stack limits follow the
 //! running stack"): [`Stack::range`] (usable `low..high`) and
 //! [`Stack::guard_range`], via [`Fiber::stack`] on the resumer's side and
 //! [`Suspend::stack_range`] / [`Suspend::guard_range`] on the fiber. The

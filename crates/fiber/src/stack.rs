@@ -56,7 +56,7 @@
 //! Each stack is its own mapping and its guard page splits it into two
 //! kernel VMAs, so a process holds at most about `vm.max_map_count / 2`
 //! (65,530 / 2 by default) stacks, pooled ones included. That is plenty
-//! for host fibers. Continuation stacks that run only wasm code (DESIGN
+//! for host fibers. Continuation stacks that run only wasm code (docs/INVARIANTS.md,
 //! invariant 7) need no guard page and are meant to be carved from large
 //! pooled regions instead; that allocator will hand out this same `Stack`
 //! type (today every `Stack` has a guard page).

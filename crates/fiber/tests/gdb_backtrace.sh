@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that gdb's `bt`, stopped in a function running on a fiber, walks
 # through the fiber's start trampoline and the switch frame into the frames
-# of whoever resumed it (DESIGN invariant 6), for a fiber resumed from the
+# of whoever resumed it (docs/INVARIANTS.md, invariant 6), for a fiber resumed from the
 # main stack and for a fiber resumed by another fiber whose stack lies
 # below it.
 #

@@ -393,7 +393,8 @@ impl Func {
 
     /// Calls the function on a fiber, so that async host functions it
     /// reaches can await futures (requires [`crate::Config::async_support`]).
-    /// The returned future is not `Send`: poll it on one thread.
+    /// The returned future is `Send` when the store data is: it may be polled
+    /// on a different thread each time (e.g. by a multi-threaded executor).
     pub async fn call_async(
         &self,
         mut store: impl AsContextMut,

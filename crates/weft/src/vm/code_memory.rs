@@ -80,7 +80,7 @@ impl CodeMemory {
     }
 
     /// Whether [`CodeMemory::publish`] has run.
-    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
+    #[cfg(test)]
     pub(crate) fn is_published(&self) -> bool {
         self.published
     }
@@ -101,20 +101,8 @@ impl CodeMemory {
         self.mmap.as_ptr() as usize
     }
 
-    /// Requested length in bytes.
-    #[allow(dead_code)] // API completeness; `as_slice().len()` is used today
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the region is empty.
-    #[allow(dead_code)] // API completeness, pairs with `len`
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// `[base, base + len)` as a pair, the form the code registry wants.
-    #[cfg_attr(not(test), allow(dead_code))] // exercised by tests; kept for fibers/continuations
+    #[cfg(test)]
     pub(crate) fn range(&self) -> (usize, usize) {
         (self.base(), self.base() + self.len)
     }
