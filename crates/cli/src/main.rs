@@ -102,19 +102,19 @@ impl WastCommand {
                     let mut line = format!(
                         "{}: {} passed, {} failed",
                         file.display(),
-                        report.passed,
-                        report.failed
+                        report.passed(),
+                        report.failed()
                     );
-                    if report.skipped > 0 {
-                        line.push_str(&format!(", {} skipped", report.skipped));
+                    if report.skipped() > 0 {
+                        line.push_str(&format!(", {} skipped", report.skipped()));
                     }
                     println!("{line}");
-                    for (l, msg) in &report.failures {
+                    for (l, msg) in report.failures() {
                         println!("  {}:{l}: {msg}", file.display());
                     }
-                    passed += report.passed;
-                    failed += report.failed;
-                    skipped += report.skipped;
+                    passed += report.passed();
+                    failed += report.failed();
+                    skipped += report.skipped();
                 }
                 Err(e) => {
                     println!("{}: error: {e:#}", file.display());

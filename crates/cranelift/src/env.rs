@@ -12,7 +12,9 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
 use weft_environ::wasmparser::{FuncType, ValType};
-use weft_environ::{Builtin, ModuleInfo, Trap, VMOffsets, func_ref, memory_def, table_def, vmctx};
+use weft_environ::{
+    Builtin, BuiltinType, ModuleInfo, Trap, VMOffsets, func_ref, memory_def, table_def, vmctx,
+};
 
 /// Pointer type on all supported targets.
 pub const PTR: ir::Type = types::I64;
@@ -46,27 +48,20 @@ pub fn wasm_signature(_isa: &dyn TargetIsa, ty: &FuncType) -> Signature {
     sig
 }
 
-/// The native signature of a builtin.
+/// The native signature of a builtin, from its declaration in
+/// `weft_environ::foreach_builtin!`.
 pub fn builtin_signature(isa: &dyn TargetIsa, b: Builtin) -> Signature {
-    use types::{I32, I64};
-    let (params, returns): (&[ir::Type], &[ir::Type]) = match b {
-        Builtin::MemoryGrow => (&[PTR, I32, I64], &[I64]),
-        Builtin::MemoryFill => (&[PTR, I32, I64, I32, I64], &[I32]),
-        Builtin::MemoryCopy => (&[PTR, I32, I64, I32, I64, I64], &[I32]),
-        Builtin::MemoryInit => (&[PTR, I32, I32, I64, I32, I32], &[I32]),
-        Builtin::DataDrop => (&[PTR, I32], &[]),
-        Builtin::TableGrow => (&[PTR, I32, I64, PTR], &[I64]),
-        Builtin::TableFill => (&[PTR, I32, I64, PTR, I64], &[I32]),
-        Builtin::TableCopy => (&[PTR, I32, I32, I64, I64, I64], &[I32]),
-        Builtin::TableInit => (&[PTR, I32, I32, I64, I32, I32], &[I32]),
-        Builtin::ElemDrop => (&[PTR, I32], &[]),
-        Builtin::HostCall => (&[PTR, PTR, PTR, I64], &[I32]),
-        Builtin::EpochDeadline => (&[PTR], &[I32]),
+    let clif = |t: BuiltinType| match t {
+        BuiltinType::VmCtx | BuiltinType::Pointer | BuiltinType::USize => PTR,
+        BuiltinType::U32 => types::I32,
+        BuiltinType::U64 => types::I64,
     };
+    let declared = b.signature();
     let mut sig = Signature::new(isa.default_call_conv());
-    sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+    sig.params
+        .extend(declared.params.iter().map(|t| AbiParam::new(clif(*t))));
     sig.returns
-        .extend(returns.iter().map(|t| AbiParam::new(*t)));
+        .extend(declared.result.map(|t| AbiParam::new(clif(t))));
     sig
 }
 

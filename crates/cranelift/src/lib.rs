@@ -303,4 +303,29 @@ mod tests {
             assert_eq!(trap_from_code(trap_code(*t)), *t);
         }
     }
+
+    #[test]
+    fn builtin_signatures_match_their_declarations() {
+        let compiler = Compiler::new_native("none", CompilerOptions::default()).unwrap();
+        let isa = compiler.isa();
+        for b in weft_environ::Builtin::ALL {
+            let declared = b.signature();
+            let sig = env::builtin_signature(isa, *b);
+            assert_eq!(sig.call_conv, isa.default_call_conv(), "{b:?}");
+            let sizes = |ps: &[ir::AbiParam]| -> Vec<u32> {
+                ps.iter().map(|p| p.value_type.bytes()).collect()
+            };
+            let declared_params: Vec<u32> = declared.params.iter().map(|t| t.size()).collect();
+            assert_eq!(sizes(&sig.params), declared_params, "{b:?} parameters");
+            let declared_result: Vec<u32> = declared.result.iter().map(|t| t.size()).collect();
+            assert_eq!(sizes(&sig.returns), declared_result, "{b:?} result");
+            assert!(
+                sig.params
+                    .iter()
+                    .chain(&sig.returns)
+                    .all(|p| p.value_type.is_int()),
+                "{b:?}: builtins pass integers and pointers only"
+            );
+        }
+    }
 }

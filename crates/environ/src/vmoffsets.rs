@@ -180,44 +180,186 @@ pub mod host_ctx {
     pub const SIZE: u32 = 32 + super::func_ref::SIZE;
 }
 
-/// Runtime helper functions reachable from generated code through the
-/// `builtins` table of the vmctx. The discriminant is the table index.
+/// The builtins, declared once: runtime helper functions that generated
+/// code calls through the `builtins` table of the vmctx.
 ///
-/// All use the platform's C calling convention; signatures are listed as
-/// `(params) -> results` with `vmctx` always first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Builtin {
-    /// `(vmctx, mem: u32, delta: u64) -> u64` old size in pages or `u64::MAX`.
-    MemoryGrow = 0,
-    /// `(vmctx, mem: u32, dst: u64, val: u32, len: u64) -> u32` 1 = ok, 0 = trap.
-    MemoryFill,
-    /// `(vmctx, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) -> u32`
-    MemoryCopy,
-    /// `(vmctx, mem: u32, seg: u32, dst: u64, src: u32, len: u32) -> u32`
-    MemoryInit,
-    /// `(vmctx, seg: u32)`
-    DataDrop,
-    /// `(vmctx, table: u32, delta: u64, init: usize) -> u64` old size or `u64::MAX`.
-    TableGrow,
-    /// `(vmctx, table: u32, dst: u64, val: usize, len: u64) -> u32`
-    TableFill,
-    /// `(vmctx, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64) -> u32`
-    TableCopy,
-    /// `(vmctx, table: u32, seg: u32, dst: u64, src: u32, len: u32) -> u32`
-    TableInit,
-    /// `(vmctx, seg: u32)`
-    ElemDrop,
-    /// `(host_ctx, caller_vmctx, values: *mut ValRaw, len: usize) -> u32` 1 = ok.
-    HostCall,
-    /// `(vmctx) -> u32`: the epoch deadline was reached; 1 = continue (the
-    /// deadline was moved), 0 = trap with `Interrupt`.
-    EpochDeadline,
+/// `foreach_builtin!(callback)` invokes `callback!` with the whole list.
+/// Each entry is
+///
+/// ```text
+/// /// docs
+/// Variant: fn_name(param: type, ...) -> result;
+/// ```
+///
+/// (`-> result` is optional). Types: `vmctx` (the calling instance's
+/// `VMContext`, always first unless the caller is a trampoline), `u32`,
+/// `u64`, `usize`, and `ptr<T>` (a pointer to the runtime type `T`; `T` is
+/// resolved in the runtime's `vm::builtins` module and ignored elsewhere).
+/// All builtins use the platform's C calling convention. The position in
+/// the list is the index in the table.
+///
+/// Three expansions consume it: [`Builtin`] here (enum, `COUNT`, table
+/// offsets, names, [`Builtin::signature`]), the Cranelift signatures
+/// (`weft_cranelift`'s `builtin_signature`, from [`Builtin::signature`]),
+/// and the runtime's table (`weft`'s `vm::builtins`), which checks each
+/// Rust function against the declared signature at compile time.
+///
+/// To add a builtin: add an entry here, write the
+/// `unsafe extern "C" fn fn_name` with exactly that signature in
+/// `crates/weft/src/vm/builtins.rs` (the table will not compile otherwise),
+/// and call it from generated code with `FuncEnv::call_builtin` (the vmctx
+/// is passed first automatically).
+#[macro_export]
+macro_rules! foreach_builtin {
+    ($mac:ident) => {
+        $mac! {
+            /// Old size in pages, or `u64::MAX` if the memory cannot grow.
+            MemoryGrow: memory_grow(vmctx: vmctx, mem: u32, delta: u64) -> u64;
+            /// 1 = ok, 0 = out of bounds (trap).
+            MemoryFill: memory_fill(vmctx: vmctx, mem: u32, dst: u64, val: u32, len: u64) -> u32;
+            /// 1 = ok, 0 = out of bounds (trap).
+            MemoryCopy: memory_copy(
+                vmctx: vmctx, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64
+            ) -> u32;
+            /// 1 = ok, 0 = out of bounds (trap).
+            MemoryInit: memory_init(
+                vmctx: vmctx, mem: u32, seg: u32, dst: u64, src: u32, len: u32
+            ) -> u32;
+            /// `data.drop`.
+            DataDrop: data_drop(vmctx: vmctx, seg: u32);
+            /// Old size, or `u64::MAX` if the table cannot grow.
+            TableGrow: table_grow(vmctx: vmctx, table: u32, delta: u64, init: usize) -> u64;
+            /// 1 = ok, 0 = out of bounds (trap).
+            TableFill: table_fill(vmctx: vmctx, table: u32, dst: u64, val: usize, len: u64) -> u32;
+            /// 1 = ok, 0 = out of bounds (trap).
+            TableCopy: table_copy(
+                vmctx: vmctx, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64
+            ) -> u32;
+            /// 1 = ok, 0 = out of bounds (trap).
+            TableInit: table_init(
+                vmctx: vmctx, table: u32, seg: u32, dst: u64, src: u32, len: u32
+            ) -> u32;
+            /// `elem.drop`.
+            ElemDrop: elem_drop(vmctx: vmctx, seg: u32);
+            /// Called by the wasm-to-host trampoline with the host function's
+            /// context and `len` argument/result slots; 1 = ok, 0 = trap
+            /// (the error is pending in the store).
+            HostCall: host_call(
+                hctx: ptr<VMHostFuncContext>, caller_vmctx: vmctx, values: ptr<ValRaw>, len: u64
+            ) -> u32;
+            /// The epoch deadline was reached: 1 = continue (the deadline
+            /// was moved), 0 = trap with `Interrupt`.
+            EpochDeadline: epoch_deadline(vmctx: vmctx) -> u32;
+        }
+    };
 }
+
+/// A parameter or result type of a builtin, as declared in
+/// [`foreach_builtin!`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinType {
+    /// `vmctx`: a `VMContext` pointer.
+    VmCtx,
+    /// `ptr<T>`: a pointer to a runtime record.
+    Pointer,
+    /// `usize`: a pointer-sized integer.
+    USize,
+    /// `u32`.
+    U32,
+    /// `u64`.
+    U64,
+}
+
+impl BuiltinType {
+    /// Size in bytes.
+    pub fn size(self) -> u32 {
+        match self {
+            BuiltinType::VmCtx | BuiltinType::Pointer | BuiltinType::USize => PTR_SIZE,
+            BuiltinType::U32 => 4,
+            BuiltinType::U64 => 8,
+        }
+    }
+}
+
+/// The declared signature of a builtin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinSignature {
+    /// Parameter types, in order.
+    pub params: &'static [BuiltinType],
+    /// The result type, if any.
+    pub result: Option<BuiltinType>,
+}
+
+macro_rules! builtin_type {
+    (vmctx) => {
+        BuiltinType::VmCtx
+    };
+    (ptr) => {
+        BuiltinType::Pointer
+    };
+    (usize) => {
+        BuiltinType::USize
+    };
+    (u32) => {
+        BuiltinType::U32
+    };
+    (u64) => {
+        BuiltinType::U64
+    };
+}
+
+macro_rules! declare_builtins {
+    ($(
+        $(#[$attr:meta])*
+        $variant:ident : $name:ident ( $($param:ident : $ty:ident $(<$pointee:ident>)?),* $(,)? )
+            $(-> $result:ident)?;
+    )*) => {
+        /// Runtime helper functions reachable from generated code through
+        /// the `builtins` table of the vmctx; declared in
+        /// [`foreach_builtin!`]. The discriminant is the table index.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum Builtin {
+            $(
+                $(#[$attr])*
+                #[doc = concat!(
+                    "\n\n`", stringify!($name), "(",
+                    stringify!($($param: $ty $(<$pointee>)?),*), ")",
+                    $(" -> ", stringify!($result),)? "`"
+                )]
+                $variant,
+            )*
+        }
+
+        impl Builtin {
+            /// Every builtin, in table order.
+            pub const ALL: &'static [Builtin] = &[$(Builtin::$variant),*];
+
+            /// The name of the runtime function.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Builtin::$variant => stringify!($name),)*
+                }
+            }
+
+            /// The declared signature.
+            pub fn signature(self) -> BuiltinSignature {
+                match self {
+                    $(Builtin::$variant => BuiltinSignature {
+                        params: &[$(builtin_type!($ty)),*],
+                        result: None $(.or(Some(builtin_type!($result))))?,
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+foreach_builtin!(declare_builtins);
 
 impl Builtin {
     /// Number of builtins (length of the table).
-    pub const COUNT: usize = Builtin::EpochDeadline as usize + 1;
+    pub const COUNT: usize = Builtin::ALL.len();
 
     /// Byte offset of this builtin's pointer inside the builtins table.
     pub fn offset(self) -> u32 {
@@ -339,6 +481,36 @@ mod tests {
         assert_eq!(
             Builtin::EpochDeadline.offset() as usize,
             (Builtin::COUNT - 1) * 8
+        );
+    }
+
+    #[test]
+    fn builtin_list_is_consistent() {
+        assert_eq!(Builtin::COUNT, Builtin::ALL.len());
+        for (i, b) in Builtin::ALL.iter().enumerate() {
+            assert_eq!(*b as usize, i, "{b:?}: discriminant is not its table index");
+            assert_eq!(b.offset(), i as u32 * PTR_SIZE);
+        }
+        let mut names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Builtin::COUNT, "duplicate builtin names");
+        assert_eq!(Builtin::TableGrow.name(), "table_grow");
+        let sig = Builtin::TableGrow.signature();
+        assert_eq!(
+            sig.params,
+            [
+                BuiltinType::VmCtx,
+                BuiltinType::U32,
+                BuiltinType::U64,
+                BuiltinType::USize
+            ]
+        );
+        assert_eq!(sig.result, Some(BuiltinType::U64));
+        assert_eq!(Builtin::DataDrop.signature().result, None);
+        assert_eq!(
+            Builtin::HostCall.signature().params[0],
+            BuiltinType::Pointer
         );
     }
 }

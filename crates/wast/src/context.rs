@@ -2,7 +2,7 @@
 
 use crate::messages::error_matches;
 use crate::values::{arg_to_val, describe_val, match_val};
-use crate::{WastReport, WastRunner};
+use crate::{DirectiveResult, Outcome, WastReport, WastRunner};
 use anyhow::{Result, bail};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -10,13 +10,6 @@ use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 use weft::{Engine, Extern, Instance, Linker, Module, Store, Val};
-
-/// What became of one directive.
-enum Outcome {
-    Passed,
-    Failed(String),
-    Skipped,
-}
 
 /// A directive's own verdict: `Err` is a failure with its reason.
 type Verdict = Result<(), String>;
@@ -52,34 +45,69 @@ pub(crate) fn run_script(runner: &WastRunner, name: &str, text: &str) -> Result<
         Context::new(runner)?
     };
     let mut report = WastReport::default();
-    let total = wast.directives.len();
-    for (i, directive) in wast.directives.into_iter().enumerate() {
+    let mut directives = wast.directives.into_iter();
+    while let Some(directive) = directives.next() {
         let line = directive.span().linecol_in(text).0 + 1;
+        let kind = directive_kind(&directive);
         let outcome = catch_unwind(AssertUnwindSafe(|| cx.run_directive(directive)));
-        match outcome {
-            Ok(Outcome::Passed) => report.passed += 1,
-            Ok(Outcome::Skipped) => report.skipped += 1,
-            Ok(Outcome::Failed(msg)) => {
-                report.failed += 1;
-                report.failures.push((line, msg));
-            }
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
             Err(panic) => {
                 // The store may be left inconsistent by a panic: stop here
                 // and count what was not run as failed.
-                let not_run = total - i - 1;
-                report.failed += 1 + not_run;
+                let not_run = directives.len();
                 let mut msg = format!("panicked: {}", panic_message(&*panic));
                 if not_run > 0 {
                     msg.push_str(&format!(
                         " (script aborted: the {not_run} remaining directive(s) are counted as failed)"
                     ));
                 }
-                report.failures.push((line, msg));
+                report.directives.push(DirectiveResult {
+                    line,
+                    kind,
+                    outcome: Outcome::Failed(msg),
+                });
+                for rest in directives {
+                    report.directives.push(DirectiveResult {
+                        line: rest.span().linecol_in(text).0 + 1,
+                        kind: directive_kind(&rest),
+                        outcome: Outcome::NotRun,
+                    });
+                }
                 break;
             }
-        }
+        };
+        report.directives.push(DirectiveResult {
+            line,
+            kind,
+            outcome,
+        });
     }
     Ok(report)
+}
+
+/// The keyword of a directive, as written in the script.
+fn directive_kind(directive: &WastDirective<'_>) -> &'static str {
+    use WastDirective as D;
+    match directive {
+        D::Module(_) => "module",
+        D::ModuleDefinition(_) => "module definition",
+        D::ModuleInstance { .. } => "module instance",
+        D::AssertMalformed { .. } => "assert_malformed",
+        D::AssertInvalid { .. } => "assert_invalid",
+        D::AssertInvalidCustom { .. } => "assert_invalid_custom",
+        D::AssertMalformedCustom { .. } => "assert_malformed_custom",
+        D::Register { .. } => "register",
+        D::Invoke(_) => "invoke",
+        D::AssertTrap { .. } => "assert_trap",
+        D::AssertReturn { .. } => "assert_return",
+        D::AssertExhaustion { .. } => "assert_exhaustion",
+        D::AssertUnlinkable { .. } => "assert_unlinkable",
+        D::AssertException { .. } => "assert_exception",
+        D::AssertSuspension { .. } => "assert_suspension",
+        D::Thread(_) => "thread",
+        D::Wait { .. } => "wait",
+    }
 }
 
 /// The state of one script: its engine, store, linker and named modules.

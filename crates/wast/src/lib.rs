@@ -2,14 +2,15 @@
 //!
 //! Scripts are parsed with the `wast` crate and executed with weft's public
 //! embedding API only. Every directive is one test: [`WastRunner::run_file`]
-//! returns how many passed and failed, with the line and reason of each
-//! failure, so a script keeps going after a failed directive.
+//! returns the [`Outcome`] of each directive with its line, so a script
+//! keeps going after a failed directive and a caller can count failures
+//! exactly.
 //!
 //! ```no_run
 //! let runner = weft_wast::WastRunner::new(weft::Config::new());
 //! let report = runner.run_file("../shared/testsuite/i32.wast".as_ref())?;
-//! println!("{} passed, {} failed", report.passed, report.failed);
-//! for (line, message) in &report.failures {
+//! println!("{} passed, {} failed", report.passed(), report.failed());
+//! for (line, message) in report.failures() {
 //!     println!("  line {line}: {message}");
 //! }
 //! # Ok::<(), anyhow::Error>(())
@@ -49,24 +50,134 @@ pub mod values;
 use anyhow::{Context as _, Result, anyhow};
 use std::path::Path;
 
-/// The outcome of one script.
+/// What became of one directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The directive passed.
+    Passed,
+    /// The directive failed, for this reason.
+    Failed(String),
+    /// Not run because of [`WastRunner::validate_only`].
+    Skipped,
+    /// Not run because an earlier directive panicked (the store may be
+    /// inconsistent); counted as failed.
+    NotRun,
+}
+
+/// One directive of a script and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectiveResult {
+    /// 1-based line of the directive.
+    pub line: usize,
+    /// The directive's keyword, e.g. `assert_return` or `module`.
+    pub kind: &'static str,
+    /// What became of it.
+    pub outcome: Outcome,
+}
+
+impl DirectiveResult {
+    /// Whether this directive counts as failed ([`Outcome::Failed`] or
+    /// [`Outcome::NotRun`]).
+    pub fn is_failure(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed(_) | Outcome::NotRun)
+    }
+}
+
+/// The outcome of one script: one [`DirectiveResult`] per directive, in
+/// script order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WastReport {
-    /// Directives that passed.
-    pub passed: usize,
-    /// Directives that failed (including those not run after a panic).
-    pub failed: usize,
-    /// Directives not run because of [`WastRunner::validate_only`].
-    pub skipped: usize,
-    /// `(line, message)` of each failure, in script order. Lines are 1-based.
-    pub failures: Vec<(usize, String)>,
+    /// Every directive of the script, in order.
+    pub directives: Vec<DirectiveResult>,
 }
 
 impl WastReport {
+    /// Directives that passed.
+    pub fn passed(&self) -> usize {
+        self.count(|o| *o == Outcome::Passed)
+    }
+
+    /// Directives that failed, including those not run after a panic.
+    pub fn failed(&self) -> usize {
+        self.directives.iter().filter(|d| d.is_failure()).count()
+    }
+
+    /// Directives not run because of [`WastRunner::validate_only`].
+    pub fn skipped(&self) -> usize {
+        self.count(|o| *o == Outcome::Skipped)
+    }
+
+    /// `(line, reason)` of each failure, in script order. Directives not
+    /// run after a panic are not listed one by one: the panicking
+    /// directive's reason says how many were not run.
+    pub fn failures(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.directives.iter().filter_map(|d| match &d.outcome {
+            Outcome::Failed(msg) => Some((d.line, msg.as_str())),
+            _ => None,
+        })
+    }
+
     /// Whether nothing failed.
     pub fn is_ok(&self) -> bool {
-        self.failed == 0
+        self.failed() == 0
     }
+
+    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.directives.iter().filter(|d| f(&d.outcome)).count()
+    }
+}
+
+/// The number of top-level forms of a script, counted without parsing
+/// them: a way to count the directives of a script the `wast` parser
+/// rejects (every one of them fails). Skips comments (`;;`, nested
+/// `(; ;)`) and strings. `None` if the parentheses do not balance, a string
+/// or block comment is not closed, or text stands outside any form.
+pub fn count_top_level_forms(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut i, mut depth, mut forms) = (0, 0usize, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b';' if bytes.get(i + 1) == Some(&b';') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'(' if bytes.get(i + 1) == Some(&b';') => {
+                let mut nest = 1;
+                i += 2;
+                while nest > 0 {
+                    match (bytes.get(i)?, bytes.get(i + 1)) {
+                        (b'(', Some(b';')) => (nest, i) = (nest + 1, i + 2),
+                        (b';', Some(b')')) => (nest, i) = (nest - 1, i + 2),
+                        _ => i += 1,
+                    }
+                }
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                loop {
+                    match bytes.get(i)? {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'(' => {
+                if depth == 0 {
+                    forms += 1;
+                }
+                depth += 1;
+            }
+            b')' => depth = depth.checked_sub(1)?,
+            c if depth == 0 && !c.is_ascii_whitespace() => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    (depth == 0).then_some(forms)
 }
 
 /// Runs `.wast` scripts on a fresh engine and store per script.
@@ -189,25 +300,59 @@ mod tests {
             (thread $T (module))
         "#;
         let report = validate_only().run_str("t.wast", script).unwrap();
-        assert_eq!(report.passed, 4, "{report:?}");
-        assert_eq!(report.failed, 4, "{report:?}");
-        assert_eq!(report.skipped, 1, "{report:?}");
-        let lines: Vec<usize> = report.failures.iter().map(|f| f.0).collect();
+        assert_eq!(report.passed(), 4, "{report:?}");
+        assert_eq!(report.failed(), 4, "{report:?}");
+        assert_eq!(report.skipped(), 1, "{report:?}");
+        let failures: Vec<(usize, &str)> = report.failures().collect();
+        let lines: Vec<usize> = failures.iter().map(|f| f.0).collect();
         assert_eq!(lines, vec![4, 5, 8, 10], "{report:?}");
         assert!(
-            report.failures[0].1.contains("this text does not match"),
+            failures[0].1.contains("this text does not match"),
             "{report:?}"
         );
         assert!(
-            report.failures[1].1.contains("expected an invalid module"),
+            failures[1].1.contains("expected an invalid module"),
             "{report:?}"
         );
         assert!(
-            report.failures[3]
-                .1
-                .contains("unsupported directive `thread`"),
+            failures[3].1.contains("unsupported directive `thread`"),
             "{report:?}"
         );
+        let kinds: Vec<&str> = report.directives.iter().map(|d| d.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "module",
+                "assert_invalid",
+                "assert_invalid",
+                "assert_invalid",
+                "assert_malformed",
+                "assert_malformed",
+                "assert_malformed",
+                "assert_return",
+                "thread"
+            ],
+            "{report:?}"
+        );
+        assert_eq!(report.directives[7].outcome, Outcome::Skipped);
+    }
+
+    #[test]
+    fn top_level_forms_skip_comments_and_strings() {
+        let script = r#"
+            ;; a comment with ( parens
+            (module (func (export "f)") (result i32) i32.const 1))
+            (; block (; nested ;) comment ( ;)
+            (assert_return (invoke "f)" ) (i32.const 1)) ;; trailing (
+            (assert_malformed (module quote "(\")\"") "x")
+        "#;
+        assert_eq!(count_top_level_forms(script), Some(3));
+        assert_eq!(count_top_level_forms(""), Some(0));
+        assert_eq!(count_top_level_forms("(module"), None);
+        assert_eq!(count_top_level_forms("(module))"), None);
+        assert_eq!(count_top_level_forms("(module \"abc)"), None);
+        assert_eq!(count_top_level_forms("(module) junk"), None);
+        assert_eq!(count_top_level_forms("(; open"), None);
     }
 
     #[test]
@@ -217,6 +362,6 @@ mod tests {
             (assert_invalid_custom (module (func)) "anything")
         "#;
         let report = validate_only().run_str("c.wast", script).unwrap();
-        assert_eq!(report.passed, 2, "{report:?}");
+        assert_eq!(report.passed(), 2, "{report:?}");
     }
 }

@@ -22,11 +22,11 @@ fn project_wast_scripts_pass() {
         println!(
             "{}: {} passed, {} failed",
             file.display(),
-            report.passed,
-            report.failed
+            report.passed(),
+            report.failed()
         );
-        assert!(report.passed > 0, "{}: no directive ran", file.display());
-        for (line, msg) in report.failures {
+        assert!(report.passed() > 0, "{}: no directive ran", file.display());
+        for (line, msg) in report.failures() {
             failures.push(format!("{}:{line}: {msg}", file.display()));
         }
     }

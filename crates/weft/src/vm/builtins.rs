@@ -1,5 +1,7 @@
 //! Runtime functions called from generated code through the vmctx's
-//! builtins table (see `weft_environ::Builtin` for the signatures).
+//! builtins table. They are declared once, with their signatures, in
+//! `weft_environ::foreach_builtin!`; the table below is generated from that
+//! list and checks each function here against its declaration.
 //!
 //! They run on the wasm stack, below the stack limit's red zone. None may
 //! unwind: errors are reported by return value and turned into traps by
@@ -15,20 +17,45 @@ struct Table([*const (); Builtin::COUNT]);
 // SAFETY: the table holds addresses of functions; it is never written.
 unsafe impl Sync for Table {}
 
-static BUILTINS: Table = Table([
-    memory_grow as *const (),
-    memory_fill as *const (),
-    memory_copy as *const (),
-    memory_init as *const (),
-    data_drop as *const (),
-    table_grow as *const (),
-    table_fill as *const (),
-    table_copy as *const (),
-    table_init as *const (),
-    elem_drop as *const (),
-    host_call as *const (),
-    epoch_deadline as *const (),
-]);
+/// The Rust type of a type declared in `weft_environ::foreach_builtin!`.
+macro_rules! rust_type {
+    (vmctx) => { *mut u8 };
+    (u32) => { u32 };
+    (u64) => { u64 };
+    (usize) => { usize };
+    (ptr<$pointee:ident>) => { *mut $pointee };
+}
+
+/// The table, in declaration order. Each function is first bound to the
+/// function pointer type of its declared signature, so a Rust function
+/// whose signature differs from the declaration does not compile.
+macro_rules! builtin_table {
+    ($(
+        $(#[$attr:meta])*
+        $variant:ident : $name:ident ( $($param:ident : $ty:ident $(<$pointee:ident>)?),* $(,)? )
+            $(-> $result:ident)?;
+    )*) => {
+        static BUILTINS: Table = Table([$({
+            const F: unsafe extern "C" fn($(rust_type!($ty $(<$pointee>)?)),*)
+                $(-> rust_type!($result))? = $name;
+            F as *const ()
+        }),*]);
+
+        /// `(builtin, function address, parameter sizes, result size)` as
+        /// the Rust side sees them, for the test against the declaration.
+        #[cfg(test)]
+        fn rust_view() -> Vec<(Builtin, *const (), Vec<usize>, Option<usize>)> {
+            vec![$((
+                Builtin::$variant,
+                $name as *const (),
+                vec![$(size_of::<rust_type!($ty $(<$pointee>)?)>()),*],
+                None $(.or(Some(size_of::<rust_type!($result)>())))?,
+            )),*]
+        }
+    };
+}
+
+weft_environ::foreach_builtin!(builtin_table);
 
 /// Address of the builtins table stored in every vmctx.
 pub(crate) fn table_address() -> usize {
@@ -315,5 +342,39 @@ unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) -> u32 {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_matches_the_declarations() {
+        let view = rust_view();
+        assert_eq!(view.len(), Builtin::COUNT);
+        assert_eq!(BUILTINS.0.len(), Builtin::COUNT);
+        for (i, (b, addr, params, result)) in view.iter().enumerate() {
+            assert_eq!(*b, Builtin::ALL[i]);
+            // The generated code loads `table[b.offset()]`: that slot must
+            // hold this builtin's function.
+            assert_eq!(BUILTINS.0[*b as usize], *addr, "{b:?}: wrong table slot");
+            let declared = b.signature();
+            let sizes: Vec<usize> = declared.params.iter().map(|t| t.size() as usize).collect();
+            assert_eq!(*params, sizes, "{b:?}: parameters");
+            assert_eq!(
+                *result,
+                declared.result.map(|t| t.size() as usize),
+                "{b:?}: result"
+            );
+        }
+        let mut addrs: Vec<usize> = BUILTINS.0.iter().map(|p| *p as usize).collect();
+        addrs.sort();
+        addrs.dedup();
+        assert_eq!(
+            addrs.len(),
+            Builtin::COUNT,
+            "two slots hold the same function"
+        );
     }
 }
