@@ -5,6 +5,9 @@
 //!   any size from one page up, pooled and reused, unmapped when not
 //!   pooled (docs/INVARIANTS.md, invariant 2). Used for host fibers now, and meant for
 //!   continuation stacks later.
+//! * [`SlotPool`]: small guard-less stacks carved from
+//!   large reserved regions, for stacks that run only wasm (continuations;
+//!   not used by the engine yet).
 //! * [`Fiber`] / [`Suspend`]: runs a closure on a `Stack`; the closure
 //!   suspends with a value and is resumed with a value; panics come out of
 //!   [`Fiber::resume`]; dropping a suspended fiber unwinds it (see
@@ -36,27 +39,30 @@
 //! running stack"): [`Stack::range`] (usable `low..high`) and
 //! [`Stack::guard_range`], via [`Fiber::stack`] on the resumer's side and
 //! [`Suspend::stack_range`] / [`Suspend::guard_range`] on the fiber. The
-//! engine swaps its runtime-limits record around [`Fiber::resume`] (set
-//! the fiber's limit before, restore the resumer's after) and around
-//! [`Suspend::suspend`] (the reverse), and its trap handler treats a fault
-//! address inside the current stack's `guard_range()` as a stack overflow.
+//! engine makes the fiber's stack record the running one around
+//! [`Fiber::resume`] (and restores the resumer's after), and its trap
+//! handler treats a fault at the bottom of the running stack as a stack
+//! overflow.
 //! Without a handler that recognises it, a guard-page hit kills the
 //! process with SIGSEGV (never silent corruption; Rust's own overflow
 //! handler only knows the thread's main stack).
 //!
 //! ## Dependencies
 //!
-//! This crate must not depend on any other weft crate (`weft`,
-//! `weft-environ`, `weft-cranelift`, ...) nor on anything wasm-specific:
-//! it knows stacks and switches, nothing else. Its dependencies are `std`,
-//! `libc` (mmap) and `thiserror`. Unix only (it calls mmap); the switch is
-//! x86_64 only for now.
+//! This crate must not depend on any weft crate but `weft-sys` (the one
+//! mmap wrapper and page size), nor on anything wasm-specific (`weft`,
+//! `weft-environ`, `weft-cranelift`, ...): it knows stacks and switches,
+//! nothing else. Its other dependencies are `std`, `libc`, `anyhow` (the
+//! errors of `weft-sys`) and `thiserror`. Unix only; the switch is x86_64
+//! only for now.
 
 mod arch;
 pub mod fiber;
+pub mod region;
 pub mod stack;
 
 pub use fiber::{Cancelled, Fiber, Suspend};
+pub use region::{SlotId, SlotPool, SlotPoolConfig};
 pub use stack::{Stack, StackPool, StackPoolConfig, page_size};
 
 /// Errors of this crate: stack mapping failures and unsupported targets.
@@ -80,6 +86,25 @@ pub enum Error {
     SizeOverflow {
         /// The size that was asked for.
         requested: usize,
+    },
+    /// A slot pool's slots cannot hold their red zone and header.
+    #[error(
+        "a stack slot of {slot_size} bytes cannot hold a red zone of {red_zone} bytes \
+         and a header of {header_size} bytes"
+    )]
+    BadSlotLayout {
+        /// Page-rounded slot size.
+        slot_size: usize,
+        /// Requested red zone.
+        red_zone: usize,
+        /// Requested header size.
+        header_size: usize,
+    },
+    /// A slot pool handed out as many slots as it may.
+    #[error("all {max} stack slots of the pool are in use")]
+    SlotsExhausted {
+        /// The pool's `max_slots`.
+        max: usize,
     },
     /// No stack-switch routine exists for this architecture yet.
     #[error(
