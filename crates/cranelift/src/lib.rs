@@ -14,6 +14,7 @@
 //! own executable memory: the runtime places and links the code.
 
 mod env;
+mod fuel;
 mod simd;
 mod trampolines;
 mod translate;
@@ -81,6 +82,10 @@ pub struct CompilerOptions {
     /// Check the engine's epoch against the store's deadline at every
     /// function entry and loop header.
     pub epoch_interruption: bool,
+    /// Charge fuel (`VMStoreContext.fuel_consumed`) per instruction and trap
+    /// with `OutOfFuel` at function entries and loop headers once it is
+    /// used up.
+    pub consume_fuel: bool,
 }
 
 /// A compiler for one target ISA with fixed settings.

@@ -35,6 +35,9 @@
 //!   +32  epoch_ptr            -> the engine's current epoch (u64)
 //!   +40  epoch_deadline       wasm calls the EpochDeadline builtin once
 //!                             *epoch_ptr >= epoch_deadline
+//!   +48  fuel_consumed        i64: fuel used minus fuel given (negative
+//!                             while fuel remains); wasm traps OutOfFuel
+//!                             once it is above zero
 //!
 //! VMMemoryDefinition (16 bytes)     VMTableDefinition (16 bytes)
 //!   +0   base: *mut u8                +0   base: *mut usize
@@ -73,8 +76,10 @@ pub mod store_ctx {
     pub const EPOCH_PTR: u32 = 32;
     /// `epoch_deadline: u64`
     pub const EPOCH_DEADLINE: u32 = 40;
+    /// `fuel_consumed: i64` (last field: appended after the others).
+    pub const FUEL_CONSUMED: u32 = 48;
     /// Size of the record.
-    pub const SIZE: u32 = 48;
+    pub const SIZE: u32 = 56;
 }
 
 /// Offsets inside `VMFuncRef`.

@@ -12,6 +12,7 @@
 //! +24 last_wasm_entry_fp
 //! +32 epoch_ptr
 //! +40 epoch_deadline
+//! +48 fuel_consumed (i64)
 //!
 //! VMTableDefinition         VMGlobal (16 bytes, 16-aligned storage)
 //! +0  base                  +0  value bits (i32/i64/f32/f64/v128/ref)
@@ -31,6 +32,8 @@ pub(crate) struct VMStoreContext {
     pub last_wasm_entry_fp: UnsafeCell<usize>,
     pub epoch_ptr: UnsafeCell<*const u64>,
     pub epoch_deadline: UnsafeCell<u64>,
+    /// Fuel used minus fuel given: negative while fuel remains.
+    pub fuel_consumed: UnsafeCell<i64>,
 }
 
 impl Default for VMStoreContext {
@@ -42,6 +45,7 @@ impl Default for VMStoreContext {
             last_wasm_entry_fp: UnsafeCell::new(0),
             epoch_ptr: UnsafeCell::new(std::ptr::null()),
             epoch_deadline: UnsafeCell::new(u64::MAX),
+            fuel_consumed: UnsafeCell::new(0),
         }
     }
 }
@@ -130,6 +134,10 @@ mod tests {
         assert_eq!(
             offset_of!(VMStoreContext, epoch_deadline) as u32,
             store_ctx::EPOCH_DEADLINE
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, fuel_consumed) as u32,
+            store_ctx::FUEL_CONSUMED
         );
         assert_eq!(size_of::<VMStoreContext>() as u32, store_ctx::SIZE);
 
