@@ -1027,6 +1027,23 @@ impl<'a, 'm> Translator<'a, 'm> {
     fn translate_end(&mut self) {
         let mut frame = self.control.pop().unwrap();
         let dest = frame.dest;
+        // A block or loop whose continuation nothing branches to (branches
+        // to a loop go to its header) is only reached by falling through:
+        // carry on in the current CLIF block instead of jumping to a new
+        // one. Besides saving a jump, this keeps deeply nested blocks from
+        // becoming an equally long chain of CLIF blocks, on which
+        // Cranelift's optimiser is quadratic (the `blocks_nested_65k_deep`
+        // hostile input). The function's own frame always ends in `exit`.
+        if self.reachable
+            && !frame.dest_reachable
+            && !self.control.is_empty()
+            && matches!(frame.kind, FrameKind::Block | FrameKind::Loop)
+        {
+            let results = self.popn(frame.results.len());
+            self.stack.truncate(frame.height);
+            self.stack.extend(results);
+            return;
+        }
         if self.reachable {
             let args = self.branch_args(frame.results.len());
             self.b.ins().jump(dest, &block_args(&args));
