@@ -175,6 +175,12 @@ pub fn arguments(seed: u64, types: &[ArgType]) -> Vec<Value> {
         .collect()
 }
 
+/// The same growth limits in both engines (wasm-smith's tables may grow
+/// without bound, and an engine allocating 4G elements is not a finding).
+pub const MAX_MEMORY_BYTES: usize = 64 << 20;
+/// See [`MAX_MEMORY_BYTES`].
+pub const MAX_TABLE_ELEMENTS: usize = 100_000;
+
 /// Parameter types the fuzzer can pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArgType {
@@ -253,7 +259,12 @@ pub fn weft_compile(engine: &weft::Engine, wasm: &[u8]) -> Result<weft::Module, 
 /// Runs `module` in weft. `only` limits the calls to these export indices.
 pub fn run_weft(engine: &weft::Engine, module: &weft::Module, seed: u64) -> Outcome {
     let mut out = Outcome::default();
-    let mut store = weft::Store::new(engine, ());
+    let limits = weft::StoreLimitsBuilder::new()
+        .memory_size(MAX_MEMORY_BYTES)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .build();
+    let mut store = weft::Store::new(engine, limits);
+    store.limiter(|l| l);
     let instance = match weft::Instance::new(&mut store, module, &[]) {
         Ok(i) => i,
         Err(e) => {
@@ -385,8 +396,13 @@ pub fn wasmi_engine() -> wasmi::Engine {
 pub fn run_wasmi(engine: &wasmi::Engine, wasm: &[u8], seed: u64) -> Result<Outcome, String> {
     let module = wasmi::Module::new(engine, wasm).map_err(|e| format!("wasmi: {e}"))?;
     let mut out = Outcome::default();
-    let mut store = wasmi::Store::new(engine, ());
-    let linker = wasmi::Linker::<()>::new(engine);
+    let limits = wasmi::StoreLimitsBuilder::new()
+        .memory_size(MAX_MEMORY_BYTES)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .build();
+    let mut store = wasmi::Store::new(engine, limits);
+    store.limiter(|l| l);
+    let linker = wasmi::Linker::<wasmi::StoreLimits>::new(engine);
     let instance = match linker.instantiate_and_start(&mut store, &module) {
         Ok(i) => i,
         Err(e) => {
