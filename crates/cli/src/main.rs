@@ -90,6 +90,9 @@ fn main() -> ExitCode {
 impl WastCommand {
     fn execute(self) -> Result<ExitCode> {
         let config = self.common.config()?;
+        if self.common.store_options()? != Default::default() {
+            anyhow::bail!("`-W fuel` and `-W max-memory-size` apply to `weft run` only");
+        }
         let mut runner = weft_wast::WastRunner::new(config);
         runner
             .validate_only(self.validate_only)

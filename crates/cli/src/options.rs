@@ -11,6 +11,16 @@ const WASM_KEYS: &[(&str, &str, &str)] = &[
         "N",
         "maximum native stack, in bytes, wasm code may use",
     ),
+    (
+        "fuel",
+        "N",
+        "give the guest N units of fuel (one per instruction); it traps when they run out",
+    ),
+    (
+        "max-memory-size",
+        "N",
+        "largest size, in bytes, any linear memory may grow to",
+    ),
     ("multi-memory", "y|n", "the multi-memory proposal"),
     ("memory64", "y|n", "the memory64 proposal"),
     (
@@ -81,18 +91,60 @@ fn key_list() -> String {
         .join("\n")
 }
 
+/// Per-store settings from `-W`: what the store running the guest is
+/// given rather than what the engine compiles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// `-W fuel=N`.
+    pub fuel: Option<u64>,
+    /// `-W max-memory-size=N`.
+    pub max_memory_size: Option<usize>,
+}
+
+impl StoreOptions {
+    /// The store limits to install, if any limit was given.
+    pub fn limits(&self) -> Option<weft::StoreLimits> {
+        let max = self.max_memory_size?;
+        Some(weft::StoreLimitsBuilder::new().memory_size(max).build())
+    }
+
+    /// Applies the fuel setting to a store of an engine made with
+    /// [`CommonOptions::config`].
+    pub fn apply_fuel<T>(&self, store: &mut weft::Store<T>) -> Result<()> {
+        if let Some(fuel) = self.fuel {
+            store.set_fuel(fuel)?;
+        }
+        Ok(())
+    }
+}
+
 impl CommonOptions {
-    /// The `-W max-wasm-stack` value, if given (the last one wins).
-    pub fn max_wasm_stack(&self) -> Result<Option<usize>> {
+    /// The last value given for `-W key=...`, parsed as a size.
+    fn size_setting(&self, key: &str) -> Result<Option<usize>> {
         let mut out = None;
         for group in &self.wasm {
             for item in group.split(',') {
-                if let Some(("max-wasm-stack", v)) = item.split_once('=') {
-                    out = Some(parse_size("max-wasm-stack", Some(v.trim()))?);
+                if let Some((k, v)) = item.split_once('=')
+                    && k.trim() == key
+                {
+                    out = Some(parse_size(key, Some(v.trim()))?);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// The `-W max-wasm-stack` value, if given (the last one wins).
+    pub fn max_wasm_stack(&self) -> Result<Option<usize>> {
+        self.size_setting("max-wasm-stack")
+    }
+
+    /// The per-store settings (`-W fuel`, `-W max-memory-size`).
+    pub fn store_options(&self) -> Result<StoreOptions> {
+        Ok(StoreOptions {
+            fuel: self.size_setting("fuel")?.map(|f| f as u64),
+            max_memory_size: self.size_setting("max-memory-size")?,
+        })
     }
 
     /// The engine configuration these options describe.
@@ -108,6 +160,13 @@ impl CommonOptions {
                     "help" => bail!("available `-W` settings:\n{}", key_list()),
                     "max-wasm-stack" => {
                         config.max_wasm_stack(parse_size(key, value)?);
+                    }
+                    "fuel" => {
+                        parse_size(key, value)?;
+                        config.consume_fuel(true);
+                    }
+                    "max-memory-size" => {
+                        parse_size(key, value)?;
                     }
                     "multi-memory" => {
                         config.wasm_multi_memory(parse_bool(key, value)?);
@@ -168,6 +227,26 @@ mod tests {
         assert!(format!("{c:?}").contains("max_wasm_stack: 8388608"));
         let c = opts(&["max-wasm-stack=0x1000,simd=n"]).config().unwrap();
         assert!(format!("{c:?}").contains("max_wasm_stack: 4096"));
+    }
+
+    #[test]
+    fn store_settings() {
+        let o = opts(&["fuel=1_000,max-memory-size=0x10000", "simd=n"]);
+        assert!(format!("{:?}", o.config().unwrap()).contains("consume_fuel: true"));
+        assert_eq!(
+            o.store_options().unwrap(),
+            StoreOptions {
+                fuel: Some(1000),
+                max_memory_size: Some(65536)
+            }
+        );
+        let o = opts(&["simd=n"]);
+        assert!(format!("{:?}", o.config().unwrap()).contains("consume_fuel: false"));
+        assert_eq!(o.store_options().unwrap(), StoreOptions::default());
+        let e = opts(&["fuel=lots"]).config().unwrap_err().to_string();
+        assert!(e.contains("invalid value `lots` for `-W fuel`"), "{e}");
+        let e = opts(&["max-memory-size"]).config().unwrap_err().to_string();
+        assert!(e.contains("needs a value"), "{e}");
     }
 
     #[test]

@@ -77,6 +77,13 @@ pub struct RunCommand {
     pub(crate) args: Vec<String>,
 }
 
+/// The data of the store the guest runs in.
+struct Host {
+    wasi: WasiCtx,
+    /// `-W max-memory-size` (installed as the store's limiter when given).
+    limits: weft::StoreLimits,
+}
+
 /// How a run ended.
 enum Outcome {
     /// Normal completion or `proc_exit` with this status.
@@ -144,9 +151,22 @@ impl RunCommand {
     fn run(self, config: weft::Config, ctx: WasiCtx) -> Result<Outcome> {
         let engine = Engine::new(&config)?;
         let module = Module::from_file(&engine, &self.file)?;
-        let mut store = Store::new(&engine, ctx);
+        let settings = self.common.store_options()?;
+        let limits = settings.limits();
+        let has_limits = limits.is_some();
+        let mut store = Store::new(
+            &engine,
+            Host {
+                wasi: ctx,
+                limits: limits.unwrap_or_default(),
+            },
+        );
+        if has_limits {
+            store.limiter(|h| &mut h.limits);
+        }
+        settings.apply_fuel(&mut store)?;
         let mut linker = Linker::new(&engine);
-        weft_wasi::add_to_linker(&mut linker, &mut store, |c: &mut WasiCtx| c)?;
+        weft_wasi::add_to_linker(&mut linker, &mut store, |h: &mut Host| &mut h.wasi)?;
 
         for preload in &self.preloads {
             let Some((name, path)) = preload.split_once('=') else {

@@ -162,3 +162,52 @@ fn bad_command_lines_give_clear_errors() {
         stderr(&o)
     );
 }
+
+#[test]
+fn fuel_limits_the_guest() {
+    let f = guest("limits.wat");
+    let f = f.to_str().unwrap();
+    let o = weft(&["run", "-W", "fuel=100000", "--invoke", "spin", f]);
+    assert_eq!(o.status.code(), Some(134), "{}", stderr(&o));
+    assert!(stderr(&o).contains("all fuel consumed"), "{}", stderr(&o));
+    // count(10) needs 10 * 9 + 5 units; a little less is not enough.
+    let o = weft(&["run", "-W", "fuel=95", "--invoke", "count", f, "10"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "10\n");
+    let o = weft(&["run", "-W", "fuel=80", "--invoke", "count", f, "10"]);
+    assert_eq!(o.status.code(), Some(134), "{}", stderr(&o));
+    assert!(stderr(&o).contains("all fuel consumed"), "{}", stderr(&o));
+    let o = weft(&["run", "-W", "fuel=many", "--invoke", "count", f, "1"]);
+    assert!(
+        stderr(&o).contains("invalid value `many`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn max_memory_size_limits_growth() {
+    let f = guest("limits.wat");
+    let f = f.to_str().unwrap();
+    let o = weft(&["run", "--invoke", "grow", f, "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "1\n");
+    let limit = ["run", "-W", "max-memory-size=131072", "--invoke", "grow", f];
+    let o = weft(&[&limit[..], &["1"]].concat());
+    assert_eq!(stdout(&o), "1\n", "{}", stderr(&o));
+    let o = weft(&[&limit[..], &["2"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "-1\n");
+    // A module whose initial memory is already too large does not start.
+    let o = weft(&[
+        "run",
+        "-W",
+        "max-memory-size=1000",
+        "--invoke",
+        "grow",
+        f,
+        "0",
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("memory limits"), "{}", stderr(&o));
+}

@@ -87,6 +87,8 @@ pub enum Region {
     Globals = 1,
     /// Table definitions (base, length) and element slots.
     Tables = 2,
+    /// The store context's fuel counter (`crate::fuel`).
+    Fuel = 3,
 }
 
 impl Region {
@@ -103,7 +105,7 @@ impl Region {
 
 /// Creates the [`Region`]s in `func`; call before any instruction is built.
 pub fn declare_alias_regions(func: &mut ir::Function) {
-    for (i, name) in ["wasm heap", "wasm globals", "wasm tables"]
+    for (i, name) in ["wasm heap", "wasm globals", "wasm tables", "fuel"]
         .into_iter()
         .enumerate()
     {

@@ -14,6 +14,7 @@
 //! own executable memory: the runtime places and links the code.
 
 mod env;
+mod fuel;
 mod simd;
 mod trampolines;
 mod translate;
@@ -81,11 +82,25 @@ pub struct CompilerOptions {
     /// Check the engine's epoch against the store's deadline at every
     /// function entry and loop header.
     pub epoch_interruption: bool,
+    /// Charge fuel (`VMStoreContext.fuel_consumed`) per instruction and trap
+    /// with `OutOfFuel` at function entries and loop headers once it is
+    /// used up.
+    pub consume_fuel: bool,
 }
+
+/// Functions with more CLIF blocks than this are compiled without
+/// Cranelift's optimiser, whose egraph pass takes time quadratic in the
+/// depth of the dominator tree (a few seconds at 16k nested blocks with a
+/// branch each; a 7 MB body could nest a million). Below it, optimising
+/// costs at most about a second per function.
+pub const MAX_OPTIMIZED_BLOCKS: usize = 8192;
 
 /// A compiler for one target ISA with fixed settings.
 pub struct Compiler {
     isa: OwnedTargetIsa,
+    /// The same target without optimisation, for functions beyond
+    /// [`MAX_OPTIMIZED_BLOCKS`].
+    unoptimized_isa: OwnedTargetIsa,
     options: CompilerOptions,
 }
 
@@ -93,6 +108,14 @@ impl Compiler {
     /// A compiler for the host CPU. `opt_level` is one of Cranelift's
     /// `none`, `speed`, `speed_and_size`.
     pub fn new_native(opt_level: &str, options: CompilerOptions) -> Result<Compiler> {
+        Ok(Compiler {
+            isa: Self::native_isa(opt_level)?,
+            unoptimized_isa: Self::native_isa("none")?,
+            options,
+        })
+    }
+
+    fn native_isa(opt_level: &str) -> Result<OwnedTargetIsa> {
         let mut flags = settings::builder();
         let set = |f: &mut settings::Builder, k: &str, v: &str| {
             f.set(k, v)
@@ -124,10 +147,18 @@ impl Compiler {
         set(&mut flags, "libcall_call_conv", "isa_default")?;
         let isa_builder = cranelift_native::builder()
             .map_err(|e| anyhow!("unsupported host for code generation: {e}"))?;
-        let isa = isa_builder
+        isa_builder
             .finish(settings::Flags::new(flags))
-            .context("failed to configure the Cranelift target")?;
-        Ok(Compiler { isa, options })
+            .context("failed to configure the Cranelift target")
+    }
+
+    /// The ISA to compile `func` with: unoptimised when it is very large.
+    fn isa_for(&self, func: &ir::Function) -> &dyn isa::TargetIsa {
+        if func.layout.blocks().nth(MAX_OPTIMIZED_BLOCKS).is_some() {
+            &*self.unoptimized_isa
+        } else {
+            &*self.isa
+        }
     }
 
     /// The target ISA.
@@ -218,8 +249,9 @@ impl Compiler {
     fn finish_plain(&self, ctx: &mut Context) -> Result<CompiledFunction> {
         let mut ctrl = Default::default();
         let names = ctx.func.params.user_named_funcs().clone();
+        let isa = self.isa_for(&ctx.func);
         let code = ctx
-            .compile(&*self.isa, &mut ctrl)
+            .compile(isa, &mut ctrl)
             .map_err(|e| anyhow!("code generation failed: {:?}", e.inner))?;
         let mut relocs = Vec::new();
         for r in code.buffer.relocs() {
@@ -254,7 +286,7 @@ impl Compiler {
             }
         }
         let unwind = code
-            .create_unwind_info(&*self.isa)
+            .create_unwind_info(isa)
             .map_err(|e| anyhow!("unwind info generation failed: {e:?}"))?;
         Ok(CompiledFunction {
             code: code.code_buffer().to_vec(),

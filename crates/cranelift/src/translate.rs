@@ -83,6 +83,7 @@ pub fn translate_function(
         locals: Vec::new(),
         if_param_values: Vec::new(),
         epoch_checks: options.epoch_interruption,
+        fuel: options.consume_fuel.then_some(0),
     };
 
     // Parameters become the first locals.
@@ -109,6 +110,7 @@ pub fn translate_function(
     }
 
     t.epoch_check();
+    t.fuel_check();
 
     // The function body is an implicit block whose results are returned.
     let exit = t.b.create_block();
@@ -135,6 +137,7 @@ pub fn translate_function(
         let op = ops.read()?;
         validator.op(pos, &op)?;
         t.b.set_srcloc(SourceLoc::new(pos as u32));
+        t.charge_fuel(&op);
         t.translate(&op)?;
     }
     ops.finish()?;
@@ -192,13 +195,16 @@ pub struct Translator<'a, 'm> {
     pub env: FuncEnv<'m>,
     pub stack: Vec<Value>,
     control: Vec<Frame>,
-    reachable: bool,
+    pub(crate) reachable: bool,
     unreachable_depth: u32,
     locals: Vec<(Variable, ir::Type)>,
     /// Parameter values of each open `if`, for its else arm.
     if_param_values: Vec<Vec<Value>>,
     /// Whether to emit epoch deadline checks.
     epoch_checks: bool,
+    /// With fuel metering: the cost of the instructions translated since
+    /// fuel was last charged.
+    pub(crate) fuel: Option<i64>,
 }
 
 fn block_args(vals: &[Value]) -> Vec<BlockArg> {
@@ -380,6 +386,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.b.ins().jump(header, &block_args(&args));
                 self.b.switch_to_block(header);
                 self.epoch_check();
+                self.fuel_check();
                 let height = self.stack.len();
                 let hp = self.b.block_params(header).to_vec();
                 self.stack.extend(hp);
@@ -626,6 +633,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                     .env
                     .call_builtin(&mut self.b, Builtin::MemoryGrow, &[idx, delta]);
                 let r = self.b.inst_results(call)[0];
+                self.check_grow(r);
                 let v = if memory64 {
                     r
                 } else {
@@ -723,6 +731,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                     self.env
                         .call_builtin(&mut self.b, Builtin::TableGrow, &[ti, delta, init]);
                 let r = self.b.inst_results(call)[0];
+                self.check_grow(r);
                 let v = if t64 { r } else { self.b.ins().ireduce(I32, r) };
                 self.push(v);
             }
@@ -1028,6 +1037,23 @@ impl<'a, 'm> Translator<'a, 'm> {
     fn translate_end(&mut self) {
         let mut frame = self.control.pop().unwrap();
         let dest = frame.dest;
+        // A block or loop whose continuation nothing branches to (branches
+        // to a loop go to its header) is only reached by falling through:
+        // carry on in the current CLIF block instead of jumping to a new
+        // one. Besides saving a jump, this keeps deeply nested blocks from
+        // becoming an equally long chain of CLIF blocks, on which
+        // Cranelift's optimiser is quadratic (the `blocks_nested_65k_deep`
+        // hostile input). The function's own frame always ends in `exit`.
+        if self.reachable
+            && !frame.dest_reachable
+            && !self.control.is_empty()
+            && matches!(frame.kind, FrameKind::Block | FrameKind::Loop)
+        {
+            let results = self.popn(frame.results.len());
+            self.stack.truncate(frame.height);
+            self.stack.extend(results);
+            return;
+        }
         if self.reachable {
             let args = self.branch_args(frame.results.len());
             self.b.ins().jump(dest, &block_args(&args));
@@ -1149,6 +1175,16 @@ impl<'a, 'm> Translator<'a, 'm> {
     fn check_builtin(&mut self, call: ir::Inst, trap: Trap) {
         let ok = self.b.inst_results(call)[0];
         self.env.trapz(&mut self.b, ok, trap);
+    }
+
+    /// Traps (with the error the store's resource limiter parked) when a
+    /// growth builtin returned `GROW_TRAPPED`.
+    fn check_grow(&mut self, result: Value) {
+        let trapped =
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::Equal, result, weft_environ::GROW_TRAPPED as i64);
+        self.env.trapnz(&mut self.b, trapped, Trap::HostError);
     }
 
     /// Address of a `size`-byte access for `memarg`, popping the index.

@@ -7,18 +7,24 @@
 //!   (types, imports, functions, tables, memories, globals, segments, names);
 //! * [`VMOffsets`]: the byte layout of an instance's `VMContext` and of the
 //!   other records that generated code reads and writes;
-//! * [`Trap`]: the trap codes shared by generated code and the trap handler.
+//! * [`Trap`]: the trap codes shared by generated code and the trap handler;
+//! * [`ModuleLimits`]: compile-time limits on a module's size and complexity.
 //!
 //! It must not depend on Cranelift, on the runtime, or on anything that
 //! touches the operating system: it is pure data plus `wasmparser`.
 
+mod limits;
 mod module;
 mod translate;
 mod trap;
 mod vmoffsets;
 
+pub use limits::{GROW_TRAPPED, ModuleLimits};
 pub use module::*;
-pub use translate::{FunctionBodyData, ModuleTranslation, default_features, translate_module};
+pub use translate::{
+    FunctionBodyData, ModuleTranslation, default_features, translate_module,
+    translate_module_with_limits,
+};
 pub use trap::Trap;
 pub use vmoffsets::*;
 pub use wasmparser;

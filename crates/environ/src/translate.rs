@@ -89,6 +89,17 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
 ///
 /// Errors carry the validator's message and byte offset.
 pub fn translate_module(wasm: &[u8], features: WasmFeatures) -> Result<ModuleTranslation<'_>> {
+    translate_module_with_limits(wasm, features, &crate::ModuleLimits::default())
+}
+
+/// [`translate_module`], refusing modules beyond `limits` (checked while
+/// parsing, before the offending part is stored or compiled).
+pub fn translate_module_with_limits<'a>(
+    wasm: &'a [u8],
+    features: WasmFeatures,
+    limits: &crate::ModuleLimits,
+) -> Result<ModuleTranslation<'a>> {
+    limits.check_module_size(wasm.len())?;
     let mut validator = Validator::new_with_features(features);
     let mut info = ModuleInfo::default();
     let mut bodies = Vec::new();
@@ -96,6 +107,7 @@ pub fn translate_module(wasm: &[u8], features: WasmFeatures) -> Result<ModuleTra
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload?;
         if let wasmparser::ValidPayload::Func(validator, body) = validator.payload(&payload)? {
+            limits.check_body(info.num_imported_funcs + bodies.len() as u32, &body)?;
             bodies.push(FunctionBodyData { body, validator });
             continue;
         }
@@ -120,6 +132,9 @@ pub fn translate_module(wasm: &[u8], features: WasmFeatures) -> Result<ModuleTra
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import?;
+                    if matches!(import.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)) {
+                        limits.check_functions(info.functions.len() as u64 + 1)?;
+                    }
                     let index = match import.ty {
                         TypeRef::Func(ty) | TypeRef::FuncExact(ty) => {
                             info.functions.push(ty);
@@ -155,6 +170,7 @@ pub fn translate_module(wasm: &[u8], features: WasmFeatures) -> Result<ModuleTra
                 }
             }
             Payload::FunctionSection(reader) => {
+                limits.check_functions(info.functions.len() as u64 + u64::from(reader.count()))?;
                 for ty in reader {
                     info.functions.push(ty?);
                 }

@@ -33,6 +33,9 @@
 //!   +8   epoch_ptr            -> the engine's current epoch (u64)
 //!   +16  epoch_deadline       wasm calls the EpochDeadline builtin once
 //!                             *epoch_ptr >= epoch_deadline
+//!   +24  fuel_consumed        i64: fuel used minus fuel given (negative
+//!                             while fuel remains); wasm traps OutOfFuel
+//!                             once it is above zero
 //!
 //! VMStackRecord (one per stack that runs wasm: the store's native-stack
 //! record, one per fiber; later one per continuation)
@@ -83,8 +86,10 @@ pub mod store_ctx {
     pub const EPOCH_PTR: u32 = 8;
     /// `epoch_deadline: u64`
     pub const EPOCH_DEADLINE: u32 = 16;
+    /// `fuel_consumed: i64`
+    pub const FUEL_CONSUMED: u32 = 24;
     /// Size of the record.
-    pub const SIZE: u32 = 24;
+    pub const SIZE: u32 = 32;
 }
 
 /// Offsets inside `VMStackRecord`, the per-stack record (see the diagram

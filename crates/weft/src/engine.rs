@@ -28,6 +28,8 @@ pub struct Config {
     pub(crate) host_stack_reserve: usize,
     /// `None`: on unless the `WEFT_GDB_JIT` environment variable is `0`.
     pub(crate) debug_info: Option<bool>,
+    pub(crate) consume_fuel: bool,
+    pub(crate) module_limits: weft_environ::ModuleLimits,
 }
 
 /// Default limit of the wasm stack: 512 KiB.
@@ -58,6 +60,8 @@ impl Default for Config {
             async_stack_size: DEFAULT_ASYNC_STACK_SIZE,
             host_stack_reserve: DEFAULT_HOST_STACK_RESERVE,
             debug_info: None,
+            consume_fuel: false,
+            module_limits: Default::default(),
         }
     }
 }
@@ -95,6 +99,47 @@ impl Config {
     /// load and compare per check. Default off.
     pub fn epoch_interruption(&mut self, enable: bool) -> &mut Config {
         self.epoch_interruption = enable;
+        self
+    }
+
+    /// Makes wasm consume fuel as it runs: one unit per instruction
+    /// (`nop`, `drop`, `block`, `loop`, `unreachable`, `return`, `else` and
+    /// `end` cost nothing), charged at the end of each straight-line
+    /// stretch of code and checked at every function entry and loop header.
+    /// When the store's fuel ([`crate::Store::set_fuel`]) runs out, wasm
+    /// traps with [`crate::Trap::OutOfFuel`]. A new store has no fuel.
+    /// Costs a load, add and store per basic block. Default off.
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Config {
+        self.consume_fuel = enable;
+        self
+    }
+
+    /// Refuses to compile modules larger than `bytes` (binary format).
+    /// Default: no limit.
+    pub fn max_module_size(&mut self, bytes: usize) -> &mut Config {
+        self.module_limits.max_module_size = Some(bytes);
+        self
+    }
+
+    /// Refuses to compile modules with more than `n` functions (imported
+    /// and defined). Default: wasmparser's limit of 1,000,000.
+    pub fn max_functions(&mut self, n: u32) -> &mut Config {
+        self.module_limits.max_functions = Some(n);
+        self
+    }
+
+    /// Refuses to compile modules with a function body larger than `bytes`.
+    /// Default: wasmparser's limit of 7,654,321 bytes.
+    pub fn max_function_body_size(&mut self, bytes: usize) -> &mut Config {
+        self.module_limits.max_function_body_size = Some(bytes);
+        self
+    }
+
+    /// Refuses to compile modules with a function declaring more than `n`
+    /// locals (parameters not counted). Default: wasmparser's limit of
+    /// 50,000.
+    pub fn max_function_locals(&mut self, n: u32) -> &mut Config {
+        self.module_limits.max_function_locals = Some(n);
         self
     }
 
@@ -246,6 +291,7 @@ impl Engine {
         };
         let options = weft_cranelift::CompilerOptions {
             epoch_interruption: config.epoch_interruption,
+            consume_fuel: config.consume_fuel,
         };
         let compiler = weft_cranelift::Compiler::new_native(opt, options)?;
         let mut config = config.clone();

@@ -28,6 +28,16 @@ impl<T> Caller<'_, T> {
         &mut self.store.0.data
     }
 
+    /// The store's remaining fuel (see [`crate::Store::get_fuel`]).
+    pub fn get_fuel(&self) -> Result<u64> {
+        self.store.0.opaque.get_fuel()
+    }
+
+    /// Sets the store's fuel (see [`crate::Store::set_fuel`]).
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        self.store.0.opaque.set_fuel(fuel)
+    }
+
     /// An export of the calling instance (`None` when called from the host
     /// or when there is no such export).
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {

@@ -25,6 +25,7 @@ mod engine;
 mod externals;
 mod func;
 mod instance;
+mod limits;
 mod linker;
 mod module;
 mod store;
@@ -38,6 +39,10 @@ pub use engine::{Config, Engine, OptLevel};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
 pub use instance::Instance;
+pub use limits::{
+    DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter,
+    StoreLimits, StoreLimitsBuilder,
+};
 pub use linker::Linker;
 pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};

@@ -96,7 +96,12 @@ impl Module {
 
     /// Validates a binary module without compiling it.
     pub fn validate(engine: &Engine, binary: &[u8]) -> Result<()> {
-        let t = weft_environ::translate_module(binary, engine.config().features)?;
+        let config = engine.config();
+        let t = weft_environ::translate_module_with_limits(
+            binary,
+            config.features,
+            &config.module_limits,
+        )?;
         let mut allocs = weft_environ::wasmparser::FuncValidatorAllocations::default();
         for body in t.bodies {
             let mut v = body.validator.into_validator(allocs);

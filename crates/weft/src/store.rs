@@ -30,7 +30,13 @@ pub struct Store<T> {
 pub(crate) struct StoreInner<T> {
     pub(crate) opaque: crate::vm::StoreOpaque,
     pub(crate) data: T,
+    /// Finds the resource limiter in the data (`Store::limiter`).
+    pub(crate) limiter: Option<LimiterGetter<T>>,
 }
+
+/// The closure given to [`Store::limiter`].
+pub(crate) type LimiterGetter<T> =
+    Box<dyn (FnMut(&mut T) -> &mut dyn crate::ResourceLimiter) + Send + Sync>;
 
 impl<T> Deref for StoreInner<T> {
     type Target = crate::vm::StoreOpaque;
@@ -49,7 +55,13 @@ impl<T> Store<T> {
     /// A new store using `engine`, holding `data`.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         let opaque = crate::vm::StoreOpaque::new(engine.clone(), StoreId::allocate());
-        let inner = Box::new(StoreInner { opaque, data });
+        let mut inner = Box::new(StoreInner {
+            opaque,
+            data,
+            limiter: None,
+        });
+        let ptr: *mut StoreInner<T> = &mut *inner;
+        inner.opaque.set_self_ptr(ptr.cast());
         Store { inner }
     }
 
@@ -87,6 +99,32 @@ impl<T> Store<T> {
     /// then-current epoch. Long-running wasm thus shares the thread.
     pub fn epoch_deadline_async_yield_and_update(&mut self, delta: u64) {
         self.inner.opaque.epoch_behavior = crate::vm::EpochBehavior::YieldAndUpdate(delta);
+    }
+
+    /// Installs a resource limiter: `limiter` finds it in the store's data
+    /// (for example `|data| &mut data.limits` with a
+    /// [`crate::StoreLimits`] field). It is asked before every memory and
+    /// table growth and allocation in this store, and its instance, table
+    /// and memory counts are read now and enforced at instantiation.
+    pub fn limiter(
+        &mut self,
+        limiter: impl (FnMut(&mut T) -> &mut dyn crate::ResourceLimiter) + Send + Sync + 'static,
+    ) {
+        self.inner.limiter = Some(Box::new(limiter));
+        self.inner
+            .opaque
+            .install_limiter(crate::vm::with_limiter_of::<T>);
+    }
+
+    /// Sets the fuel wasm in this store may consume (see
+    /// [`crate::Config::consume_fuel`]); fails when fuel is not enabled.
+    pub fn set_fuel(&mut self, fuel: u64) -> crate::Result<()> {
+        self.inner.opaque.set_fuel(fuel)
+    }
+
+    /// The fuel left; fails when fuel is not enabled.
+    pub fn get_fuel(&self) -> crate::Result<u64> {
+        self.inner.opaque.get_fuel()
     }
 
     /// Consumes the store and returns its user data.

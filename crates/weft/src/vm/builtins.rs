@@ -98,14 +98,32 @@ fn init_from_segment<T: Copy>(
     1
 }
 
+/// Turns the outcome of a limited growth into the builtin's result: the
+/// old size, `u64::MAX` (failed: -1 in wasm) or `GROW_TRAPPED` with the
+/// limiter's error (or panic) parked for the trap that follows.
+fn grow_result(
+    store: &mut StoreOpaque,
+    grow: impl FnOnce(&mut StoreOpaque) -> crate::Result<super::limits::GrowOutcome>,
+) -> u64 {
+    use super::limits::GrowOutcome;
+    // The limiter is embedder code: nothing may unwind into generated code.
+    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grow(&mut *store)));
+    let pending = match attempt {
+        Ok(Ok(GrowOutcome::Grown(old))) => return old,
+        Ok(Ok(GrowOutcome::Failed)) => return u64::MAX,
+        Ok(Err(e)) => Pending::Error(e),
+        Err(panic) => Pending::Panic(panic),
+    };
+    store.pending = Some(pending);
+    weft_environ::GROW_TRAPPED
+}
+
 unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> u64 {
     // SAFETY: called by generated code with its own vmctx.
     let (store, inst) = unsafe { parts(vmctx) };
     // SAFETY: the instance is alive (it is running).
     let m = unsafe { (&(*inst).memories)[mem as usize] };
-    store.memories[m.index as usize]
-        .grow(delta)
-        .unwrap_or(u64::MAX)
+    grow_result(store, |s| s.grow_memory_limited(m, delta))
 }
 
 unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, len: u64) -> u32 {
@@ -200,9 +218,7 @@ unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, init: us
     let (store, inst) = unsafe { parts(vmctx) };
     // SAFETY: the instance is alive.
     let t = unsafe { (&(*inst).tables)[table as usize] };
-    store.tables[t.index as usize]
-        .grow(delta, init)
-        .unwrap_or(u64::MAX)
+    grow_result(store, |s| s.grow_table_limited(t, delta, init))
 }
 
 unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u64, val: usize, len: u64) -> u32 {

@@ -250,6 +250,10 @@ pub(crate) fn build_elf(
         None => Vec::new(),
     };
 
+    // Symbol names are NUL-terminated in ELF; a name section may hold any
+    // bytes, so NULs are escaped rather than allowed to truncate (or, in
+    // the writer, to abort on) the name.
+    let symbol_names: Vec<String> = funcs.iter().map(|f| f.name.replace('\0', "\\0")).collect();
     let mut out = Vec::new();
     let mut w = Writer::new(object::Endianness::Little, true, &mut out);
     // Layout (phase 1: reserve file ranges and indices).
@@ -266,11 +270,11 @@ pub(crate) fn build_elf(
         Some((name, offset))
     };
     w.reserve_null_symbol_index();
-    let names: Vec<StringId> = funcs
+    let names: Vec<StringId> = symbol_names
         .iter()
-        .map(|f| {
+        .map(|name| {
             w.reserve_symbol_index(Some(text_index));
-            w.add_string(f.name.as_bytes())
+            w.add_string(name.as_bytes())
         })
         .collect();
     // Section indices (which name their sections) before the tables.

@@ -211,6 +211,10 @@ pub(crate) fn instantiate(
             .map_err(|why| import_mismatch(&import.module, &import.name, why))?;
     }
 
+    store.bump_resource_counts(
+        info.tables.len() - info.num_imported_tables as usize,
+        info.memories.len() - info.num_imported_memories as usize,
+    )?;
     let offsets = info.offsets();
     let index = store.instances.len() as u32;
     let mut inst = Box::new(InstanceData {
@@ -345,6 +349,7 @@ pub(crate) fn instantiate(
             Some(e) => eval_const(store, index, e)? as usize,
             None => 0,
         };
+        store.check_new_table(&ty)?;
         let table = super::table::TableData::new(ty, init)?;
         let h = store.push_table(table);
         let p = &*store.tables[h.index as usize].def as *const VMTableDefinition;

@@ -107,14 +107,27 @@ impl LinearMemory {
 
     /// Grows by `delta` pages. Returns the old size in pages, or `None`
     /// when the memory cannot grow that far (which is not a trap).
+    #[cfg(test)]
     pub(crate) fn grow(&mut self, delta: u64) -> Option<u64> {
+        self.try_grow(delta).ok()
+    }
+
+    /// As [`LinearMemory::grow`], saying why the growth failed.
+    pub(crate) fn try_grow(&mut self, delta: u64) -> Result<u64> {
         let old = self.pages();
-        let new_bytes = old.checked_add(delta)?.checked_mul(self.ty.page_size())?;
-        if new_bytes > self.max_bytes {
-            return None;
-        }
-        self.set_len(new_bytes).ok()?;
-        Some(old)
+        let new_bytes = old
+            .checked_add(delta)
+            .and_then(|p| p.checked_mul(self.ty.page_size()))
+            .filter(|b| *b <= self.max_bytes)
+            .ok_or_else(|| {
+                anyhow!(
+                    "memory of {old} pages cannot grow by {delta} pages: \
+                     its maximum is {} bytes",
+                    self.max_bytes
+                )
+            })?;
+        self.set_len(new_bytes)?;
+        Ok(old)
     }
 
     /// The memory's bytes.

@@ -10,6 +10,7 @@
 //! * `gdb_jit`: describing published code to debuggers (gdb's JIT interface);
 //! * `module`, `instance`, `store`, `func`, `builtins`: compiled modules,
 //!   instances and their vmctx, calls in both directions;
+//! * `limits`: the embedder's resource limiter, asked before growth;
 //! * `memory`, `table`, `type_registry`, `backtrace`, `libcalls`.
 
 mod async_fiber;
@@ -22,6 +23,7 @@ mod func;
 pub(crate) mod gdb_jit;
 mod instance;
 mod libcalls;
+mod limits;
 mod memory;
 mod module;
 pub(crate) mod stack;
@@ -37,6 +39,7 @@ pub(crate) use func::{
     HostTrampolines, call_func, call_raw, caller_instance, new_host_func, new_host_func_raw,
 };
 pub(crate) use instance::instantiate;
+pub(crate) use limits::with_limiter_of;
 pub(crate) use module::CompiledModule;
 pub(crate) use store::{EpochBehavior, StoreOpaque};
 pub(crate) use traphandlers::init_traps;

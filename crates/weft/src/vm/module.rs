@@ -126,7 +126,11 @@ unsafe impl Sync for CompiledModule {}
 impl CompiledModule {
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<CompiledModule> {
         let config = engine.config();
-        let translation = weft_environ::translate_module(wasm, config.features)?;
+        let translation = weft_environ::translate_module_with_limits(
+            wasm,
+            config.features,
+            &config.module_limits,
+        )?;
         let info = translation.info;
         let compiler = &engine.inner.compiler;
         let num_imported = info.num_imported_funcs;

@@ -84,8 +84,15 @@ pub(crate) struct StoreOpaque {
     /// thread that is: its bounds are refreshed at each outermost entry).
     /// Fibers bring their own records.
     pub(crate) native_stack: Box<VMStackRecord>,
+    /// The `StoreInner<T>` this belongs to (for the resource limiter).
+    pub(crate) self_ptr: *mut u8,
     /// What happens when wasm reaches the epoch deadline.
     pub(crate) epoch_behavior: EpochBehavior,
+    /// Reaches the embedder's resource limiter (`Store::limiter`), if any.
+    pub(crate) with_limiter: Option<super::limits::WithLimiterFn>,
+    /// Instances, tables and memories created by instantiation, and their
+    /// limits.
+    pub(crate) counts: super::limits::ResourceCounts,
 }
 
 /// What reaching the epoch deadline does.
@@ -121,7 +128,10 @@ impl StoreOpaque {
             modules: Vec::new(),
             pending: None,
             native_stack: Box::new(VMStackRecord::new(0, 0, 0)),
+            self_ptr: std::ptr::null_mut(),
             epoch_behavior: EpochBehavior::Trap,
+            with_limiter: None,
+            counts: Default::default(),
         }
         .with_epoch_pointer()
         .with_native_stack()
@@ -145,6 +155,30 @@ impl StoreOpaque {
         let deadline = self.engine.current_epoch().saturating_add(ticks);
         // SAFETY: the store context is exclusively ours.
         unsafe { *self.vm_store_ctx.epoch_deadline.get() = deadline };
+    }
+
+    pub(crate) fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        if !self.engine.config().consume_fuel {
+            bail!("fuel is not configured in this store (Config::consume_fuel)");
+        }
+        let fuel = i64::try_from(fuel).unwrap_or(i64::MAX);
+        // SAFETY: the store context is exclusively ours.
+        unsafe { *self.vm_store_ctx.fuel_consumed.get() = -fuel };
+        Ok(())
+    }
+
+    pub(crate) fn get_fuel(&self) -> Result<u64> {
+        if !self.engine.config().consume_fuel {
+            bail!("fuel is not configured in this store (Config::consume_fuel)");
+        }
+        // SAFETY: the store context is ours; wasm is not running while the
+        // embedder holds the store.
+        let used = unsafe { *self.vm_store_ctx.fuel_consumed.get() };
+        Ok(used.min(0).unsigned_abs())
+    }
+
+    pub(crate) fn set_self_ptr(&mut self, p: *mut u8) {
+        self.self_ptr = p;
     }
 
     fn check(&self, store: StoreId, what: &str) {
@@ -317,6 +351,7 @@ impl StoreOpaque {
 
     pub(crate) fn new_table(&mut self, ty: TableType, init: Val) -> Result<Table> {
         let raw = self.val_to_raw(&init, &ValType::Ref(ty.element))? as usize;
+        self.check_new_table(&ty)?;
         let t = TableData::new(ty, raw)?;
         Ok(self.push_table(t))
     }
@@ -362,14 +397,18 @@ impl StoreOpaque {
         self.check(t.store, "table");
         let ty = ValType::Ref(self.tables[t.index as usize].ty.element);
         let raw = self.val_to_raw(&init, &ty)? as usize;
-        self.tables[t.index as usize]
-            .grow(delta, raw)
-            .ok_or_else(|| anyhow!("failed to grow table by {delta} elements"))
+        match self.grow_table_limited(t, delta, raw)? {
+            super::limits::GrowOutcome::Grown(old) => Ok(old),
+            super::limits::GrowOutcome::Failed => {
+                Err(anyhow!("failed to grow table by {delta} elements"))
+            }
+        }
     }
 
     // ---- memories -----------------------------------------------------------
 
     pub(crate) fn new_memory(&mut self, ty: MemoryType) -> Result<Memory> {
+        self.check_new_memory(&ty)?;
         let m = LinearMemory::new(ty)?;
         Ok(self.push_memory(m))
     }
@@ -405,9 +444,12 @@ impl StoreOpaque {
 
     pub(crate) fn memory_grow(&mut self, m: Memory, delta: u64) -> Result<u64> {
         self.check(m.store, "memory");
-        self.memories[m.index as usize]
-            .grow(delta)
-            .ok_or_else(|| anyhow!("failed to grow memory by {delta} pages"))
+        match self.grow_memory_limited(m, delta)? {
+            super::limits::GrowOutcome::Grown(old) => Ok(old),
+            super::limits::GrowOutcome::Failed => {
+                Err(anyhow!("failed to grow memory by {delta} pages"))
+            }
+        }
     }
 
     // ---- tags -------------------------------------------------------------

@@ -31,7 +31,14 @@ impl TableData {
                 ty.min
             ));
         }
-        let mut elems = vec![init; ty.min as usize];
+        let mut elems = Vec::new();
+        elems.try_reserve_exact(ty.min as usize).map_err(|_| {
+            anyhow!(
+                "out of host memory allocating a table of {} elements",
+                ty.min
+            )
+        })?;
+        elems.resize(ty.min as usize, init);
         let def = Box::new(VMTableDefinition {
             base: elems.as_mut_ptr(),
             current_elements: 0,
@@ -74,9 +81,15 @@ impl TableData {
 
     /// Grows by `delta` elements set to `init`; `None` when the table may
     /// not grow that far (not a trap).
+    #[cfg(test)]
     pub(crate) fn grow(&mut self, delta: u64, init: usize) -> Option<u64> {
+        self.try_grow(delta, init).ok()
+    }
+
+    /// As [`TableData::grow`], saying why the growth failed. A host
+    /// allocation failure is such an error, not an abort.
+    pub(crate) fn try_grow(&mut self, delta: u64, init: usize) -> Result<u64> {
         let old = self.len();
-        let new = old.checked_add(delta)?;
         let index_max = if self.ty.table64 {
             u64::MAX
         } else {
@@ -88,12 +101,18 @@ impl TableData {
             .unwrap_or(index_max)
             .min(index_max)
             .min(MAX_TABLE_ELEMENTS);
-        if new > max {
-            return None;
-        }
+        let new = old
+            .checked_add(delta)
+            .filter(|n| *n <= max)
+            .ok_or_else(|| {
+                anyhow!("table of {old} elements cannot grow by {delta}: its maximum is {max}")
+            })?;
+        self.elems
+            .try_reserve_exact((new - old) as usize)
+            .map_err(|_| anyhow!("out of host memory growing a table to {new} elements"))?;
         self.elems.resize(new as usize, init);
         self.sync();
-        Some(old)
+        Ok(old)
     }
 
     /// The type with the current size as minimum.

@@ -18,6 +18,8 @@ pub(crate) struct VMStoreContext {
     pub current_stack: Cell<*mut VMStackRecord>,
     pub epoch_ptr: UnsafeCell<*const u64>,
     pub epoch_deadline: UnsafeCell<u64>,
+    /// Fuel used minus fuel given: negative while fuel remains.
+    pub fuel_consumed: UnsafeCell<i64>,
 }
 
 impl Default for VMStoreContext {
@@ -26,6 +28,7 @@ impl Default for VMStoreContext {
             current_stack: Cell::new(std::ptr::null_mut()),
             epoch_ptr: UnsafeCell::new(std::ptr::null()),
             epoch_deadline: UnsafeCell::new(u64::MAX),
+            fuel_consumed: UnsafeCell::new(0),
         }
     }
 }
@@ -102,6 +105,10 @@ mod tests {
         assert_eq!(
             offset_of!(VMStoreContext, epoch_deadline) as u32,
             store_ctx::EPOCH_DEADLINE
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, fuel_consumed) as u32,
+            store_ctx::FUEL_CONSUMED
         );
         assert_eq!(size_of::<VMStoreContext>() as u32, store_ctx::SIZE);
 
