@@ -119,6 +119,11 @@ struct Outcome {
 /// Runs program `name` with `weft run`.
 fn via_cli(name: &str, run: &Run) -> Outcome {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+    // The code cache goes to the build's scratch space, never the user's.
+    cmd.env(
+        "XDG_CACHE_HOME",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs-cache"),
+    );
     cmd.arg("run")
         .arg("-W")
         .arg(format!("max-wasm-stack={GO_WASM_STACK}"));
@@ -504,6 +509,10 @@ fn go_reactor_via_cli_with_preloaded_callback() {
     let reactor = program("go-reactor.wasm");
     for (depth, acc) in [(1, -7i64), (8, 123456789)] {
         let o = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .env(
+                "XDG_CACHE_HOME",
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs-cache"),
+            )
             .arg("run")
             .arg("-W")
             .arg(format!("max-wasm-stack={GO_WASM_STACK}"))
@@ -526,6 +535,10 @@ fn go_reactor_via_cli_with_preloaded_callback() {
     }
     // Without the import the CLI reports it clearly.
     let o = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .env(
+            "XDG_CACHE_HOME",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs-cache"),
+        )
         .args(["run", "--invoke", "descend"])
         .arg(&reactor)
         .args(["1", "2"])

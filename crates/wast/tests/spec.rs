@@ -16,6 +16,11 @@
 //!
 //! Set `WEFT_SPEC_VERBOSE=1` to print every failing directive of expected
 //! failures too.
+//!
+//! Set `WEFT_SPEC_PRECOMPILED=1` to pass every module through a
+//! precompiled artifact first (`Engine::precompile_module` then
+//! `Module::deserialize`): the same expectations then check that loaded
+//! code behaves exactly like freshly compiled code.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -181,6 +186,11 @@ const EXPECTED_DIRECTIVE_FAILURES: &[(&str, u32, &str, &str)] = &[
 
 const STACK_SWITCHING_REASON: &str = "stack switching not implemented yet";
 
+/// Whether `WEFT_SPEC_PRECOMPILED` asks for the precompiled mode.
+fn precompiled_mode() -> bool {
+    std::env::var_os("WEFT_SPEC_PRECOMPILED").is_some_and(|v| v != "0" && !v.is_empty())
+}
+
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest
@@ -241,7 +251,8 @@ fn run_trial(
     expected_lines: &[u32],
     totals: &Totals,
 ) -> Result<(), Failed> {
-    let runner = weft_wast::WastRunner::new(weft::Config::new());
+    let mut runner = weft_wast::WastRunner::new(weft::Config::new());
+    runner.precompiled(precompiled_mode());
     let verbose = std::env::var_os("WEFT_SPEC_VERBOSE").is_some();
     let outcome = runner.run_file(path);
     let (ok, summary) = match &outcome {

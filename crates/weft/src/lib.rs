@@ -21,6 +21,8 @@
 //! This crate must not depend on the command-line tool, on the `.wast`
 //! runner or on WASI: those are built on top of its public API.
 
+mod artifact;
+mod cache;
 mod engine;
 mod externals;
 mod func;
@@ -34,6 +36,7 @@ mod types;
 mod values;
 pub(crate) mod vm;
 
+pub use cache::{CacheStats, default_cache_directory};
 pub use engine::{Config, Engine, OptLevel};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};

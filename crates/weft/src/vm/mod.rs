@@ -36,7 +36,7 @@ pub(crate) use func::{
     HostTrampolines, call_func, call_raw, caller_instance, new_host_func, new_host_func_raw,
 };
 pub(crate) use instance::instantiate;
-pub(crate) use module::CompiledModule;
+pub(crate) use module::{CompiledModule, CompiledParts};
 pub(crate) use store::{EpochBehavior, StoreOpaque};
 pub(crate) use traphandlers::init_traps;
 pub(crate) use type_registry::TypeRegistry;
