@@ -49,7 +49,9 @@ fn main() {
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
     for f in &files {
         // Relative names: the same sources in another checkout hash alike.
-        let name = f.strip_prefix(crates.parent().unwrap_or(&crates)).unwrap_or(f);
+        let name = f
+            .strip_prefix(crates.parent().unwrap_or(&crates))
+            .unwrap_or(f);
         fnv(&mut hash, name.to_string_lossy().as_bytes());
         if let Ok(bytes) = std::fs::read(f) {
             fnv(&mut hash, &bytes);

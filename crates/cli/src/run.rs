@@ -186,7 +186,7 @@ impl RunCommand {
         let module = self.load(&engine, &self.file)?;
         let mut store = Store::new(&engine, ctx);
         let mut linker = Linker::new(&engine);
-        weft_wasi::add_to_linker(&mut linker, &mut store, |c: &mut WasiCtx| c)?;
+        weft_wasi::add_to_linker(&mut linker, |c: &mut WasiCtx| c)?;
 
         for preload in &self.preloads {
             let Some((name, path)) = preload.split_once('=') else {

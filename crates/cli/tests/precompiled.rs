@@ -41,14 +41,19 @@ fn compile_then_run_precompiled() {
     let out = tmp.path().join("reactor.cwasm");
     let out_s = out.to_str().unwrap();
     let src = guest("reactor.wat");
-    let o = weft(
-        tmp.path(),
-        &["compile", src.to_str().unwrap(), "-o", out_s],
-    );
+    let o = weft(tmp.path(), &["compile", src.to_str().unwrap(), "-o", out_s]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let direct = weft(
         tmp.path(),
-        &["run", "-C", "cache=n", "--invoke", "get", src.to_str().unwrap(), "5"],
+        &[
+            "run",
+            "-C",
+            "cache=n",
+            "--invoke",
+            "get",
+            src.to_str().unwrap(),
+            "5",
+        ],
     );
     assert_eq!(stdout(&direct), "1005\n", "{}", stderr(&direct));
     let o = weft(
@@ -63,12 +68,23 @@ fn compile_then_run_precompiled() {
     let src = guest("exit_with_arg_count.wat");
     let o = weft(
         tmp.path(),
-        &["compile", src.to_str().unwrap(), "-o", cmd.to_str().unwrap()],
+        &[
+            "compile",
+            src.to_str().unwrap(),
+            "-o",
+            cmd.to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = weft(
         tmp.path(),
-        &["run", "--allow-precompiled", cmd.to_str().unwrap(), "a", "b"],
+        &[
+            "run",
+            "--allow-precompiled",
+            cmd.to_str().unwrap(),
+            "a",
+            "b",
+        ],
     );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 
@@ -84,7 +100,16 @@ fn compile_then_run_precompiled() {
     // Built for other settings: a clear error naming the setting.
     let o = weft(
         tmp.path(),
-        &["run", "--allow-precompiled", "-O", "opt-level=0", "--invoke", "get", out_s, "5"],
+        &[
+            "run",
+            "--allow-precompiled",
+            "-O",
+            "opt-level=0",
+            "--invoke",
+            "get",
+            out_s,
+            "5",
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -101,7 +126,12 @@ fn damaged_precompiled_files_are_clear_errors() {
     let src = guest("reactor.wat");
     let o = weft(
         tmp.path(),
-        &["compile", src.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[
+            "compile",
+            src.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let good = std::fs::read(&out).unwrap();
@@ -158,7 +188,7 @@ fn cache_is_used_and_repaired() {
     let first = std::fs::read(&entry).unwrap();
     assert!(first.starts_with(b"WEFTCWSM"));
     run(&[]);
-    assert_eq!(cache_entries(tmp.path()), [entry.clone()]);
+    assert_eq!(cache_entries(tmp.path()), std::slice::from_ref(&entry));
 
     // A damaged entry is ignored and written again.
     let mut bad = first.clone();
@@ -193,5 +223,9 @@ fn concurrent_runs_share_the_cache() {
         assert_eq!(stdout(&o), "1007\n");
     }
     let entries = cache_entries(tmp.path());
-    assert_eq!(entries.len(), 1, "one entry, no temporary files: {entries:?}");
+    assert_eq!(
+        entries.len(),
+        1,
+        "one entry, no temporary files: {entries:?}"
+    );
 }

@@ -370,9 +370,7 @@ impl Context {
                 // `assert_trap (module ...)`: the module must compile; its
                 // instantiation is the action (the spec's
                 // `assert_uninstantiable`).
-                let module = match wat_module(&mut wat)
-                    .and_then(|bytes| self.compile(&bytes))
-                {
+                let module = match wat_module(&mut wat).and_then(|bytes| self.compile(&bytes)) {
                     Ok(m) => m,
                     Err(e) => return Err(format!("module failed to compile: {}", show(&e))),
                 };

@@ -229,7 +229,7 @@ fn wasi_calls(c: &mut Criterion) {
     let module = Module::new(&engine, WASI_LOOP).unwrap();
     let mut store = Store::new(&engine, weft_wasi::WasiCtx::builder().build());
     let mut linker = Linker::new(&engine);
-    weft_wasi::add_to_linker(&mut linker, &mut store, |c: &mut weft_wasi::WasiCtx| c).unwrap();
+    weft_wasi::add_to_linker(&mut linker, |c: &mut weft_wasi::WasiCtx| c).unwrap();
     let inst = linker.instantiate(&mut store, &module).unwrap();
     let mut g = c.benchmark_group("wasi_call");
     g.throughput(Throughput::Elements(N as u64));

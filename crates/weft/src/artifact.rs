@@ -152,7 +152,11 @@ pub(crate) fn serialize(engine: &Engine, wasm: &[u8], parts: &CompiledParts) -> 
     payload.extend_from_slice(&(meta.len() as u64).to_le_bytes());
     payload.extend_from_slice(&meta);
     payload.extend_from_slice(wasm);
-    for f in parts.funcs.iter().chain(parts.trampolines.iter().map(|(_, f)| f)) {
+    for f in parts
+        .funcs
+        .iter()
+        .chain(parts.trampolines.iter().map(|(_, f)| f))
+    {
         payload.extend_from_slice(&f.code);
     }
     let fp = fingerprint(engine);

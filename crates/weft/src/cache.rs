@@ -162,7 +162,10 @@ fn trim(dir: &Path, max: u64, keep: &Path) {
         let name = e.file_name();
         let name = name.to_string_lossy();
         if name.starts_with('.') && name.ends_with(".tmp") {
-            if now.duration_since(modified).is_ok_and(|age| age > STALE_TMP) {
+            if now
+                .duration_since(modified)
+                .is_ok_and(|age| age > STALE_TMP)
+            {
                 let _ = std::fs::remove_file(&p);
             }
             continue;

@@ -41,7 +41,7 @@ pub use engine::{Config, Engine, OptLevel};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
 pub use instance::Instance;
-pub use linker::Linker;
+pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};

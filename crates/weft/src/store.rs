@@ -30,6 +30,13 @@ pub struct Store<T> {
 pub(crate) struct StoreInner<T> {
     pub(crate) opaque: crate::vm::StoreOpaque,
     pub(crate) data: T,
+    /// The functions made in this store from [`crate::Linker`] host
+    /// function definitions, by definition (the `Arc` keeps its address
+    /// from being reused while the entry exists).
+    pub(crate) linker_funcs: std::collections::HashMap<
+        usize,
+        (std::sync::Arc<crate::linker::HostFuncDef<T>>, crate::Func),
+    >,
 }
 
 impl<T> Deref for StoreInner<T> {
@@ -49,7 +56,11 @@ impl<T> Store<T> {
     /// A new store using `engine`, holding `data`.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         let opaque = crate::vm::StoreOpaque::new(engine.clone(), StoreId::allocate());
-        let mut inner = Box::new(StoreInner { opaque, data });
+        let mut inner = Box::new(StoreInner {
+            opaque,
+            data,
+            linker_funcs: Default::default(),
+        });
         let ptr: *mut StoreInner<T> = &mut *inner;
         inner.opaque.set_self_ptr(ptr.cast());
         Store { inner }

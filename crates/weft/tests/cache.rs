@@ -109,7 +109,10 @@ fn damaged_entries_are_rebuilt() {
         ("bit flip", Box::new(|b| *b.last_mut().unwrap() ^= 0x10)),
         ("truncated", Box::new(|b| b.truncate(b.len() / 2))),
         ("empty", Box::new(|b| b.clear())),
-        ("garbage", Box::new(|b| b.iter_mut().for_each(|x| *x = 0xa5))),
+        (
+            "garbage",
+            Box::new(|b| b.iter_mut().for_each(|x| *x = 0xa5)),
+        ),
     ];
     for (what, f) in damage {
         let mut bad = good.clone();
@@ -166,7 +169,11 @@ fn concurrent_compilations_of_one_module() {
 #[test]
 fn size_bound_evicts_least_recently_used() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (module_sized(1, 20), module_sized(2, 20), module_sized(3, 60));
+    let (a, b, c) = (
+        module_sized(1, 20),
+        module_sized(2, 20),
+        module_sized(3, 60),
+    );
     let size = |w: &[u8]| Engine::default().precompile_module(w).unwrap().len() as u64;
     let (sa, sb, sc) = (size(&a), size(&b), size(&c));
     assert!(sb < sc);

@@ -120,7 +120,10 @@ fn round_trip_runs_identically() {
         let loaded = unsafe { Module::deserialize(&engine, &artifact) }.unwrap();
         assert_eq!(loaded.name(), Some("m"));
         assert_eq!(
-            loaded.imports().map(|i| i.name().to_string()).collect::<Vec<_>>(),
+            loaded
+                .imports()
+                .map(|i| i.name().to_string())
+                .collect::<Vec<_>>(),
             ["double"]
         );
         assert_eq!(loaded.exports().len(), compiled.exports().len());
@@ -182,7 +185,10 @@ fn fingerprint_mismatch_names_the_setting() {
         &artifact,
     );
     assert!(e.contains("incompatible"), "{e}");
-    assert!(e.contains("cranelift.opt_level: module speed, engine none"), "{e}");
+    assert!(
+        e.contains("cranelift.opt_level: module speed, engine none"),
+        "{e}"
+    );
 
     let e = load_error(
         &build(&|c| {
