@@ -31,6 +31,8 @@ pub struct Config {
     pub(crate) cache_dir: Option<std::path::PathBuf>,
     /// Size bound of the code cache, in bytes.
     pub(crate) cache_max_size: u64,
+    /// Initialise memories from copy-on-write images when possible.
+    pub(crate) memory_init_cow: bool,
 }
 
 /// Default limit of the wasm stack: 512 KiB.
@@ -53,6 +55,7 @@ impl Default for Config {
             debug_info: None,
             cache_dir: None,
             cache_max_size: crate::cache::DEFAULT_MAX_SIZE,
+            memory_init_cow: true,
         }
     }
 }
@@ -155,6 +158,16 @@ impl Config {
     /// Default 1 GiB.
     pub fn cache_max_size(&mut self, bytes: u64) -> &mut Config {
         self.cache_max_size = bytes;
+        self
+    }
+
+    /// Initialises linear memories by mapping a copy-on-write image of the
+    /// module's data segments (an in-memory file built once per module)
+    /// instead of copying the bytes, when that is exactly equivalent:
+    /// constant offsets, memories the module defines, every segment in
+    /// bounds, and at least 16 KiB of data. Default on.
+    pub fn memory_init_cow(&mut self, enable: bool) -> &mut Config {
+        self.memory_init_cow = enable;
         self
     }
 

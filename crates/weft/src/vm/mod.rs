@@ -22,6 +22,7 @@ pub(crate) mod gdb_jit;
 mod instance;
 mod libcalls;
 mod memory;
+mod memory_image;
 pub(crate) mod mmap;
 mod module;
 mod store;

@@ -115,6 +115,9 @@ pub(crate) struct CompiledModule {
     pub(crate) func_ptrs: Vec<usize>,
     /// Array-to-wasm trampoline per canonical type id.
     pub(crate) trampolines: HashMap<u32, usize>,
+    /// Copy-on-write images of the defined memories' initial contents,
+    /// built on first instantiation (`None` inside: copy the data).
+    memory_images: std::sync::OnceLock<Option<Vec<Option<super::memory_image::MemoryImage>>>>,
 }
 
 // SAFETY: the raw code addresses are plain integers into immutable,
@@ -306,6 +309,7 @@ impl CompiledModule {
             _code: RegisteredCode(code),
             func_ptrs,
             trampolines,
+            memory_images: std::sync::OnceLock::new(),
         })
     }
 
@@ -359,6 +363,20 @@ impl CompiledModule {
                 ExternType::Tag(self.engine.inner.types.func_type(id).expect("tag type"))
             }
         }
+    }
+
+    /// The memory images of this module's defined memories, or `None` when
+    /// instantiation must copy the data (see `vm::memory_image`).
+    pub(crate) fn memory_images(&self) -> Option<&[Option<super::memory_image::MemoryImage>]> {
+        if !self.engine.config().memory_init_cow {
+            return None;
+        }
+        self.memory_images
+            .get_or_init(|| {
+                // An image that cannot be built (no memfd) only costs speed.
+                super::memory_image::build_images(&self.info).ok().flatten()
+            })
+            .as_deref()
     }
 
     /// The array-to-wasm trampoline for canonical type `id`.
