@@ -266,6 +266,33 @@ fn instantiation(c: &mut Criterion) {
             )
         });
     }
+    // Data-heavy modules: copy-on-write image (default) vs copying.
+    for (mib, cow) in [(1, true), (1, false), (16, true), (16, false)] {
+        let mut config = weft::Config::new();
+        config.memory_init_cow(cow);
+        let engine = Engine::new(&config).unwrap();
+        let mut wat = format!("(module (memory {})", mib * 16 + 1);
+        let chunk = "x".repeat(65536);
+        for i in 0..mib * 16 {
+            wat.push_str(&format!(
+                "(data (i32.const {}) \"{chunk}\")",
+                65536 + i * 65536
+            ));
+        }
+        wat.push(')');
+        let module = Module::new(&engine, &wat).unwrap();
+        let name = format!("data_{mib}MiB_{}", if cow { "cow" } else { "copy" });
+        g.bench_with_input(BenchmarkId::from_parameter(name), &module, |b, module| {
+            b.iter_batched(
+                || Store::new(&engine, ()),
+                |mut store| {
+                    Instance::new(&mut store, module, &[]).unwrap();
+                    store
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 }
 
