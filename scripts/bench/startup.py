@@ -44,6 +44,7 @@ def main():
     ap.add_argument("--weft", required=True)
     ap.add_argument("--wasmtime", required=True)
     ap.add_argument("-n", type=int, default=10)
+    ap.add_argument("--cold-runs", type=int, help="runs of the cold mode (default: -n)")
     ap.add_argument("--markdown")
     ap.add_argument("wasm")
     ap.add_argument("args", nargs="*")
@@ -72,7 +73,8 @@ def main():
             elif out != ref:
                 sys.exit(f"{rt}: output differs from weft's: {out!r} vs {ref!r}")
             for mode, cmd in modes.items():
-                med, lo = measure(f"{rt} {mode}", cmd, env, a.n, ref)
+                n = a.cold_runs or a.n if mode == "cold" else a.n
+                med, lo = measure(f"{rt} {mode}", cmd, env, n, ref)
                 rows.append((rt, mode, med, lo))
                 print(f"{rt:9} {mode:12} median {med*1000:8.1f} ms   min {lo*1000:8.1f} ms",
                       flush=True)
@@ -80,7 +82,8 @@ def main():
     by = {(r, m): med for r, m, med, _ in rows}
     lines = [
         f"Module: `{os.path.basename(a.wasm)}` ({os.path.getsize(a.wasm)/1e6:.2f} MB), "
-        f"{a.n} runs per mode, wall time of the whole process.",
+        f"{a.n} runs per mode ({a.cold_runs or a.n} cold), wall time of the whole process; "
+        f"load average {os.getloadavg()[0]:.2f} at the end.",
         "",
         "| mode | weft median (ms) | wasmtime median (ms) | weft / wasmtime |",
         "|------|-----------------:|---------------------:|----------------:|",

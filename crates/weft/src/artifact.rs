@@ -8,8 +8,8 @@
 //! 12      4     fingerprint length F (u32 LE)
 //! 16      F     fingerprint: "key=value\n" lines (UTF-8), see below
 //! 16+F    8     payload length P (u64 LE)
-//! 24+F    32    SHA-256 of the payload
-//! 56+F    P     payload:
+//! 24+F    4     CRC-32 of the payload (u32 LE)
+//! 28+F    P     payload:
 //!                 8     metadata length M (u64 LE)
 //!                 M     metadata (postcard): per function its code length,
 //!                       alignment, relocations, trap table, address map
@@ -25,7 +25,9 @@
 //! Cranelift flag, the detected CPU features and weft's code generation
 //! options. Loading compares it line by line with the engine's own, so a
 //! mismatch says which setting differs. The checksum catches truncated or
-//! damaged files before anything in the payload is interpreted.
+//! damaged files before anything in the payload is interpreted (CRC-32:
+//! every burst error up to 32 bits, and so every flipped bit, is detected;
+//! it guards against accidents, not tampering, at memory speed).
 //!
 //! The module's bytes are kept so that loading rebuilds the module
 //! description (types, imports, exports, segments) with the ordinary
@@ -38,7 +40,6 @@ use crate::vm::CompiledParts;
 use crate::{Engine, Result};
 use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use weft_cranelift::{CompiledFunction, LibCall, Reloc, RelocTarget, Relocation, UnwindInfo};
 use weft_environ::Trap;
 
@@ -160,13 +161,13 @@ pub(crate) fn serialize(engine: &Engine, wasm: &[u8], parts: &CompiledParts) -> 
         payload.extend_from_slice(&f.code);
     }
     let fp = fingerprint(engine);
-    let mut out = Vec::with_capacity(HEADER_FIXED + fp.len() + 40 + payload.len());
+    let mut out = Vec::with_capacity(HEADER_FIXED + fp.len() + 12 + payload.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(fp.len() as u32).to_le_bytes());
     out.extend_from_slice(fp.as_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&payload));
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
     Ok(out)
 }
@@ -266,12 +267,12 @@ pub(crate) fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<(Vec<u8>, Com
         return Err(mismatch(theirs, &ours));
     }
     let payload_len = r.len("header")?;
-    let digest = r.take(32, "header")?;
+    let digest = r.u32("header")?;
     let payload = r.take(payload_len, "payload")?;
     if r.pos != bytes.len() {
         bail!("precompiled module is damaged (trailing bytes after the payload)");
     }
-    if Sha256::digest(payload).as_slice() != digest {
+    if crc32fast::hash(payload) != digest {
         bail!("precompiled module is damaged (checksum mismatch)");
     }
 

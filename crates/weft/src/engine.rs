@@ -165,7 +165,10 @@ impl Config {
     /// module's data segments (an in-memory file built once per module)
     /// instead of copying the bytes, when that is exactly equivalent:
     /// constant offsets, memories the module defines, every segment in
-    /// bounds, and at least 16 KiB of data. Default on.
+    /// bounds, and at least 16 KiB of data. A module's first instantiation
+    /// still copies (building the image costs more than one copy); the
+    /// image is built on the second and shared by all later instances.
+    /// Default on.
     pub fn memory_init_cow(&mut self, enable: bool) -> &mut Config {
         self.memory_init_cow = enable;
         self

@@ -104,7 +104,7 @@ impl Module {
     /// clear error when the bytes are not a precompiled module, were built
     /// by another weft build or with other code-affecting settings or CPU
     /// features (the error names the settings that differ), or are
-    /// truncated or damaged (checked by a SHA-256 checksum before use).
+    /// truncated or damaged (checked by a CRC-32 checksum before use).
     ///
     /// # Safety
     ///

@@ -52,6 +52,16 @@ fn memory(store: &mut Store<()>, i: Instance) -> Memory {
     i.get_memory(&mut *store, "memory").unwrap()
 }
 
+/// Whether the page at `addr` is mapped from a memory image (per
+/// `/proc/self/maps`).
+fn mapped_from_image(addr: *const u8) -> bool {
+    let prefix = format!("{:x}-", addr as usize);
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with(&prefix) && l.contains("weft-memory-image"))
+}
+
 #[test]
 fn instances_match_copying_and_stay_private() {
     for kib in [64, 1024] {
@@ -72,7 +82,10 @@ fn instances_match_copying_and_stay_private() {
         for (k, s) in stores.iter_mut().enumerate() {
             for _ in 0..5 {
                 let i = Instance::new(&mut *s, &module, &[]).unwrap();
-                assert_eq!(memory(s, i).data(&*s), expected.as_slice(), "kib {kib}");
+                let data = memory(s, i).data(&*s);
+                assert_eq!(data, expected.as_slice(), "kib {kib}");
+                // The first instance copies, every later one maps the image.
+                assert_eq!(mapped_from_image(data.as_ptr()), !all.is_empty());
                 all.push((k, i));
             }
         }
@@ -125,6 +138,11 @@ fn both_ways(
     [false, true].map(|cow| {
         let e = engine(cow);
         let m = Module::new(&e, text).unwrap();
+        // A first instantiation (its result ignored) so that the measured
+        // one is where an image would be used.
+        let mut scratch = Store::new(&e, ());
+        let imp = imports(&mut scratch);
+        let _ = Instance::new(&mut scratch, &m, &imp);
         let mut s = Store::new(&e, ());
         let imp = imports(&mut s);
         match Instance::new(&mut s, &m, &imp) {
@@ -183,11 +201,27 @@ fn fallbacks_behave_like_copying() {
     let [a, b] = both_ways(&text, |_| vec![]);
     assert!(a.as_ref().unwrap_err().contains("out of bounds"), "{a:?}");
     assert_eq!(a, b);
+
+    // Little data: copied even from the second instance on.
+    let e = engine(true);
+    let m = Module::new(
+        &e,
+        r#"(module (memory (export "memory") 1) (data (i32.const 0) "small"))"#,
+    )
+    .unwrap();
+    let mut s = Store::new(&e, ());
+    for _ in 0..2 {
+        let i = Instance::new(&mut s, &m, &[]).unwrap();
+        let data = memory(&mut s, i).data(&s);
+        assert_eq!(&data[..5], b"small");
+        assert!(!mapped_from_image(data.as_ptr()));
+    }
 }
 
 /// Element segments are applied before data segments: when one traps, no
 /// data may be visible, even through the failed instance's functions that
-/// did reach a shared table.
+/// did reach a shared table. (The module is instantiated successfully
+/// first, so that the failing instantiation is one that uses the image.)
 #[test]
 fn element_trap_leaves_memory_empty() {
     let big = "y".repeat(40 << 10);
@@ -204,17 +238,22 @@ fn element_trap_leaves_memory_empty() {
         let e = engine(cow);
         let m = Module::new(&e, &text).unwrap();
         let mut s = Store::new(&e, ());
-        let table = Table::new(
-            &mut s,
-            weft::TableType {
-                element: weft::RefType::FUNCREF,
-                min: 1,
-                max: None,
-                table64: false,
-            },
-            Val::FuncRef(None),
-        )
-        .unwrap();
+        let table = |s: &mut Store<()>, min| {
+            Table::new(
+                s,
+                weft::TableType {
+                    element: weft::RefType::FUNCREF,
+                    min,
+                    max: None,
+                    table64: false,
+                },
+                Val::FuncRef(None),
+            )
+            .unwrap()
+        };
+        let big_table = table(&mut s, 2);
+        Instance::new(&mut s, &m, &[big_table.into()]).unwrap();
+        let table = table(&mut s, 1);
         let err = Instance::new(&mut s, &m, &[table.into()]).unwrap_err();
         assert!(format!("{err}").contains("out of bounds"), "{err}");
         let Some(Val::FuncRef(Some(read))) = table.get(&mut s, 0) else {

@@ -3,7 +3,7 @@
 //! new instance's linear memory instead of copying the bytes.
 //!
 //! ```text
-//! memfd (per module, built on first instantiation, shared by all stores)
+//! memfd (per module, built on its second instantiation, shared by all stores)
 //!   0            len (OS-page multiple)
 //!   | segment bytes at their offsets, zeros between |
 //!

@@ -118,6 +118,8 @@ pub(crate) struct CompiledModule {
     /// Copy-on-write images of the defined memories' initial contents,
     /// built on first instantiation (`None` inside: copy the data).
     memory_images: std::sync::OnceLock<Option<Vec<Option<super::memory_image::MemoryImage>>>>,
+    /// Instantiations that asked for the images so far.
+    image_requests: std::sync::atomic::AtomicUsize,
 }
 
 // SAFETY: the raw code addresses are plain integers into immutable,
@@ -310,6 +312,7 @@ impl CompiledModule {
             func_ptrs,
             trampolines,
             memory_images: std::sync::OnceLock::new(),
+            image_requests: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -369,6 +372,17 @@ impl CompiledModule {
     /// instantiation must copy the data (see `vm::memory_image`).
     pub(crate) fn memory_images(&self) -> Option<&[Option<super::memory_image::MemoryImage>]> {
         if !self.engine.config().memory_init_cow {
+            return None;
+        }
+        // The first instantiation copies: building an image costs more
+        // than one copy, so a module instantiated once (a CLI run) never
+        // pays for it; from the second on, every instance maps it.
+        if self.memory_images.get().is_none()
+            && self
+                .image_requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                == 0
+        {
             return None;
         }
         self.memory_images
