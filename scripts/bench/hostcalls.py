@@ -13,6 +13,10 @@ both CLIs with `--preload bench=bench-preload.wat` (see sightglass.py):
                  instantiation (+ WASI/linking work between the two, and
                  `_start` entry). Large: 2000 functions in a table,
                  100 globals, 32 pages with 64 data segments of 4 KiB.
+  inst_data_1m   a memory with 1 MiB / 16 MiB of data segments (64 KiB
+  inst_data_16m  each): what copy-on-write memory images speed up. Each
+                 run is a new process, so weft's number includes building
+                 the module's image (wasmtime maps it from the .cwasm).
 
 wasmtime runs precompiled `.cwasm`; weft compiles before the preload is
 instantiated, so compilation is outside both numbers.
@@ -73,6 +77,15 @@ def inst_module(large):
     return s
 
 
+def data_module(mib):
+    s = HEADER.replace("(memory (export \"memory\") 1)", f"(memory (export \"memory\") {mib * 16 + 1})")
+    chunk = "x" * 65536
+    for i in range(mib * 16):
+        s += f'  (data (i32.const {65536 + i * 65536}) "{chunk}")\n'
+    s += '  (func (export "_start") call $start call $end))\n'
+    return s
+
+
 def run(cmd, cwd):
     p = subprocess.run(cmd, cwd=cwd, capture_output=True, stdin=subprocess.DEVNULL, timeout=300)
     err = p.stderr.decode(errors="replace")
@@ -97,6 +110,8 @@ def main():
             cases[f"wasi_{fn}_{n}"] = wasi_loop(fn, n)
     cases["inst_small"] = inst_module(False)
     cases["inst_large"] = inst_module(True)
+    cases["inst_data_1m"] = data_module(1)
+    cases["inst_data_16m"] = data_module(16)
     files = {}
     for name, text in cases.items():
         wat = os.path.join(tmp, name + ".wat")
@@ -129,7 +144,7 @@ def main():
         lines.append(
             f"| `{fn}` WASI call from wasm (ns/call) | {per['weft']:.1f} | {per['wasmtime']:.1f} | {per['weft'] / per['wasmtime']:.2f} |"
         )
-    for name in ("inst_small", "inst_large"):
+    for name in ("inst_small", "inst_large", "inst_data_1m", "inst_data_16m"):
         a, b = med["weft"][name]["init"] / 1e3, med["wasmtime"][name]["init"] / 1e3
         lines.append(f"| {name} instantiate+link (us) | {a:.1f} | {b:.1f} | {a / b:.2f} |")
     lines.append("")

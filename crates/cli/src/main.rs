@@ -4,6 +4,8 @@
 //! weft run [OPTIONS] FILE [ARGS...]     run a module (`--invoke NAME` to call an export)
 //! weft wast [OPTIONS] FILE...           run .wast spec scripts
 //! weft compile [OPTIONS] FILE           validate and compile a module, report the time
+//! weft compile [OPTIONS] FILE -o OUT    write a precompiled module (`weft run
+//!                                       --allow-precompiled OUT` loads it)
 //! ```
 //!
 //! Options shared by all commands follow wasmtime's spelling where they
@@ -13,7 +15,7 @@
 mod options;
 mod run;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use options::CommonOptions;
 use std::path::PathBuf;
@@ -34,7 +36,8 @@ enum Command {
     Run(run::RunCommand),
     /// Run `.wast` spec test scripts.
     Wast(WastCommand),
-    /// Validate and compile a module, reporting success and time taken.
+    /// Validate and compile a module, reporting success and time taken, or
+    /// with `-o` write it precompiled.
     Compile(CompileCommand),
 }
 
@@ -65,6 +68,11 @@ struct WastCommand {
 struct CompileCommand {
     #[command(flatten)]
     common: CommonOptions,
+
+    /// Write the compiled module here (a precompiled `.cwasm` artifact for
+    /// `weft run --allow-precompiled` or `Module::deserialize_file`).
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    output: Option<PathBuf>,
 
     /// The module to compile (`.wasm` or `.wat`).
     #[arg(value_name = "FILE")]
@@ -146,6 +154,16 @@ impl CompileCommand {
         let config = self.common.config()?;
         let engine = weft::Engine::new(&config)?;
         let start = Instant::now();
+        if let Some(out) = &self.output {
+            let bytes = std::fs::read(&self.file)
+                .with_context(|| format!("failed to read {}", self.file.display()))?;
+            let artifact = engine
+                .precompile_module(&bytes)
+                .with_context(|| format!("failed to compile {}", self.file.display()))?;
+            std::fs::write(out, artifact)
+                .with_context(|| format!("failed to write {}", out.display()))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         weft::Module::from_file(&engine, &self.file)?;
         let elapsed = start.elapsed();
         println!(
@@ -215,6 +233,7 @@ mod tests {
         assert!(parse(&["wast"]).is_err());
         assert!(parse(&["run", "--bogus", "x.wat"]).is_err());
         assert!(parse(&["compile"]).is_err());
+        assert!(parse(&["compile", "a.wat", "-o"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
     }
 }

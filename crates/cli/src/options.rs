@@ -48,14 +48,20 @@ pub struct CommonOptions {
     /// size). Same as `-O opt-level=...`.
     #[arg(long, value_name = "LEVEL")]
     opt_level: Option<String>,
+
+    /// Compilation options, `-C cache=y|n` (wasmtime style): whether
+    /// `weft run` keeps compiled code in the cache directory
+    /// (`$XDG_CACHE_HOME/weft`, else `~/.cache/weft`). Default yes.
+    #[arg(short = 'C', value_name = "KEY=VAL[,..]")]
+    codegen: Vec<String>,
 }
 
-fn parse_bool(key: &str, value: Option<&str>) -> Result<bool> {
+fn parse_bool(flag: &str, key: &str, value: Option<&str>) -> Result<bool> {
     match value {
         None | Some("y" | "yes" | "true") => Ok(true),
         Some("n" | "no" | "false") => Ok(false),
         Some(v) => {
-            bail!("invalid value `{v}` for `-W {key}`: expected y, n, yes, no, true or false")
+            bail!("invalid value `{v}` for `{flag} {key}`: expected y, n, yes, no, true or false")
         }
     }
 }
@@ -147,8 +153,29 @@ impl CommonOptions {
         })
     }
 
-    /// The engine configuration these options describe.
+    /// Whether the code cache is wanted (`-C cache=y|n`, the last one wins;
+    /// default yes).
+    pub fn cache(&self) -> Result<bool> {
+        let mut cache = true;
+        for group in &self.codegen {
+            for item in group.split(',').filter(|s| !s.is_empty()) {
+                let (key, value) = match item.split_once('=') {
+                    Some((k, v)) => (k.trim(), Some(v.trim())),
+                    None => (item.trim(), None),
+                };
+                match key {
+                    "cache" => cache = parse_bool("-C", key, value)?,
+                    _ => bail!("unknown `-C` setting `{key}`; available: `-C cache=y|n`"),
+                }
+            }
+        }
+        Ok(cache)
+    }
+
+    /// The engine configuration these options describe (without the code
+    /// cache, which only `weft run` turns on).
     pub fn config(&self) -> Result<Config> {
+        self.cache()?;
         let mut config = Config::new();
         for group in &self.wasm {
             for item in group.split(',').filter(|s| !s.is_empty()) {
@@ -169,22 +196,22 @@ impl CommonOptions {
                         parse_size(key, value)?;
                     }
                     "multi-memory" => {
-                        config.wasm_multi_memory(parse_bool(key, value)?);
+                        config.wasm_multi_memory(parse_bool("-W", key, value)?);
                     }
                     "memory64" => {
-                        config.wasm_memory64(parse_bool(key, value)?);
+                        config.wasm_memory64(parse_bool("-W", key, value)?);
                     }
                     "simd" => {
-                        config.wasm_simd(parse_bool(key, value)?);
+                        config.wasm_simd(parse_bool("-W", key, value)?);
                     }
                     "relaxed-simd" => {
-                        config.wasm_relaxed_simd(parse_bool(key, value)?);
+                        config.wasm_relaxed_simd(parse_bool("-W", key, value)?);
                     }
                     "tail-call" => {
-                        config.wasm_tail_call(parse_bool(key, value)?);
+                        config.wasm_tail_call(parse_bool("-W", key, value)?);
                     }
                     "function-references" => {
-                        config.wasm_function_references(parse_bool(key, value)?);
+                        config.wasm_function_references(parse_bool("-W", key, value)?);
                     }
                     _ => bail!(
                         "unknown `-W` setting `{key}`; available settings:\n{}",
@@ -271,6 +298,22 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("invalid optimization level `3`"), "{e}");
+    }
+
+    #[test]
+    fn cache_option() {
+        let c = |v: &[&str]| CommonOptions {
+            codegen: v.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        assert!(c(&[]).cache().unwrap());
+        assert!(!c(&["cache=n"]).cache().unwrap());
+        assert!(c(&["cache=n", "cache=y"]).cache().unwrap());
+        assert!(c(&["cache"]).cache().unwrap());
+        let e = c(&["cache=maybe"]).cache().unwrap_err().to_string();
+        assert!(e.contains("`-C cache`"), "{e}");
+        let e = c(&["frob=1"]).config().unwrap_err().to_string();
+        assert!(e.contains("unknown `-C` setting `frob`"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,13 @@
 //!   --invoke NAME         call this export with ARGS (parsed by parameter type)
 //!   --preload NAME=FILE   instantiate FILE first and link its exports as module NAME
 //!   -W max-wasm-stack=N   wasm stack limit (the run gets a native stack to match)
+//!   -C cache=n            do not use the code cache
+//!   --allow-precompiled   accept FILE (and preloads) precompiled by `weft compile -o`
 //! ```
+//!
+//! Compiled code is cached (`weft::Config::cache_directory`) under
+//! `$XDG_CACHE_HOME/weft` or `~/.cache/weft` unless `-C cache=n`, so a
+//! repeated run of one module loads its code instead of compiling it.
 //!
 //! WASI preview1 is always linked. Without `--invoke`, a command module's
 //! `_start` runs with `argv = [FILE, ARGS...]` and its exit status becomes
@@ -23,7 +29,7 @@
 
 use crate::options::CommonOptions;
 use anyhow::{Context as _, Result, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use weft::{Engine, Linker, Module, Store, Val, ValType};
 use weft_wasi::{WasiCtx, WasiCtxBuilder};
@@ -63,7 +69,13 @@ pub struct RunCommand {
     #[arg(long = "preload", value_name = "NAME=FILE")]
     pub(crate) preloads: Vec<String>,
 
-    /// The module to run (`.wasm` or `.wat`).
+    /// Accept precompiled modules (`weft compile -o`): their machine code
+    /// runs as it is, so only pass files you trust.
+    #[arg(long)]
+    pub(crate) allow_precompiled: bool,
+
+    /// The module to run (`.wasm`, `.wat`, or with `--allow-precompiled`
+    /// a precompiled `.cwasm`).
     #[arg(value_name = "FILE")]
     pub(crate) file: PathBuf,
 
@@ -94,7 +106,10 @@ enum Outcome {
 
 impl RunCommand {
     pub fn execute(self) -> Result<ExitCode> {
-        let config = self.common.config()?;
+        let mut config = self.common.config()?;
+        if self.common.cache()? {
+            config.cache_directory(weft::default_cache_directory());
+        }
         let stack = self
             .common
             .max_wasm_stack()?
@@ -148,9 +163,34 @@ impl RunCommand {
         Ok(b.build())
     }
 
+    /// Compiles (or loads from the cache) a module file, or loads a
+    /// precompiled one when `--allow-precompiled` permits.
+    fn load(&self, engine: &Engine, path: &Path) -> Result<Module> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+        if Engine::detect_precompiled(&bytes) {
+            if !self.allow_precompiled {
+                bail!(
+                    "{} is a precompiled module; pass `--allow-precompiled` to run it",
+                    path.display()
+                );
+            }
+            // SAFETY: the user asked for precompiled code to be trusted
+            // (`--allow-precompiled`); the artifact's format, fingerprint
+            // and checksum are still checked.
+            return unsafe { Module::deserialize(engine, &bytes) }
+                .with_context(|| format!("failed to load {}", path.display()));
+        }
+        if bytes.starts_with(b"\0asm") {
+            return Module::from_binary(engine, &bytes)
+                .with_context(|| format!("failed to compile {}", path.display()));
+        }
+        Module::from_file(engine, path)
+    }
+
     fn run(self, config: weft::Config, ctx: WasiCtx) -> Result<Outcome> {
         let engine = Engine::new(&config)?;
-        let module = Module::from_file(&engine, &self.file)?;
+        let module = self.load(&engine, &self.file)?;
         let settings = self.common.store_options()?;
         let limits = settings.limits();
         let has_limits = limits.is_some();
@@ -166,13 +206,13 @@ impl RunCommand {
         }
         settings.apply_fuel(&mut store)?;
         let mut linker = Linker::new(&engine);
-        weft_wasi::add_to_linker(&mut linker, &mut store, |h: &mut Host| &mut h.wasi)?;
+        weft_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)?;
 
         for preload in &self.preloads {
             let Some((name, path)) = preload.split_once('=') else {
                 bail!("invalid `--preload {preload}`: expected NAME=FILE");
             };
-            let m = Module::from_file(&engine, path)?;
+            let m = self.load(&engine, path.as_ref())?;
             let instance = match linker.instantiate(&mut store, &m) {
                 Ok(i) => i,
                 Err(e) => return Ok(outcome_of(e, &format!("instantiate preload {path}"))),

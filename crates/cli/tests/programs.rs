@@ -119,6 +119,11 @@ struct Outcome {
 /// Runs program `name` with `weft run`.
 fn via_cli(name: &str, run: &Run) -> Outcome {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+    // The code cache goes to the build's scratch space, never the user's.
+    cmd.env(
+        "XDG_CACHE_HOME",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs-cache"),
+    );
     cmd.arg("run")
         .arg("-W")
         .arg(format!("max-wasm-stack={GO_WASM_STACK}"));
@@ -157,7 +162,7 @@ fn via_api(name: &str, run: &Run) -> Outcome {
         b.stderr(OutputStream::Pipe(stderr.clone()));
         let mut store = Store::new(engine(), b.build());
         let mut linker = Linker::new(engine());
-        weft_wasi::add_to_linker(&mut linker, &mut store, |c: &mut WasiCtx| c).unwrap();
+        weft_wasi::add_to_linker(&mut linker, |c: &mut WasiCtx| c).unwrap();
         let instance = linker
             .instantiate(&mut store, &module)
             .unwrap_or_else(|e| panic!("instantiating {name}: {e:#}"));
@@ -402,13 +407,11 @@ fn go_reactor_reentrant_host_calls() {
             },
         );
         let mut linker = Linker::new(engine);
-        weft_wasi::add_to_linker(&mut linker, &mut store, |s: &mut ReactorState| &mut s.wasi)
-            .unwrap();
+        weft_wasi::add_to_linker(&mut linker, |s: &mut ReactorState| &mut s.wasi).unwrap();
         // weft.callback(depth i32, acc i64) -> i64: calls the guest's
         // `descend(depth, acc)` again, from inside the guest's call to us.
         linker
             .func_new(
-                &mut store,
                 "weft",
                 "callback",
                 FuncType::new([ValType::I32, ValType::I64], [ValType::I64]),
@@ -504,6 +507,10 @@ fn go_reactor_via_cli_with_preloaded_callback() {
     let reactor = program("go-reactor.wasm");
     for (depth, acc) in [(1, -7i64), (8, 123456789)] {
         let o = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .env(
+                "XDG_CACHE_HOME",
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs-cache"),
+            )
             .arg("run")
             .arg("-W")
             .arg(format!("max-wasm-stack={GO_WASM_STACK}"))
@@ -526,6 +533,10 @@ fn go_reactor_via_cli_with_preloaded_callback() {
     }
     // Without the import the CLI reports it clearly.
     let o = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .env(
+            "XDG_CACHE_HOME",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs-cache"),
+        )
         .args(["run", "--invoke", "descend"])
         .arg(&reactor)
         .args(["1", "2"])
@@ -548,19 +559,14 @@ fn go_reactor_fresh_instance_counts_from_zero() {
         let engine = engine();
         let mut store = Store::new(engine, WasiCtx::builder().build());
         let mut linker = Linker::new(engine);
-        weft_wasi::add_to_linker(&mut linker, &mut store, |c: &mut WasiCtx| c).unwrap();
+        weft_wasi::add_to_linker(&mut linker, |c: &mut WasiCtx| c).unwrap();
         let hits = Arc::new(AtomicU64::new(0));
         let h = hits.clone();
         linker
-            .func_wrap(
-                &mut store,
-                "weft",
-                "callback",
-                move |d: i32, a: i64| -> i64 {
-                    h.fetch_add(1, Ordering::Relaxed);
-                    model_descend(d, a)
-                },
-            )
+            .func_wrap("weft", "callback", move |d: i32, a: i64| -> i64 {
+                h.fetch_add(1, Ordering::Relaxed);
+                model_descend(d, a)
+            })
             .unwrap();
         let instance = linker.instantiate(&mut store, &module).unwrap();
         weft_wasi::initialize_reactor(&mut store, &instance).unwrap();

@@ -15,6 +15,12 @@ fn weft(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(args)
         .env_remove("WEFT_LOG")
+        // The code cache goes to the build's scratch space, never the
+        // user's cache directory.
+        .env(
+            "XDG_CACHE_HOME",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-run-cache"),
+        )
         .output()
         .unwrap()
 }

@@ -166,6 +166,31 @@ impl Compiler {
         &*self.isa
     }
 
+    /// Every setting that changes the code this compiler generates, as
+    /// `(name, value)` pairs in a fixed order: the target triple, each
+    /// shared Cranelift flag, each target-specific flag (the detected CPU
+    /// features) and weft's own code generation options. Two compilers
+    /// with equal fingerprints produce interchangeable code.
+    pub fn fingerprint(&self) -> Vec<(String, String)> {
+        let mut out = vec![("target".to_string(), self.isa.triple().to_string())];
+        for v in self.isa.flags().iter() {
+            out.push((format!("cranelift.{}", v.name), v.value_string()));
+        }
+        for v in self.isa.isa_flags() {
+            out.push((format!("cpu.{}", v.name), v.value_string()));
+        }
+        let CompilerOptions {
+            epoch_interruption,
+            consume_fuel,
+        } = self.options;
+        out.push((
+            "weft.epoch_interruption".to_string(),
+            epoch_interruption.to_string(),
+        ));
+        out.push(("weft.consume_fuel".to_string(), consume_fuel.to_string()));
+        out
+    }
+
     /// The DWARF common information entry that the unwind info of every
     /// function compiled here (`CompiledFunction::unwind`, System V
     /// variant) refers to; `None` if the target has no System V unwinding.

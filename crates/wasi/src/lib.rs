@@ -9,7 +9,7 @@
 //! let ctx = WasiCtx::builder().arg("hello").inherit_stdio().build();
 //! let mut store = Store::new(&engine, ctx);
 //! let mut linker = Linker::new(&engine);
-//! add_to_linker(&mut linker, &mut store, |ctx: &mut WasiCtx| ctx)?;
+//! add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
 //! let instance = linker.instantiate(&mut store, &module)?;
 //! let status = run_command(&mut store, &instance)?;
 //! std::process::exit(status);
@@ -107,7 +107,6 @@ type Syscall<T> = fn(&mut Cx<'_, '_, T>, &[u64]) -> SysResult;
 /// Defines host functions in a linker.
 pub(crate) struct Registrar<'a, T> {
     linker: &'a mut Linker<T>,
-    store: weft::StoreContextMut<'a, T>,
     get: Arc<GetCtx<T>>,
 }
 
@@ -125,7 +124,6 @@ impl<T: 'static> Registrar<'_, T> {
         };
         let get = self.get.clone();
         self.linker.func_new(
-            &mut self.store,
             MODULE,
             name,
             FuncType::new(params, results),
@@ -160,15 +158,14 @@ impl<T: 'static> Registrar<'_, T> {
 }
 
 /// Defines every `wasi_snapshot_preview1` function in `linker`. `get`
-/// finds the [`WasiCtx`] in the store's data.
+/// finds the [`WasiCtx`] in the store's data. The definitions belong to no
+/// store: one linker serves every store of the engine.
 pub fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,
-    mut store: impl AsContextMut<Data = T>,
     get: impl Fn(&mut T) -> &mut WasiCtx + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
     let mut r = Registrar {
         linker,
-        store: store.as_context_mut(),
         get: Arc::new(get),
     };
     args::add(&mut r)?;

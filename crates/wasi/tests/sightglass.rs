@@ -205,14 +205,11 @@ fn run_benchmark(engine: &Engine, wasm: &Path, expected_hooks: &[&str]) -> Repor
             },
         );
         let mut linker = Linker::new(engine);
-        weft_wasi::add_to_linker(&mut linker, &mut store, |s: &mut State| {
-            s.wasi.as_mut().unwrap()
-        })
-        .map_err(|e| format!("{e:#}"))?;
+        weft_wasi::add_to_linker(&mut linker, |s: &mut State| s.wasi.as_mut().unwrap())
+            .map_err(|e| format!("{e:#}"))?;
         for hook in ["start", "end"] {
             linker
                 .func_new(
-                    &mut store,
                     "bench",
                     hook,
                     FuncType::new([], []),

@@ -25,7 +25,7 @@ impl Guest {
         let module = Module::from_file(&engine, guest(file)).unwrap();
         let mut store = Store::new(&engine, builder.build());
         let mut linker = Linker::new(&engine);
-        weft_wasi::add_to_linker(&mut linker, &mut store, |c: &mut WasiCtx| c).unwrap();
+        weft_wasi::add_to_linker(&mut linker, |c: &mut WasiCtx| c).unwrap();
         let instance = linker.instantiate(&mut store, &module).unwrap();
         Guest { store, instance }
     }

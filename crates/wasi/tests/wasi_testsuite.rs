@@ -141,8 +141,7 @@ fn run_test(wasm: &Path) -> Result<(), String> {
     let module = Module::from_file(&engine, wasm).map_err(|e| format!("{e:#}"))?;
     let mut store = Store::new(&engine, builder.build());
     let mut linker = Linker::new(&engine);
-    weft_wasi::add_to_linker(&mut linker, &mut store, |c: &mut WasiCtx| c)
-        .map_err(|e| format!("{e:#}"))?;
+    weft_wasi::add_to_linker(&mut linker, |c: &mut WasiCtx| c).map_err(|e| format!("{e:#}"))?;
     let result = linker
         .instantiate(&mut store, &module)
         .and_then(|instance| weft_wasi::run_command(&mut store, &instance));

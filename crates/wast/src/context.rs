@@ -113,6 +113,9 @@ fn directive_kind(directive: &WastDirective<'_>) -> &'static str {
 /// The state of one script: its engine, store, linker and named modules.
 struct Context {
     engine: Engine,
+    /// Every module goes through a precompiled artifact
+    /// ([`WastRunner::precompiled`]).
+    precompiled: bool,
     /// `None` in validate-only mode.
     exec: Option<Exec>,
 }
@@ -163,6 +166,7 @@ impl Context {
         crate::spectest::link_spectest(&mut linker, &mut store, runner.print)?;
         Ok(Context {
             engine,
+            precompiled: runner.precompiled,
             exec: Some(Exec {
                 store,
                 linker,
@@ -176,6 +180,7 @@ impl Context {
     fn new_validate_only(runner: &WastRunner) -> Result<Context> {
         Ok(Context {
             engine: Engine::new(runner.config())?,
+            precompiled: runner.precompiled,
             exec: None,
         })
     }
@@ -307,6 +312,17 @@ impl Context {
         }
     }
 
+    /// Compiles a binary module, through a precompiled artifact (serialize,
+    /// then load) when the runner asks for it.
+    fn compile(&self, bytes: &[u8]) -> Result<Module> {
+        if !self.precompiled {
+            return Module::from_binary(&self.engine, bytes);
+        }
+        let artifact = self.engine.precompile_module(bytes)?;
+        // SAFETY: the artifact was produced just now, by this engine.
+        unsafe { Module::deserialize(&self.engine, &artifact) }
+    }
+
     /// Encodes and compiles (or, validate-only, validates) a module.
     fn module_from(&self, wat: &mut QuoteWat<'_>) -> Result<Option<Module>> {
         let bytes = encode(wat)?;
@@ -314,7 +330,7 @@ impl Context {
             Module::validate(&self.engine, &bytes)?;
             return Ok(None);
         }
-        Ok(Some(Module::from_binary(&self.engine, &bytes)?))
+        Ok(Some(self.compile(&bytes)?))
     }
 
     /// Instantiates `module` through the linker and makes it current.
@@ -382,9 +398,7 @@ impl Context {
                 // `assert_trap (module ...)`: the module must compile; its
                 // instantiation is the action (the spec's
                 // `assert_uninstantiable`).
-                let module = match wat_module(&mut wat)
-                    .and_then(|bytes| Module::from_binary(&self.engine, &bytes))
-                {
+                let module = match wat_module(&mut wat).and_then(|bytes| self.compile(&bytes)) {
                     Ok(m) => m,
                     Err(e) => return Err(format!("module failed to compile: {}", show(&e))),
                 };
@@ -451,7 +465,7 @@ impl Context {
                     "expected an invalid module (\"{message}\"), but it validated"
                 ));
             }
-            Ok(()) => match Module::from_binary(&self.engine, &bytes) {
+            Ok(()) => match self.compile(&bytes) {
                 Err(e) => e,
                 Ok(_) => {
                     return Err(format!(
@@ -482,7 +496,7 @@ impl Context {
         let result = if self.exec.is_none() {
             Module::validate(&self.engine, &bytes)
         } else {
-            Module::from_binary(&self.engine, &bytes).map(drop)
+            self.compile(&bytes).map(drop)
         };
         result.map_err(|e| {
             format!(
@@ -494,7 +508,7 @@ impl Context {
 
     fn assert_unlinkable(&mut self, module: &mut Wat<'_>, message: &str) -> Verdict {
         let module = wat_module(module)
-            .and_then(|bytes| Module::from_binary(&self.engine, &bytes))
+            .and_then(|bytes| self.compile(&bytes))
             .map_err(|e| format!("module failed to compile: {}", show(&e)))?;
         let exec = self.exec.as_mut().expect("not validate-only");
         match exec.linker.instantiate(&mut exec.store, &module) {

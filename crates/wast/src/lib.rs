@@ -187,6 +187,7 @@ pub struct WastRunner {
     native_stack_size: usize,
     validate_only: bool,
     print: bool,
+    precompiled: bool,
 }
 
 /// Default native stack of the thread a script runs on: 64 MiB.
@@ -200,6 +201,7 @@ impl WastRunner {
             native_stack_size: DEFAULT_NATIVE_STACK_SIZE,
             validate_only: false,
             print: false,
+            precompiled: false,
         }
     }
 
@@ -216,6 +218,15 @@ impl WastRunner {
     /// against a corpus on its own.
     pub fn validate_only(&mut self, enable: bool) -> &mut Self {
         self.validate_only = enable;
+        self
+    }
+
+    /// Passes every module through a precompiled artifact: compile with
+    /// `Engine::precompile_module`, load with `Module::deserialize`, then
+    /// run the directive as usual. A script then checks that precompiled
+    /// code behaves exactly as freshly compiled code.
+    pub fn precompiled(&mut self, enable: bool) -> &mut Self {
+        self.precompiled = enable;
         self
     }
 

@@ -43,7 +43,7 @@ pub fn link_spectest(linker: &mut Linker<()>, store: &mut Store<()>, print: bool
     ];
     for (name, params) in funcs {
         let ty = FuncType::new(params.iter().copied(), []);
-        linker.func_new(&mut *store, "spectest", name, ty, move |_, args, _| {
+        linker.func_new("spectest", name, ty, move |_, args, _| {
             if print {
                 for arg in args {
                     println!("{}", print_val(arg));

@@ -6,6 +6,17 @@ use std::path::Path;
 
 #[test]
 fn project_wast_scripts_pass() {
+    run_all(false);
+}
+
+/// The same scripts with every module passed through a precompiled
+/// artifact (`WastRunner::precompiled`).
+#[test]
+fn project_wast_scripts_pass_precompiled() {
+    run_all(true);
+}
+
+fn run_all(precompiled: bool) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/wast");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
@@ -17,6 +28,7 @@ fn project_wast_scripts_pass() {
     let mut failures = Vec::new();
     for file in &files {
         let report = weft_wast::WastRunner::new(weft::Config::new())
+            .precompiled(precompiled)
             .run_file(file)
             .unwrap_or_else(|e| panic!("{}: {e:#}", file.display()));
         println!(

@@ -28,6 +28,11 @@
 //! `N passed, M failed` over all directives (expected failures included).
 //! Set `WEFT_SPEC_VERBOSE=1` to print every failing directive of expected
 //! failures too.
+//!
+//! Set `WEFT_SPEC_PRECOMPILED=1` to pass every module through a
+//! precompiled artifact first (`Engine::precompile_module` then
+//! `Module::deserialize`): the same expectations then check that loaded
+//! code behaves exactly like freshly compiled code.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -241,6 +246,11 @@ const STACK_SWITCHING_EXPECTED: &[(&str, usize)] = &[
     ("validation_gc.wast", 12),
 ];
 
+/// Whether `WEFT_SPEC_PRECOMPILED` asks for the precompiled mode.
+fn precompiled_mode() -> bool {
+    std::env::var_os("WEFT_SPEC_PRECOMPILED").is_some_and(|v| v != "0" && !v.is_empty())
+}
+
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest
@@ -334,7 +344,8 @@ enum Expect {
 }
 
 fn run_trial(path: &Path, expect: &Expect, totals: &Totals) -> Result<(), Failed> {
-    let runner = weft_wast::WastRunner::new(weft::Config::new());
+    let mut runner = weft_wast::WastRunner::new(weft::Config::new());
+    runner.precompiled(precompiled_mode());
     let verbose = std::env::var_os("WEFT_SPEC_VERBOSE").is_some();
     let (passed, failed, failing_lines, summary) = match runner.run_file(path) {
         Ok(report) => {

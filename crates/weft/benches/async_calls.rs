@@ -55,29 +55,19 @@ fn bench(c: &mut Criterion) {
     let mut store = Store::new(&engine, ());
     let mut linker = Linker::new(&engine);
     linker
-        .func_wrap_async(
-            &mut store,
-            "h",
-            "ready",
-            |_c: Caller<'_, ()>, (x,): (i32,)| Box::new(async move { x + 1 }),
-        )
+        .func_wrap_async("h", "ready", |_c: Caller<'_, ()>, (x,): (i32,)| {
+            Box::new(async move { x + 1 })
+        })
         .unwrap();
     linker
-        .func_wrap_async(
-            &mut store,
-            "h",
-            "pending",
-            |_c: Caller<'_, ()>, (x,): (i32,)| {
-                Box::new(async move {
-                    PendingOnce(false).await;
-                    x + 1
-                })
-            },
-        )
+        .func_wrap_async("h", "pending", |_c: Caller<'_, ()>, (x,): (i32,)| {
+            Box::new(async move {
+                PendingOnce(false).await;
+                x + 1
+            })
+        })
         .unwrap();
-    linker
-        .func_wrap(&mut store, "h", "sync", |x: i32| x + 1)
-        .unwrap();
+    linker.func_wrap("h", "sync", |x: i32| x + 1).unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     let get = |store: &mut Store<()>, name: &str| {
         instance

@@ -229,7 +229,7 @@ fn wasi_calls(c: &mut Criterion) {
     let module = Module::new(&engine, WASI_LOOP).unwrap();
     let mut store = Store::new(&engine, weft_wasi::WasiCtx::builder().build());
     let mut linker = Linker::new(&engine);
-    weft_wasi::add_to_linker(&mut linker, &mut store, |c: &mut weft_wasi::WasiCtx| c).unwrap();
+    weft_wasi::add_to_linker(&mut linker, |c: &mut weft_wasi::WasiCtx| c).unwrap();
     let inst = linker.instantiate(&mut store, &module).unwrap();
     let mut g = c.benchmark_group("wasi_call");
     g.throughput(Throughput::Elements(N as u64));
@@ -255,6 +255,33 @@ fn instantiation(c: &mut Criterion) {
         // A fresh store per instance, created and dropped outside the
         // measurement (each instance of the large module reserves 8 GiB of
         // address space, so they must not pile up in one store).
+        g.bench_with_input(BenchmarkId::from_parameter(name), &module, |b, module| {
+            b.iter_batched(
+                || Store::new(&engine, ()),
+                |mut store| {
+                    Instance::new(&mut store, module, &[]).unwrap();
+                    store
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    // Data-heavy modules: copy-on-write image (default) vs copying.
+    for (mib, cow) in [(1, true), (1, false), (16, true), (16, false)] {
+        let mut config = weft::Config::new();
+        config.memory_init_cow(cow);
+        let engine = Engine::new(&config).unwrap();
+        let mut wat = format!("(module (memory {})", mib * 16 + 1);
+        let chunk = "x".repeat(65536);
+        for i in 0..mib * 16 {
+            wat.push_str(&format!(
+                "(data (i32.const {}) \"{chunk}\")",
+                65536 + i * 65536
+            ));
+        }
+        wat.push(')');
+        let module = Module::new(&engine, &wat).unwrap();
+        let name = format!("data_{mib}MiB_{}", if cow { "cow" } else { "copy" });
         g.bench_with_input(BenchmarkId::from_parameter(name), &module, |b, module| {
             b.iter_batched(
                 || Store::new(&engine, ()),

@@ -30,6 +30,12 @@ pub struct Config {
     pub(crate) debug_info: Option<bool>,
     pub(crate) consume_fuel: bool,
     pub(crate) module_limits: weft_environ::ModuleLimits,
+    /// Where the code cache lives; `None`: no cache.
+    pub(crate) cache_dir: Option<std::path::PathBuf>,
+    /// Size bound of the code cache, in bytes.
+    pub(crate) cache_max_size: u64,
+    /// Initialise memories from copy-on-write images when possible.
+    pub(crate) memory_init_cow: bool,
 }
 
 /// Default limit of the wasm stack: 512 KiB.
@@ -62,6 +68,9 @@ impl Default for Config {
             debug_info: None,
             consume_fuel: false,
             module_limits: Default::default(),
+            cache_dir: None,
+            cache_max_size: crate::cache::DEFAULT_MAX_SIZE,
+            memory_init_cow: true,
         }
     }
 }
@@ -197,6 +206,44 @@ impl Config {
             .unwrap_or_else(|| std::env::var_os("WEFT_GDB_JIT").is_none_or(|v| v != "0"))
     }
 
+    /// Keeps compiled code in a cache directory, keyed by a SHA-256 of the
+    /// module's bytes and the engine's code-affecting settings, so that
+    /// compiling the same module again (in this process or another) loads
+    /// the code instead. `None` (the default) disables the cache; the CLI
+    /// uses [`crate::default_cache_directory`].
+    ///
+    /// Entries are written atomically (concurrent users of one directory
+    /// are safe), damaged entries are ignored and rebuilt, and the
+    /// directory is kept under [`Config::cache_max_size`] by deleting the
+    /// least recently used entries. Entries are trusted like the
+    /// executable itself: the directory must not be writable by others
+    /// (see [`crate::Module::deserialize`]).
+    pub fn cache_directory(&mut self, dir: Option<std::path::PathBuf>) -> &mut Config {
+        self.cache_dir = dir;
+        self
+    }
+
+    /// Upper bound of the code cache's total size in bytes; when a new
+    /// entry takes it over, the least recently used entries are deleted.
+    /// Default 1 GiB.
+    pub fn cache_max_size(&mut self, bytes: u64) -> &mut Config {
+        self.cache_max_size = bytes;
+        self
+    }
+
+    /// Initialises linear memories by mapping a copy-on-write image of the
+    /// module's data segments (an in-memory file built once per module)
+    /// instead of copying the bytes, when that is exactly equivalent:
+    /// constant offsets, memories the module defines, every segment in
+    /// bounds, and at least 16 KiB of data. A module's first instantiation
+    /// still copies (building the image costs more than one copy); the
+    /// image is built on the second and shared by all later instances.
+    /// Default on.
+    pub fn memory_init_cow(&mut self, enable: bool) -> &mut Config {
+        self.memory_init_cow = enable;
+        self
+    }
+
     /// Enables or disables the multi-memory proposal.
     pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Config {
         self.features.set(WasmFeatures::MULTI_MEMORY, enable);
@@ -259,6 +306,8 @@ pub(crate) struct EngineInner {
     /// The current epoch; generated code reads it through each store's
     /// `VMStoreContext.epoch_ptr`. Boxed so its address is stable.
     pub(crate) epoch: Box<std::sync::atomic::AtomicU64>,
+    /// Code cache counters.
+    pub(crate) cache_stats: crate::cache::StatCounters,
 }
 
 impl Engine {
@@ -304,6 +353,7 @@ impl Engine {
                 host_trampolines: crate::vm::HostTrampolines::default(),
                 epoch: Box::new(std::sync::atomic::AtomicU64::new(0)),
                 async_stacks: std::sync::OnceLock::new(),
+                cache_stats: Default::default(),
             }),
         })
     }
@@ -342,6 +392,27 @@ impl Engine {
     /// The current epoch.
     pub fn current_epoch(&self) -> u64 {
         self.inner.epoch.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Compiles a module (binary or text) into a precompiled artifact that
+    /// [`crate::Module::deserialize`] loads without compiling, on an engine
+    /// with the same code-affecting settings on the same kind of CPU.
+    pub fn precompile_module(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let binary = wat::parse_bytes(bytes).map_err(anyhow::Error::new)?;
+        let (_, parts) = crate::vm::CompiledModule::compile_parts(self, &binary)?;
+        crate::artifact::serialize(self, &binary, &parts)
+    }
+
+    /// Whether `bytes` look like a precompiled module (its magic bytes;
+    /// nothing else is checked).
+    pub fn detect_precompiled(bytes: &[u8]) -> bool {
+        crate::artifact::is_precompiled(bytes)
+    }
+
+    /// How the code cache ([`Config::cache_directory`]) has served this
+    /// engine's compilations so far.
+    pub fn cache_stats(&self) -> crate::CacheStats {
+        self.inner.cache_stats.snapshot()
     }
 
     /// Whether two handles name the same engine.

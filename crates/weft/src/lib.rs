@@ -21,6 +21,8 @@
 //! This crate must not depend on the command-line tool, on the `.wast`
 //! runner or on WASI: those are built on top of its public API.
 
+mod artifact;
+mod cache;
 mod engine;
 mod externals;
 mod func;
@@ -35,6 +37,7 @@ mod types;
 mod values;
 pub(crate) mod vm;
 
+pub use cache::{CacheStats, default_cache_directory};
 pub use engine::{Config, Engine, OptLevel};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
@@ -43,7 +46,7 @@ pub use limits::{
     DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter,
     StoreLimits, StoreLimitsBuilder,
 };
-pub use linker::Linker;
+pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};

@@ -71,9 +71,14 @@ impl Module {
         Module::from_binary(engine, &binary)
     }
 
-    /// Compiles a module from the binary format only.
+    /// Compiles a module from the binary format only. With a code cache
+    /// configured ([`crate::Config::cache_directory`]) the code is loaded
+    /// from the cache when present and stored there when not.
     pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Module> {
-        let inner = crate::vm::CompiledModule::compile(engine, binary)?;
+        let inner = match &engine.config().cache_dir {
+            Some(dir) => crate::cache::load_or_compile(engine, dir, binary)?,
+            None => crate::vm::CompiledModule::compile(engine, binary)?,
+        };
         Ok(Module {
             inner: Arc::new(inner),
         })
@@ -92,6 +97,43 @@ impl Module {
             .into_owned();
         Module::from_binary(engine, &binary)
             .with_context(|| format!("failed to compile {}", path.display()))
+    }
+
+    /// Loads a precompiled module written by [`Engine::precompile_module`]
+    /// (or `weft compile -o`) without compiling anything. Fails with a
+    /// clear error when the bytes are not a precompiled module, were built
+    /// by another weft build or with other code-affecting settings or CPU
+    /// features (the error names the settings that differ), or are
+    /// truncated or damaged (checked by a CRC-32 checksum before use).
+    ///
+    /// # Safety
+    ///
+    /// The machine code in `bytes` is run as it is: the checks above catch
+    /// accidents, not malice. `bytes` must come from a trusted
+    /// [`Engine::precompile_module`] (or `weft compile`) of this weft
+    /// build; a crafted artifact with a matching checksum can do anything
+    /// the process can.
+    pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let inner = crate::vm::CompiledModule::from_artifact(engine, bytes.as_ref(), None)?;
+        Ok(Module {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// [`Module::deserialize`] of a file's contents.
+    ///
+    /// # Safety
+    ///
+    /// As [`Module::deserialize`]: the file must be a trusted artifact.
+    pub unsafe fn deserialize_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes =
+            std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+        let inner = crate::vm::CompiledModule::from_artifact(engine, &bytes, None)
+            .with_context(|| format!("failed to load {}", path.display()))?;
+        Ok(Module {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Validates a binary module without compiling it.

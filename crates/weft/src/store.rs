@@ -32,6 +32,13 @@ pub(crate) struct StoreInner<T> {
     pub(crate) data: T,
     /// Finds the resource limiter in the data (`Store::limiter`).
     pub(crate) limiter: Option<LimiterGetter<T>>,
+    /// The functions made in this store from [`crate::Linker`] host
+    /// function definitions, by definition (the `Arc` keeps its address
+    /// from being reused while the entry exists).
+    pub(crate) linker_funcs: std::collections::HashMap<
+        usize,
+        (std::sync::Arc<crate::linker::HostFuncDef<T>>, crate::Func),
+    >,
 }
 
 /// The closure given to [`Store::limiter`].
@@ -59,6 +66,7 @@ impl<T> Store<T> {
             opaque,
             data,
             limiter: None,
+            linker_funcs: Default::default(),
         });
         let ptr: *mut StoreInner<T> = &mut *inner;
         inner.opaque.set_self_ptr(ptr.cast());

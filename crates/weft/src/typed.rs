@@ -200,6 +200,12 @@ impl<R: WasmList> WasmRet for Result<R> {
 pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     #[doc(hidden)]
     fn into_func(self, store: StoreContextMut<'_, T>) -> Func;
+
+    /// A maker of this host function for any store (what a [`crate::Linker`]
+    /// keeps): each call creates the function in the given store, sharing
+    /// the one closure.
+    #[doc(hidden)]
+    fn into_func_maker(self) -> Box<dyn Fn(StoreContextMut<'_, T>) -> Func + Send + Sync>;
 }
 
 macro_rules! into_func {
@@ -227,6 +233,18 @@ macro_rules! into_func {
                 };
                 crate::vm::new_host_func_raw(&mut store.0.opaque, ty, Box::new(call))
             }
+
+            #[allow(non_snake_case)]
+            fn into_func_maker(self) -> Box<dyn Fn(StoreContextMut<'_, T>) -> Func + Send + Sync> {
+                let f = std::sync::Arc::new(self);
+                Box::new(move |store| {
+                    let f = f.clone();
+                    <_ as IntoFunc<T, ($($a,)*), R>>::into_func(
+                        move |caller: Caller<'_, T>, $($a: $a),*| f(caller, $($a),*),
+                        store,
+                    )
+                })
+            }
         }
 
         impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, (NoCaller, $($a,)*), R> for F
@@ -238,6 +256,12 @@ macro_rules! into_func {
                 #[allow(non_snake_case)]
                 let f = move |_: Caller<'_, T>, $($a: $a),*| self($($a),*);
                 <_ as IntoFunc<T, ($($a,)*), R>>::into_func(f, store)
+            }
+
+            fn into_func_maker(self) -> Box<dyn Fn(StoreContextMut<'_, T>) -> Func + Send + Sync> {
+                #[allow(non_snake_case)]
+                let f = move |_: Caller<'_, T>, $($a: $a),*| self($($a),*);
+                <_ as IntoFunc<T, ($($a,)*), R>>::into_func_maker(f)
             }
         }
     };

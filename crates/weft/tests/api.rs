@@ -210,7 +210,6 @@ fn typed_funcs_and_wrapped_host_functions() {
     let mut linker = weft::Linker::new(&engine);
     linker
         .func_wrap(
-            &mut store,
             "env",
             "log",
             |mut caller: weft::Caller<'_, Vec<i64>>, v: i64| {
@@ -219,10 +218,10 @@ fn typed_funcs_and_wrapped_host_functions() {
         )
         .unwrap();
     linker
-        .func_wrap(&mut store, "env", "add", |a: i32, b: i32| a.wrapping_add(b))
+        .func_wrap("env", "add", |a: i32, b: i32| a.wrapping_add(b))
         .unwrap();
     linker
-        .func_wrap(&mut store, "env", "fail", |x: i32| -> weft::Result<i32> {
+        .func_wrap("env", "fail", |x: i32| -> weft::Result<i32> {
             if x < 0 {
                 anyhow::bail!("negative: {x}")
             } else {
@@ -231,9 +230,7 @@ fn typed_funcs_and_wrapped_host_functions() {
         })
         .unwrap();
     linker
-        .func_wrap(&mut store, "env", "pair", |a: f64, b: f32| {
-            (b as f64 + a, a as f32 * b)
-        })
+        .func_wrap("env", "pair", |a: f64, b: f32| (b as f64 + a, a as f32 * b))
         .unwrap();
     let module = Module::new(
         &engine,

@@ -82,11 +82,10 @@ const GUEST: &str = r#"(module
     (global.set $after (i32.add (global.get $after) (i32.const 1)))
     (i32.add (local.get $acc) (local.get 0))))"#;
 
-fn guest_linker(engine: &Engine, store: &mut Store<u32>) -> Linker<u32> {
+fn guest_linker(engine: &Engine) -> Linker<u32> {
     let mut linker = Linker::new(engine);
     linker
         .func_wrap_async(
-            &mut *store,
             "host",
             "wait",
             |mut caller: Caller<'_, u32>, (x,): (i32,)| {
@@ -105,7 +104,7 @@ fn guest_linker(engine: &Engine, store: &mut Store<u32>) -> Linker<u32> {
 fn async_host_function_suspends_and_resumes() {
     let engine = async_engine();
     let mut store = Store::new(&engine, 0u32);
-    let linker = guest_linker(&engine, &mut store);
+    let linker = guest_linker(&engine);
     let module = Module::new(&engine, GUEST).unwrap();
     let instance = block_on(linker.instantiate_async(&mut store, &module)).unwrap();
     let run = instance.get_func(&mut store, "run").unwrap();
@@ -140,7 +139,7 @@ fn ten_thousand_concurrent_async_calls_on_one_thread() {
     let mut stores: Vec<Store<u32>> = (0..N).map(|_| Store::new(&engine, 0u32)).collect();
     let mut funcs = Vec::with_capacity(N);
     for store in stores.iter_mut() {
-        let linker = guest_linker(&engine, store);
+        let linker = guest_linker(&engine);
         let instance = linker.instantiate(&mut *store, &module).unwrap();
         funcs.push(
             instance
@@ -325,19 +324,14 @@ fn dropping_a_suspended_call_runs_no_more_guest_code_and_frees_everything() {
     let d = drops.clone();
     let mut linker = Linker::new(&engine);
     linker
-        .func_wrap_async(
-            &mut store,
-            "host",
-            "wait",
-            move |_c: Caller<'_, u32>, (x,): (i32,)| {
-                let guard = DropCount(d.clone());
-                Box::new(async move {
-                    let _guard = guard;
-                    std::future::pending::<()>().await;
-                    x
-                })
-            },
-        )
+        .func_wrap_async("host", "wait", move |_c: Caller<'_, u32>, (x,): (i32,)| {
+            let guard = DropCount(d.clone());
+            Box::new(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                x
+            })
+        })
         .unwrap();
     let module = Module::new(&engine, GUEST).unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
@@ -433,18 +427,13 @@ fn works_under_tokio() {
             let mut store = Store::new(&engine, 0u32);
             let mut linker = Linker::new(&engine);
             linker
-                .func_wrap_async(
-                    &mut store,
-                    "host",
-                    "wait",
-                    |mut c: Caller<'_, u32>, (x,): (i32,)| {
-                        Box::new(async move {
-                            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                            *c.data_mut() += 1;
-                            x * 10
-                        })
-                    },
-                )
+                .func_wrap_async("host", "wait", |mut c: Caller<'_, u32>, (x,): (i32,)| {
+                    Box::new(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                        *c.data_mut() += 1;
+                        x * 10
+                    })
+                })
                 .unwrap();
             let inst = linker.instantiate_async(&mut store, &module).await.unwrap();
             let f = inst

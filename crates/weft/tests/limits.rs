@@ -100,7 +100,6 @@ fn fuel_is_visible_to_host_functions_and_calls_are_charged() {
     let s = seen.clone();
     linker
         .func_wrap(
-            &mut store,
             "host",
             "fuel",
             move |caller: weft::Caller<'_, ()>| {

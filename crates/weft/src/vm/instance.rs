@@ -397,19 +397,35 @@ pub(crate) fn instantiate(
         }
     }
 
-    // Data segments.
-    for (di, seg) in info.data.iter().enumerate() {
-        if let SegmentMode::Active { index: mem, offset } = &seg.mode {
-            let offset = eval_const(store, index, offset)? as u64;
-            let m = store.instances[index as usize].memories[*mem as usize];
-            let memory = &mut store.memories[m.index as usize];
-            let data = memory.data_mut();
-            let end = offset.checked_add(seg.data.len() as u64);
-            if end.is_none_or(|e| e > data.len() as u64) {
-                return Err(crate::Trap::MemoryOutOfBounds.into());
+    // Data segments: from copy-on-write images when the module has them
+    // (then no segment can trap: see `vm::memory_image`), else copied.
+    if let Some(images) = module.inner.memory_images() {
+        let num_imported = info.num_imported_memories as usize;
+        for (i, image) in images.iter().enumerate() {
+            if let Some(image) = image {
+                let m = store.instances[index as usize].memories[num_imported + i];
+                store.memories[m.index as usize].map_image(image)?;
             }
-            data[offset as usize..][..seg.data.len()].copy_from_slice(&seg.data);
-            store.instances[index as usize].data_dropped[di] = true;
+        }
+        for (di, seg) in info.data.iter().enumerate() {
+            if matches!(seg.mode, SegmentMode::Active { .. }) {
+                store.instances[index as usize].data_dropped[di] = true;
+            }
+        }
+    } else {
+        for (di, seg) in info.data.iter().enumerate() {
+            if let SegmentMode::Active { index: mem, offset } = &seg.mode {
+                let offset = eval_const(store, index, offset)? as u64;
+                let m = store.instances[index as usize].memories[*mem as usize];
+                let memory = &mut store.memories[m.index as usize];
+                let data = memory.data_mut();
+                let end = offset.checked_add(seg.data.len() as u64);
+                if end.is_none_or(|e| e > data.len() as u64) {
+                    return Err(crate::Trap::MemoryOutOfBounds.into());
+                }
+                data[offset as usize..][..seg.data.len()].copy_from_slice(&seg.data);
+                store.instances[index as usize].data_dropped[di] = true;
+            }
         }
     }
 

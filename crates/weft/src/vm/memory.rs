@@ -100,6 +100,18 @@ impl LinearMemory {
         Ok(())
     }
 
+    /// Replaces the memory's first `image.len()` bytes with a copy-on-write
+    /// mapping of `image`. They must lie within the current size.
+    pub(crate) fn map_image(&mut self, image: &super::memory_image::MemoryImage) -> Result<()> {
+        if image.len() as u64 > self.accessible {
+            bail!("memory image larger than the memory");
+        }
+        // SAFETY: the range is the start of this memory's own reservation,
+        // read/write (`accessible`), and `&mut self` means no references
+        // into it are alive.
+        unsafe { image.map_at(self.def.base) }
+    }
+
     /// Current size in pages.
     pub(crate) fn pages(&self) -> u64 {
         self.def.current_length as u64 >> self.ty.page_size_log2

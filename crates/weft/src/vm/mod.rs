@@ -25,6 +25,7 @@ mod instance;
 mod libcalls;
 mod limits;
 mod memory;
+mod memory_image;
 mod module;
 pub(crate) mod stack;
 mod store;
@@ -40,7 +41,7 @@ pub(crate) use func::{
 };
 pub(crate) use instance::instantiate;
 pub(crate) use limits::with_limiter_of;
-pub(crate) use module::CompiledModule;
+pub(crate) use module::{CompiledModule, CompiledParts};
 pub(crate) use store::{EpochBehavior, StoreOpaque};
 pub(crate) use traphandlers::init_traps;
 pub(crate) use type_registry::TypeRegistry;

@@ -115,6 +115,11 @@ pub(crate) struct CompiledModule {
     pub(crate) func_ptrs: Vec<usize>,
     /// Array-to-wasm trampoline per canonical type id.
     pub(crate) trampolines: HashMap<u32, usize>,
+    /// Copy-on-write images of the defined memories' initial contents,
+    /// built on first instantiation (`None` inside: copy the data).
+    memory_images: std::sync::OnceLock<Option<Vec<Option<super::memory_image::MemoryImage>>>>,
+    /// Instantiations that asked for the images so far.
+    image_requests: std::sync::atomic::AtomicUsize,
 }
 
 // SAFETY: the raw code addresses are plain integers into immutable,
@@ -123,8 +128,42 @@ unsafe impl Send for CompiledModule {}
 // SAFETY: as above; nothing is mutated after construction.
 unsafe impl Sync for CompiledModule {}
 
+/// A module's machine code before placement: what a precompiled artifact
+/// stores (see `crate::artifact`).
+pub(crate) struct CompiledParts {
+    /// One per defined function, in function index order.
+    pub funcs: Vec<CompiledFunction>,
+    /// The array-to-wasm trampolines: (type index, code), one per distinct
+    /// function type, in the order of [`trampoline_types`].
+    pub trampolines: Vec<(u32, CompiledFunction)>,
+}
+
+/// The canonical type id of each module type, and the function types that
+/// get an array-to-wasm trampoline: (canonical id, first type index with
+/// it), in type index order. Canonical ids are structural, so the list of
+/// type indices is the same in every engine.
+fn trampoline_types(engine: &Engine, info: &ModuleInfo) -> (Box<[u32]>, Vec<(u32, u32)>) {
+    let type_ids: Box<[u32]> = engine.inner.types.register_module(info).into();
+    let mut tramp_types: Vec<(u32, u32)> = Vec::new();
+    for (idx, t) in info.types.iter().enumerate() {
+        if t.as_func().is_some() && !tramp_types.iter().any(|(id, _)| *id == type_ids[idx]) {
+            tramp_types.push((type_ids[idx], idx as u32));
+        }
+    }
+    (type_ids, tramp_types)
+}
+
 impl CompiledModule {
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<CompiledModule> {
+        let (info, parts) = CompiledModule::compile_parts(engine, wasm)?;
+        CompiledModule::from_parts(engine, info, &parts)
+    }
+
+    /// Validates and compiles `wasm` without placing the code anywhere.
+    pub(crate) fn compile_parts(
+        engine: &Engine,
+        wasm: &[u8],
+    ) -> Result<(ModuleInfo, CompiledParts)> {
         let config = engine.config();
         let translation = weft_environ::translate_module_with_limits(
             wasm,
@@ -162,30 +201,72 @@ impl CompiledModule {
                 .map(|j| compile_one(&mut allocs, j))
                 .collect::<Result<_>>()?
         };
-
-        let type_ids: Box<[u32]> = engine.inner.types.register_module(&info).into();
-        // One array-to-wasm trampoline per distinct function type.
-        let mut tramp_types: Vec<(u32, u32)> = Vec::new();
-        for (idx, t) in info.types.iter().enumerate() {
-            if t.as_func().is_some() && !tramp_types.iter().any(|(id, _)| *id == type_ids[idx]) {
-                tramp_types.push((type_ids[idx], idx as u32));
-            }
-        }
-        let tramps: Vec<CompiledFunction> = tramp_types
+        let (_, tramp_types) = trampoline_types(engine, &info);
+        let trampolines = tramp_types
             .iter()
             .map(|(_, idx)| {
-                compiler.compile_trampoline(TrampolineKind::ArrayToWasm, info.type_as_func(*idx))
+                let f = compiler
+                    .compile_trampoline(TrampolineKind::ArrayToWasm, info.type_as_func(*idx))?;
+                Ok((*idx, f))
             })
             .collect::<Result<_>>()?;
+        Ok((info, CompiledParts { funcs, trampolines }))
+    }
+
+    /// Loads a precompiled artifact (`crate::artifact`). With `expected`,
+    /// the artifact must hold exactly those module bytes (a cache entry).
+    pub(crate) fn from_artifact(
+        engine: &Engine,
+        bytes: &[u8],
+        expected: Option<&[u8]>,
+    ) -> Result<CompiledModule> {
+        let (wasm, parts) = crate::artifact::deserialize(engine, bytes)?;
+        if expected.is_some_and(|e| e != wasm.as_slice()) {
+            bail!("the cache entry holds a different module");
+        }
+        let info = weft_environ::translate_module(&wasm, engine.config().features)
+            .context("precompiled module is damaged (its module does not validate)")?
+            .info;
+        CompiledModule::from_parts(engine, info, &parts)
+    }
+
+    /// Places, links and publishes compiled code for the module `info`
+    /// describes. `parts` may come from an artifact: its shape is checked
+    /// against `info` (function count, trampoline types, relocation sites)
+    /// so that a mismatch is an error rather than a bad placement.
+    pub(crate) fn from_parts(
+        engine: &Engine,
+        info: ModuleInfo,
+        parts: &CompiledParts,
+    ) -> Result<CompiledModule> {
+        let funcs = &parts.funcs;
+        let num_imported = info.num_imported_funcs;
+        let defined = info.functions.len() - num_imported as usize;
+        if funcs.len() != defined {
+            bail!(
+                "compiled code has {} functions, the module defines {defined}",
+                funcs.len()
+            );
+        }
+        let (type_ids, tramp_types) = trampoline_types(engine, &info);
+        if tramp_types.len() != parts.trampolines.len()
+            || tramp_types
+                .iter()
+                .zip(&parts.trampolines)
+                .any(|((_, a), (b, _))| a != b)
+        {
+            bail!("compiled trampolines do not match the module's function types");
+        }
+        let tramps: Vec<&CompiledFunction> = parts.trampolines.iter().map(|(_, f)| f).collect();
 
         let mut all: Vec<(u32, &CompiledFunction)> = Vec::new();
         for (i, f) in funcs.iter().enumerate() {
             all.push((num_imported + i as u32, f));
         }
         for t in &tramps {
-            all.push((u32::MAX, t));
+            all.push((u32::MAX, *t));
         }
-        let (code, starts) = link(&all, &funcs, num_imported)?;
+        let (code, starts) = link(&all, funcs.len(), num_imported)?;
         let base = code.mem.base();
         let func_ptrs = starts[..funcs.len()].iter().map(|s| base + s).collect();
         let trampolines = tramp_types
@@ -234,6 +315,8 @@ impl CompiledModule {
             _code: RegisteredCode(code),
             func_ptrs,
             trampolines,
+            memory_images: std::sync::OnceLock::new(),
+            image_requests: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -289,6 +372,31 @@ impl CompiledModule {
         }
     }
 
+    /// The memory images of this module's defined memories, or `None` when
+    /// instantiation must copy the data (see `vm::memory_image`).
+    pub(crate) fn memory_images(&self) -> Option<&[Option<super::memory_image::MemoryImage>]> {
+        if !self.engine.config().memory_init_cow {
+            return None;
+        }
+        // The first instantiation copies: building an image costs more
+        // than one copy, so a module instantiated once (a CLI run) never
+        // pays for it; from the second on, every instance maps it.
+        if self.memory_images.get().is_none()
+            && self
+                .image_requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                == 0
+        {
+            return None;
+        }
+        self.memory_images
+            .get_or_init(|| {
+                // An image that cannot be built (no memfd) only costs speed.
+                super::memory_image::build_images(&self.info).ok().flatten()
+            })
+            .as_deref()
+    }
+
     /// The array-to-wasm trampoline for canonical type `id`.
     pub(crate) fn trampoline(&self, id: u32) -> Option<usize> {
         self.trampolines.get(&id).copied()
@@ -304,7 +412,7 @@ struct Linked {
 /// publishes it. Returns the start offset of each entry of `all`.
 fn link(
     all: &[(u32, &CompiledFunction)],
-    funcs: &[CompiledFunction],
+    num_funcs: usize,
     num_imported: u32,
 ) -> Result<(Linked, Vec<usize>)> {
     let mut starts = Vec::with_capacity(all.len());
@@ -324,12 +432,15 @@ fn link(
         }
         for ((_, f), start) in all.iter().zip(&starts) {
             for r in &f.relocs {
+                if r.offset as usize + 4 > f.code.len() {
+                    bail!("relocation at {} outside its function", r.offset);
+                }
                 let site = start + r.offset as usize;
                 let target = match r.target {
                     RelocTarget::Function(idx) => {
                         let def = idx
                             .checked_sub(num_imported)
-                            .filter(|d| (*d as usize) < funcs.len())
+                            .filter(|d| (*d as usize) < num_funcs)
                             .ok_or_else(|| anyhow!("relocation to non-defined function {idx}"))?;
                         base + starts[def as usize]
                     }
@@ -369,11 +480,17 @@ fn apply_reloc(
             let pc = (base + site) as i64;
             let delta = target as i64 + addend - pc;
             let delta = i32::try_from(delta).map_err(|_| anyhow!("relocation out of range"))?;
-            bytes[site..site + 4].copy_from_slice(&delta.to_le_bytes());
+            bytes
+                .get_mut(site..site + 4)
+                .ok_or_else(|| anyhow!("relocation outside the code"))?
+                .copy_from_slice(&delta.to_le_bytes());
         }
         Reloc::Abs8 => {
             let v = (target as i64 + addend) as u64;
-            bytes[site..site + 8].copy_from_slice(&v.to_le_bytes());
+            bytes
+                .get_mut(site..site + 8)
+                .ok_or_else(|| anyhow!("relocation outside the code"))?
+                .copy_from_slice(&v.to_le_bytes());
         }
         other => bail!("unsupported relocation kind {other:?}"),
     }
@@ -427,7 +544,7 @@ pub(crate) fn publish_single(
     f: &CompiledFunction,
     name: String,
 ) -> Result<(Arc<RegisteredCode>, usize)> {
-    let (linked, starts) = link(&[(u32::MAX, f)], &[], 0)?;
+    let (linked, starts) = link(&[(u32::MAX, f)], 0, 0)?;
     let base = linked.mem.base();
     let len = linked.mem.as_slice().len();
     let gdb_jit = describe_for_debuggers(engine, base, len, std::iter::once((name, starts[0], f)));
