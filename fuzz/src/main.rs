@@ -30,7 +30,7 @@ use std::time::Instant;
 pub struct SplitMix(pub u64);
 
 impl SplitMix {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -130,9 +130,9 @@ fn smith_config() -> wasm_smith::Config {
 /// not make one from the bytes.
 fn generate(seed: u64, index: u64) -> Option<Vec<u8>> {
     let mut rng = SplitMix(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ index);
-    let len = 1024 + (rng.next() % 16384) as usize;
+    let len = 1024 + (rng.next_u64() % 16384) as usize;
     let bytes: Vec<u8> = (0..len.div_ceil(8))
-        .flat_map(|_| rng.next().to_le_bytes())
+        .flat_map(|_| rng.next_u64().to_le_bytes())
         .collect();
     let mut u = arbitrary::Unstructured::new(&bytes);
     let mut m = match wasm_smith::Module::new(smith_config(), &mut u) {
@@ -393,7 +393,7 @@ fn main() {
                             }
                         }
                         let done = k + 1;
-                        if !o.ci && done % 10_000 == 0 {
+                        if !o.ci && done.is_multiple_of(10_000) {
                             let secs = start.elapsed().as_secs_f64();
                             eprintln!("{done}/{total} cases, {:.0}/s", done as f64 / secs);
                         }
