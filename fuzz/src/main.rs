@@ -44,6 +44,7 @@ struct Options {
     cases: u64,
     single: Option<u64>,
     from: u64,
+    write: bool,
     threads: usize,
     out: PathBuf,
     ci: bool,
@@ -55,6 +56,7 @@ fn parse_args() -> Result<Options, String> {
         cases: 1000,
         single: None,
         from: 0,
+        write: false,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/wast")),
         ci: false,
@@ -72,6 +74,7 @@ fn parse_args() -> Result<Options, String> {
             "--cases" => o.cases = num(value("--cases")?)?,
             "--case" => o.single = Some(num(value("--case")?)?),
             "--from" => o.from = num(value("--from")?)?,
+            "--write" => o.write = true,
             "--threads" => o.threads = num(value("--threads")?)?.max(1) as usize,
             "--out" => o.out = PathBuf::from(value("--out")?),
             "--ci" => {
@@ -81,7 +84,8 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "weft-fuzz [--seed S] [--cases N] [--from I] [--case I] [--threads T] [--out DIR] [--ci]"
+                    "weft-fuzz [--seed S] [--cases N] [--from I] [--case I] [--threads T] [--out DIR] [--ci] [--write]\n\
+                     --write: also write passing cases as .wast (the oracle's results)"
                 );
                 std::process::exit(0);
             }
@@ -301,12 +305,17 @@ fn minimise_and_write(
         }));
         Ok(matches!(v, Ok(Verdict::Failed(_)) | Err(_)))
     };
-    let small = match wasm_shrink::WasmShrink::default()
-        .attempts(500)
-        .run(wasm.clone(), still_fails)
-    {
-        Ok(info) => info.output,
-        Err(_) => wasm,
+    // Only a diverging module can be shrunk (the predicate must hold).
+    let small = if still_fails(&wasm)? {
+        match wasm_shrink::WasmShrink::default()
+            .attempts(500)
+            .run(wasm.clone(), still_fails)
+        {
+            Ok(info) => info.output,
+            Err(_) => wasm,
+        }
+    } else {
+        wasm
     };
     let text = wasmprinter::print_bytes(&small)?;
     let oracle = exec::run_wasmi(&engines.wasmi, &small, arg_seed).map_err(anyhow::Error::msg)?;
@@ -404,6 +413,24 @@ fn main() {
     });
     let failed = failed.into_inner().unwrap();
     let engines = Engines::new();
+    if o.write {
+        for &index in &indices {
+            if let Some(wasm) = generate(o.seed, index) {
+                let r = minimise_and_write(
+                    &engines,
+                    wasm,
+                    o.seed,
+                    index,
+                    "written with --write",
+                    &o.out,
+                );
+                match r {
+                    Ok(p) => eprintln!("case {index}: wrote {}", p.display()),
+                    Err(e) => eprintln!("case {index}: could not write it: {e:#}"),
+                }
+            }
+        }
+    }
     for (index, why, wasm) in &failed {
         if let Some(wasm) = wasm {
             match minimise_and_write(&engines, wasm.clone(), o.seed, *index, why, &o.out) {
