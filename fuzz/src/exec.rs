@@ -388,7 +388,8 @@ pub fn wasmi_engine() -> wasmi::Engine {
         .wasm_memory64(true)
         .wasm_sign_extension(true)
         .wasm_saturating_float_to_int(true)
-        .wasm_mutable_global(true);
+        .wasm_mutable_global(true)
+        .wasm_simd(true);
     wasmi::Engine::new(&c)
 }
 
