@@ -153,7 +153,7 @@ pub fn arguments(seed: u64, types: &[ArgType]) -> Vec<Value> {
     types
         .iter()
         .map(|t| {
-            let r = rng.next();
+            let r = rng.next_u64();
             let pick = |small: u64, all: u64| -> u64 {
                 match r % 8 {
                     0 => 0,
@@ -168,7 +168,7 @@ pub fn arguments(seed: u64, types: &[ArgType]) -> Vec<Value> {
                 ArgType::I64 => Value::I64(pick(70_000, u64::MAX) as i64),
                 ArgType::F32 => Value::F32(((pick(1000, 0) as f32) - 500.0).to_bits()),
                 ArgType::F64 => Value::F64(((pick(1000, 0) as f64) / 3.0 - 100.0).to_bits()),
-                ArgType::V128 => Value::V128(u128::from(rng.next()) << 64 | u128::from(r)),
+                ArgType::V128 => Value::V128(u128::from(rng.next_u64()) << 64 | u128::from(r)),
                 ArgType::Ref => Value::Ref { null: true },
             }
         })
@@ -388,7 +388,8 @@ pub fn wasmi_engine() -> wasmi::Engine {
         .wasm_memory64(true)
         .wasm_sign_extension(true)
         .wasm_saturating_float_to_int(true)
-        .wasm_mutable_global(true);
+        .wasm_mutable_global(true)
+        .wasm_simd(true);
     wasmi::Engine::new(&c)
 }
 

@@ -30,7 +30,7 @@ use std::time::Instant;
 pub struct SplitMix(pub u64);
 
 impl SplitMix {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -44,6 +44,7 @@ struct Options {
     cases: u64,
     single: Option<u64>,
     from: u64,
+    write: bool,
     threads: usize,
     out: PathBuf,
     ci: bool,
@@ -55,6 +56,7 @@ fn parse_args() -> Result<Options, String> {
         cases: 1000,
         single: None,
         from: 0,
+        write: false,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/wast")),
         ci: false,
@@ -72,6 +74,7 @@ fn parse_args() -> Result<Options, String> {
             "--cases" => o.cases = num(value("--cases")?)?,
             "--case" => o.single = Some(num(value("--case")?)?),
             "--from" => o.from = num(value("--from")?)?,
+            "--write" => o.write = true,
             "--threads" => o.threads = num(value("--threads")?)?.max(1) as usize,
             "--out" => o.out = PathBuf::from(value("--out")?),
             "--ci" => {
@@ -81,7 +84,8 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "weft-fuzz [--seed S] [--cases N] [--from I] [--case I] [--threads T] [--out DIR] [--ci]"
+                    "weft-fuzz [--seed S] [--cases N] [--from I] [--case I] [--threads T] [--out DIR] [--ci] [--write]\n\
+                     --write: also write passing cases as .wast (the oracle's results)"
                 );
                 std::process::exit(0);
             }
@@ -114,7 +118,7 @@ fn smith_config() -> wasm_smith::Config {
         memory64_enabled: true,
         saturating_float_to_int_enabled: true,
         sign_extension_ops_enabled: true,
-        simd_enabled: false,
+        simd_enabled: true,
         relaxed_simd_enabled: false,
         threads_enabled: false,
         shared_everything_threads_enabled: false,
@@ -130,9 +134,9 @@ fn smith_config() -> wasm_smith::Config {
 /// not make one from the bytes.
 fn generate(seed: u64, index: u64) -> Option<Vec<u8>> {
     let mut rng = SplitMix(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ index);
-    let len = 1024 + (rng.next() % 16384) as usize;
+    let len = 1024 + (rng.next_u64() % 16384) as usize;
     let bytes: Vec<u8> = (0..len.div_ceil(8))
-        .flat_map(|_| rng.next().to_le_bytes())
+        .flat_map(|_| rng.next_u64().to_le_bytes())
         .collect();
     let mut u = arbitrary::Unstructured::new(&bytes);
     let mut m = match wasm_smith::Module::new(smith_config(), &mut u) {
@@ -301,12 +305,17 @@ fn minimise_and_write(
         }));
         Ok(matches!(v, Ok(Verdict::Failed(_)) | Err(_)))
     };
-    let small = match wasm_shrink::WasmShrink::default()
-        .attempts(500)
-        .run(wasm.clone(), still_fails)
-    {
-        Ok(info) => info.output,
-        Err(_) => wasm,
+    // Only a diverging module can be shrunk (the predicate must hold).
+    let small = if still_fails(&wasm)? {
+        match wasm_shrink::WasmShrink::default()
+            .attempts(500)
+            .run(wasm.clone(), still_fails)
+        {
+            Ok(info) => info.output,
+            Err(_) => wasm,
+        }
+    } else {
+        wasm
     };
     let text = wasmprinter::print_bytes(&small)?;
     let oracle = exec::run_wasmi(&engines.wasmi, &small, arg_seed).map_err(anyhow::Error::msg)?;
@@ -393,7 +402,7 @@ fn main() {
                             }
                         }
                         let done = k + 1;
-                        if !o.ci && done % 10_000 == 0 {
+                        if !o.ci && done.is_multiple_of(10_000) {
                             let secs = start.elapsed().as_secs_f64();
                             eprintln!("{done}/{total} cases, {:.0}/s", done as f64 / secs);
                         }
@@ -404,6 +413,24 @@ fn main() {
     });
     let failed = failed.into_inner().unwrap();
     let engines = Engines::new();
+    if o.write {
+        for &index in &indices {
+            if let Some(wasm) = generate(o.seed, index) {
+                let r = minimise_and_write(
+                    &engines,
+                    wasm,
+                    o.seed,
+                    index,
+                    "written with --write",
+                    &o.out,
+                );
+                match r {
+                    Ok(p) => eprintln!("case {index}: wrote {}", p.display()),
+                    Err(e) => eprintln!("case {index}: could not write it: {e:#}"),
+                }
+            }
+        }
+    }
     for (index, why, wasm) in &failed {
         if let Some(wasm) = wasm {
             match minimise_and_write(&engines, wasm.clone(), o.seed, *index, why, &o.out) {

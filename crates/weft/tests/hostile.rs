@@ -318,9 +318,7 @@ fn blocks_nested_65k_deep() {
     for _ in 0..depth {
         c.extend_from_slice(&[0x02, 0x40]); // block
     }
-    for _ in 0..depth {
-        c.push(0x0b);
-    }
+    c.extend(std::iter::repeat_n(0x0b, depth));
     c.extend_from_slice(&[0x41, 42]);
     returns_i32("65k nested blocks", &func_module(&[], &c), 42);
 
@@ -337,9 +335,7 @@ fn blocks_nested_65k_deep() {
     }
     c.push(0x0c); // br to the block
     leb(depth as u64, &mut c);
-    for _ in 0..=depth {
-        c.push(0x0b);
-    }
+    c.extend(std::iter::repeat_n(0x0b, depth + 1));
     c.extend_from_slice(&[0x41, 5]);
     returns_i32("20k nested loops/ifs", &func_module(&[], &c), 5);
 
@@ -351,9 +347,7 @@ fn blocks_nested_65k_deep() {
     for _ in 0..depth {
         c.extend_from_slice(&[0x02, 0x40, 0x41, 0, 0x0d, 0]);
     }
-    for _ in 0..depth {
-        c.push(0x0b);
-    }
+    c.extend(std::iter::repeat_n(0x0b, depth));
     c.extend_from_slice(&[0x41, 42]);
     returns_i32("64k nested blocks with branches", &func_module(&[], &c), 42);
 }
@@ -370,9 +364,7 @@ fn unbalanced_and_misnested_blocks() {
         "control frames remain",
     );
     let mut c = vec![0x41, 1];
-    for _ in 0..1000 {
-        c.push(0x0b);
-    }
+    c.extend(std::iter::repeat_n(0x0b, 1000));
     rejects(
         "1000 extra ends",
         &func_module(&[], &c),
@@ -404,10 +396,7 @@ fn giant_function_bodies() {
         "max_function_body_size",
     );
     // Beyond wasmparser's 7,654,321-byte limit.
-    let mut c = Vec::new();
-    for _ in 0..8_000_000 {
-        c.push(0x01); // nop
-    }
+    let mut c = vec![0x01; 8_000_000]; // nop
     c.extend_from_slice(&[0x41, 0]);
     rejects("8 MB body", &func_module(&[], &c), "function body size");
 }
@@ -680,7 +669,7 @@ fn long_names_and_big_custom_sections() {
     leb(100_000, &mut sub);
     for i in 0..100_000u64 {
         leb(i, &mut sub);
-        name(&vec![b'n'; 100], &mut sub);
+        name(&[b'n'; 100], &mut sub);
     }
     leb(sub.len() as u64, &mut names);
     names.extend_from_slice(&sub);
