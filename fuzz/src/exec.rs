@@ -20,9 +20,11 @@ pub enum Value {
     F32(u32),
     F64(u64),
     V128(u128),
-    /// A reference: only its nullness is comparable across engines.
+    /// A reference: only its nullness and kind (func or extern) are
+    /// comparable across engines.
     Ref {
         null: bool,
+        func: bool,
     },
 }
 
@@ -116,8 +118,22 @@ impl fmt::Display for Value {
                 *v as u64 as i64,
                 (*v >> 64) as u64 as i64
             ),
-            Value::Ref { null: true } => write!(f, "(ref.null func)"),
-            Value::Ref { null: false } => write!(f, "(ref.func)"),
+            Value::Ref {
+                null: true,
+                func: true,
+            } => write!(f, "(ref.null func)"),
+            Value::Ref {
+                null: true,
+                func: false,
+            } => write!(f, "(ref.null extern)"),
+            Value::Ref {
+                null: false,
+                func: true,
+            } => write!(f, "(ref.func)"),
+            Value::Ref {
+                null: false,
+                func: false,
+            } => write!(f, "(ref.extern)"),
         }
     }
 }
@@ -169,7 +185,10 @@ pub fn arguments(seed: u64, types: &[ArgType]) -> Vec<Value> {
                 ArgType::F32 => Value::F32(((pick(1000, 0) as f32) - 500.0).to_bits()),
                 ArgType::F64 => Value::F64(((pick(1000, 0) as f64) / 3.0 - 100.0).to_bits()),
                 ArgType::V128 => Value::V128(u128::from(rng.next_u64()) << 64 | u128::from(r)),
-                ArgType::Ref => Value::Ref { null: true },
+                ArgType::Ref => Value::Ref {
+                    null: true,
+                    func: true,
+                },
             }
         })
         .collect()
@@ -221,8 +240,14 @@ fn weft_value(v: &weft::Val) -> Value {
         weft::Val::F32(b) => Value::F32(*b),
         weft::Val::F64(b) => Value::F64(*b),
         weft::Val::V128(x) => Value::V128(*x),
-        weft::Val::FuncRef(f) => Value::Ref { null: f.is_none() },
-        weft::Val::ExternRef(r) => Value::Ref { null: r.is_none() },
+        weft::Val::FuncRef(f) => Value::Ref {
+            null: f.is_none(),
+            func: true,
+        },
+        weft::Val::ExternRef(r) => Value::Ref {
+            null: r.is_none(),
+            func: false,
+        },
     }
 }
 
@@ -349,8 +374,14 @@ fn wasmi_value(v: &wasmi::Val) -> Value {
         wasmi::Val::F32(x) => Value::F32(x.to_bits()),
         wasmi::Val::F64(x) => Value::F64(x.to_bits()),
         wasmi::Val::V128(x) => Value::V128(x.as_u128()),
-        wasmi::Val::FuncRef(f) => Value::Ref { null: f.is_null() },
-        wasmi::Val::ExternRef(r) => Value::Ref { null: r.is_null() },
+        wasmi::Val::FuncRef(f) => Value::Ref {
+            null: f.is_null(),
+            func: true,
+        },
+        wasmi::Val::ExternRef(r) => Value::Ref {
+            null: r.is_null(),
+            func: false,
+        },
     }
 }
 

@@ -118,7 +118,7 @@ fn smith_config() -> wasm_smith::Config {
         memory64_enabled: true,
         saturating_float_to_int_enabled: true,
         sign_extension_ops_enabled: true,
-        simd_enabled: true,
+        simd_enabled: std::env::var_os("WEFT_FUZZ_NO_SIMD").is_none(),
         relaxed_simd_enabled: false,
         threads_enabled: false,
         shared_everything_threads_enabled: false,
@@ -343,6 +343,11 @@ fn minimise_and_write(
                 script.push_str(&format!("(assert_trap {invoke} \"{}\")\n", t.message()));
             }
             Step::Failed(e) => script.push_str(&format!(";; {invoke}: {e}\n")),
+        }
+    }
+    for (name, value) in &oracle.globals {
+        if !matches!(value, exec::Value::Ref { .. }) {
+            script.push_str(&format!("(assert_return (get {name:?}) {value})\n"));
         }
     }
     std::fs::create_dir_all(out_dir)?;
