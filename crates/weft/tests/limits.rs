@@ -99,13 +99,9 @@ fn fuel_is_visible_to_host_functions_and_calls_are_charged() {
     let mut linker = Linker::<()>::new(&engine);
     let s = seen.clone();
     linker
-        .func_wrap(
-            "host",
-            "fuel",
-            move |caller: weft::Caller<'_, ()>| {
-                s.lock().unwrap().push(caller.get_fuel().unwrap());
-            },
-        )
+        .func_wrap("host", "fuel", move |caller: weft::Caller<'_, ()>| {
+            s.lock().unwrap().push(caller.get_fuel().unwrap());
+        })
         .unwrap();
     let module = Module::new(
         &engine,
