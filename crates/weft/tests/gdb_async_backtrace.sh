@@ -23,7 +23,9 @@ fi
 bin=${1:-}
 if [ -z "$bin" ]; then
     cargo=${CARGO:-cargo}
-    (cd "$crate" && "$cargo" build --quiet -p weft --example async_backtrace)
+    # --workspace: resolve features as `cargo test --workspace` does, so the
+# example reuses the dependencies that run built (no second Cranelift).
+(cd "$crate" && "$cargo" build --quiet --workspace --example async_backtrace)
     target=${CARGO_TARGET_DIR:-$(cd "$crate/../.." && pwd)/target}
     bin=$target/debug/examples/async_backtrace
 fi
