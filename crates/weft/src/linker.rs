@@ -137,13 +137,22 @@ impl<T: 'static> Linker<T> {
             let f = f.clone();
             Func::new(store, fty.clone(), move |c, a, r| f(c, a, r))
         };
+        self.insert_host_func(module, name, Some(ty), Box::new(make))
+    }
+
+    /// Defines `module`.`name` as a host function made by `make` in each
+    /// store that uses it.
+    fn insert_host_func(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: Option<FuncType>,
+        make: Box<dyn Fn(StoreContextMut<'_, T>) -> Func + Send + Sync>,
+    ) -> Result<&mut Self> {
         self.insert(
             module,
             name,
-            Definition::HostFunc(Arc::new(HostFuncDef {
-                ty: Some(ty),
-                make: Box::new(make),
-            })),
+            Definition::HostFunc(Arc::new(HostFuncDef { ty, make })),
         )
     }
 
@@ -155,14 +164,7 @@ impl<T: 'static> Linker<T> {
         name: &str,
         f: impl crate::IntoFunc<T, Params, Results>,
     ) -> Result<&mut Self> {
-        self.insert(
-            module,
-            name,
-            Definition::HostFunc(Arc::new(HostFuncDef {
-                ty: None,
-                make: f.into_func_maker(),
-            })),
-        )
+        self.insert_host_func(module, name, None, f.into_func_maker())
     }
 
     /// Defines `module`.`name` as an async host function (see
@@ -179,14 +181,7 @@ impl<T: 'static> Linker<T> {
             Func::wrap_async(store, move |c, p| f(c, p))
         };
         let ty = FuncType::new(P::valtypes(), <R::Results as crate::WasmList>::valtypes());
-        self.insert(
-            module,
-            name,
-            Definition::HostFunc(Arc::new(HostFuncDef {
-                ty: Some(ty),
-                make: Box::new(make),
-            })),
-        )
+        self.insert_host_func(module, name, Some(ty), Box::new(make))
     }
 
     /// Defines every export of `instance` under the module name `module`.
