@@ -25,7 +25,8 @@ by the work added:
 Every run's result (the program's checksum) is compared with the value
 computed here independently; a wrong result or a failed run is reported
 as that engine failing that benchmark (with the first line of its error),
-never hidden. A run that fails is not repeated. Peak RSS is the child's
+never hidden. A run that fails is not repeated. A run is killed after
+--timeout s or once its RSS passes --max-rss MiB (a failure too). Peak RSS is the child's
 ru_maxrss from wait4. Runs are interleaved (repetition, then benchmark,
 then both engines in alternating order); before each repetition the
 script waits (up to --max-wait s) for the 1-minute load average to drop
@@ -185,7 +186,24 @@ def summarize_error(stderr):
 TIME = "/usr/bin/time"
 
 
-def run_once(cmd, env, timeout):
+def tree_rss(pid):
+    """RSS in KiB of pid and its children (GNU time and the CLI under it)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for l in f:
+                    if l.startswith("VmRSS:"):
+                        total += int(l.split()[1])
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+    return total
+
+
+def run_once(cmd, env, timeout, max_rss=None):
     """Runs cmd; returns (wall seconds, peak RSS KiB, rc, stdout, stderr).
 
     Peak RSS comes from GNU time (`-f %M`) when it is installed: Linux
@@ -205,19 +223,32 @@ def run_once(cmd, env, timeout):
             (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
         ])
         killed = []
+        done = threading.Event()
 
-        def kill():
-            killed.append(1)
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        def watch():
+            # Kills the run's process group after `timeout` s, or once the
+            # command's RSS passes `max_rss` KiB (the machine is shared).
+            t_end = time.monotonic() + timeout
+            while not done.wait(0.05):
+                why = None
+                if time.monotonic() > t_end:
+                    why = f"timed out after {timeout} s"
+                elif max_rss and tree_rss(pid) > max_rss:
+                    why = f"stopped: RSS above {max_rss // 1024} MiB (--max-rss)"
+                if why:
+                    killed.append(why)
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    return
 
-        timer = threading.Timer(timeout, kill)
-        timer.start()
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         _, status, ru = os.wait4(pid, 0)
         dt = time.perf_counter() - t0
-        timer.cancel()
+        done.set()
+        watcher.join()
         out.seek(0)
         err.seek(0)
         so = out.read().decode(errors="replace")
@@ -231,7 +262,7 @@ def run_once(cmd, env, timeout):
                 sig = signal.Signals(int(m.group(1))).name
                 raise Failed(f"killed by {sig}: {summarize_error(se)}")
     if killed:
-        raise Failed(f"timed out after {timeout} s")
+        raise Failed(killed[0])
     if os.WIFSIGNALED(status):
         sig = signal.Signals(os.WTERMSIG(status)).name
         raise Failed(f"killed by {sig}: {summarize_error(se)}")
@@ -243,11 +274,11 @@ class Engine:
     def __init__(self, name, exe, flags, env):
         self.name, self.exe, self.flags, self.env = name, exe, flags, env
 
-    def run(self, wat, args, expected, timeout):
+    def run(self, wat, args, expected, timeout, max_rss=None):
         if not self.exe or not os.path.exists(self.exe):
             raise Failed(f"binary not found: {self.exe}")
         cmd = [self.exe, "run", *self.flags, "--invoke", "run", wat, *map(str, args)]
-        dt, rss, rc, so, se = run_once(cmd, self.env, timeout)
+        dt, rss, rc, so, se = run_once(cmd, self.env, timeout, max_rss)
         if rc != 0:
             raise Failed(f"exit {rc}: {summarize_error(se)}")
         out = [l for l in so.splitlines() if l.strip()]
@@ -296,6 +327,8 @@ def main():
     ap.add_argument("-n", "--iterations", type=int, default=5)
     ap.add_argument("--filter", help="regex over benchmark names")
     ap.add_argument("--timeout", type=int, default=120, help="seconds per run")
+    ap.add_argument("--max-rss", type=int, default=8192,
+                    help="MiB: a run whose RSS passes this is stopped and reported as failing (0: no limit)")
     ap.add_argument("--max-load", type=float, default=1.5)
     ap.add_argument("--max-wait", type=float, default=300, help="seconds to wait for --max-load per repetition")
     ap.add_argument("--markdown", help="also write the table here")
@@ -324,7 +357,8 @@ def main():
         a = small if size == "small" else large
         try:
             samples[e.name][c][size].append(
-                e.run(os.path.join(BENCHES, wat_name), a, expect[c][size == "large"], args.timeout))
+                e.run(os.path.join(BENCHES, wat_name), a, expect[c][size == "large"], args.timeout,
+                      args.max_rss * 1024))
         except Failed as err:
             failures[(e.name, c)] = f"run({', '.join(map(str, a))}): {err}"
             print(f"  {e.name} {c}: failed: {failures[(e.name, c)]}", file=sys.stderr, flush=True)
