@@ -170,6 +170,13 @@ impl<'m> FuncEnv<'m> {
         b.ins().load(PTR, const_flags(), self.vmctx, offset as i32)
     }
 
+    /// The store-wide identity of tag `index` (imported tags first), as a
+    /// pointer-sized integer: equal for every instance that shares the tag.
+    #[allow(dead_code)] // used by exception handling and stack switching (in progress)
+    pub fn tag_identity(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
+        self.vmctx_load(b, self.offsets.tag(index))
+    }
+
     /// Calls builtin `which` with `args` (the vmctx is prepended).
     pub fn call_builtin(
         &mut self,

@@ -20,6 +20,11 @@
 //!   ...  memory bases: [*mut u8; num_memories]   copies of each memory's
 //!                   `VMMemoryDefinition::base` (bases never move), so
 //!                   generated code reaches linear memory in one load
+//!   ...  tags:      [usize; num_tags]            imported tags first: the
+//!                   store-wide identity of each tag (its index in the
+//!                   store's tag list), so two instances that share a tag
+//!                   see the same number; exception handlers and
+//!                   continuation handlers compare these
 //!
 //! VMFuncRef (24 bytes; a `funcref` value is a pointer to one of these)
 //!   +0   wasm_call: code pointer, `tail` calling convention:
@@ -383,16 +388,25 @@ pub struct VMOffsets {
     pub num_memories: u32,
     /// Number of globals (imported + defined).
     pub num_globals: u32,
+    /// Number of tags (imported + defined).
+    pub num_tags: u32,
 }
 
 impl VMOffsets {
     /// Layout for the given counts.
-    pub fn new(num_funcs: u32, num_tables: u32, num_memories: u32, num_globals: u32) -> Self {
+    pub fn new(
+        num_funcs: u32,
+        num_tables: u32,
+        num_memories: u32,
+        num_globals: u32,
+        num_tags: u32,
+    ) -> Self {
         VMOffsets {
             num_funcs,
             num_tables,
             num_memories,
             num_globals,
+            num_tags,
         }
     }
 
@@ -442,9 +456,18 @@ impl VMOffsets {
         assert!(index < self.num_memories);
         self.memory_bases_begin() + index * PTR_SIZE
     }
+    /// Offset of the tag identity array.
+    pub fn tags_begin(&self) -> u32 {
+        self.memory_bases_begin() + self.num_memories * PTR_SIZE
+    }
+    /// Offset of tag `index`'s store-wide identity (a `usize`).
+    pub fn tag(&self, index: u32) -> u32 {
+        assert!(index < self.num_tags);
+        self.tags_begin() + index * PTR_SIZE
+    }
     /// Total size of the `VMContext`.
     pub fn size(&self) -> u32 {
-        self.memory_bases_begin() + self.num_memories * PTR_SIZE
+        self.tags_begin() + self.num_tags * PTR_SIZE
     }
 }
 
@@ -454,14 +477,15 @@ mod tests {
 
     #[test]
     fn arrays_follow_each_other_without_overlap() {
-        let o = VMOffsets::new(3, 2, 1, 4);
+        let o = VMOffsets::new(3, 2, 1, 4, 2);
         assert_eq!(o.funcref(0), vmctx::HEADER_SIZE);
         assert_eq!(o.funcref(2), vmctx::HEADER_SIZE + 2 * func_ref::SIZE);
         assert_eq!(o.table(0), o.funcref(2) + func_ref::SIZE);
         assert_eq!(o.memory(0), o.table(1) + PTR_SIZE);
         assert_eq!(o.global(0), o.memory(0) + PTR_SIZE);
         assert_eq!(o.memory_base(0), o.global(3) + PTR_SIZE);
-        assert_eq!(o.size(), o.memory_base(0) + PTR_SIZE);
+        assert_eq!(o.tag(0), o.memory_base(0) + PTR_SIZE);
+        assert_eq!(o.size(), o.tag(1) + PTR_SIZE);
         // Every field is pointer-aligned.
         for off in [
             o.funcref(1),
@@ -469,6 +493,7 @@ mod tests {
             o.memory(0),
             o.global(2),
             o.memory_base(0),
+            o.tag(1),
             o.size(),
         ] {
             assert_eq!(off % PTR_SIZE, 0);

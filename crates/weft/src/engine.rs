@@ -283,6 +283,27 @@ impl Config {
         self
     }
 
+    /// Enables or disables exception handling (`tag`, `throw`,
+    /// `throw_ref`, `try_table`, `exnref`; on by default as in Wasm 3.0).
+    pub fn wasm_exceptions(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::EXCEPTIONS, enable);
+        self
+    }
+
+    /// Enables or disables the stack-switching proposal (typed
+    /// continuations: `cont.new`, `resume`, `suspend`, `switch`, ...).
+    pub fn wasm_stack_switching(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::STACK_SWITCHING, enable);
+        self
+    }
+
+    /// Enables or disables the GC proposal (and its types).
+    pub fn wasm_gc(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::GC, enable);
+        self.features.set(WasmFeatures::GC_TYPES, enable);
+        self
+    }
+
     /// The wasm features modules are validated against.
     pub fn features(&self) -> WasmFeatures {
         self.features
