@@ -172,7 +172,6 @@ impl<'m> FuncEnv<'m> {
 
     /// The store-wide identity of tag `index` (imported tags first), as a
     /// pointer-sized integer: equal for every instance that shares the tag.
-    #[allow(dead_code)] // used by exception handling and stack switching (in progress)
     pub fn tag_identity(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
         self.vmctx_load(b, self.offsets.tag(index))
     }
