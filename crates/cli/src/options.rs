@@ -31,6 +31,13 @@ const WASM_KEYS: &[(&str, &str, &str)] = &[
     ("relaxed-simd", "y|n", "relaxed SIMD"),
     ("tail-call", "y|n", "the tail-call proposal"),
     ("function-references", "y|n", "typed function references"),
+    ("exceptions", "y|n", "exception handling (Wasm 3.0)"),
+    (
+        "stack-switching",
+        "y|n",
+        "the stack-switching proposal (typed continuations)",
+    ),
+    ("gc", "y|n", "the GC proposal"),
 ];
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -212,6 +219,15 @@ impl CommonOptions {
                     }
                     "function-references" => {
                         config.wasm_function_references(parse_bool("-W", key, value)?);
+                    }
+                    "exceptions" => {
+                        config.wasm_exceptions(parse_bool("-W", key, value)?);
+                    }
+                    "stack-switching" => {
+                        config.wasm_stack_switching(parse_bool("-W", key, value)?);
+                    }
+                    "gc" => {
+                        config.wasm_gc(parse_bool("-W", key, value)?);
                     }
                     _ => bail!(
                         "unknown `-W` setting `{key}`; available settings:\n{}",

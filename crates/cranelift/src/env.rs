@@ -170,6 +170,12 @@ impl<'m> FuncEnv<'m> {
         b.ins().load(PTR, const_flags(), self.vmctx, offset as i32)
     }
 
+    /// The store-wide identity of tag `index` (imported tags first), as a
+    /// pointer-sized integer: equal for every instance that shares the tag.
+    pub fn tag_identity(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Value {
+        self.vmctx_load(b, self.offsets.tag(index))
+    }
+
     /// Calls builtin `which` with `args` (the vmctx is prepended).
     pub fn call_builtin(
         &mut self,

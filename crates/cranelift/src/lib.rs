@@ -133,6 +133,9 @@ impl Compiler {
             },
         )?;
         set(&mut flags, "enable_probestack", "false")?;
+        // Continuations switch stacks with `stack_switch` (saves sp, fp and
+        // pc; clobbers every other register).
+        set(&mut flags, "stack_switch_model", "basic")?;
         // Unwind info costs nothing in the generated code (frames are
         // frame-pointer based either way); the runtime turns it into
         // `.eh_frame` for gdb's JIT interface (`weft::vm::gdb_jit`).

@@ -7,6 +7,8 @@
 //! Code after an unconditional branch is unreachable: it is validated but
 //! not translated, except for the nesting of its control instructions.
 
+mod stack_switching;
+
 use crate::env::{FuncEnv, PTR, Region, clif_type, const_flags};
 use anyhow::{Result, bail};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -975,6 +977,24 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.push(lo);
                 self.push(hi);
             }
+
+            // -------- stack switching (translate/stack_switching.rs) --------
+            ContNew { cont_type_index } => self.translate_cont_new(cont_type_index),
+            ContBind {
+                argument_index,
+                result_index,
+            } => self.translate_cont_bind(argument_index, result_index),
+            Resume {
+                cont_type_index,
+                ref resume_table,
+            } => self.translate_resume(cont_type_index, resume_table)?,
+            Suspend { tag_index } => {
+                self.translate_suspend(tag_index);
+            }
+            Switch {
+                cont_type_index,
+                tag_index,
+            } => self.translate_switch(cont_type_index, tag_index),
 
             ref other => {
                 if crate::simd::translate_simd(self, other)? {

@@ -234,6 +234,7 @@ impl ModuleInfo {
             self.tables.len() as u32,
             self.memories.len() as u32,
             self.globals.len() as u32,
+            self.tags.len() as u32,
         )
     }
 

@@ -43,7 +43,8 @@ pub fn default_features() -> WasmFeatures {
         | WasmFeatures::WIDE_ARITHMETIC
         | WasmFeatures::GC
         | WasmFeatures::GC_TYPES
-        | WasmFeatures::EXCEPTIONS;
+        | WasmFeatures::EXCEPTIONS
+        | WasmFeatures::STACK_SWITCHING;
     f.remove(WasmFeatures::THREADS);
     f
 }

@@ -40,6 +40,14 @@ pub enum Trap {
     /// An operation that is valid but not supported by this build of weft
     /// (for example a GC instruction) was executed.
     Unsupported,
+    /// `resume`, `resume_throw`, `switch` or `cont.bind` of a continuation
+    /// that was already resumed (continuations are one-shot).
+    ContinuationConsumed,
+    /// A `resume`, `switch` or `cont.bind` of a null continuation.
+    NullContinuation,
+    /// `suspend` or `switch` found no handler for its tag between it and
+    /// the nearest host frame.
+    UnhandledTag,
 }
 
 impl Trap {
@@ -59,6 +67,9 @@ impl Trap {
         Trap::OutOfFuel,
         Trap::HostError,
         Trap::Unsupported,
+        Trap::ContinuationConsumed,
+        Trap::NullContinuation,
+        Trap::UnhandledTag,
     ];
 
     /// A stable small number for this trap (1-based, never zero), used as
@@ -90,6 +101,9 @@ impl Trap {
             Trap::OutOfFuel => "all fuel consumed",
             Trap::HostError => "host function error",
             Trap::Unsupported => "unsupported operation",
+            Trap::ContinuationConsumed => "continuation already consumed",
+            Trap::NullContinuation => "null continuation reference",
+            Trap::UnhandledTag => "unhandled tag",
         }
     }
 }

@@ -20,6 +20,11 @@
 //!   ...  memory bases: [*mut u8; num_memories]   copies of each memory's
 //!                   `VMMemoryDefinition::base` (bases never move), so
 //!                   generated code reaches linear memory in one load
+//!   ...  tags:      [usize; num_tags]            imported tags first: the
+//!                   store-wide identity of each tag (its index in the
+//!                   store's tag list), so two instances that share a tag
+//!                   see the same number; exception handlers and
+//!                   continuation handlers compare these
 //!
 //! VMFuncRef (24 bytes; a `funcref` value is a pointer to one of these)
 //!   +0   wasm_call: code pointer, `tail` calling convention:
@@ -54,6 +59,10 @@
 //!   +72  parent               -> the record of the stack that resumed
 //!                             this one (null for a native stack)
 //!   +80  activation           innermost active entry (runtime-only)
+//!   +88  ctx_sp               control context of Cranelift's
+//!   +96  ctx_fp               `stack_switch`: where this stack continues
+//!   +104 ctx_pc               while another one runs (saved sp, fp, pc)
+//!   +112 kind                 0 native, 1 fiber, 2 continuation
 //!
 //! VMMemoryDefinition (16 bytes)     VMTableDefinition (16 bytes)
 //!   +0   base: *mut u8                +0   base: *mut usize
@@ -117,8 +126,40 @@ pub mod stack_record {
     pub const PARENT: u32 = 72;
     /// `activation: *const Activation` (read by the runtime only)
     pub const ACTIVATION: u32 = 80;
+    /// The control context `{sp, fp, pc}` that Cranelift's `stack_switch`
+    /// saves into and loads from: this stack's state while it is not
+    /// running (a resumer waiting in `resume`, a suspended continuation).
+    pub const CONTROL_CONTEXT: u32 = 88;
+    /// Saved stack pointer (first word of the control context).
+    pub const CTX_SP: u32 = 88;
+    /// Saved frame pointer.
+    pub const CTX_FP: u32 = 96;
+    /// Saved program counter.
+    pub const CTX_PC: u32 = 104;
+    /// `kind: usize`: [`KIND_NATIVE`], [`KIND_FIBER`] or
+    /// [`KIND_CONTINUATION`].
+    pub const KIND: u32 = 112;
     /// Size of the record.
-    pub const SIZE: u32 = 88;
+    pub const SIZE: u32 = 120;
+
+    /// The record of a native (embedder) stack.
+    pub const KIND_NATIVE: usize = 0;
+    /// The record of an async fiber.
+    pub const KIND_FIBER: usize = 1;
+    /// The record of a continuation (the first field of its header).
+    pub const KIND_CONTINUATION: usize = 2;
+}
+
+/// The handler table a `resume` passes to the runtime (a stack slot of the
+/// resuming frame): `[count, entry_0, ..., entry_{count-1}]`, one `usize`
+/// each. An entry is the store-wide identity of the handler's tag, with
+/// [`resume_table::SWITCH`] set for `(on $tag switch)`; a suspension
+/// handled by entry `i` resumes the resumer with effect `i + 1`.
+pub mod resume_table {
+    /// Set in an entry for a switch handler.
+    pub const SWITCH: usize = 1 << 63;
+    /// The effect a `resume` sees when its continuation returned.
+    pub const EFFECT_RETURN: usize = 0;
 }
 
 /// Offsets inside `VMFuncRef`.
@@ -255,6 +296,33 @@ macro_rules! foreach_builtin {
             /// The epoch deadline was reached: 1 = continue (the deadline
             /// was moved), 0 = trap with `Interrupt`.
             EpochDeadline: epoch_deadline(vmctx: vmctx) -> u32;
+            /// `cont.new`: a fresh continuation running the function
+            /// `funcref` (module type index `ty` of the continuation
+            /// type); the contref, or 0 = trap (error parked in the store).
+            ContNew: cont_new(vmctx: vmctx, funcref: usize, ty: u32) -> u64;
+            /// `cont.bind`: binds `n` values from `args` to `contref`; the
+            /// new contref, or 0 = trap (error parked).
+            ContBind: cont_bind(vmctx: vmctx, contref: u64, args: ptr<ValRaw>, n: u32) -> u64;
+            /// `resume`: hands `n` values from `buf` to `contref`, links it
+            /// under the running stack with the handler table `table`
+            /// (`[count, entry...]`), and returns the record to switch to
+            /// (0 = trap, error parked). `buf` later receives the results or
+            /// a handled suspension's payload and continuation.
+            ContResume: cont_resume(
+                vmctx: vmctx, contref: u64, buf: ptr<ValRaw>, n: u32, table: ptr<usize>
+            ) -> usize;
+            /// `suspend`: finds the handler of tag identity `tag`, gives it
+            /// the `n` values in `buf` and the suspended continuation, and
+            /// returns the record to switch to (0 = trap, error parked).
+            /// `buf` later receives the values the continuation is resumed
+            /// with.
+            ContSuspend: cont_suspend(vmctx: vmctx, tag: usize, buf: ptr<ValRaw>, n: u32) -> usize;
+            /// `switch`: suspends the running continuation to the switch
+            /// handler of `tag`, hands it and the `n` values in `buf` to
+            /// `contref`, and returns the record to switch to (0 = trap).
+            ContSwitch: cont_switch(
+                vmctx: vmctx, tag: usize, contref: u64, buf: ptr<ValRaw>, n: u32
+            ) -> usize;
         }
     };
 }
@@ -383,16 +451,25 @@ pub struct VMOffsets {
     pub num_memories: u32,
     /// Number of globals (imported + defined).
     pub num_globals: u32,
+    /// Number of tags (imported + defined).
+    pub num_tags: u32,
 }
 
 impl VMOffsets {
     /// Layout for the given counts.
-    pub fn new(num_funcs: u32, num_tables: u32, num_memories: u32, num_globals: u32) -> Self {
+    pub fn new(
+        num_funcs: u32,
+        num_tables: u32,
+        num_memories: u32,
+        num_globals: u32,
+        num_tags: u32,
+    ) -> Self {
         VMOffsets {
             num_funcs,
             num_tables,
             num_memories,
             num_globals,
+            num_tags,
         }
     }
 
@@ -442,9 +519,18 @@ impl VMOffsets {
         assert!(index < self.num_memories);
         self.memory_bases_begin() + index * PTR_SIZE
     }
+    /// Offset of the tag identity array.
+    pub fn tags_begin(&self) -> u32 {
+        self.memory_bases_begin() + self.num_memories * PTR_SIZE
+    }
+    /// Offset of tag `index`'s store-wide identity (a `usize`).
+    pub fn tag(&self, index: u32) -> u32 {
+        assert!(index < self.num_tags);
+        self.tags_begin() + index * PTR_SIZE
+    }
     /// Total size of the `VMContext`.
     pub fn size(&self) -> u32 {
-        self.memory_bases_begin() + self.num_memories * PTR_SIZE
+        self.tags_begin() + self.num_tags * PTR_SIZE
     }
 }
 
@@ -454,14 +540,15 @@ mod tests {
 
     #[test]
     fn arrays_follow_each_other_without_overlap() {
-        let o = VMOffsets::new(3, 2, 1, 4);
+        let o = VMOffsets::new(3, 2, 1, 4, 2);
         assert_eq!(o.funcref(0), vmctx::HEADER_SIZE);
         assert_eq!(o.funcref(2), vmctx::HEADER_SIZE + 2 * func_ref::SIZE);
         assert_eq!(o.table(0), o.funcref(2) + func_ref::SIZE);
         assert_eq!(o.memory(0), o.table(1) + PTR_SIZE);
         assert_eq!(o.global(0), o.memory(0) + PTR_SIZE);
         assert_eq!(o.memory_base(0), o.global(3) + PTR_SIZE);
-        assert_eq!(o.size(), o.memory_base(0) + PTR_SIZE);
+        assert_eq!(o.tag(0), o.memory_base(0) + PTR_SIZE);
+        assert_eq!(o.size(), o.tag(1) + PTR_SIZE);
         // Every field is pointer-aligned.
         for off in [
             o.funcref(1),
@@ -469,6 +556,7 @@ mod tests {
             o.memory(0),
             o.global(2),
             o.memory_base(0),
+            o.tag(1),
             o.size(),
         ] {
             assert_eq!(off % PTR_SIZE, 0);
@@ -484,7 +572,7 @@ mod tests {
     fn builtin_offsets() {
         assert_eq!(Builtin::MemoryGrow.offset(), 0);
         assert_eq!(
-            Builtin::EpochDeadline.offset() as usize,
+            Builtin::ContSwitch.offset() as usize,
             (Builtin::COUNT - 1) * 8
         );
     }

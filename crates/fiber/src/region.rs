@@ -211,6 +211,11 @@ impl SlotPool {
         }
     }
 
+    /// The live slot with index `index`, if there is one.
+    pub fn slot_by_index(&self, index: u32) -> Option<SlotId> {
+        (self.is_live.get(index as usize) == Some(&true)).then_some(SlotId(index))
+    }
+
     /// Lowest address of the slot.
     pub fn base(&self, slot: SlotId) -> usize {
         let i = slot.0 as usize;

@@ -298,7 +298,27 @@ impl Context {
                 "assert_exception",
                 "exception handling: the public API cannot tell a thrown exception from other errors",
             ),
-            D::AssertSuspension { .. } => unsupported("assert_suspension", "stack switching"),
+            D::AssertSuspension { exec, message, .. } => {
+                if self.exec.is_none() {
+                    return Outcome::Skipped;
+                }
+                // A suspension nobody handles reaches the host as the
+                // `UnhandledTag` trap.
+                verdict(match self.execute(exec) {
+                    Err(e) => Err(e),
+                    Ok(Ok(vals)) => Err(format!(
+                        "expected a suspension (\"{message}\"), got results {}",
+                        self.describe_vals(&vals)
+                    )),
+                    Ok(Err(e)) => match e.downcast_ref::<weft::Trap>() {
+                        Some(weft::Trap::UnhandledTag) => expect_message(message, &e),
+                        _ => Err(format!(
+                            "expected a suspension (\"{message}\"), got: {}",
+                            show(&e)
+                        )),
+                    },
+                })
+            }
             D::Thread(_) => unsupported("thread", "threads"),
             D::Wait { .. } => unsupported("wait", "threads"),
         }

@@ -25,6 +25,28 @@ pub struct Alias {
 /// Every alias the runner accepts.
 pub const ALIASES: &[Alias] = &[
     Alias {
+        expected: "non-continuation type",
+        prefix: true,
+        accepted: "non-continuation type",
+        reason: "the spec interpreter names the offending type index \
+                 (`non-continuation type 0`); wasmparser's message does not",
+    },
+    Alias {
+        expected: "non-continuation type",
+        prefix: true,
+        accepted: "type mismatch between tag type and label type",
+        reason: "a resume handler label whose last type is not a continuation: the spec \
+                 interpreter reports the non-continuation type, wasmparser the mismatch \
+                 between the tag's and the label's types that it causes",
+    },
+    Alias {
+        expected: "sub type",
+        prefix: true,
+        accepted: "sub type must match super type",
+        reason: "the spec interpreter names both type indices (`sub type 4 does not match \
+                 super type 2`); wasmparser's message does not",
+    },
+    Alias {
         expected: "uninitialized element",
         prefix: true,
         accepted: "uninitialized element",

@@ -36,7 +36,17 @@ pub struct Config {
     pub(crate) cache_max_size: u64,
     /// Initialise memories from copy-on-write images when possible.
     pub(crate) memory_init_cow: bool,
+    /// Continuation stack sizes.
+    pub(crate) cont_stacks: crate::vm::continuation::ContStackConfig,
 }
+
+/// Default size of one continuation stack: 256 KiB of address space
+/// (header and red zone included; only touched pages cost memory).
+pub const DEFAULT_CONTINUATION_STACK_SIZE: usize = 256 * 1024;
+
+/// Default red zone of a continuation stack: 16 KiB below the stack limit
+/// for bounded runtime code.
+pub const DEFAULT_CONTINUATION_RED_ZONE: usize = 16 * 1024;
 
 /// Default limit of the wasm stack: 512 KiB.
 pub const DEFAULT_MAX_WASM_STACK: usize = 512 * 1024;
@@ -71,6 +81,11 @@ impl Default for Config {
             cache_dir: None,
             cache_max_size: crate::cache::DEFAULT_MAX_SIZE,
             memory_init_cow: true,
+            cont_stacks: crate::vm::continuation::ContStackConfig {
+                stack_size: DEFAULT_CONTINUATION_STACK_SIZE,
+                red_zone: DEFAULT_CONTINUATION_RED_ZONE,
+                max_live: 4 << 20,
+            },
         }
     }
 }
@@ -172,6 +187,33 @@ impl Config {
     /// stack overflow does). Default 128 KiB; must be at least 32 KiB.
     pub fn host_stack_reserve(&mut self, bytes: usize) -> &mut Config {
         self.host_stack_reserve = bytes;
+        self
+    }
+
+    /// Size of each continuation stack (stack-switching proposal), in
+    /// bytes of address space, including its header and red zone; rounded
+    /// up to whole pages. Continuation stacks have no guard page: every
+    /// wasm function checks the stack limit in its prologue, so a deep
+    /// recursion inside a continuation traps with a stack overflow.
+    /// Default 256 KiB; at least 16 KiB.
+    pub fn continuation_stack_size(&mut self, bytes: usize) -> &mut Config {
+        self.cont_stacks.stack_size = bytes;
+        self
+    }
+
+    /// Bytes at the bottom of each continuation stack below its stack
+    /// limit, for the bounded runtime code that runs below wasm frames
+    /// (builtins, trampolines, a signal frame). Default 16 KiB; at least
+    /// 8 KiB and at most half the stack.
+    pub fn continuation_red_zone(&mut self, bytes: usize) -> &mut Config {
+        self.cont_stacks.red_zone = bytes;
+        self
+    }
+
+    /// Most continuations alive at once in one store (default 4 Mi).
+    /// Creating one more is a trap with an error saying so.
+    pub fn max_live_continuations(&mut self, n: usize) -> &mut Config {
+        self.cont_stacks.max_live = n;
         self
     }
 
@@ -283,6 +325,27 @@ impl Config {
         self
     }
 
+    /// Enables or disables exception handling (`tag`, `throw`,
+    /// `throw_ref`, `try_table`, `exnref`; on by default as in Wasm 3.0).
+    pub fn wasm_exceptions(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::EXCEPTIONS, enable);
+        self
+    }
+
+    /// Enables or disables the stack-switching proposal (typed
+    /// continuations: `cont.new`, `resume`, `suspend`, `switch`, ...).
+    pub fn wasm_stack_switching(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::STACK_SWITCHING, enable);
+        self
+    }
+
+    /// Enables or disables the GC proposal (and its types).
+    pub fn wasm_gc(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::GC, enable);
+        self.features.set(WasmFeatures::GC_TYPES, enable);
+        self
+    }
+
     /// The wasm features modules are validated against.
     pub fn features(&self) -> WasmFeatures {
         self.features
@@ -330,6 +393,27 @@ impl Engine {
                 config.async_stack_size,
                 config.max_wasm_stack,
                 config.host_stack_reserve
+            );
+        }
+        let cs = &config.cont_stacks;
+        if cs.stack_size < 16 * 1024 {
+            anyhow::bail!(
+                "continuation_stack_size ({} bytes) must be at least 16384 bytes",
+                cs.stack_size
+            );
+        }
+        if cs.red_zone < 8 * 1024 || cs.red_zone > cs.stack_size / 2 {
+            anyhow::bail!(
+                "continuation_red_zone ({} bytes) must be at least 8192 bytes and at most half of continuation_stack_size ({} bytes)",
+                cs.red_zone,
+                cs.stack_size
+            );
+        }
+        if cs.max_live == 0 || cs.max_live >= 1 << 24 {
+            anyhow::bail!(
+                "max_live_continuations ({}) must be between 1 and {}",
+                cs.max_live,
+                (1 << 24) - 1
             );
         }
         crate::vm::init_traps();

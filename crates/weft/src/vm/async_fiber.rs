@@ -162,7 +162,11 @@ pub(crate) fn on_fiber<'a, R: Send + 'a>(
     Ok(FiberFuture {
         fiber: Some(fiber),
         store: store as *mut StoreOpaque,
-        record: Box::new(VMStackRecord::new(range.start, range.end, reserve)),
+        record: Box::new({
+            let r = VMStackRecord::new(range.start, range.end, reserve);
+            r.kind.set(weft_environ::stack_record::KIND_FIBER);
+            r
+        }),
         fiber_current_store: std::ptr::null(),
         shared,
         _borrow: std::marker::PhantomData,

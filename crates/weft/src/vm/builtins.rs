@@ -394,3 +394,112 @@ mod tests {
         );
     }
 }
+
+// ---- continuations (`super::continuation`) --------------------------------
+
+/// Parks `e` for the `HostError` trap generated code raises on a zero
+/// result.
+fn park(store: &mut StoreOpaque, e: crate::Error) {
+    store.pending = Some(Pending::Error(e));
+}
+
+unsafe extern "C" fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let module = unsafe { &(*inst).module };
+    let info = module.info();
+    let func_ty = match &info.types[ty as usize].sub.composite_type.inner {
+        weft_environ::wasmparser::CompositeInnerType::Cont(c) => {
+            c.0.as_module_index()
+                .expect("validated: a module's continuation type names a module type")
+        }
+        _ => unreachable!("validated: cont.new names a continuation type"),
+    };
+    let fty = info.type_as_func(func_ty);
+    let (np, nr) = (fty.params().len() as u32, fty.results().len() as u32);
+    let id = module.inner.type_ids[func_ty as usize];
+    let tramp = module
+        .inner
+        .trampoline(id)
+        .expect("every function type of a module has an array trampoline");
+    let pool = super::continuation::pool_of(store);
+    // SAFETY: `funcref` is null or a live funcref of this store of type
+    // `func_ty` (validation), whose trampoline is `tramp`.
+    let made =
+        unsafe { super::continuation::cont_new(pool, funcref as *const _, vmctx, tramp, np, nr) };
+    match made {
+        Ok(r) => r,
+        Err(e) => {
+            park(store, e);
+            0
+        }
+    }
+}
+
+unsafe extern "C" fn cont_bind(vmctx: *mut u8, contref: u64, args: *mut ValRaw, n: u32) -> u64 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    let pool = super::continuation::pool_of(store);
+    // SAFETY: generated code passes `n` values (validated types).
+    match unsafe { super::continuation::cont_bind(pool, contref, args, n) } {
+        Ok(r) => r,
+        Err(e) => {
+            park(store, e);
+            0
+        }
+    }
+}
+
+/// Turns a switching builtin's outcome into its result.
+fn switch_result(
+    store: &mut StoreOpaque,
+    r: super::continuation::ContResult<*mut super::stack::VMStackRecord>,
+) -> usize {
+    match r {
+        Ok(p) => p as usize,
+        Err(e) => {
+            park(store, e);
+            0
+        }
+    }
+}
+
+unsafe extern "C" fn cont_resume(
+    vmctx: *mut u8,
+    contref: u64,
+    buf: *mut ValRaw,
+    n: u32,
+    table: *mut usize,
+) -> usize {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    let pool = super::continuation::pool_of(store);
+    // SAFETY: generated code passes its resume buffer and table.
+    let r = unsafe { super::continuation::cont_resume(pool, contref, buf, n, table) };
+    switch_result(store, r)
+}
+
+unsafe extern "C" fn cont_suspend(vmctx: *mut u8, tag: usize, buf: *mut ValRaw, n: u32) -> usize {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    let pool = super::continuation::pool_of(store);
+    // SAFETY: generated code passes its suspend buffer.
+    let r = unsafe { super::continuation::cont_suspend(pool, tag, buf, n) };
+    switch_result(store, r)
+}
+
+unsafe extern "C" fn cont_switch(
+    vmctx: *mut u8,
+    tag: usize,
+    contref: u64,
+    buf: *mut ValRaw,
+    n: u32,
+) -> usize {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    let pool = super::continuation::pool_of(store);
+    // SAFETY: generated code passes its switch buffer.
+    let r = unsafe { super::continuation::cont_switch(pool, tag, contref, buf, n) };
+    switch_result(store, r)
+}

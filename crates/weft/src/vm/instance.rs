@@ -11,6 +11,8 @@
 //!               ... *VMTableDefinition[num_tables]   (owned by the store)
 //!               ... *VMMemoryDefinition[num_memories] (owned by the store)
 //!               ... *VMGlobal[num_globals]           (owned by the store)
+//!               ... *u8[num_memories]      memory bases
+//!               ... usize[num_tags]        store-wide tag identities
 //! ```
 
 use super::store::StoreOpaque;
@@ -279,6 +281,10 @@ pub(crate) fn instantiate(
         let id = module.inner.type_ids[*ty as usize];
         let t = store.push_tag(id);
         inst.tags.push(t);
+    }
+    for k in 0..inst.tags.len() {
+        let identity = inst.tags[k].index as usize;
+        inst.write(offsets.tag(k as u32), identity);
     }
 
     // Defined functions.

@@ -18,6 +18,7 @@ mod backtrace;
 mod builtins;
 pub(crate) mod code_memory;
 pub(crate) mod code_registry;
+pub(crate) mod continuation;
 mod entry;
 mod func;
 pub(crate) mod gdb_jit;

@@ -93,6 +93,8 @@ pub(crate) struct StoreOpaque {
     /// Instances, tables and memories created by instantiation, and their
     /// limits.
     pub(crate) counts: super::limits::ResourceCounts,
+    /// Continuation stacks, created with the first continuation.
+    pub(crate) continuations: Option<Box<super::continuation::ContPool>>,
 }
 
 /// What reaching the epoch deadline does.
@@ -132,6 +134,7 @@ impl StoreOpaque {
             epoch_behavior: EpochBehavior::Trap,
             with_limiter: None,
             counts: Default::default(),
+            continuations: None,
         }
         .with_epoch_pointer()
         .with_native_stack()

@@ -70,7 +70,14 @@ pub(crate) unsafe fn catch_traps(
         // unlinked below, so the record never points at a dead frame.
         let payload = unsafe { x86_64::weft_enter(callee, data, record_ptr.cast::<u8>()) };
         // A trap unwinds to the nearest entry, whichever stack it came
-        // from: this stack is the running one again.
+        // from: this stack is the running one again, and every
+        // continuation the trap left behind between the two is dead.
+        if payload != 0 {
+            // SAFETY: the running record at the time of the trap and its
+            // parents up to this entry's record are live; no code runs on
+            // the continuations among them any more.
+            unsafe { crate::vm::continuation::kill_chain(ctx.current_stack.get(), record_ptr) };
+        }
         ctx.current_stack.set(record_ptr);
         activation.unlink(record);
         set_current_store(activation.saved_current_store);

@@ -76,6 +76,15 @@ pub(crate) struct VMStackRecord {
     pub parent: Cell<*mut VMStackRecord>,
     /// The innermost active entry on this stack (null when none).
     pub activation: Cell<*const Activation>,
+    /// Control context of `stack_switch`: saved stack pointer while this
+    /// stack waits (in a `resume`, or suspended).
+    pub ctx_sp: Cell<usize>,
+    /// Saved frame pointer.
+    pub ctx_fp: Cell<usize>,
+    /// Saved program counter (where the stack continues).
+    pub ctx_pc: Cell<usize>,
+    /// `stack_record::KIND_*`: native, fiber or continuation.
+    pub kind: Cell<usize>,
 }
 
 /// Where and how an entry is resumed after a trap: its frame's stack and
@@ -102,6 +111,10 @@ impl VMStackRecord {
             stack_high: Cell::new(0),
             parent: Cell::new(std::ptr::null_mut()),
             activation: Cell::new(std::ptr::null()),
+            ctx_sp: Cell::new(0),
+            ctx_fp: Cell::new(0),
+            ctx_pc: Cell::new(0),
+            kind: Cell::new(weft_environ::stack_record::KIND_NATIVE),
         };
         r.set_bounds(low, high, host_reserve);
         r
@@ -237,6 +250,11 @@ mod tests {
         assert_eq!(offset_of!(VMStackRecord, stack_high) as u32, o::STACK_HIGH);
         assert_eq!(offset_of!(VMStackRecord, parent) as u32, o::PARENT);
         assert_eq!(offset_of!(VMStackRecord, activation) as u32, o::ACTIVATION);
+        assert_eq!(offset_of!(VMStackRecord, ctx_sp) as u32, o::CTX_SP);
+        assert_eq!(offset_of!(VMStackRecord, ctx_fp) as u32, o::CTX_FP);
+        assert_eq!(offset_of!(VMStackRecord, ctx_pc) as u32, o::CTX_PC);
+        assert_eq!(o::CONTROL_CONTEXT, o::CTX_SP);
+        assert_eq!(offset_of!(VMStackRecord, kind) as u32, o::KIND);
         assert_eq!(size_of::<VMStackRecord>() as u32, o::SIZE);
     }
 

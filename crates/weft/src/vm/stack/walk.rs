@@ -181,7 +181,7 @@ pub(crate) unsafe fn walk<C>(
         }
         // This stack is done: continue on the stack that resumed it.
         // SAFETY: the record is live.
-        let parent = unsafe { (*record).parent.get() };
+        let (parent, kind) = unsafe { ((*record).parent.get(), (*record).kind.get()) };
         if parent.is_null() {
             return;
         }
@@ -189,9 +189,21 @@ pub(crate) unsafe fn walk<C>(
         // SAFETY: a running record's parent is suspended in the switch to
         // it, so it and its activations are live.
         let p = unsafe { &*record };
-        // SAFETY: as for `Start::LastExit`: the parent is in host code
-        // (the poller) called from its last exit, if it has one.
-        next = unsafe { exit_frame(p.last_exit_fp.get(), p.last_exit_pc.get()) };
+        next = if kind == weft_environ::stack_record::KIND_CONTINUATION {
+            // A continuation's resumer waits in wasm, in the `resume` (or
+            // `switch`) that switched away: its control context is that
+            // frame (the saved pc is the return point of the switch).
+            Some(Frame {
+                pc: p.ctx_pc.get(),
+                is_return_address: true,
+                fp: p.ctx_fp.get(),
+                sp: p.ctx_sp.get(),
+            })
+        } else {
+            // SAFETY: as for `Start::LastExit`: a fiber's parent is in host
+            // code (the poller) called from its last exit, if it has one.
+            unsafe { exit_frame(p.last_exit_fp.get(), p.last_exit_pc.get()) }
+        };
         activation = p.activation.get();
     }
 }

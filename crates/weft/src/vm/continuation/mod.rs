@@ -1,0 +1,615 @@
+//! Continuations of the stack-switching proposal: their stacks, their
+//! records, and the runtime halves of `cont.new`, `cont.bind`, `resume`,
+//! `suspend` and `switch`.
+//!
+//! ## One continuation stack
+//!
+//! Every continuation runs on a slot of the store's [`ContPool`], carved
+//! from large reserved regions by [`weft_fiber::SlotPool`] (no mmap, no
+//! guard page per continuation: every wasm prologue checks the stack
+//! limit, and only bounded runtime code may run below it). The slot's
+//! header is the continuation's [`VMContRecord`], whose first field is the
+//! per-stack [`VMStackRecord`], so a continuation's record pointer and its
+//! header pointer are the same address.
+//!
+//! ```text
+//!   slot end     +--------------------------------------+
+//!                | VMContRecord (header)                |
+//!                |   VMStackRecord (limits, exits,      |
+//!                |     parent, control context {sp,     |
+//!                |     fp, pc}, kind = continuation)    |
+//!                |   state, slot, innermost, handlers,  |
+//!                |   resumer_buf, recv_buf, bound, ...  |
+//!   top          +--------------------------------------+ = stack_high
+//!                | args: [ValRaw; max(params, results)] | <- recv_buf while fresh
+//!   args         +--------------------------------------+
+//!                | zero frame {saved fp = 0, ret = 0}   | <- initial sp and fp:
+//!   args - 16    +--------------------------------------+    the walkers stop here
+//!                | weft_cont_start, the array-to-wasm   |
+//!                | trampoline, wasm frames ... grow down|
+//!                |                                      |
+//!   limit        +--------------------------------------+ = stack_limit
+//!                | red zone (builtins, trampolines)     |
+//!   base         +--------------------------------------+ = stack_low
+//! ```
+//!
+//! ## Switching
+//!
+//! Generated code switches stacks with Cranelift's `stack_switch`, which
+//! saves the running stack's `{sp, fp, pc}` into one control context and
+//! loads another. Every record has its own control context
+//! (`VMStackRecord::ctx_*`), holding where that stack continues while it
+//! does not run: a resumer waiting in `resume`, a continuation suspended in
+//! `suspend` or `switch`, or a fresh continuation's start
+//! (`weft_cont_start`). Before each switch a builtin here does the
+//! bookkeeping (one-shot check, parent link, handler table, payload copy,
+//! `VMStoreContext::current_stack`), so the generated sequence is
+//! "builtin, then `stack_switch(current.ctx, target.ctx)`".
+//!
+//! A `resume` passes its handler table (`weft_environ::resume_table`) and a
+//! buffer: `buf[0]` receives the effect (0 = returned, `i + 1` = suspended
+//! to handler `i`), `buf[1..]` the results, or the suspension's payload
+//! followed by the suspended continuation.
+//!
+//! ## References
+//!
+//! A `contref` is one 64-bit word: the slot index plus one in the low 24
+//! bits and the slot's generation (low 40 bits) above. The generation
+//! counts every consumption of a continuation living in the slot (resume,
+//! bind, switch) and every reuse of the slot, so a reference that was
+//! already used no longer matches: one-shot checks cost one compare. The
+//! generations live in the pool, not in the slot, so they survive the
+//! slot's pages being returned to the kernel. See docs/RATIONALE.md.
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+use super::stack::VMStackRecord;
+use super::vmcontext::{VMFuncRef, VMStoreContext, ValRaw};
+use std::cell::Cell;
+use weft_environ::{Trap, resume_table, stack_record};
+use weft_fiber::{SlotId, SlotPool, SlotPoolConfig};
+
+/// Bits of a contref holding the slot index plus one.
+const INDEX_BITS: u32 = 24;
+const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+/// Generation bits kept in a contref.
+const GEN_MASK: u64 = (1 << (64 - INDEX_BITS)) - 1;
+
+/// Bytes reserved at the top of each slot for its [`VMContRecord`].
+const HEADER_SIZE: usize = 256;
+
+/// Where a continuation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum State {
+    /// Created, not yet resumed.
+    Fresh = 0,
+    /// Suspended (by `suspend` or `switch`), or a stack of a suspended
+    /// chain.
+    Suspended = 1,
+    /// Running, or waiting in a `resume` of its own child.
+    Running = 2,
+    /// Returned or killed by a trap; its slot is back in the pool.
+    Dead = 3,
+}
+
+/// The header of a continuation stack. See the module docs.
+#[repr(C)]
+pub(crate) struct VMContRecord {
+    /// The per-stack record: must stay the first field.
+    pub stack: VMStackRecord,
+    state: Cell<State>,
+    /// Results of the continuation's function.
+    nresults: u32,
+    slot: SlotId,
+    /// For the outermost stack of a suspended chain: the stack that
+    /// suspended, where a resume continues.
+    innermost: Cell<*mut VMContRecord>,
+    /// While running: the handler table of the `resume` that resumed it.
+    handlers: Cell<*const usize>,
+    /// While running: the buffer of the `resume` that resumed it.
+    resumer_buf: Cell<*mut ValRaw>,
+    /// Where the values this continuation is resumed with go.
+    recv_buf: Cell<*mut ValRaw>,
+    /// How many of them `cont.bind` has supplied already.
+    bound: Cell<u32>,
+    /// Fresh continuations: the function to run and how (read by
+    /// `weft_cont_start`).
+    funcref: *const VMFuncRef,
+    caller_vmctx: *mut u8,
+    args: *mut ValRaw,
+    array_trampoline: usize,
+    pool: *mut ContPool,
+}
+
+const _: () = assert!(size_of::<VMContRecord>() <= HEADER_SIZE);
+const _: () = assert!(std::mem::offset_of!(VMContRecord, stack) == 0);
+
+/// The store's continuation stacks.
+pub(crate) struct ContPool {
+    slots: SlotPool,
+    /// Generation of each slot (see the module docs).
+    generations: Vec<u64>,
+    store_ctx: *const VMStoreContext,
+    /// Continuations created so far (statistics).
+    created: u64,
+}
+
+/// Sizes of continuation stacks (from `Config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ContStackConfig {
+    /// Bytes per continuation stack, header and red zone included.
+    pub stack_size: usize,
+    /// Bytes below the stack limit for bounded runtime code.
+    pub red_zone: usize,
+    /// Most continuations alive at once in one store.
+    pub max_live: usize,
+}
+
+impl Default for ContStackConfig {
+    fn default() -> Self {
+        ContStackConfig {
+            stack_size: 128 * 1024,
+            red_zone: 16 * 1024,
+            max_live: 4 << 20,
+        }
+    }
+}
+
+impl ContPool {
+    pub(crate) fn new(config: ContStackConfig, store_ctx: *const VMStoreContext) -> ContPool {
+        let slots = SlotPool::new(SlotPoolConfig {
+            slot_size: config.stack_size,
+            red_zone: config.red_zone,
+            header_size: HEADER_SIZE,
+            max_slots: config.max_live.min(INDEX_MASK as usize - 1),
+            ..SlotPoolConfig::default()
+        })
+        .expect("continuation stack configuration was validated by Config");
+        ContPool {
+            slots,
+            generations: Vec::new(),
+            store_ctx,
+            created: 0,
+        }
+    }
+
+    /// Continuations alive now (their stacks are out of the pool).
+    pub(crate) fn live(&self) -> usize {
+        self.slots.live()
+    }
+
+    /// Continuations created so far.
+    pub(crate) fn created(&self) -> u64 {
+        self.created
+    }
+
+    fn encode(&self, slot: SlotId) -> u64 {
+        let generation = self.generations[slot.index() as usize] & GEN_MASK;
+        (generation << INDEX_BITS) | (u64::from(slot.index()) + 1)
+    }
+
+    fn header(&self, slot: SlotId) -> *mut VMContRecord {
+        self.slots.header(slot).cast()
+    }
+
+    /// The record `contref` names, if it is not stale. Null is `Err(Null)`.
+    fn decode(&self, contref: u64) -> Result<*mut VMContRecord, Trap> {
+        if contref == 0 {
+            return Err(Trap::NullContinuation);
+        }
+        let index = ((contref & INDEX_MASK) - 1) as usize;
+        let generation = contref >> INDEX_BITS;
+        match self.generations.get(index) {
+            Some(g) if g & GEN_MASK == generation => {}
+            _ => return Err(Trap::ContinuationConsumed),
+        }
+        let slot = self
+            .slots
+            .slot_by_index(index as u32)
+            .ok_or(Trap::ContinuationConsumed)?;
+        Ok(self.header(slot))
+    }
+
+    /// Uses up the reference to the continuation in `slot`.
+    fn consume(&mut self, slot: SlotId) {
+        self.generations[slot.index() as usize] += 1;
+    }
+
+    /// A fresh continuation that will run `funcref` (of a function type
+    /// with `nparams` parameters and `nresults` results) through the
+    /// array-to-wasm trampoline `array_trampoline`.
+    ///
+    /// # Safety
+    /// `funcref` must be a live function reference of this store and
+    /// `array_trampoline` the trampoline of its type.
+    unsafe fn create(
+        &mut self,
+        funcref: *const VMFuncRef,
+        caller_vmctx: *mut u8,
+        array_trampoline: usize,
+        nparams: u32,
+        nresults: u32,
+    ) -> crate::Result<u64> {
+        if cfg!(not(target_arch = "x86_64")) {
+            anyhow::bail!(
+                "continuations are not supported on {} yet",
+                std::env::consts::ARCH
+            );
+        }
+        let slot = self
+            .slots
+            .alloc()
+            .map_err(|e| anyhow::anyhow!("cannot create a continuation: {e}"))?;
+        let index = slot.index() as usize;
+        if self.generations.len() <= index {
+            self.generations.resize(index + 1, 0);
+        }
+        // A new life in the slot: older references to it are stale.
+        self.generations[index] += 1;
+        self.created += 1;
+        let top = self.slots.top(slot);
+        let nvals = nparams.max(nresults) as usize;
+        let args = (top - nvals * size_of::<ValRaw>()) & !15;
+        let frame = args - 16;
+        let header = self.header(slot);
+        let pool: *mut ContPool = self;
+        let record = VMStackRecord::new(self.slots.base(slot), top, 0);
+        let limit = self.slots.limit(slot);
+        record.stack_limit.set(limit);
+        // Host functions called from a continuation run where the
+        // continuation runs (the switch to the native stack is not built
+        // yet): they may use the stack down to the limit.
+        record.host_limit.set(limit);
+        record.kind.set(stack_record::KIND_CONTINUATION);
+        record.ctx_sp.set(frame);
+        record.ctx_fp.set(frame);
+        #[cfg(target_arch = "x86_64")]
+        record.ctx_pc.set(x86_64::start_address());
+        // SAFETY: the slot is ours (just allocated); header, argument area
+        // and zero frame lie inside it, above the limit, and are aligned
+        // (the header is at the slot's top, pointer-aligned by the pool).
+        unsafe {
+            (frame as *mut [usize; 2]).write([0, 0]);
+            header.write(VMContRecord {
+                stack: record,
+                state: Cell::new(State::Fresh),
+                nresults,
+                slot,
+                innermost: Cell::new(header),
+                handlers: Cell::new(std::ptr::null()),
+                resumer_buf: Cell::new(std::ptr::null_mut()),
+                recv_buf: Cell::new(args as *mut ValRaw),
+                bound: Cell::new(0),
+                funcref,
+                caller_vmctx,
+                args: args as *mut ValRaw,
+                array_trampoline,
+                pool,
+            });
+        }
+        Ok(self.encode(slot))
+    }
+
+    /// Returns the slot of a continuation that is done (returned or
+    /// killed) to the pool; its references become stale.
+    ///
+    /// # Safety
+    /// `cont` must be a live record of this pool that no stack runs on
+    /// any more (or the one whose last instructions are running, which
+    /// then switch away without touching their stack's memory beyond the
+    /// current frame).
+    unsafe fn retire(&mut self, cont: *mut VMContRecord) {
+        // SAFETY: live record of this pool (contract).
+        let c = unsafe { &*cont };
+        c.state.set(State::Dead);
+        self.consume(c.slot);
+        self.slots.free(c.slot);
+    }
+}
+
+// Dropping the pool (with its store) unmaps every stack: suspended
+// continuations nobody resumed die with the store. Their stacks hold only
+// wasm frames, so there is nothing to drop on them.
+
+/// Copies `n` values.
+///
+/// # Safety
+/// Both ranges must be valid for `n` values and not overlap.
+unsafe fn copy_values(src: *const ValRaw, dst: *mut ValRaw, n: usize) {
+    // SAFETY: forwarded to the caller.
+    unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
+}
+
+/// What a builtin reports when it cannot go on: a trap to raise.
+pub(crate) type ContResult<T> = Result<T, crate::Error>;
+
+fn trap(t: Trap) -> crate::Error {
+    crate::Error::new(t)
+}
+
+/// The store's pool, created on first use.
+pub(crate) fn pool_of(store: &mut super::store::StoreOpaque) -> &mut ContPool {
+    let ctx: *const VMStoreContext = &*store.vm_store_ctx;
+    let config = store.engine.config().cont_stacks;
+    store
+        .continuations
+        .get_or_insert_with(|| Box::new(ContPool::new(config, ctx)))
+}
+
+/// `cont.new`.
+///
+/// # Safety
+/// `funcref` must be null or a live function reference of the store, of
+/// function type `(nparams, nresults)` whose trampoline is
+/// `array_trampoline`.
+pub(crate) unsafe fn cont_new(
+    pool: &mut ContPool,
+    funcref: *const VMFuncRef,
+    caller_vmctx: *mut u8,
+    array_trampoline: usize,
+    nparams: u32,
+    nresults: u32,
+) -> ContResult<u64> {
+    if funcref.is_null() {
+        return Err(trap(Trap::NullReference));
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { pool.create(funcref, caller_vmctx, array_trampoline, nparams, nresults) }
+}
+
+/// `cont.bind`: binds `n` values from `args`.
+///
+/// # Safety
+/// `args` must hold `n` values, and the continuation must take at least
+/// `n` more (validation guarantees it).
+pub(crate) unsafe fn cont_bind(
+    pool: &mut ContPool,
+    contref: u64,
+    args: *const ValRaw,
+    n: u32,
+) -> ContResult<u64> {
+    let outer = pool.decode(contref).map_err(trap)?;
+    // SAFETY: decode returned the live record the reference names.
+    let o = unsafe { &*outer };
+    pool.consume(o.slot);
+    // SAFETY: the innermost record of a suspended or fresh chain is live.
+    let inner = unsafe { &*o.innermost.get() };
+    let bound = inner.bound.get();
+    // SAFETY: the receive buffer holds every value the continuation takes
+    // (validation: `bound + n` of them at most).
+    unsafe { copy_values(args, inner.recv_buf.get().add(bound as usize), n as usize) };
+    inner.bound.set(bound + n);
+    Ok(pool.encode(o.slot))
+}
+
+/// `resume`: the record to switch to.
+///
+/// # Safety
+/// Called by generated code on the store's running stack; `buf` is the
+/// resume's buffer (`buf[0]` effect, then values), holding `n` arguments
+/// at `buf[1..]`; `table` its handler table; both live until the switch
+/// back.
+pub(crate) unsafe fn cont_resume(
+    pool: &mut ContPool,
+    contref: u64,
+    buf: *mut ValRaw,
+    n: u32,
+    table: *const usize,
+) -> ContResult<*mut VMStackRecord> {
+    let outer = pool.decode(contref).map_err(trap)?;
+    // SAFETY: a live record (decode).
+    let o = unsafe { &*outer };
+    pool.consume(o.slot);
+    let inner_ptr = o.innermost.get();
+    // SAFETY: the innermost record of the chain is live.
+    let inner = unsafe { &*inner_ptr };
+    let bound = inner.bound.get();
+    // SAFETY: see `cont_bind`; `buf[1..=n]` holds the arguments.
+    unsafe {
+        copy_values(
+            buf.add(1),
+            inner.recv_buf.get().add(bound as usize),
+            n as usize,
+        )
+    };
+    inner.bound.set(0);
+    // SAFETY: the store context outlives its pool.
+    let ctx = unsafe { &*pool.store_ctx };
+    o.stack.parent.set(ctx.current_stack.get());
+    o.handlers.set(table);
+    o.resumer_buf.set(buf);
+    o.state.set(State::Running);
+    inner.state.set(State::Running);
+    ctx.current_stack.set(inner_ptr.cast());
+    Ok(inner_ptr.cast())
+}
+
+/// The continuation between the running stack and the handler of `tag`
+/// (of the wanted kind): the record whose resumer handles it and the
+/// handler's index in that resumer's table.
+///
+/// # Safety
+/// `current` must be the store's running record.
+unsafe fn find_handler(
+    current: *mut VMStackRecord,
+    tag: usize,
+    switch: bool,
+) -> Option<(*mut VMContRecord, usize)> {
+    let want = if switch {
+        tag | resume_table::SWITCH
+    } else {
+        tag
+    };
+    let mut r = current;
+    loop {
+        // SAFETY: the running record and its parents are live.
+        let rec = unsafe { &*r };
+        if rec.kind.get() != stack_record::KIND_CONTINUATION {
+            return None;
+        }
+        let c = r.cast::<VMContRecord>();
+        // SAFETY: a continuation record is the head of its header.
+        let table = unsafe { (*c).handlers.get() };
+        if !table.is_null() {
+            // SAFETY: a running continuation's resumer keeps its table
+            // (`[count, entries...]`) alive while it waits.
+            let entries = unsafe { std::slice::from_raw_parts(table.add(1), *table) };
+            if let Some(i) = entries.iter().position(|e| *e == want) {
+                return Some((c, i));
+            }
+        }
+        r = rec.parent.get();
+    }
+}
+
+/// `suspend`: the record to switch to.
+///
+/// # Safety
+/// As for [`cont_resume`]; `buf` holds the `n` payload values at
+/// `buf[1..]` and later receives the values the continuation is resumed
+/// with (there too).
+pub(crate) unsafe fn cont_suspend(
+    pool: &mut ContPool,
+    tag: usize,
+    buf: *mut ValRaw,
+    n: u32,
+) -> ContResult<*mut VMStackRecord> {
+    // SAFETY: the store context outlives its pool.
+    let ctx = unsafe { &*pool.store_ctx };
+    let current = ctx.current_stack.get();
+    // SAFETY: the running record.
+    let (handler, index) =
+        unsafe { find_handler(current, tag, false) }.ok_or_else(|| trap(Trap::UnhandledTag))?;
+    // SAFETY: live records (the running chain).
+    let (h, cur) = unsafe { (&*handler, &*current.cast::<VMContRecord>()) };
+    let resumer_buf = h.resumer_buf.get();
+    // SAFETY: the resumer's buffer holds the effect, the payload and the
+    // continuation (the compiler sized it for every handler it lists).
+    unsafe {
+        copy_values(buf.add(1), resumer_buf.add(1), n as usize);
+        (*resumer_buf).bits = (index + 1) as u128;
+    }
+    h.innermost.set(current.cast());
+    cur.recv_buf.set(
+        // SAFETY: within the suspend's buffer.
+        unsafe { buf.add(1) },
+    );
+    cur.bound.set(0);
+    let contref = pool.encode(h.slot);
+    // SAFETY: as above.
+    unsafe { (*resumer_buf.add(1 + n as usize)).bits = u128::from(contref) };
+    let resumer = h.stack.parent.get();
+    h.stack.parent.set(std::ptr::null_mut());
+    h.handlers.set(std::ptr::null());
+    h.state.set(State::Suspended);
+    cur.state.set(State::Suspended);
+    ctx.current_stack.set(resumer);
+    Ok(resumer)
+}
+
+/// `switch`: the record to switch to.
+///
+/// # Safety
+/// As for [`cont_suspend`]; `buf[1..]` holds the `n` values for the
+/// target, which also receives the suspended continuation after them.
+pub(crate) unsafe fn cont_switch(
+    pool: &mut ContPool,
+    tag: usize,
+    contref: u64,
+    buf: *mut ValRaw,
+    n: u32,
+) -> ContResult<*mut VMStackRecord> {
+    // SAFETY: the store context outlives its pool.
+    let ctx = unsafe { &*pool.store_ctx };
+    let current = ctx.current_stack.get();
+    let target = pool.decode(contref).map_err(trap)?;
+    // SAFETY: the running record.
+    let (handler, _) =
+        unsafe { find_handler(current, tag, true) }.ok_or_else(|| trap(Trap::UnhandledTag))?;
+    // SAFETY: live records.
+    let (h, cur, t) = unsafe { (&*handler, &*current.cast::<VMContRecord>(), &*target) };
+    pool.consume(t.slot);
+    // The running chain, from its handler down, becomes the suspended
+    // continuation handed to the target.
+    h.innermost.set(current.cast());
+    // SAFETY: within the switch's buffer.
+    cur.recv_buf.set(unsafe { buf.add(1) });
+    cur.bound.set(0);
+    let suspended = pool.encode(h.slot);
+    let t_inner_ptr = t.innermost.get();
+    // SAFETY: the target chain's innermost record is live.
+    let t_inner = unsafe { &*t_inner_ptr };
+    let bound = t_inner.bound.get() as usize;
+    // SAFETY: the target takes these `n` values and the continuation.
+    unsafe {
+        let dst = t_inner.recv_buf.get().add(bound);
+        copy_values(buf.add(1), dst, n as usize);
+        (*dst.add(n as usize)).bits = u128::from(suspended);
+    }
+    t_inner.bound.set(0);
+    // The target takes the running chain's place under the handler.
+    t.stack.parent.set(h.stack.parent.get());
+    t.handlers.set(h.handlers.get());
+    t.resumer_buf.set(h.resumer_buf.get());
+    h.stack.parent.set(std::ptr::null_mut());
+    h.handlers.set(std::ptr::null());
+    h.state.set(State::Suspended);
+    cur.state.set(State::Suspended);
+    t.state.set(State::Running);
+    t_inner.state.set(State::Running);
+    ctx.current_stack.set(t_inner_ptr.cast());
+    Ok(t_inner_ptr.cast())
+}
+
+/// Called by `weft_cont_start` on the continuation's own stack when its
+/// function returned (results in `args`): hands the results to the
+/// resumer, retires the continuation and returns the record to switch to.
+///
+/// # Safety
+/// `cont` must be the running continuation, about to switch away for good.
+unsafe extern "C" fn cont_returned(cont: *mut VMContRecord) -> *mut VMStackRecord {
+    // SAFETY: the running continuation (contract).
+    let c = unsafe { &*cont };
+    let parent = c.stack.parent.get();
+    let buf = c.resumer_buf.get();
+    // SAFETY: the resumer's buffer holds the effect and the results.
+    unsafe {
+        (*buf).bits = resume_table::EFFECT_RETURN as u128;
+        copy_values(c.args, buf.add(1), c.nresults as usize);
+    }
+    // SAFETY: the pool outlives its continuations.
+    let pool = unsafe { &mut *c.pool };
+    // SAFETY: the store context outlives its pool.
+    unsafe { &*pool.store_ctx }.current_stack.set(parent);
+    // SAFETY: nothing will run on this stack after the switch that follows.
+    unsafe { pool.retire(cont) };
+    parent
+}
+
+/// After a trap unwound to the entry whose record is `until`: every
+/// continuation between the stack that trapped (`from`) and it is dead;
+/// their slots go back to the pool.
+///
+/// # Safety
+/// `from` must be the store's running record at the time of the trap and
+/// `until` one of its ancestors (or `from` itself).
+pub(crate) unsafe fn kill_chain(from: *mut VMStackRecord, until: *mut VMStackRecord) {
+    let mut r = from;
+    while !r.is_null() && r != until {
+        // SAFETY: records of the trapped chain stay live until retired here.
+        let rec = unsafe { &*r };
+        let parent = rec.parent.get();
+        if rec.kind.get() == stack_record::KIND_CONTINUATION {
+            let c = r.cast::<VMContRecord>();
+            // SAFETY: a continuation record; no code runs on it any more.
+            unsafe {
+                let pool = &mut *(*c).pool;
+                (*c).stack.parent.set(std::ptr::null_mut());
+                pool.retire(c);
+            }
+        }
+        r = parent;
+    }
+}

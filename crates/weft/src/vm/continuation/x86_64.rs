@@ -1,0 +1,119 @@
+//! x86_64 (System V) start routine of a fresh continuation.
+//!
+//! CAUTION: this is hand-written assembly. Every instruction and every CFI
+//! directive below matters, for correctness (stack alignment, the
+//! registers `stack_switch` leaves us) and for debuggers and backtraces.
+//! When changing an instruction, re-check the diagrams and every `.cfi_*`
+//! directive after it. The symbol is only ever used through [`super`].
+//!
+//! A fresh continuation's control context (set by `ContPool::create`) is
+//! `{sp = fp = args - 16, pc = weft_cont_start}`. The first `resume`
+//! switches here with Cranelift's `stack_switch`, which loads that sp and
+//! fp, jumps, and hands over one payload register, rdi: the resume passes
+//! the continuation's record (`VMContRecord *`). Every other register is
+//! undefined.
+//!
+//! ```text
+//!   on entry                                after `call` below
+//!
+//!   args    [ValRaw; n] (arguments)         args    [ValRaw; n]
+//!   args-8  0  (no return address)          args-8  0
+//!   args-16 0  (no caller fp)  <- rsp, rbp  args-16 0          <- rbp
+//!                                           args-24 return address into
+//!                                                   this routine  <- rsp
+//!                                           ...     array-to-wasm trampoline,
+//!                                                   wasm frames
+//! ```
+//!
+//! The zero frame ends every frame-pointer walk on the continuation, and
+//! the CFI says the return address is undefined, so debuggers stop here
+//! too (the walk from a continuation into its resumer follows the records,
+//! see `stack/walk.rs`).
+//!
+//! The routine calls the function through the array-to-wasm trampoline of
+//! its type (`fn(callee_vmctx, caller_vmctx, code, values)`), which reads
+//! the arguments from `args` and writes the results back over them, then
+//! calls `cont_returned(record)`, which hands the results to the resumer,
+//! retires the continuation and returns the resumer's record. The routine
+//! then does the loading half of a `stack_switch` by hand: rsp, rbp from
+//! the resumer's control context, effect 0 in rdi, jump to its pc. Traps
+//! never come back here: they unwind to the nearest host entry.
+
+use super::VMContRecord;
+use crate::vm::vmcontext::VMFuncRef;
+use std::mem::offset_of;
+use weft_environ::stack_record;
+
+core::arch::global_asm!(
+    // ---------------------------------------------------------------------
+    // weft_cont_start: entered by stack_switch with rdi = VMContRecord*.
+    // ---------------------------------------------------------------------
+    // Own text section (dropped if unused).
+    ".pushsection .text.weft_cont_start,\"ax\",@progbits",
+    // Visible to this crate's Rust code.
+    ".globl weft_cont_start",
+    // Not exported from the final object.
+    ".hidden weft_cont_start",
+    // An ELF function symbol, so tools show it with a name.
+    ".type weft_cont_start,@function",
+    // Align like compiled functions.
+    ".p2align 4",
+    "weft_cont_start:",
+    // Begin the FDE.
+    ".cfi_startproc",
+    // The frame is rbp-based: CFA = rbp + 16 (the zero frame's slots).
+    ".cfi_def_cfa rbp, 16",
+    // There is no caller: unwinders stop at this frame.
+    ".cfi_undefined rip",
+    // Keep the record in a callee-saved register across both calls.
+    "mov rbx, rdi",
+    // rax = the function reference to run.
+    "mov rax, qword ptr [rbx + {funcref}]",
+    // Trampoline argument 1: the callee's vmctx.
+    "mov rdi, qword ptr [rax + {fr_vmctx}]",
+    // Argument 2: the vmctx of the instance that made the continuation.
+    "mov rsi, qword ptr [rbx + {caller_vmctx}]",
+    // Argument 3: the callee's code (tail calling convention).
+    "mov rdx, qword ptr [rax + {fr_code}]",
+    // Argument 4: the argument/result array.
+    "mov rcx, qword ptr [rbx + {args}]",
+    // rsp is 16-byte aligned here (args - 16): the ABI's alignment at a call.
+    "call qword ptr [rbx + {tramp}]",
+    // The function returned: hand over the results, retire the stack.
+    "mov rdi, rbx",
+    // rax = the resumer's record.
+    "call {returned}",
+    // Load the resumer's saved stack pointer...
+    "mov rsp, qword ptr [rax + {ctx_sp}]",
+    // ...and frame pointer,
+    "mov rbp, qword ptr [rax + {ctx_fp}]",
+    // pass effect 0 ("returned") in the stack_switch payload register,
+    "xor edi, edi",
+    // and continue after the resumer's stack_switch.
+    "jmp qword ptr [rax + {ctx_pc}]",
+    // End of the FDE.
+    ".cfi_endproc",
+    // Symbol size for tools.
+    ".size weft_cont_start, .-weft_cont_start",
+    // Back to the previous section.
+    ".popsection",
+    funcref = const offset_of!(VMContRecord, funcref),
+    caller_vmctx = const offset_of!(VMContRecord, caller_vmctx),
+    args = const offset_of!(VMContRecord, args),
+    tramp = const offset_of!(VMContRecord, array_trampoline),
+    fr_vmctx = const offset_of!(VMFuncRef, vmctx),
+    fr_code = const offset_of!(VMFuncRef, wasm_call),
+    returned = sym super::cont_returned,
+    ctx_sp = const stack_record::CTX_SP,
+    ctx_fp = const stack_record::CTX_FP,
+    ctx_pc = const stack_record::CTX_PC,
+);
+
+unsafe extern "C" {
+    fn weft_cont_start();
+}
+
+/// Address of the start routine (a fresh continuation's initial pc).
+pub(super) fn start_address() -> usize {
+    weft_cont_start as *const () as usize
+}
