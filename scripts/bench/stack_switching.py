@@ -254,6 +254,7 @@ def run_once(cmd, env, timeout, max_rss=None):
         so = out.read().decode(errors="replace")
         se = err.read().decode(errors="replace")
         rss = ru.ru_maxrss
+        cpu = ru.ru_utime + ru.ru_stime
         if full is not cmd:
             report = open(rssf.name).read().split()
             rss = int(report[-1]) if report and report[-1].isdigit() else None
@@ -267,7 +268,7 @@ def run_once(cmd, env, timeout, max_rss=None):
         sig = signal.Signals(os.WTERMSIG(status)).name
         raise Failed(f"killed by {sig}: {summarize_error(se)}")
     rc = os.WEXITSTATUS(status)
-    return dt, rss, rc, so, se
+    return dt, rss, rc, so, se, cpu
 
 
 class Engine:
@@ -278,7 +279,7 @@ class Engine:
         if not self.exe or not os.path.exists(self.exe):
             raise Failed(f"binary not found: {self.exe}")
         cmd = [self.exe, "run", *self.flags, "--invoke", "run", wat, *map(str, args)]
-        dt, rss, rc, so, se = run_once(cmd, self.env, timeout, max_rss)
+        dt, rss, rc, so, se, cpu = run_once(cmd, self.env, timeout, max_rss)
         if rc != 0:
             raise Failed(f"exit {rc}: {summarize_error(se)}")
         out = [l for l in so.splitlines() if l.strip()]
@@ -288,7 +289,7 @@ class Engine:
             raise Failed(f"no integer result on stdout: {so[-200:]!r}")
         if got != expected:
             raise Failed(f"wrong result for run({', '.join(map(str, args))}): {got}, expected {expected}")
-        return dt, rss
+        return dt, rss, cpu
 
 
 def wait_for_quiet(max_load, max_wait):
@@ -340,6 +341,9 @@ def main():
     ap.add_argument("--timeout", type=int, default=120, help="seconds per run")
     ap.add_argument("--max-rss", type=int, default=8192,
                     help="MiB: a run whose RSS passes this is stopped and reported as failing (0: no limit)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="time runs by wall clock, or by CPU time (user + system: less disturbed by other "
+                         "processes on a loaded machine, but adds up the CLI's threads)")
     ap.add_argument("--max-load", type=float, default=1.5)
     ap.add_argument("--max-wait", type=float, default=300, help="seconds to wait for --max-load per repetition")
     ap.add_argument("--markdown", help="also write the table here")
@@ -399,8 +403,10 @@ def main():
             return None
         return statistics.median(s[k] for s in samples[e][c][size])
 
+    tk = 2 if args.clock == "cpu" else 0
+
     def net(e, c):
-        a, b = med(e, c, "small"), med(e, c, "large")
+        a, b = med(e, c, "small", tk), med(e, c, "large", tk)
         return None if a is None or b is None else b - a
 
     def work(c):
@@ -491,7 +497,8 @@ def main():
             lines.append(f"- {c}, {e}: failed: {msg}")
         lines.append("")
     lines.append(
-        f"Medians of {args.iterations} interleaved repetitions (after one warm-up run each); "
+        f"Times are {'CPU time (user + system, of the CLI and its threads)' if tk else 'wall-clock time'} "
+        f"of whole runs. Medians of {args.iterations} interleaved repetitions (after one warm-up run each); "
         f"net = median(large) - median(small). 1-minute load average: "
         f"{loads[0]:.2f} at the start, {min(loads[1:-1] or loads):.2f}-{max(loads[1:-1] or loads):.2f} "
         f"at the repetitions, {loads[-1]:.2f} at the end."
