@@ -403,10 +403,10 @@ def main():
             return None
         return statistics.median(s[k] for s in samples[e][c][size])
 
-    tk = 2 if args.clock == "cpu" else 0
+    clock_ix = 2 if args.clock == "cpu" else 0
 
     def net(e, c):
-        a, b = med(e, c, "small", tk), med(e, c, "large", tk)
+        a, b = med(e, c, "small", clock_ix), med(e, c, "large", clock_ix)
         return None if a is None or b is None else b - a
 
     def work(c):
@@ -497,7 +497,7 @@ def main():
             lines.append(f"- {c}, {e}: failed: {msg}")
         lines.append("")
     lines.append(
-        f"Times are {'CPU time (user + system, of the CLI and its threads)' if tk else 'wall-clock time'} "
+        f"Times are {'CPU time (user + system, of the CLI and its threads)' if clock_ix else 'wall-clock time'} "
         f"of whole runs. Medians of {args.iterations} interleaved repetitions (after one warm-up run each); "
         f"net = median(large) - median(small). 1-minute load average: "
         f"{loads[0]:.2f} at the start, {min(loads[1:-1] or loads):.2f}-{max(loads[1:-1] or loads):.2f} "
