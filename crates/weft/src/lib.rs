@@ -48,7 +48,7 @@ pub use limits::{
 };
 pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ImportType, Module};
-pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
+pub use store::{AsContext, AsContextMut, ContinuationStats, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use typed::{AsyncHostFuture, IntoFunc, RawStore, TypedFunc, V128, WasmList, WasmRet, WasmTy};
 pub use types::{

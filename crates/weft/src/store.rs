@@ -17,6 +17,15 @@ impl StoreId {
     }
 }
 
+/// Continuation counts of a store ([`Store::continuation_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContinuationStats {
+    /// Continuations whose stacks are out of the pool now.
+    pub live: usize,
+    /// Continuations created since the store was made.
+    pub created: u64,
+}
+
 /// A collection of instances and the objects they own, with user data `T`.
 ///
 /// Everything created in a store (instances, functions, memories, tables,
@@ -133,6 +142,22 @@ impl<T> Store<T> {
     /// The fuel left; fails when fuel is not enabled.
     pub fn get_fuel(&self) -> crate::Result<u64> {
         self.inner.opaque.get_fuel()
+    }
+
+    /// Statistics of this store's continuations (stack-switching
+    /// proposal): how many are alive now (their stacks are out of the
+    /// pool: fresh, running or suspended) and how many were ever created.
+    /// A continuation's stack returns to the pool when it returns or a
+    /// trap kills it; one that stays suspended holds its stack until the
+    /// store is dropped.
+    pub fn continuation_stats(&self) -> crate::ContinuationStats {
+        match &self.inner.opaque.continuations {
+            Some(p) => crate::ContinuationStats {
+                live: p.live(),
+                created: p.created(),
+            },
+            None => crate::ContinuationStats::default(),
+        }
     }
 
     /// Consumes the store and returns its user data.

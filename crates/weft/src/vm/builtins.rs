@@ -312,12 +312,33 @@ unsafe extern "C" fn host_call(
     // stack is left (`Config::host_stack_reserve`).
     let call: *const HostCallFn = &*host.call;
     let store_ptr: *mut StoreOpaque = store;
-    // SAFETY: the trampoline passes a stack array of `len` slots.
-    let slots = unsafe { std::slice::from_raw_parts_mut(values, len as usize) };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: see above; the closure re-borrows the store itself.
-        unsafe { (*call)(store_ptr, caller_vmctx, slots) }
-    }));
+    let ctx: *const super::vmcontext::VMStoreContext = &*store.vm_store_ctx;
+    let mut result = None;
+    let mut run = || {
+        // SAFETY: the trampoline passes a stack array of `len` slots.
+        let slots = unsafe { std::slice::from_raw_parts_mut(values, len as usize) };
+        result = Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            || {
+                // SAFETY: see above; the closure re-borrows the store itself.
+                unsafe { (*call)(store_ptr, caller_vmctx, slots) }
+            },
+        )));
+    };
+    // On a continuation the host function runs on the native stack below
+    // it (invariant 7); elsewhere right here.
+    // SAFETY: entered from wasm on the running stack of this store; `run`
+    // catches every panic.
+    match unsafe { super::continuation::run_off_continuation(&*ctx, &mut run) } {
+        Ok(true) => {}
+        Ok(false) => run(),
+        Err(trap) => {
+            // SAFETY: no borrow of the store is live here.
+            let store = unsafe { &mut *store_ptr };
+            park(store, crate::Error::new(trap));
+            return 0;
+        }
+    }
+    let result = result.expect("the host function ran");
     // SAFETY: the host function's borrow of the store has ended.
     let store = unsafe { &mut *store_ptr };
     match result {
@@ -358,40 +379,6 @@ unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) -> u32 {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_matches_the_declarations() {
-        let view = rust_view();
-        assert_eq!(view.len(), Builtin::COUNT);
-        assert_eq!(BUILTINS.0.len(), Builtin::COUNT);
-        for (i, (b, addr, params, result)) in view.iter().enumerate() {
-            assert_eq!(*b, Builtin::ALL[i]);
-            // The generated code loads `table[b.offset()]`: that slot must
-            // hold this builtin's function.
-            assert_eq!(BUILTINS.0[*b as usize], *addr, "{b:?}: wrong table slot");
-            let declared = b.signature();
-            let sizes: Vec<usize> = declared.params.iter().map(|t| t.size() as usize).collect();
-            assert_eq!(*params, sizes, "{b:?}: parameters");
-            assert_eq!(
-                *result,
-                declared.result.map(|t| t.size() as usize),
-                "{b:?}: result"
-            );
-        }
-        let mut addrs: Vec<usize> = BUILTINS.0.iter().map(|p| *p as usize).collect();
-        addrs.sort();
-        addrs.dedup();
-        assert_eq!(
-            addrs.len(),
-            Builtin::COUNT,
-            "two slots hold the same function"
-        );
     }
 }
 
@@ -502,4 +489,38 @@ unsafe extern "C" fn cont_switch(
     // SAFETY: generated code passes its switch buffer.
     let r = unsafe { super::continuation::cont_switch(pool, tag, contref, buf, n) };
     switch_result(store, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_matches_the_declarations() {
+        let view = rust_view();
+        assert_eq!(view.len(), Builtin::COUNT);
+        assert_eq!(BUILTINS.0.len(), Builtin::COUNT);
+        for (i, (b, addr, params, result)) in view.iter().enumerate() {
+            assert_eq!(*b, Builtin::ALL[i]);
+            // The generated code loads `table[b.offset()]`: that slot must
+            // hold this builtin's function.
+            assert_eq!(BUILTINS.0[*b as usize], *addr, "{b:?}: wrong table slot");
+            let declared = b.signature();
+            let sizes: Vec<usize> = declared.params.iter().map(|t| t.size() as usize).collect();
+            assert_eq!(*params, sizes, "{b:?}: parameters");
+            assert_eq!(
+                *result,
+                declared.result.map(|t| t.size() as usize),
+                "{b:?}: result"
+            );
+        }
+        let mut addrs: Vec<usize> = BUILTINS.0.iter().map(|p| *p as usize).collect();
+        addrs.sort();
+        addrs.dedup();
+        assert_eq!(
+            addrs.len(),
+            Builtin::COUNT,
+            "two slots hold the same function"
+        );
+    }
 }

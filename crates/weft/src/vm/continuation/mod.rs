@@ -258,9 +258,9 @@ impl ContPool {
         let record = VMStackRecord::new(self.slots.base(slot), top, 0);
         let limit = self.slots.limit(slot);
         record.stack_limit.set(limit);
-        // Host functions called from a continuation run where the
-        // continuation runs (the switch to the native stack is not built
-        // yet): they may use the stack down to the limit.
+        // Host functions called from a continuation run on the native
+        // stack (`run_off_continuation`): the trampoline's own check needs
+        // no reserve here.
         record.host_limit.set(limit);
         record.kind.set(stack_record::KIND_CONTINUATION);
         record.ctx_sp.set(frame);
@@ -586,6 +586,78 @@ unsafe extern "C" fn cont_returned(cont: *mut VMContRecord) -> *mut VMStackRecor
     // SAFETY: nothing will run on this stack after the switch that follows.
     unsafe { pool.retire(cont) };
     parent
+}
+
+/// Room left between the frame a root stack waits in and the host code
+/// that a continuation's host call runs below it.
+const HOST_GAP: usize = 256;
+
+/// Runs `f` off the continuation stack when the running stack is a
+/// continuation (invariant 7: host code never runs on a continuation
+/// stack). `f` then runs on the root of the running chain, the native or
+/// fiber stack whose wasm waits in the `resume` that started the chain,
+/// below that waiting frame; the root is the running record meanwhile, so
+/// host->wasm entries made by `f` and their traps use it. Returns
+/// `Ok(false)` without calling `f` when not on a continuation, and
+/// `Err(StackOverflow)` when the root has less than its host reserve left.
+///
+/// # Safety
+/// Must be called from runtime code entered from wasm on the running
+/// stack of the store whose context is `ctx`. `f` must not unwind.
+pub(crate) unsafe fn run_off_continuation(
+    ctx: &VMStoreContext,
+    f: &mut dyn FnMut(),
+) -> Result<bool, Trap> {
+    let cur = ctx.current_stack.get();
+    // SAFETY: the running record and its parents are live.
+    let is_cont =
+        |r: *mut VMStackRecord| unsafe { (*r).kind.get() == stack_record::KIND_CONTINUATION };
+    if !is_cont(cur) {
+        return Ok(false);
+    }
+    let mut root = cur;
+    while is_cont(root) {
+        // SAFETY: as above; a running continuation always has a parent.
+        root = unsafe { (*root).parent.get() };
+    }
+    // SAFETY: live records (see above).
+    let (r, c) = unsafe { (&*root, &*cur) };
+    let sp = (r.ctx_sp.get() - HOST_GAP) & !15;
+    if sp < r.host_limit.get() {
+        return Err(Trap::StackOverflow);
+    }
+    // Wasm entered from `f` may resume continuations from the root, which
+    // saves the root's control context over the one the chain returns to;
+    // and backtraces taken in `f` start at the root's last exit.
+    let saved = (
+        r.ctx_sp.get(),
+        r.ctx_fp.get(),
+        r.ctx_pc.get(),
+        r.last_exit_fp.get(),
+        r.last_exit_pc.get(),
+    );
+    r.last_exit_fp.set(c.last_exit_fp.get());
+    r.last_exit_pc.set(c.last_exit_pc.get());
+    ctx.current_stack.set(root);
+    unsafe extern "C" fn run(data: *mut u8) {
+        // SAFETY: `data` is the `&mut dyn FnMut()` below, alive for the call.
+        let f = unsafe { &mut *data.cast::<&mut dyn FnMut()>() };
+        f();
+    }
+    let mut f = f;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `sp` is below everything live on the root stack (its wasm
+    // waits at ctx_sp) and above its host limit; `f` does not unwind.
+    unsafe {
+        x86_64::call_on_stack(sp, run, (&mut f as *mut &mut dyn FnMut()).cast())
+    };
+    ctx.current_stack.set(cur);
+    r.ctx_sp.set(saved.0);
+    r.ctx_fp.set(saved.1);
+    r.ctx_pc.set(saved.2);
+    r.last_exit_fp.set(saved.3);
+    r.last_exit_pc.set(saved.4);
+    Ok(true)
 }
 
 /// After a trap unwound to the entry whose record is `until`: every

@@ -109,8 +109,91 @@ core::arch::global_asm!(
     ctx_pc = const stack_record::CTX_PC,
 );
 
+// Host calls made on a continuation run on the native stack (invariant 7):
+//
+// ```text
+//   continuation stack                    native (or fiber) stack
+//   +---------------------------+          +----------------------------+
+//   | wasm ... trampoline       |          | frames waiting in `resume` |
+//   | host_call builtin (Rust)  |          |   <- root.ctx_sp           |
+//   | weft_call_on_stack frame: |          | (gap of HOST_GAP bytes)    |
+//   |   saved rbp    <- rbp ----+----.     | sp argument, 16-aligned    |
+//   +---------------------------+     `----+-- f(data): host function  |
+//                                          |   (and any wasm it calls)  |
+//                                          +----------------------------+
+// ```
+//
+// `weft_call_on_stack(sp, f, data)` keeps its frame on the stack it was
+// called on, moves rsp to `sp` (on the other stack), calls `f(data)`
+// there, and comes back through rbp. Its CFI computes the CFA from rbp, so
+// debuggers walk from the host function on the native stack back into the
+// continuation's frames. `f` must not unwind (the caller catches panics
+// inside it).
+core::arch::global_asm!(
+    // ---------------------------------------------------------------------
+    // void weft_call_on_stack(sp: rdi, f: rsi, data: rdx)
+    // ---------------------------------------------------------------------
+    // Own text section (dropped if unused).
+    ".pushsection .text.weft_call_on_stack,\"ax\",@progbits",
+    // Visible to this crate's Rust code.
+    ".globl weft_call_on_stack",
+    // Not exported from the final object.
+    ".hidden weft_call_on_stack",
+    // An ELF function symbol.
+    ".type weft_call_on_stack,@function",
+    // Align like compiled functions.
+    ".p2align 4",
+    "weft_call_on_stack:",
+    // Begin the FDE (CFA = rsp + 8, return address at CFA - 8).
+    ".cfi_startproc",
+    // Save the caller's frame pointer.
+    "push rbp",
+    // rsp moved by 8: CFA = rsp + 16.
+    ".cfi_def_cfa_offset 16",
+    // The caller's rbp is saved at CFA - 16.
+    ".cfi_offset rbp, -16",
+    // Our frame pointer, on the calling stack.
+    "mov rbp, rsp",
+    // From here on the CFA is rbp + 16, wherever rsp is.
+    ".cfi_def_cfa_register rbp",
+    // Move to the other stack (sp is 16-byte aligned: the ABI's alignment
+    // at the call below).
+    "mov rsp, rdi",
+    // The callee's only argument.
+    "mov rdi, rdx",
+    // Run it on the other stack.
+    "call rsi",
+    // Back to our frame on the calling stack.
+    "mov rsp, rbp",
+    // Restore the caller's frame pointer.
+    "pop rbp",
+    // CFA = rsp + 8 again.
+    ".cfi_def_cfa rsp, 8",
+    // Return to the caller.
+    "ret",
+    // End of the FDE.
+    ".cfi_endproc",
+    // Symbol size for tools.
+    ".size weft_call_on_stack, .-weft_call_on_stack",
+    // Back to the previous section.
+    ".popsection",
+);
+
 unsafe extern "C" {
     fn weft_cont_start();
+    fn weft_call_on_stack(sp: usize, f: unsafe extern "C" fn(*mut u8), data: *mut u8);
+}
+
+/// Runs `f(data)` with the stack pointer at `sp` (16-byte aligned, on
+/// another stack), then returns here.
+///
+/// # Safety
+/// `[sp - n, sp)` must be unused stack memory of a stack large enough for
+/// `f`, and `f` must not unwind.
+pub(super) unsafe fn call_on_stack(sp: usize, f: unsafe extern "C" fn(*mut u8), data: *mut u8) {
+    debug_assert_eq!(sp % 16, 0);
+    // SAFETY: forwarded to the caller.
+    unsafe { weft_call_on_stack(sp, f, data) }
 }
 
 /// Address of the start routine (a fresh continuation's initial pc).
