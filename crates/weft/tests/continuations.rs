@@ -401,3 +401,75 @@ fn the_live_continuation_limit_is_a_clean_trap() {
         "{err:#}"
     );
 }
+
+fn frame_names(err: &anyhow::Error) -> Vec<String> {
+    let bt = err
+        .downcast_ref::<weft::WasmBacktrace>()
+        .unwrap_or_else(|| panic!("no wasm backtrace in {err:?}"));
+    bt.frames
+        .iter()
+        .map(|f| f.func_name.clone().unwrap_or_default())
+        .collect()
+}
+
+/// `outer -> resume c1`, c1 runs `c1_body -> c1_helper -> resume c2`, c2
+/// runs `c2_body -> boom` (unreachable) or `c2_body -> host` (which takes a
+/// backtrace).
+const NESTED: &str = r#"(module
+  (import "h" "bt" (func $bt))
+  (type $ft (func (param i32)))
+  (type $ct (cont $ft))
+  (func $boom (param i32)
+    (if (local.get 0) (then (call $bt)) (else unreachable)))
+  (func $c2_body (param i32) (call $boom (local.get 0)))
+  (func $c1_helper (param i32)
+    (resume $ct (local.get 0) (cont.new $ct (ref.func $c2_body))))
+  (func $c1_body (param i32) (call $c1_helper (local.get 0)))
+  (elem declare func $c1_body $c2_body)
+  (func $outer (export "outer") (param i32)
+    (resume $ct (local.get 0) (cont.new $ct (ref.func $c1_body)))))"#;
+
+#[test]
+fn a_trap_in_a_nested_continuation_has_the_frames_of_every_stack() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let bt = Func::wrap(&mut store, || {});
+    let module = Module::new(&engine, NESTED).unwrap();
+    let instance = Instance::new(&mut store, &module, &[bt.into()]).unwrap();
+    let outer = instance
+        .get_typed_func::<i32, ()>(&mut store, "outer")
+        .unwrap();
+    let err = outer.call(&mut store, 0).unwrap_err();
+    assert_eq!(trap_of(&err), Trap::UnreachableCodeReached);
+    assert_eq!(
+        frame_names(&err),
+        ["boom", "c2_body", "c1_helper", "c1_body", "outer"],
+    );
+    assert_eq!(store.continuation_stats().live, 0);
+}
+
+#[test]
+fn a_backtrace_taken_in_a_host_function_called_from_a_continuation_crosses_it() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let bt = Func::wrap(&mut store, move |caller: Caller<'_, ()>| {
+        let bt = weft::WasmBacktrace::capture(&caller);
+        *seen2.lock().unwrap() = bt
+            .frames
+            .iter()
+            .map(|f| f.func_name.clone().unwrap_or_default())
+            .collect();
+    });
+    let module = Module::new(&engine, NESTED).unwrap();
+    let instance = Instance::new(&mut store, &module, &[bt.into()]).unwrap();
+    let outer = instance
+        .get_typed_func::<i32, ()>(&mut store, "outer")
+        .unwrap();
+    outer.call(&mut store, 1).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["boom", "c2_body", "c1_helper", "c1_body", "outer"],
+    );
+}

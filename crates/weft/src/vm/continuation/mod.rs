@@ -594,11 +594,25 @@ const HOST_GAP: usize = 256;
 
 /// Runs `f` off the continuation stack when the running stack is a
 /// continuation (invariant 7: host code never runs on a continuation
-/// stack). `f` then runs on the root of the running chain, the native or
-/// fiber stack whose wasm waits in the `resume` that started the chain,
-/// below that waiting frame; the root is the running record meanwhile, so
-/// host->wasm entries made by `f` and their traps use it. Returns
-/// `Ok(false)` without calling `f` when not on a continuation, and
+/// stack). `f` then runs on the root of the running chain (the native or
+/// fiber stack whose wasm waits in the `resume` that started the chain),
+/// below that waiting frame, under a record of its own:
+///
+/// ```text
+///   host record H (this frame)  --parent-->  continuation C (running the
+///     bounds and limits of the                 host call: its last exit is
+///     root's stack, kind native               the trampoline's frame)
+///                                            --parent--> ... --> root R
+///                                                (waits in `resume` at
+///                                                 its control context)
+/// ```
+///
+/// While `f` runs, H is the running record: host->wasm entries made by
+/// `f` link their activations to it, `resume`s in that wasm save their
+/// state into H's control context (R's stays intact for C to return to),
+/// and walkers go H -> C (from its last exit, as from a fiber into its
+/// poller) -> ... -> R (from its control context). Returns `Ok(false)`
+/// without calling `f` when not on a continuation, and
 /// `Err(StackOverflow)` when the root has less than its host reserve left.
 ///
 /// # Safety
@@ -620,25 +634,18 @@ pub(crate) unsafe fn run_off_continuation(
         // SAFETY: as above; a running continuation always has a parent.
         root = unsafe { (*root).parent.get() };
     }
-    // SAFETY: live records (see above).
-    let (r, c) = unsafe { (&*root, &*cur) };
+    // SAFETY: live record (see above).
+    let r = unsafe { &*root };
     let sp = (r.ctx_sp.get() - HOST_GAP) & !15;
     if sp < r.host_limit.get() {
         return Err(Trap::StackOverflow);
     }
-    // Wasm entered from `f` may resume continuations from the root, which
-    // saves the root's control context over the one the chain returns to;
-    // and backtraces taken in `f` start at the root's last exit.
-    let saved = (
-        r.ctx_sp.get(),
-        r.ctx_fp.get(),
-        r.ctx_pc.get(),
-        r.last_exit_fp.get(),
-        r.last_exit_pc.get(),
-    );
-    r.last_exit_fp.set(c.last_exit_fp.get());
-    r.last_exit_pc.set(c.last_exit_pc.get());
-    ctx.current_stack.set(root);
+    let host = VMStackRecord::new(r.stack_low.get(), r.stack_high.get(), 0);
+    host.stack_limit.set(r.stack_limit.get());
+    host.host_limit.set(r.host_limit.get());
+    host.parent.set(cur);
+    let host_ptr: *const VMStackRecord = &host;
+    ctx.current_stack.set(host_ptr.cast_mut());
     unsafe extern "C" fn run(data: *mut u8) {
         // SAFETY: `data` is the `&mut dyn FnMut()` below, alive for the call.
         let f = unsafe { &mut *data.cast::<&mut dyn FnMut()>() };
@@ -652,11 +659,6 @@ pub(crate) unsafe fn run_off_continuation(
         x86_64::call_on_stack(sp, run, (&mut f as *mut &mut dyn FnMut()).cast())
     };
     ctx.current_stack.set(cur);
-    r.ctx_sp.set(saved.0);
-    r.ctx_fp.set(saved.1);
-    r.ctx_pc.set(saved.2);
-    r.last_exit_fp.set(saved.3);
-    r.last_exit_pc.set(saved.4);
     Ok(true)
 }
 
