@@ -25,10 +25,24 @@
 //!                                                   wasm frames
 //! ```
 //!
-//! The zero frame ends every frame-pointer walk on the continuation, and
-//! the CFI says the return address is undefined, so debuggers stop here
-//! too (the walk from a continuation into its resumer follows the records,
-//! see `stack/walk.rs`).
+//! The zero frame ends every frame-pointer walk on the continuation (the
+//! runtime's walker continues into the resumer through the records, see
+//! `stack/walk.rs`). For debuggers the CFI of this routine does the same
+//! with DWARF expressions: while it runs, rbx holds the record, whose
+//! `parent` is the resumer's record, whose control context holds the
+//! resumer's sp, fp and pc; so the "caller" of this frame is the resumer's
+//! frame waiting in its `resume`:
+//!
+//! ```text
+//!   CFA (= caller's rsp) = *(*(rbx + PARENT) + CTX_SP)
+//!   caller's rbp         = *(*(rbx + PARENT) + CTX_FP)
+//!   return address       = *(*(rbx + PARENT) + CTX_PC)
+//! ```
+//!
+//! The frame is marked as a signal frame: the resumer's frame may lie at a
+//! lower address than this one (another continuation's stack), which gdb
+//! accepts only across signal frames, and its pc is a resume point rather
+//! than a return address.
 //!
 //! The routine calls the function through the array-to-wasm trampoline of
 //! its type (`fn(callee_vmctx, caller_vmctx, code, values)`), which reads
@@ -61,12 +75,22 @@ core::arch::global_asm!(
     "weft_cont_start:",
     // Begin the FDE.
     ".cfi_startproc",
-    // The frame is rbp-based: CFA = rbp + 16 (the zero frame's slots).
-    ".cfi_def_cfa rbp, 16",
-    // There is no caller: unwinders stop at this frame.
+    // Unwinders: no ordering check against the caller (see above).
+    ".cfi_signal_frame",
+    // Until rbx holds the record there is no caller to describe.
     ".cfi_undefined rip",
     // Keep the record in a callee-saved register across both calls.
     "mov rbx, rdi",
+    // DW_CFA_def_cfa_expression, 7 bytes: DW_OP_breg3 (rbx) +72 (PARENT,
+    // SLEB128 0xc8 0x00), DW_OP_deref, DW_OP_plus_uconst 88 (CTX_SP),
+    // DW_OP_deref: CFA = the resumer's saved stack pointer.
+    ".cfi_escape 0x0f, 0x07, 0x73, 0xc8, 0x00, 0x06, 0x23, 0x58, 0x06",
+    // DW_CFA_val_expression rip (16), 7 bytes: the same with CTX_PC (104):
+    // the return address is the resumer's saved pc.
+    ".cfi_escape 0x16, 0x10, 0x07, 0x73, 0xc8, 0x00, 0x06, 0x23, 0x68, 0x06",
+    // DW_CFA_val_expression rbp (6), 7 bytes: with CTX_FP (96): the
+    // caller's rbp is the resumer's saved frame pointer.
+    ".cfi_escape 0x16, 0x06, 0x07, 0x73, 0xc8, 0x00, 0x06, 0x23, 0x60, 0x06",
     // rax = the function reference to run.
     "mov rax, qword ptr [rbx + {funcref}]",
     // Trampoline argument 1: the callee's vmctx.
@@ -146,6 +170,9 @@ core::arch::global_asm!(
     "weft_call_on_stack:",
     // Begin the FDE (CFA = rsp + 8, return address at CFA - 8).
     ".cfi_startproc",
+    // Its caller's frames are on another stack, possibly at higher or
+    // lower addresses: a signal frame, so gdb does not stop at the jump.
+    ".cfi_signal_frame",
     // Save the caller's frame pointer.
     "push rbp",
     // rsp moved by 8: CFA = rsp + 16.
@@ -200,3 +227,13 @@ pub(super) unsafe fn call_on_stack(sp: usize, f: unsafe extern "C" fn(*mut u8), 
 pub(super) fn start_address() -> usize {
     weft_cont_start as *const () as usize
 }
+
+// The DWARF expressions in `weft_cont_start`'s CFI spell these offsets out
+// as bytes: change the `.cfi_escape` lines together with them.
+const _: () = assert!(
+    stack_record::PARENT == 72
+        && stack_record::CTX_SP == 88
+        && stack_record::CTX_FP == 96
+        && stack_record::CTX_PC == 104,
+    "update the .cfi_escape bytes of weft_cont_start"
+);
