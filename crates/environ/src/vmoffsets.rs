@@ -320,8 +320,10 @@ macro_rules! foreach_builtin {
             /// `switch`: suspends the running continuation to the switch
             /// handler of `tag`, hands it and the `n` values in `buf` to
             /// `contref`, and returns the record to switch to (0 = trap).
+            /// `recv_ty` is the module type index of the function type whose
+            /// parameters the switching code is later resumed with.
             ContSwitch: cont_switch(
-                vmctx: vmctx, tag: usize, contref: u64, buf: ptr<ValRaw>, n: u32
+                vmctx: vmctx, tag: usize, contref: u64, recv_ty: u32, buf: ptr<ValRaw>, n: u32
             ) -> usize;
         }
     };

@@ -415,6 +415,8 @@ pub fn describe_val(store: &impl AsContext, v: &Val) -> String {
             Some(HostRef(n)) => format!("ref.extern {n}"),
             None => "ref.extern (host value not made by the script)".into(),
         },
+        Val::ContRef(None) => "ref.null cont".into(),
+        Val::ContRef(Some(_)) => "(continuation reference)".into(),
     }
 }
 

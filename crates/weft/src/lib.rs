@@ -23,6 +23,7 @@
 
 mod artifact;
 mod cache;
+mod continuation;
 mod engine;
 mod externals;
 mod func;
@@ -38,6 +39,7 @@ mod values;
 pub(crate) mod vm;
 
 pub use cache::{CacheStats, default_cache_directory};
+pub use continuation::{ContRef, Resumed};
 pub use engine::{Config, Engine, OptLevel};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};

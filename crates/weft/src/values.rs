@@ -21,6 +21,8 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// An external reference or null.
     ExternRef(Option<ExternRef>),
+    /// A continuation reference or null (stack switching).
+    ContRef(Option<crate::ContRef>),
 }
 
 impl Val {
@@ -28,6 +30,8 @@ impl Val {
     pub fn null_ref(ty: &RefType) -> Val {
         if ty.heap.is_extern() {
             Val::ExternRef(None)
+        } else if ty.heap.is_cont() {
+            Val::ContRef(None)
         } else {
             Val::FuncRef(None)
         }
@@ -69,6 +73,14 @@ impl Val {
                 nullable: false,
                 heap: HeapType::Extern,
             }),
+            Val::ContRef(None) => ValType::Ref(RefType {
+                nullable: true,
+                heap: HeapType::NoCont,
+            }),
+            Val::ContRef(Some(_)) => ValType::Ref(RefType {
+                nullable: false,
+                heap: HeapType::Cont,
+            }),
         }
     }
 
@@ -106,7 +118,10 @@ impl Val {
 
     /// Whether this is a null reference.
     pub fn is_null(&self) -> bool {
-        matches!(self, Val::FuncRef(None) | Val::ExternRef(None))
+        matches!(
+            self,
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ContRef(None)
+        )
     }
 }
 

@@ -473,3 +473,150 @@ fn a_backtrace_taken_in_a_host_function_called_from_a_continuation_crosses_it() 
         ["boom", "c2_body", "c1_helper", "c1_body", "outer"],
     );
 }
+
+// ---- the embedder API -------------------------------------------------------
+
+const API: &str = r#"(module
+  (type $ft (func (param i32) (result i32)))
+  (type $ct (cont $ft))
+  (type $ft0 (func (result i32)))
+  (type $ct0 (cont $ft0))
+  (tag $ask (export "ask") (param i32) (result i32))
+  (global $k (export "k") (mut (ref null $ct)) (ref.null $ct))
+  (table $t (export "t") 4 (ref null $ct))
+  ;; asks twice, returns the sum of the answers plus its argument
+  (func $body (export "body") (param $x i32) (result i32)
+    (i32.add (local.get $x)
+      (i32.add (suspend $ask (i32.const 1)) (suspend $ask (i32.const 2)))))
+  (func (export "crash") (param i32) (result i32) unreachable)
+  (elem declare func $body)
+  ;; resumes the continuation in $k with `v` from wasm, answering every
+  ;; further ask with 100
+  (func (export "finish") (param $v i32) (result i32)
+    (local $k (ref null $ct0))
+    (block $h (result i32 (ref $ct))
+      (return (resume $ct (on $ask $h) (local.get $v) (global.get $k))))
+    (global.set $k)
+    (drop)
+    (resume $ct (i32.const 100) (global.get $k))))"#;
+
+fn api_setup() -> (Store<()>, Instance) {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(&engine, API).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
+#[test]
+fn the_host_resumes_a_continuation_and_answers_its_suspensions() {
+    let (mut store, instance) = api_setup();
+    let body = instance.get_func(&mut store, "body").unwrap();
+    let ask = instance
+        .get_export(&mut store, "ask")
+        .unwrap()
+        .into_tag()
+        .unwrap();
+    let k = weft::ContRef::new(&mut store, &body).unwrap();
+    assert_eq!(store.continuation_stats().live, 1);
+    let weft::Resumed::Suspended {
+        tag,
+        payload,
+        continuation,
+    } = k
+        .resume(&mut store, &[weft::Val::I32(1000)], &[ask])
+        .unwrap()
+    else {
+        panic!("expected a suspension")
+    };
+    assert_eq!(tag, ask);
+    assert_eq!(payload[0].unwrap_i32(), 1);
+    // One-shot: the first reference is used up.
+    let err = k
+        .resume(&mut store, &[weft::Val::I32(0)], &[ask])
+        .unwrap_err();
+    assert_eq!(trap_of(&err), Trap::ContinuationConsumed);
+    // Wrong argument types are an error, not undefined behaviour.
+    let err = continuation
+        .resume(&mut store, &[weft::Val::I64(1)], &[ask])
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("type mismatch"), "{err:#}");
+    let weft::Resumed::Suspended {
+        payload,
+        continuation,
+        ..
+    } = continuation
+        .resume(&mut store, &[weft::Val::I32(10)], &[ask])
+        .unwrap()
+    else {
+        panic!("expected a second suspension")
+    };
+    assert_eq!(payload[0].unwrap_i32(), 2);
+    let weft::Resumed::Returned(results) = continuation
+        .resume(&mut store, &[weft::Val::I32(20)], &[ask])
+        .unwrap()
+    else {
+        panic!("expected the continuation to return")
+    };
+    assert_eq!(results[0].unwrap_i32(), 1000 + 10 + 20);
+    assert_eq!(store.continuation_stats().live, 0);
+}
+
+#[test]
+fn a_continuation_suspended_at_the_host_can_be_finished_by_wasm_through_a_global() {
+    let (mut store, instance) = api_setup();
+    let body = instance.get_func(&mut store, "body").unwrap();
+    let ask = instance
+        .get_export(&mut store, "ask")
+        .unwrap()
+        .into_tag()
+        .unwrap();
+    let k = weft::ContRef::new(&mut store, &body).unwrap();
+    let weft::Resumed::Suspended { continuation, .. } =
+        k.resume(&mut store, &[weft::Val::I32(5)], &[ask]).unwrap()
+    else {
+        panic!("expected a suspension")
+    };
+    // Park it in a contref global and in a contref table, read it back.
+    let global = instance.get_global(&mut store, "k").unwrap();
+    global
+        .set(&mut store, weft::Val::ContRef(Some(continuation)))
+        .unwrap();
+    let table = instance.get_table(&mut store, "t").unwrap();
+    table
+        .set(&mut store, 2, weft::Val::ContRef(Some(continuation)))
+        .unwrap();
+    match table.get(&mut store, 2) {
+        Some(weft::Val::ContRef(Some(c))) => assert_eq!(c, continuation),
+        other => panic!("expected the continuation back, got {other:?}"),
+    }
+    match global.get(&mut store) {
+        weft::Val::ContRef(Some(c)) => assert_eq!(c, continuation),
+        other => panic!("expected the continuation back, got {other:?}"),
+    }
+    // Wasm answers the first ask with 7, the second with 100.
+    let finish = instance
+        .get_typed_func::<i32, i32>(&mut store, "finish")
+        .unwrap();
+    assert_eq!(finish.call(&mut store, 7).unwrap(), 5 + 7 + 100);
+    assert_eq!(store.continuation_stats().live, 0);
+}
+
+#[test]
+fn a_trap_in_a_continuation_resumed_by_the_host_is_an_error_and_frees_it() {
+    let (mut store, instance) = api_setup();
+    let crash = instance.get_func(&mut store, "crash").unwrap();
+    let k = weft::ContRef::new(&mut store, &crash).unwrap();
+    let err = k.resume(&mut store, &[weft::Val::I32(0)], &[]).unwrap_err();
+    assert_eq!(trap_of(&err), Trap::UnreachableCodeReached);
+    assert_eq!(store.continuation_stats().live, 0);
+    // A suspension the host does not handle is an unhandled tag.
+    let body = instance.get_func(&mut store, "body").unwrap();
+    let k = weft::ContRef::new(&mut store, &body).unwrap();
+    let err = k.resume(&mut store, &[weft::Val::I32(0)], &[]).unwrap_err();
+    assert_eq!(trap_of(&err), Trap::UnhandledTag);
+    assert_eq!(store.continuation_stats().live, 0);
+    // Host functions cannot be continuations.
+    let host = Func::wrap(&mut store, || {});
+    assert!(weft::ContRef::new(&mut store, &host).is_err());
+}

@@ -47,18 +47,21 @@ use weft_environ::wasmparser::{CompositeInnerType, FuncType, Handle, ResumeTable
 use weft_environ::{Builtin, Trap, VAL_RAW_SIZE, resume_table, stack_record, store_ctx, vmctx};
 
 impl<'a, 'm> Translator<'a, 'm> {
-    /// The function type of continuation type `ct`.
-    fn cont_func_type(&self, ct: u32) -> &'m FuncType {
-        let info = self.env.info;
-        match &info.types[ct as usize].sub.composite_type.inner {
+    /// The module type index of the function type of continuation type
+    /// `ct`.
+    fn cont_func_type_index(&self, ct: u32) -> u32 {
+        match &self.env.info.types[ct as usize].sub.composite_type.inner {
             CompositeInnerType::Cont(c) => {
-                let f =
-                    c.0.as_module_index()
-                        .expect("validated: a continuation type names a module type");
-                info.type_as_func(f)
+                c.0.as_module_index()
+                    .expect("validated: a continuation type names a module type")
             }
             _ => unreachable!("validated: a continuation type"),
         }
+    }
+
+    /// The function type of continuation type `ct`.
+    fn cont_func_type(&self, ct: u32) -> &'m FuncType {
+        self.env.info.type_as_func(self.cont_func_type_index(ct))
     }
 
     /// A 16-byte-aligned buffer of `slots` `ValRaw` slots in this frame.
@@ -261,20 +264,20 @@ impl<'a, 'm> Translator<'a, 'm> {
         // supplied by the runtime.
         let n = fty.params().len() - 1;
         let back = fty.params()[n];
-        let results: Vec<ir::Type> = match back {
-            weft_environ::wasmparser::ValType::Ref(r) => {
-                let idx = r
-                    .type_index()
-                    .and_then(|i| i.as_module_index())
-                    .expect("validated: switch's last parameter is a continuation reference");
-                self.cont_func_type(idx)
-                    .params()
-                    .iter()
-                    .map(|t| clif_type(*t))
-                    .collect()
-            }
+        let back_ct = match back {
+            weft_environ::wasmparser::ValType::Ref(r) => r
+                .type_index()
+                .and_then(|i| i.as_module_index())
+                .expect("validated: switch's last parameter is a continuation reference"),
             _ => unreachable!("validated: switch's last parameter is a reference"),
         };
+        let results: Vec<ir::Type> = self
+            .cont_func_type(back_ct)
+            .params()
+            .iter()
+            .map(|t| clif_type(*t))
+            .collect();
+        let recv_ty = self.cont_func_type_index(back_ct);
         let contref = self.pop();
         let mut args = self.popn(n);
         self.canon_all(&mut args);
@@ -283,7 +286,8 @@ impl<'a, 'm> Translator<'a, 'm> {
         let id = self.env.tag_identity(&mut self.b, tag);
         let cur = self.current_stack();
         let count = self.b.ins().iconst(I32, n as i64);
-        let target = self.call_checked(Builtin::ContSwitch, &[id, contref, buf, count]);
+        let recv_ty = self.b.ins().iconst(I32, i64::from(recv_ty));
+        let target = self.call_checked(Builtin::ContSwitch, &[id, contref, recv_ty, buf, count]);
         self.switch_stacks(cur, target);
         let vals = self.load_values(buf, 1, &results);
         self.stack.extend(vals);

@@ -413,8 +413,9 @@ unsafe extern "C" fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64 {
     let pool = super::continuation::pool_of(store);
     // SAFETY: `funcref` is null or a live funcref of this store of type
     // `func_ty` (validation), whose trampoline is `tramp`.
-    let made =
-        unsafe { super::continuation::cont_new(pool, funcref as *const _, vmctx, tramp, np, nr) };
+    let made = unsafe {
+        super::continuation::cont_new(pool, funcref as *const _, vmctx, tramp, id, np, nr)
+    };
     match made {
         Ok(r) => r,
         Err(e) => {
@@ -470,9 +471,11 @@ unsafe extern "C" fn cont_resume(
 unsafe extern "C" fn cont_suspend(vmctx: *mut u8, tag: usize, buf: *mut ValRaw, n: u32) -> usize {
     // SAFETY: called by generated code with its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
+    // The tag identity is the tag's index in the store.
+    let tag_type = store.tags[tag];
     let pool = super::continuation::pool_of(store);
     // SAFETY: generated code passes its suspend buffer.
-    let r = unsafe { super::continuation::cont_suspend(pool, tag, buf, n) };
+    let r = unsafe { super::continuation::cont_suspend(pool, tag, tag_type, buf, n) };
     switch_result(store, r)
 }
 
@@ -480,14 +483,18 @@ unsafe extern "C" fn cont_switch(
     vmctx: *mut u8,
     tag: usize,
     contref: u64,
+    recv_ty: u32,
     buf: *mut ValRaw,
     n: u32,
 ) -> usize {
     // SAFETY: called by generated code with its own vmctx.
-    let (store, _) = unsafe { parts(vmctx) };
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let inst = unsafe { &*inst };
+    let recv_type = inst.module.inner.type_ids[recv_ty as usize];
     let pool = super::continuation::pool_of(store);
     // SAFETY: generated code passes its switch buffer.
-    let r = unsafe { super::continuation::cont_switch(pool, tag, contref, buf, n) };
+    let r = unsafe { super::continuation::cont_switch(pool, tag, contref, recv_type, buf, n) };
     switch_result(store, r)
 }
 

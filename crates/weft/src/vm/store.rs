@@ -184,7 +184,7 @@ impl StoreOpaque {
         self.self_ptr = p;
     }
 
-    fn check(&self, store: StoreId, what: &str) {
+    pub(crate) fn check(&self, store: StoreId, what: &str) {
         assert!(
             store == self.id,
             "{what} used with a store it does not belong to"
@@ -285,7 +285,19 @@ impl StoreOpaque {
                     e.to_raw() as u128
                 }
             },
-            (Val::FuncRef(None) | Val::ExternRef(None), ValType::Ref(r)) if r.nullable => 0,
+            (Val::ContRef(c), ValType::Ref(r)) if r.heap.is_cont() => match c {
+                None if r.nullable => 0,
+                None => bail!("null reference passed where {ty} is expected"),
+                Some(c) => {
+                    self.check(c.store, "continuation reference");
+                    u128::from(c.raw)
+                }
+            },
+            (Val::FuncRef(None) | Val::ExternRef(None) | Val::ContRef(None), ValType::Ref(r))
+                if r.nullable =>
+            {
+                0
+            }
             (v, ty) => bail!(
                 "type mismatch: expected a value of type {ty}, found {:?}",
                 v.ty()
@@ -303,6 +315,9 @@ impl StoreOpaque {
             ValType::V128 => Val::V128(bits),
             ValType::Ref(r) if r.heap.is_extern() => {
                 Val::ExternRef(crate::ExternRef::from_raw(self.id, bits as usize))
+            }
+            ValType::Ref(r) if r.heap.is_cont() => {
+                Val::ContRef(crate::ContRef::from_raw(self.id, bits as u64))
             }
             ValType::Ref(_) => Val::FuncRef(self.func_from_raw(bits as usize)),
         }

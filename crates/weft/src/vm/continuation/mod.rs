@@ -103,6 +103,14 @@ pub(crate) struct VMContRecord {
     /// Results of the continuation's function.
     nresults: u32,
     slot: SlotId,
+    /// Canonical id of the function type it was created with (its
+    /// results are what its resumer receives when it returns).
+    func_type: u32,
+    /// Canonical id of the function type that describes the values it is
+    /// resumed with: their types are that type's parameters (fresh, or
+    /// suspended by `switch`) or its results (suspended by `suspend`).
+    recv_type: Cell<u32>,
+    recv_results: Cell<bool>,
     /// For the outermost stack of a suspended chain: the stack that
     /// suspended, where a resume continues.
     innermost: Cell<*mut VMContRecord>,
@@ -229,6 +237,7 @@ impl ContPool {
         funcref: *const VMFuncRef,
         caller_vmctx: *mut u8,
         array_trampoline: usize,
+        func_type: u32,
         nparams: u32,
         nresults: u32,
     ) -> crate::Result<u64> {
@@ -277,6 +286,9 @@ impl ContPool {
                 state: Cell::new(State::Fresh),
                 nresults,
                 slot,
+                func_type,
+                recv_type: Cell::new(func_type),
+                recv_results: Cell::new(false),
                 innermost: Cell::new(header),
                 handlers: Cell::new(std::ptr::null()),
                 resumer_buf: Cell::new(std::ptr::null_mut()),
@@ -349,6 +361,7 @@ pub(crate) unsafe fn cont_new(
     funcref: *const VMFuncRef,
     caller_vmctx: *mut u8,
     array_trampoline: usize,
+    func_type: u32,
     nparams: u32,
     nresults: u32,
 ) -> ContResult<u64> {
@@ -356,7 +369,16 @@ pub(crate) unsafe fn cont_new(
         return Err(trap(Trap::NullReference));
     }
     // SAFETY: forwarded to the caller.
-    unsafe { pool.create(funcref, caller_vmctx, array_trampoline, nparams, nresults) }
+    unsafe {
+        pool.create(
+            funcref,
+            caller_vmctx,
+            array_trampoline,
+            func_type,
+            nparams,
+            nresults,
+        )
+    }
 }
 
 /// `cont.bind`: binds `n` values from `args`.
@@ -473,6 +495,7 @@ unsafe fn find_handler(
 pub(crate) unsafe fn cont_suspend(
     pool: &mut ContPool,
     tag: usize,
+    tag_type: u32,
     buf: *mut ValRaw,
     n: u32,
 ) -> ContResult<*mut VMStackRecord> {
@@ -497,6 +520,8 @@ pub(crate) unsafe fn cont_suspend(
         unsafe { buf.add(1) },
     );
     cur.bound.set(0);
+    cur.recv_type.set(tag_type);
+    cur.recv_results.set(true);
     let contref = pool.encode(h.slot);
     // SAFETY: as above.
     unsafe { (*resumer_buf.add(1 + n as usize)).bits = u128::from(contref) };
@@ -518,6 +543,7 @@ pub(crate) unsafe fn cont_switch(
     pool: &mut ContPool,
     tag: usize,
     contref: u64,
+    recv_type: u32,
     buf: *mut ValRaw,
     n: u32,
 ) -> ContResult<*mut VMStackRecord> {
@@ -537,6 +563,8 @@ pub(crate) unsafe fn cont_switch(
     // SAFETY: within the switch's buffer.
     cur.recv_buf.set(unsafe { buf.add(1) });
     cur.bound.set(0);
+    cur.recv_type.set(recv_type);
+    cur.recv_results.set(false);
     let suspended = pool.encode(h.slot);
     let t_inner_ptr = t.innermost.get();
     // SAFETY: the target chain's innermost record is live.
@@ -686,4 +714,235 @@ pub(crate) unsafe fn kill_chain(from: *mut VMStackRecord, until: *mut VMStackRec
         }
         r = parent;
     }
+}
+
+// ---- the embedder's side (`crate::ContRef`) ---------------------------------
+
+/// What a continuation expects and produces, for the embedder API.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expect {
+    /// Canonical function type whose parameters (or results, with
+    /// `recv_results`) are the values a resume passes...
+    pub recv_type: u32,
+    pub recv_results: bool,
+    /// ...after the first `bound` of them, which `cont.bind` supplied.
+    pub bound: u32,
+    /// Canonical function type whose results the continuation returns.
+    pub func_type: u32,
+}
+
+/// What `contref` takes and returns (it must not be stale).
+pub(crate) fn expect(pool: &ContPool, contref: u64) -> crate::Result<Expect> {
+    let outer = pool.decode(contref).map_err(trap)?;
+    // SAFETY: a live record (decode), and its chain's innermost record.
+    let (o, inner) = unsafe { (&*outer, &*(*outer).innermost.get()) };
+    Ok(Expect {
+        recv_type: inner.recv_type.get(),
+        recv_results: inner.recv_results.get(),
+        bound: inner.bound.get(),
+        func_type: o.func_type,
+    })
+}
+
+/// A fresh continuation of the wasm function behind `funcref`, made by
+/// the embedder.
+///
+/// # Safety
+/// As for [`cont_new`], with `vmctx` the function's own instance.
+pub(crate) unsafe fn host_cont_new(
+    pool: &mut ContPool,
+    funcref: *const VMFuncRef,
+    vmctx: *mut u8,
+    array_trampoline: usize,
+    func_type: u32,
+    nparams: u32,
+    nresults: u32,
+) -> crate::Result<u64> {
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        cont_new(
+            pool,
+            funcref,
+            vmctx,
+            array_trampoline,
+            func_type,
+            nparams,
+            nresults,
+        )
+    }
+}
+
+/// The data of one embedder resume, handed to [`host_resume_shim`].
+pub(crate) struct HostResume {
+    pub pool: *mut ContPool,
+    pub contref: u64,
+    /// `[effect, values...]`, as a `resume` in wasm has it.
+    pub buf: *mut ValRaw,
+    pub n: u32,
+    /// `[count, tag identities...]`.
+    pub table: *const usize,
+    /// Set when the resume could not start (stale or null reference).
+    pub error: Option<crate::Error>,
+}
+
+/// Entered through `enter_wasm` (so traps in the continuation unwind to
+/// that entry): resumes the continuation from Rust and returns when it
+/// returns or suspends to one of the embedder's handlers.
+///
+/// # Safety
+/// `data` must be a live [`HostResume`] whose buffer and table hold what
+/// its fields say.
+pub(crate) unsafe extern "C" fn host_resume_shim(data: *mut u8) {
+    // SAFETY: contract.
+    let d = unsafe { &mut *data.cast::<HostResume>() };
+    // SAFETY: the pool is the store's, alive while the store runs this.
+    let pool = unsafe { &mut *d.pool };
+    // SAFETY: the store context outlives its pool.
+    let current = unsafe { &*pool.store_ctx }.current_stack.get();
+    // SAFETY: contract (buffer, table).
+    match unsafe { cont_resume(pool, d.contref, d.buf, d.n, d.table) } {
+        Err(e) => d.error = Some(e),
+        #[cfg(target_arch = "x86_64")]
+        Ok(target) => {
+            let ctx = stack_record::CONTROL_CONTEXT as usize;
+            // SAFETY: `current` is the running record, `target` the
+            // continuation's innermost record that cont_resume linked
+            // under it; both control contexts are live.
+            unsafe {
+                x86_64::host_switch(
+                    current.cast::<u8>().add(ctx).cast(),
+                    target.cast::<u8>().add(ctx).cast(),
+                    target as usize,
+                )
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Ok(_) => unreachable!("no continuation exists on this architecture"),
+    }
+}
+
+/// `ContRef::new`: a fresh continuation running the wasm function `f`.
+pub(crate) fn api_new(store: &mut super::store::StoreOpaque, f: crate::Func) -> crate::Result<u64> {
+    let data = store.func_data(f);
+    let (funcref, type_id) = (data.funcref, data.type_id);
+    let instance = match &data.kind {
+        super::store::FuncKind::Wasm { instance } => *instance,
+        super::store::FuncKind::Host(_) => {
+            anyhow::bail!("a continuation needs a wasm function; this is a host function")
+        }
+    };
+    let module = &store.instances[instance as usize].module;
+    let tramp = module
+        .inner
+        .trampoline(type_id)
+        .ok_or_else(|| anyhow::anyhow!("no entry trampoline for the function's type"))?;
+    let ty = store.func_ty(f);
+    let (np, nr) = (ty.params().len() as u32, ty.results().len() as u32);
+    // SAFETY: the funcref of a live wasm function of this store.
+    let vmctx = unsafe { (*funcref).vmctx };
+    let pool = pool_of(store);
+    // SAFETY: a live wasm funcref of this store, its instance's vmctx and
+    // the trampoline of its type.
+    unsafe { host_cont_new(pool, funcref, vmctx, tramp, type_id, np, nr) }
+}
+
+/// What `ContRef::resume` got back.
+pub(crate) enum ApiResumed {
+    Returned(Vec<crate::Val>),
+    Suspended {
+        handler: usize,
+        payload: Vec<crate::Val>,
+        continuation: u64,
+    },
+}
+
+/// `ContRef::resume`: resumes `contref` with `args`, handling the tags
+/// `tags` (store-wide identities with their canonical types).
+pub(crate) fn api_resume(
+    store: &mut super::store::StoreOpaque,
+    contref: u64,
+    args: &[crate::Val],
+    tags: &[(usize, u32)],
+) -> crate::Result<ApiResumed> {
+    let exp = expect(pool_of(store), contref)?;
+    let types = &store.engine.inner.types;
+    let recv = types
+        .func_type(exp.recv_type)
+        .expect("registered continuation type");
+    let recv_tys: Vec<crate::ValType> = if exp.recv_results {
+        recv.results().to_vec()
+    } else {
+        recv.params().to_vec()
+    };
+    let want = &recv_tys[exp.bound as usize..];
+    if args.len() != want.len() {
+        anyhow::bail!(
+            "the continuation takes {} values, {} were given",
+            want.len(),
+            args.len()
+        );
+    }
+    let results = types
+        .func_type(exp.func_type)
+        .expect("registered function type")
+        .results()
+        .to_vec();
+    let tag_types: Vec<crate::FuncType> = tags
+        .iter()
+        .map(|(_, ty)| types.func_type(*ty).expect("registered tag type"))
+        .collect();
+    let slots = tag_types
+        .iter()
+        .map(|t| t.params().len() + 1)
+        .chain([args.len(), results.len()])
+        .max()
+        .unwrap_or(0);
+    let mut buf = vec![ValRaw { bits: 0 }; 1 + slots];
+    for (i, (v, ty)) in args.iter().zip(want).enumerate() {
+        buf[1 + i].bits = store.val_to_raw(v, ty)?;
+    }
+    let mut table: Vec<usize> = Vec::with_capacity(1 + tags.len());
+    table.push(tags.len());
+    table.extend(tags.iter().map(|(id, _)| *id));
+    let mut data = HostResume {
+        pool: &mut **store.continuations.as_mut().expect("created above"),
+        contref,
+        buf: buf.as_mut_ptr(),
+        n: args.len() as u32,
+        table: table.as_ptr(),
+        error: None,
+    };
+    // SAFETY: the shim resumes through the runtime and generated code
+    // only; `data`, `buf` and `table` outlive the call.
+    unsafe {
+        super::func::enter_wasm(
+            store,
+            host_resume_shim,
+            (&mut data as *mut HostResume).cast(),
+        )?
+    };
+    if let Some(e) = data.error {
+        return Err(e);
+    }
+    let effect = buf[0].bits as usize;
+    if effect == resume_table::EFFECT_RETURN {
+        let vals = results
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| store.raw_to_val(buf[1 + i].bits, ty))
+            .collect();
+        return Ok(ApiResumed::Returned(vals));
+    }
+    let handler = effect - 1;
+    let params = tag_types[handler].params();
+    let payload = params
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| store.raw_to_val(buf[1 + i].bits, ty))
+        .collect();
+    Ok(ApiResumed::Suspended {
+        handler,
+        payload,
+        continuation: buf[1 + params.len()].bits as u64,
+    })
 }

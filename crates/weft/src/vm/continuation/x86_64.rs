@@ -206,9 +206,138 @@ core::arch::global_asm!(
     ".popsection",
 );
 
+// The host side of `resume` (`ContRef::resume`): a `stack_switch` written
+// by hand, for Rust code. It saves the callee-saved registers in its own
+// frame, stores {sp, fp, resume pc} into `store` (the running record's
+// control context) and loads `load` (the continuation's), passing
+// `payload` in rdi as generated code does. Whoever switches back to
+// `store` later (the continuation returning, or suspending to this
+// resumer) lands at label 2, which restores the registers and returns.
+//
+// ```text
+//   frame while switched away (fp = rbp)
+//   fp + 8    return address into the Rust caller
+//   fp + 0    caller's rbp
+//   fp - 8 .. fp - 40   rbx, r12, r13, r14, r15
+//   fp - 48   padding               <- saved sp (16-byte aligned)
+// ```
+core::arch::global_asm!(
+    // ---------------------------------------------------------------------
+    // void weft_host_switch(store: rdi, load: rsi, payload: rdx)
+    // ---------------------------------------------------------------------
+    // Own text section (dropped if unused).
+    ".pushsection .text.weft_host_switch,\"ax\",@progbits",
+    // Visible to this crate's Rust code.
+    ".globl weft_host_switch",
+    // Not exported from the final object.
+    ".hidden weft_host_switch",
+    // An ELF function symbol.
+    ".type weft_host_switch,@function",
+    // Align like compiled functions.
+    ".p2align 4",
+    "weft_host_switch:",
+    // Begin the FDE (CFA = rsp + 8).
+    ".cfi_startproc",
+    // Save the caller's frame pointer.
+    "push rbp",
+    // CFA = rsp + 16.
+    ".cfi_def_cfa_offset 16",
+    // Caller's rbp at CFA - 16.
+    ".cfi_offset rbp, -16",
+    // Frame pointer of this routine.
+    "mov rbp, rsp",
+    // CFA = rbp + 16 from here on (also after the switch back).
+    ".cfi_def_cfa_register rbp",
+    // Save rbx (clobbered by whatever runs before the switch back).
+    "push rbx",
+    // rbx at CFA - 24.
+    ".cfi_offset rbx, -24",
+    // Save r12.
+    "push r12",
+    // r12 at CFA - 32.
+    ".cfi_offset r12, -32",
+    // Save r13.
+    "push r13",
+    // r13 at CFA - 40.
+    ".cfi_offset r13, -40",
+    // Save r14.
+    "push r14",
+    // r14 at CFA - 48.
+    ".cfi_offset r14, -48",
+    // Save r15.
+    "push r15",
+    // r15 at CFA - 56.
+    ".cfi_offset r15, -56",
+    // Keep the saved sp 16-byte aligned.
+    "sub rsp, 8",
+    // Read the target's context first (store and load may not alias, but
+    // reading first keeps that harmless).
+    "mov r8, qword ptr [rsi]",
+    // Target frame pointer.
+    "mov r9, qword ptr [rsi + 8]",
+    // Target pc.
+    "mov r10, qword ptr [rsi + 16]",
+    // Our resume point.
+    "lea rax, [rip + 2f]",
+    // store.sp = rsp.
+    "mov qword ptr [rdi], rsp",
+    // store.fp = rbp.
+    "mov qword ptr [rdi + 8], rbp",
+    // store.pc = the resume point.
+    "mov qword ptr [rdi + 16], rax",
+    // The payload goes in rdi, as `stack_switch` passes it.
+    "mov rdi, rdx",
+    // Switch stacks...
+    "mov rsp, r8",
+    // ...and frames,
+    "mov rbp, r9",
+    // and continue there.
+    "jmp r10",
+    // Back: rsp and rbp are this frame's again.
+    "2:",
+    // Drop the padding.
+    "add rsp, 8",
+    // Restore r15.
+    "pop r15",
+    // Restore r14.
+    "pop r14",
+    // Restore r13.
+    "pop r13",
+    // Restore r12.
+    "pop r12",
+    // Restore rbx.
+    "pop rbx",
+    // Restore the caller's frame pointer.
+    "pop rbp",
+    // CFA = rsp + 8 again.
+    ".cfi_def_cfa rsp, 8",
+    // Return to the Rust caller.
+    "ret",
+    // End of the FDE.
+    ".cfi_endproc",
+    // Symbol size for tools.
+    ".size weft_host_switch, .-weft_host_switch",
+    // Back to the previous section.
+    ".popsection",
+);
+
 unsafe extern "C" {
+    fn weft_host_switch(store: *mut usize, load: *const usize, payload: usize);
     fn weft_cont_start();
     fn weft_call_on_stack(sp: usize, f: unsafe extern "C" fn(*mut u8), data: *mut u8);
+}
+
+/// Switches from the running stack, whose control context is `store`, to
+/// the one whose control context is `load`, passing `payload`; returns
+/// when something switches back to `store`.
+///
+/// # Safety
+/// `load` must be a live control context (a suspended or fresh
+/// continuation) and `store` the running record's; the switch back must
+/// come from generated code or `weft_cont_start`.
+pub(super) unsafe fn host_switch(store: *mut usize, load: *const usize, payload: usize) {
+    // SAFETY: forwarded to the caller.
+    unsafe { weft_host_switch(store, load, payload) }
 }
 
 /// Runs `f(data)` with the stack pointer at `sp` (16-byte aligned, on
