@@ -329,9 +329,13 @@ impl ContPool {
 ///
 /// # Safety
 /// Both ranges must be valid for `n` values and not overlap.
+#[inline]
 unsafe fn copy_values(src: *const ValRaw, dst: *mut ValRaw, n: usize) {
-    // SAFETY: forwarded to the caller.
-    unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
+    // Payloads are a few values: a loop beats a call to memcpy.
+    for i in 0..n {
+        // SAFETY: forwarded to the caller.
+        unsafe { dst.add(i).write(src.add(i).read()) }
+    }
 }
 
 /// What a builtin reports when it cannot go on: a trap to raise.
@@ -342,12 +346,14 @@ fn trap(t: Trap) -> crate::Error {
 }
 
 /// The store's pool, created on first use.
+#[inline]
 pub(crate) fn pool_of(store: &mut super::store::StoreOpaque) -> &mut ContPool {
-    let ctx: *const VMStoreContext = &*store.vm_store_ctx;
-    let config = store.engine.config().cont_stacks;
-    store
-        .continuations
-        .get_or_insert_with(|| Box::new(ContPool::new(config, ctx)))
+    if store.continuations.is_none() {
+        let ctx: *const VMStoreContext = &*store.vm_store_ctx;
+        let config = store.engine.config().cont_stacks;
+        store.continuations = Some(Box::new(ContPool::new(config, ctx)));
+    }
+    store.continuations.as_mut().expect("created above")
 }
 
 /// `cont.new`.
