@@ -44,7 +44,10 @@ use cranelift_codegen::ir::{
     types::*,
 };
 use weft_environ::wasmparser::{CompositeInnerType, FuncType, Handle, ResumeTable};
-use weft_environ::{Builtin, Trap, VAL_RAW_SIZE, resume_table, stack_record, store_ctx, vmctx};
+use weft_environ::{
+    Builtin, Trap, VAL_RAW_SIZE, cont_entry, cont_record, resume_table, stack_record, store_ctx,
+    vmctx,
+};
 
 impl<'a, 'm> Translator<'a, 'm> {
     /// The module type index of the function type of continuation type
@@ -127,6 +130,117 @@ impl<'a, 'm> Translator<'a, 'm> {
         r
     }
 
+    /// The store context.
+    fn store_ctx(&mut self) -> Value {
+        self.b.ins().load(
+            PTR,
+            MemFlags::trusted().with_readonly(),
+            self.env.vmctx,
+            vmctx::STORE_CTX as i32,
+        )
+    }
+
+    /// The inline part of `resume`: decodes and checks `contref`, hands the
+    /// arguments to the continuation, links it under the running stack
+    /// with the handler table and buffer, and switches to it. A null or
+    /// stale reference goes to the `ContFail` builtin, which traps.
+    ///
+    /// ```text
+    ///   index = (contref & INDEX_MASK) - 1         (null -> huge -> slow)
+    ///   e = store.cont_table + 16 * index          if index < len
+    ///   if e.generation & GEN_MASK != contref >> INDEX_BITS
+    ///      or e.header == 0: ContFail; trap
+    ///   e.generation += 1                           (one-shot)
+    ///   k = e.header; in = k.innermost
+    ///   in.recv_buf[in.bound ..] = args; in.bound = 0
+    ///   k.parent = cur; k.handlers = table; k.resumer_buf = buf
+    ///   store.current_stack = in
+    ///   stack_switch(&cur.ctx, &in.ctx, in)
+    /// ```
+    fn inline_resume(&mut self, contref: Value, args: &[Value], buf: Value, table: Value) {
+        let f = MemFlags::trusted();
+        let sc = self.store_ctx();
+        let idx1 = self
+            .b
+            .ins()
+            .band_imm_s(contref, weft_environ::contref::INDEX_MASK as i64);
+        let index = self.b.ins().iadd_imm_s(idx1, -1);
+        let len = self
+            .b
+            .ins()
+            .load(PTR, f, sc, store_ctx::CONT_TABLE_LEN as i32);
+        let in_bounds = self
+            .b
+            .ins()
+            .icmp(condcodes::IntCC::UnsignedLessThan, index, len);
+        let check = self.b.create_block();
+        let slow = self.b.create_block();
+        let fast = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(in_bounds, check, &[], slow, &[]);
+        self.b.seal_block(check);
+        self.b.switch_to_block(check);
+        let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
+        let off = self.b.ins().ishl_imm_s(index, 4);
+        let entry = self.b.ins().iadd(table_base, off);
+        let generation = self
+            .b
+            .ins()
+            .load(I64, f, entry, cont_entry::GENERATION as i32);
+        let have = self
+            .b
+            .ins()
+            .band_imm_s(generation, weft_environ::contref::GEN_MASK as i64);
+        let want = self
+            .b
+            .ins()
+            .ushr_imm_s(contref, i64::from(weft_environ::contref::INDEX_BITS));
+        let same = self.b.ins().icmp(condcodes::IntCC::Equal, have, want);
+        let k = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
+        let live = self.b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, k, 0);
+        let ok = self.b.ins().band(same, live);
+        self.b.ins().brif(ok, fast, &[], slow, &[]);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
+        self.env
+            .call_builtin(&mut self.b, Builtin::ContFail, &[contref]);
+        self.b.ins().trap(crate::trap_code(Trap::HostError));
+        self.b.seal_block(fast);
+        self.b.switch_to_block(fast);
+        let next = self.b.ins().iadd_imm_s(generation, 1);
+        self.b
+            .ins()
+            .store(f, next, entry, cont_entry::GENERATION as i32);
+        let inner = self.b.ins().load(PTR, f, k, cont_record::INNERMOST as i32);
+        let bound = self.b.ins().uload32(f, inner, cont_record::BOUND as i32);
+        let recv = self
+            .b
+            .ins()
+            .load(PTR, f, inner, cont_record::RECV_BUF as i32);
+        let skip = self.b.ins().imul_imm_s(bound, i64::from(VAL_RAW_SIZE));
+        let dst = self.b.ins().iadd(recv, skip);
+        self.store_values(dst, 0, args);
+        let zero = self.b.ins().iconst(I32, 0);
+        self.b
+            .ins()
+            .store(f, zero, inner, cont_record::BOUND as i32);
+        let cur = self
+            .b
+            .ins()
+            .load(PTR, f, sc, store_ctx::CURRENT_STACK as i32);
+        self.b.ins().store(f, cur, k, stack_record::PARENT as i32);
+        self.b
+            .ins()
+            .store(f, table, k, cont_record::HANDLERS as i32);
+        self.b
+            .ins()
+            .store(f, buf, k, cont_record::RESUMER_BUF as i32);
+        self.b
+            .ins()
+            .store(f, inner, sc, store_ctx::CURRENT_STACK as i32);
+        self.switch_stacks(cur, inner);
+    }
+
     pub(super) fn translate_cont_new(&mut self, ct: u32) {
         let funcref = self.pop();
         let ty = self.b.ins().iconst(I32, i64::from(ct));
@@ -168,7 +282,6 @@ impl<'a, 'm> Translator<'a, 'm> {
         let mut args = self.popn(np);
         self.canon_all(&mut args);
         let buf = self.value_buffer(1 + slots);
-        self.store_values(buf, 1, &args);
 
         // The handler table: [count, entries...].
         let nh = table.handlers.len();
@@ -196,10 +309,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .store(MemFlags::trusted(), id, table_addr, ((1 + i) * 8) as i32);
         }
 
-        let cur = self.current_stack();
-        let n = self.b.ins().iconst(I32, np as i64);
-        let target = self.call_checked(Builtin::ContResume, &[contref, buf, n, table_addr]);
-        self.switch_stacks(cur, target);
+        self.inline_resume(contref, &args, buf, table_addr);
 
         // Back: the continuation returned or a handler of ours was chosen.
         let effect = self.b.ins().load(I64, MemFlags::trusted(), buf, 0);
@@ -248,14 +358,172 @@ impl<'a, 'm> Translator<'a, 'm> {
         let mut args = self.popn(np);
         self.canon_all(&mut args);
         let buf = self.value_buffer(1 + np.max(results.len()));
-        self.store_values(buf, 1, &args);
         let id = self.env.tag_identity(&mut self.b, tag);
-        let cur = self.current_stack();
-        let n = self.b.ins().iconst(I32, np as i64);
-        let target = self.call_checked(Builtin::ContSuspend, &[id, buf, n]);
-        self.switch_stacks(cur, target);
+        self.inline_suspend(tag, id, &args, buf);
         let vals = self.load_values(buf, 1, &results);
         self.stack.extend(vals);
+    }
+
+    /// The inline part of `suspend`: finds the handler by walking the
+    /// running chain, hands it the payload and the suspended continuation,
+    /// and switches to its resumer. No handler (the chain reaches a stack
+    /// that is not a continuation) goes to the `ContSuspend` builtin,
+    /// which traps with `unhandled tag`.
+    ///
+    /// ```text
+    ///   r = cur
+    ///   loop: if r.kind != continuation: slow (trap)
+    ///         for i in 0..r.handlers[0]: if r.handlers[1 + i] == id: found
+    ///         r = r.parent
+    ///   found (h = r, i):
+    ///     h.resumer_buf[1..] = payload; [0] = i + 1; [1 + n] = k
+    ///       where k = h.slot + 1 | generation(h.slot) << INDEX_BITS
+    ///     h.innermost = cur; cur.recv_buf = buf + 16; cur.bound = 0
+    ///     cur.recv_type = the tag's type (results); resumer = h.parent
+    ///     h.parent = 0; h.handlers = 0; store.current_stack = resumer
+    ///     stack_switch(&cur.ctx, &resumer.ctx, 0)
+    /// ```
+    fn inline_suspend(&mut self, tag: u32, id: Value, payload: &[Value], buf: Value) {
+        let f = MemFlags::trusted();
+        let sc = self.store_ctx();
+        let cur = self
+            .b
+            .ins()
+            .load(PTR, f, sc, store_ctx::CURRENT_STACK as i32);
+        let search = self.b.create_block();
+        self.b.append_block_param(search, PTR);
+        let scan = self.b.create_block();
+        for t in [PTR, PTR, PTR, PTR] {
+            // r, table, i, n
+            self.b.append_block_param(scan, t);
+        }
+        let probe = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.append_block_param(next, PTR);
+        let found = self.b.create_block();
+        self.b.append_block_param(found, PTR);
+        self.b.append_block_param(found, PTR);
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().jump(search, &[ir::BlockArg::Value(cur)]);
+
+        // search(r): is r a continuation with a handler table?
+        self.b.switch_to_block(search);
+        let r = self.b.block_params(search)[0];
+        let kind = self.b.ins().load(PTR, f, r, stack_record::KIND as i32);
+        let is_cont = self.b.ins().icmp_imm_s(
+            condcodes::IntCC::Equal,
+            kind,
+            stack_record::KIND_CONTINUATION as i64,
+        );
+        let has_table = self.b.create_block();
+        self.b.ins().brif(is_cont, has_table, &[], slow, &[]);
+        self.b.seal_block(has_table);
+        self.b.switch_to_block(has_table);
+        let tbl = self.b.ins().load(PTR, f, r, cont_record::HANDLERS as i32);
+        let scan_start = self.b.create_block();
+        self.b
+            .ins()
+            .brif(tbl, scan_start, &[], next, &[ir::BlockArg::Value(r)]);
+        self.b.seal_block(scan_start);
+        self.b.switch_to_block(scan_start);
+        let count = self.b.ins().load(PTR, f, tbl, 0);
+        let zero = self.b.ins().iconst(PTR, 0);
+        self.b.ins().jump(scan, &block_args(&[r, tbl, zero, count]));
+
+        // scan(r, table, i, n): entry i of r's table?
+        self.b.switch_to_block(scan);
+        let p = self.b.block_params(scan).to_vec();
+        let (r, tbl, i, n) = (p[0], p[1], p[2], p[3]);
+        let done = self
+            .b
+            .ins()
+            .icmp(condcodes::IntCC::UnsignedGreaterThanOrEqual, i, n);
+        self.b
+            .ins()
+            .brif(done, next, &[ir::BlockArg::Value(r)], probe, &[]);
+        self.b.seal_block(probe);
+        self.b.switch_to_block(probe);
+        let off = self.b.ins().ishl_imm_s(i, 3);
+        let at = self.b.ins().iadd(tbl, off);
+        let entry = self.b.ins().load(PTR, f, at, 8);
+        let hit = self.b.ins().icmp(condcodes::IntCC::Equal, entry, id);
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().brif(
+            hit,
+            found,
+            &block_args(&[r, i]),
+            scan,
+            &block_args(&[r, tbl, i1, n]),
+        );
+
+        // next(r): on to the stack that resumed r.
+        self.b.switch_to_block(next);
+        let r = self.b.block_params(next)[0];
+        let parent = self.b.ins().load(PTR, f, r, stack_record::PARENT as i32);
+        self.b.ins().jump(search, &[ir::BlockArg::Value(parent)]);
+
+        // No handler: the builtin traps with the right error.
+        self.b.switch_to_block(slow);
+        let n = self.b.ins().iconst(I32, payload.len() as i64);
+        self.env
+            .call_builtin(&mut self.b, Builtin::ContSuspend, &[id, buf, n]);
+        self.b.ins().trap(crate::trap_code(Trap::UnhandledTag));
+
+        // found(h, i)
+        self.b.switch_to_block(found);
+        let p = self.b.block_params(found).to_vec();
+        let (h, i) = (p[0], p[1]);
+        let rbuf = self
+            .b
+            .ins()
+            .load(PTR, f, h, cont_record::RESUMER_BUF as i32);
+        self.store_values(rbuf, 1, payload);
+        let effect = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().store(f, effect, rbuf, 0);
+        self.b.ins().store(f, cur, h, cont_record::INNERMOST as i32);
+        let recv = self.b.ins().iadd_imm_s(buf, i64::from(VAL_RAW_SIZE));
+        self.b
+            .ins()
+            .store(f, recv, cur, cont_record::RECV_BUF as i32);
+        let zero32 = self.b.ins().iconst(I32, 0);
+        self.b
+            .ins()
+            .store(f, zero32, cur, cont_record::BOUND as i32);
+        let tag_ty = self.env.info.tags[tag as usize];
+        let ty = self.env.type_id(&mut self.b, tag_ty);
+        self.b
+            .ins()
+            .store(f, ty, cur, cont_record::RECV_TYPE as i32);
+        let one32 = self.b.ins().iconst(I32, 1);
+        self.b
+            .ins()
+            .store(f, one32, cur, cont_record::RECV_RESULTS as i32);
+        let slot = self.b.ins().uload32(f, h, cont_record::SLOT as i32);
+        let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
+        let eoff = self.b.ins().ishl_imm_s(slot, 4);
+        let e = self.b.ins().iadd(table_base, eoff);
+        let generation = self.b.ins().load(I64, f, e, cont_entry::GENERATION as i32);
+        let generation = self
+            .b
+            .ins()
+            .band_imm_s(generation, weft_environ::contref::GEN_MASK as i64);
+        let hi = self
+            .b
+            .ins()
+            .ishl_imm_s(generation, i64::from(weft_environ::contref::INDEX_BITS));
+        let lo = self.b.ins().iadd_imm_s(slot, 1);
+        let k = self.b.ins().bor(hi, lo);
+        let koff = ((1 + payload.len()) as u32 * VAL_RAW_SIZE) as i32;
+        self.b.ins().store(f, k, rbuf, koff);
+        let resumer = self.b.ins().load(PTR, f, h, stack_record::PARENT as i32);
+        let null = self.b.ins().iconst(PTR, 0);
+        self.b.ins().store(f, null, h, stack_record::PARENT as i32);
+        self.b.ins().store(f, null, h, cont_record::HANDLERS as i32);
+        self.b
+            .ins()
+            .store(f, resumer, sc, store_ctx::CURRENT_STACK as i32);
+        self.switch_stacks(cur, resumer);
     }
 
     pub(super) fn translate_switch(&mut self, ct: u32, tag: u32) {

@@ -410,7 +410,13 @@ unsafe extern "C" fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64 {
         .inner
         .trampoline(id)
         .expect("every function type of a module has an array trampoline");
-    let pool = super::continuation::pool_of(store);
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: `funcref` is null or a live funcref of this store of type
     // `func_ty` (validation), whose trampoline is `tramp`.
     let made = unsafe {
@@ -425,10 +431,27 @@ unsafe extern "C" fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64 {
     }
 }
 
+unsafe extern "C" fn cont_fail(vmctx: *mut u8, contref: u64) -> u32 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    let e = match super::continuation::pool_of(store) {
+        Ok(pool) => super::continuation::cont_fail(pool, contref),
+        Err(e) => e,
+    };
+    park(store, e);
+    0
+}
+
 unsafe extern "C" fn cont_bind(vmctx: *mut u8, contref: u64, args: *mut ValRaw, n: u32) -> u64 {
     // SAFETY: called by generated code with its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
-    let pool = super::continuation::pool_of(store);
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: generated code passes `n` values (validated types).
     match unsafe { super::continuation::cont_bind(pool, contref, args, n) } {
         Ok(r) => r,
@@ -462,7 +485,13 @@ unsafe extern "C" fn cont_resume(
 ) -> usize {
     // SAFETY: called by generated code with its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
-    let pool = super::continuation::pool_of(store);
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: generated code passes its resume buffer and table.
     let r = unsafe { super::continuation::cont_resume(pool, contref, buf, n, table) };
     switch_result(store, r)
@@ -473,7 +502,13 @@ unsafe extern "C" fn cont_suspend(vmctx: *mut u8, tag: usize, buf: *mut ValRaw, 
     let (store, _) = unsafe { parts(vmctx) };
     // The tag identity is the tag's index in the store.
     let tag_type = store.tags[tag];
-    let pool = super::continuation::pool_of(store);
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: generated code passes its suspend buffer.
     let r = unsafe { super::continuation::cont_suspend(pool, tag, tag_type, buf, n) };
     switch_result(store, r)
@@ -492,7 +527,13 @@ unsafe extern "C" fn cont_switch(
     // SAFETY: the instance is alive.
     let inst = unsafe { &*inst };
     let recv_type = inst.module.inner.type_ids[recv_ty as usize];
-    let pool = super::continuation::pool_of(store);
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: generated code passes its switch buffer.
     let r = unsafe { super::continuation::cont_switch(pool, tag, contref, recv_type, buf, n) };
     switch_result(store, r)

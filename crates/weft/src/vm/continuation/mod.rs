@@ -68,49 +68,24 @@ use super::stack::VMStackRecord;
 use super::vmcontext::{VMFuncRef, VMStoreContext, ValRaw};
 use std::cell::Cell;
 use weft_environ::{Trap, resume_table, stack_record};
-use weft_fiber::{SlotId, SlotPool, SlotPoolConfig};
+use weft_fiber::{SlotPool, SlotPoolConfig};
 
-/// Bits of a contref holding the slot index plus one.
-const INDEX_BITS: u32 = 24;
-const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
-/// Generation bits kept in a contref.
-const GEN_MASK: u64 = (1 << (64 - INDEX_BITS)) - 1;
+use weft_environ::contref::{GEN_MASK, INDEX_BITS, INDEX_MASK};
 
 /// Bytes reserved at the top of each slot for its [`VMContRecord`].
 const HEADER_SIZE: usize = 256;
 
-/// Where a continuation is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum State {
-    /// Created, not yet resumed.
-    Fresh = 0,
-    /// Suspended (by `suspend` or `switch`), or a stack of a suspended
-    /// chain.
-    Suspended = 1,
-    /// Running, or waiting in a `resume` of its own child.
-    Running = 2,
-    /// Returned or killed by a trap; its slot is back in the pool.
-    Dead = 3,
-}
-
-/// The header of a continuation stack. See the module docs.
+/// The header of a continuation stack. See the module docs. The fields
+/// generated code reads and writes have their offsets in
+/// `weft_environ::cont_record` (checked by the test below).
 #[repr(C)]
 pub(crate) struct VMContRecord {
     /// The per-stack record: must stay the first field.
     pub stack: VMStackRecord,
-    state: Cell<State>,
-    /// Results of the continuation's function.
-    nresults: u32,
-    slot: SlotId,
-    /// Canonical id of the function type it was created with (its
-    /// results are what its resumer receives when it returns).
-    func_type: u32,
-    /// Canonical id of the function type that describes the values it is
-    /// resumed with: their types are that type's parameters (fresh, or
-    /// suspended by `switch`) or its results (suspended by `suspend`).
-    recv_type: Cell<u32>,
-    recv_results: Cell<bool>,
+    /// How many of the values it is resumed with `cont.bind` has supplied.
+    bound: Cell<u32>,
+    /// The slot index.
+    slot: u32,
     /// For the outermost stack of a suspended chain: the stack that
     /// suspended, where a resume continues.
     innermost: Cell<*mut VMContRecord>,
@@ -120,8 +95,17 @@ pub(crate) struct VMContRecord {
     resumer_buf: Cell<*mut ValRaw>,
     /// Where the values this continuation is resumed with go.
     recv_buf: Cell<*mut ValRaw>,
-    /// How many of them `cont.bind` has supplied already.
-    bound: Cell<u32>,
+    /// Canonical id of the function type that describes those values:
+    /// their types are that type's parameters (fresh, or suspended by
+    /// `switch`) or, with `recv_results` = 1, its results (suspended by
+    /// `suspend`).
+    recv_type: Cell<u32>,
+    recv_results: Cell<u32>,
+    /// Canonical id of the function type it was created with (its
+    /// results are what its resumer receives when it returns).
+    func_type: u32,
+    /// Results of the continuation's function.
+    nresults: u32,
     /// Fresh continuations: the function to run and how (read by
     /// `weft_cont_start`).
     funcref: *const VMFuncRef,
@@ -131,14 +115,24 @@ pub(crate) struct VMContRecord {
     pool: *mut ContPool,
 }
 
+/// One entry of the store's continuation table (`weft_environ::cont_entry`).
+#[repr(C)]
+struct ContEntry {
+    generation: Cell<u64>,
+    header: Cell<*mut VMContRecord>,
+}
+
 const _: () = assert!(size_of::<VMContRecord>() <= HEADER_SIZE);
 const _: () = assert!(std::mem::offset_of!(VMContRecord, stack) == 0);
 
 /// The store's continuation stacks.
 pub(crate) struct ContPool {
     slots: SlotPool,
-    /// Generation of each slot (see the module docs).
-    generations: Vec<u64>,
+    /// One [`ContEntry`] per slot index (generation and header address),
+    /// at a fixed address that the store context publishes for generated
+    /// code; reserved for every slot the pool may hand out and touched
+    /// page by page.
+    table: weft_sys::Mmap,
     store_ctx: *const VMStoreContext,
     /// Continuations created so far (statistics).
     created: u64,
@@ -155,32 +149,31 @@ pub(crate) struct ContStackConfig {
     pub max_live: usize,
 }
 
-impl Default for ContStackConfig {
-    fn default() -> Self {
-        ContStackConfig {
-            stack_size: 128 * 1024,
-            red_zone: 16 * 1024,
-            max_live: 4 << 20,
-        }
-    }
-}
-
 impl ContPool {
-    pub(crate) fn new(config: ContStackConfig, store_ctx: *const VMStoreContext) -> ContPool {
+    pub(crate) fn new(
+        config: ContStackConfig,
+        store_ctx: *const VMStoreContext,
+    ) -> crate::Result<ContPool> {
+        let max_slots = config.max_live.min(INDEX_MASK as usize - 1);
         let slots = SlotPool::new(SlotPoolConfig {
             slot_size: config.stack_size,
             red_zone: config.red_zone,
             header_size: HEADER_SIZE,
-            max_slots: config.max_live.min(INDEX_MASK as usize - 1),
+            max_slots,
             ..SlotPoolConfig::default()
         })
-        .expect("continuation stack configuration was validated by Config");
-        ContPool {
+        .map_err(|e| anyhow::anyhow!("cannot set up continuation stacks: {e}"))?;
+        let table = weft_sys::Mmap::accessible(max_slots * size_of::<ContEntry>())?;
+        // SAFETY: the store context outlives its pool.
+        let ctx = unsafe { &*store_ctx };
+        ctx.cont_table.set(table.as_ptr());
+        ctx.cont_table_len.set(max_slots);
+        Ok(ContPool {
             slots,
-            generations: Vec::new(),
+            table,
             store_ctx,
             created: 0,
-        }
+        })
     }
 
     /// Continuations alive now (their stacks are out of the pool).
@@ -193,13 +186,16 @@ impl ContPool {
         self.created
     }
 
-    fn encode(&self, slot: SlotId) -> u64 {
-        let generation = self.generations[slot.index() as usize] & GEN_MASK;
-        (generation << INDEX_BITS) | (u64::from(slot.index()) + 1)
+    fn entry(&self, index: u32) -> &ContEntry {
+        assert!((index as usize) < self.table.len() / size_of::<ContEntry>());
+        // SAFETY: in bounds (checked), zero-initialised entries are valid
+        // (generation 0, null header), and the mapping lives with the pool.
+        unsafe { &*self.table.as_ptr().cast::<ContEntry>().add(index as usize) }
     }
 
-    fn header(&self, slot: SlotId) -> *mut VMContRecord {
-        self.slots.header(slot).cast()
+    fn encode(&self, index: u32) -> u64 {
+        let generation = self.entry(index).generation.get() & GEN_MASK;
+        (generation << INDEX_BITS) | (u64::from(index) + 1)
     }
 
     /// The record `contref` names, if it is not stale. Null is `Err(Null)`.
@@ -207,22 +203,21 @@ impl ContPool {
         if contref == 0 {
             return Err(Trap::NullContinuation);
         }
-        let index = ((contref & INDEX_MASK) - 1) as usize;
-        let generation = contref >> INDEX_BITS;
-        match self.generations.get(index) {
-            Some(g) if g & GEN_MASK == generation => {}
-            _ => return Err(Trap::ContinuationConsumed),
+        let index = (contref & INDEX_MASK) - 1;
+        if index as usize >= self.table.len() / size_of::<ContEntry>() {
+            return Err(Trap::ContinuationConsumed);
         }
-        let slot = self
-            .slots
-            .slot_by_index(index as u32)
-            .ok_or(Trap::ContinuationConsumed)?;
-        Ok(self.header(slot))
+        let e = self.entry(index as u32);
+        if e.generation.get() & GEN_MASK != contref >> INDEX_BITS || e.header.get().is_null() {
+            return Err(Trap::ContinuationConsumed);
+        }
+        Ok(e.header.get())
     }
 
-    /// Uses up the reference to the continuation in `slot`.
-    fn consume(&mut self, slot: SlotId) {
-        self.generations[slot.index() as usize] += 1;
+    /// Uses up the references to the continuation in slot `index`.
+    fn consume(&self, index: u32) {
+        let e = self.entry(index);
+        e.generation.set(e.generation.get() + 1);
     }
 
     /// A fresh continuation that will run `funcref` (of a function type
@@ -251,18 +246,16 @@ impl ContPool {
             .slots
             .alloc()
             .map_err(|e| anyhow::anyhow!("cannot create a continuation: {e}"))?;
-        let index = slot.index() as usize;
-        if self.generations.len() <= index {
-            self.generations.resize(index + 1, 0);
-        }
+        let index = slot.index();
         // A new life in the slot: older references to it are stale.
-        self.generations[index] += 1;
+        self.consume(index);
         self.created += 1;
         let top = self.slots.top(slot);
         let nvals = nparams.max(nresults) as usize;
         let args = (top - nvals * size_of::<ValRaw>()) & !15;
         let frame = args - 16;
-        let header = self.header(slot);
+        let header: *mut VMContRecord = self.slots.header(slot).cast();
+        self.entry(index).header.set(header);
         let pool: *mut ContPool = self;
         let record = VMStackRecord::new(self.slots.base(slot), top, 0);
         let limit = self.slots.limit(slot);
@@ -283,17 +276,16 @@ impl ContPool {
             (frame as *mut [usize; 2]).write([0, 0]);
             header.write(VMContRecord {
                 stack: record,
-                state: Cell::new(State::Fresh),
-                nresults,
-                slot,
-                func_type,
-                recv_type: Cell::new(func_type),
-                recv_results: Cell::new(false),
+                bound: Cell::new(0),
+                slot: index,
                 innermost: Cell::new(header),
                 handlers: Cell::new(std::ptr::null()),
                 resumer_buf: Cell::new(std::ptr::null_mut()),
                 recv_buf: Cell::new(args as *mut ValRaw),
-                bound: Cell::new(0),
+                recv_type: Cell::new(func_type),
+                recv_results: Cell::new(0),
+                func_type,
+                nresults,
                 funcref,
                 caller_vmctx,
                 args: args as *mut ValRaw,
@@ -301,7 +293,7 @@ impl ContPool {
                 pool,
             });
         }
-        Ok(self.encode(slot))
+        Ok(self.encode(index))
     }
 
     /// Returns the slot of a continuation that is done (returned or
@@ -315,9 +307,13 @@ impl ContPool {
     unsafe fn retire(&mut self, cont: *mut VMContRecord) {
         // SAFETY: live record of this pool (contract).
         let c = unsafe { &*cont };
-        c.state.set(State::Dead);
         self.consume(c.slot);
-        self.slots.free(c.slot);
+        self.entry(c.slot).header.set(std::ptr::null_mut());
+        let slot = self
+            .slots
+            .slot_by_index(c.slot)
+            .expect("a live continuation's slot is live");
+        self.slots.free(slot);
     }
 }
 
@@ -347,13 +343,13 @@ fn trap(t: Trap) -> crate::Error {
 
 /// The store's pool, created on first use.
 #[inline]
-pub(crate) fn pool_of(store: &mut super::store::StoreOpaque) -> &mut ContPool {
+pub(crate) fn pool_of(store: &mut super::store::StoreOpaque) -> crate::Result<&mut ContPool> {
     if store.continuations.is_none() {
         let ctx: *const VMStoreContext = &*store.vm_store_ctx;
         let config = store.engine.config().cont_stacks;
-        store.continuations = Some(Box::new(ContPool::new(config, ctx)));
+        store.continuations = Some(Box::new(ContPool::new(config, ctx)?));
     }
-    store.continuations.as_mut().expect("created above")
+    Ok(store.continuations.as_mut().expect("created above"))
 }
 
 /// `cont.new`.
@@ -384,6 +380,16 @@ pub(crate) unsafe fn cont_new(
             nparams,
             nresults,
         )
+    }
+}
+
+/// The trap for a `contref` that the inline `resume` fast path rejected
+/// (null or stale).
+pub(crate) fn cont_fail(pool: &ContPool, contref: u64) -> crate::Error {
+    match pool.decode(contref) {
+        Err(t) => trap(t),
+        // Not reached: the fast path checks what `decode` checks.
+        Ok(_) => trap(Trap::ContinuationConsumed),
     }
 }
 
@@ -448,8 +454,6 @@ pub(crate) unsafe fn cont_resume(
     o.stack.parent.set(ctx.current_stack.get());
     o.handlers.set(table);
     o.resumer_buf.set(buf);
-    o.state.set(State::Running);
-    inner.state.set(State::Running);
     ctx.current_stack.set(inner_ptr.cast());
     Ok(inner_ptr.cast())
 }
@@ -527,15 +531,13 @@ pub(crate) unsafe fn cont_suspend(
     );
     cur.bound.set(0);
     cur.recv_type.set(tag_type);
-    cur.recv_results.set(true);
+    cur.recv_results.set(1);
     let contref = pool.encode(h.slot);
     // SAFETY: as above.
     unsafe { (*resumer_buf.add(1 + n as usize)).bits = u128::from(contref) };
     let resumer = h.stack.parent.get();
     h.stack.parent.set(std::ptr::null_mut());
     h.handlers.set(std::ptr::null());
-    h.state.set(State::Suspended);
-    cur.state.set(State::Suspended);
     ctx.current_stack.set(resumer);
     Ok(resumer)
 }
@@ -570,7 +572,7 @@ pub(crate) unsafe fn cont_switch(
     cur.recv_buf.set(unsafe { buf.add(1) });
     cur.bound.set(0);
     cur.recv_type.set(recv_type);
-    cur.recv_results.set(false);
+    cur.recv_results.set(0);
     let suspended = pool.encode(h.slot);
     let t_inner_ptr = t.innermost.get();
     // SAFETY: the target chain's innermost record is live.
@@ -589,10 +591,6 @@ pub(crate) unsafe fn cont_switch(
     t.resumer_buf.set(h.resumer_buf.get());
     h.stack.parent.set(std::ptr::null_mut());
     h.handlers.set(std::ptr::null());
-    h.state.set(State::Suspended);
-    cur.state.set(State::Suspended);
-    t.state.set(State::Running);
-    t_inner.state.set(State::Running);
     ctx.current_stack.set(t_inner_ptr.cast());
     Ok(t_inner_ptr.cast())
 }
@@ -744,7 +742,7 @@ pub(crate) fn expect(pool: &ContPool, contref: u64) -> crate::Result<Expect> {
     let (o, inner) = unsafe { (&*outer, &*(*outer).innermost.get()) };
     Ok(Expect {
         recv_type: inner.recv_type.get(),
-        recv_results: inner.recv_results.get(),
+        recv_results: inner.recv_results.get() != 0,
         bound: inner.bound.get(),
         func_type: o.func_type,
     })
@@ -846,7 +844,7 @@ pub(crate) fn api_new(store: &mut super::store::StoreOpaque, f: crate::Func) -> 
     let (np, nr) = (ty.params().len() as u32, ty.results().len() as u32);
     // SAFETY: the funcref of a live wasm function of this store.
     let vmctx = unsafe { (*funcref).vmctx };
-    let pool = pool_of(store);
+    let pool = pool_of(store)?;
     // SAFETY: a live wasm funcref of this store, its instance's vmctx and
     // the trampoline of its type.
     unsafe { host_cont_new(pool, funcref, vmctx, tramp, type_id, np, nr) }
@@ -870,7 +868,7 @@ pub(crate) fn api_resume(
     args: &[crate::Val],
     tags: &[(usize, u32)],
 ) -> crate::Result<ApiResumed> {
-    let exp = expect(pool_of(store), contref)?;
+    let exp = expect(pool_of(store)?, contref)?;
     let types = &store.engine.inner.types;
     let recv = types
         .func_type(exp.recv_type)
@@ -951,4 +949,64 @@ pub(crate) fn api_resume(
         payload,
         continuation: buf[1 + params.len()].bits as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+    use weft_environ::{cont_entry, cont_record as o};
+
+    #[test]
+    fn layout_matches_vmoffsets() {
+        assert_eq!(offset_of!(VMContRecord, stack), 0);
+        assert_eq!(offset_of!(VMContRecord, bound) as u32, o::BOUND);
+        assert_eq!(offset_of!(VMContRecord, slot) as u32, o::SLOT);
+        assert_eq!(offset_of!(VMContRecord, innermost) as u32, o::INNERMOST);
+        assert_eq!(offset_of!(VMContRecord, handlers) as u32, o::HANDLERS);
+        assert_eq!(offset_of!(VMContRecord, resumer_buf) as u32, o::RESUMER_BUF);
+        assert_eq!(offset_of!(VMContRecord, recv_buf) as u32, o::RECV_BUF);
+        assert_eq!(offset_of!(VMContRecord, recv_type) as u32, o::RECV_TYPE);
+        assert_eq!(
+            offset_of!(VMContRecord, recv_results) as u32,
+            o::RECV_RESULTS
+        );
+        assert_eq!(
+            offset_of!(ContEntry, generation) as u32,
+            cont_entry::GENERATION
+        );
+        assert_eq!(offset_of!(ContEntry, header) as u32, cont_entry::HEADER);
+        assert_eq!(size_of::<ContEntry>() as u32, cont_entry::SIZE);
+    }
+
+    #[test]
+    fn references_encode_slot_and_generation() {
+        let ctx = VMStoreContext::default();
+        let config = ContStackConfig {
+            stack_size: 64 * 1024,
+            red_zone: 8 * 1024,
+            max_live: 16,
+        };
+        let pool = ContPool::new(config, &ctx).unwrap();
+        assert_eq!(ctx.cont_table_len.get(), 16);
+        assert_eq!(pool.decode(0).unwrap_err(), Trap::NullContinuation);
+        // Slot 3, generation 5: stale until the entry says 5 and has a
+        // header.
+        let r = (5 << INDEX_BITS) | 4;
+        assert_eq!(pool.decode(r).unwrap_err(), Trap::ContinuationConsumed);
+        for _ in 0..5 {
+            pool.consume(3);
+        }
+        assert_eq!(pool.encode(3), r);
+        let fake = 0x1000 as *mut VMContRecord;
+        pool.entry(3).header.set(fake);
+        assert_eq!(pool.decode(r).unwrap(), fake);
+        pool.consume(3);
+        assert_eq!(pool.decode(r).unwrap_err(), Trap::ContinuationConsumed);
+        // An index past the table is stale, not a crash.
+        assert_eq!(
+            pool.decode((1 << INDEX_BITS) | 1000).unwrap_err(),
+            Trap::ContinuationConsumed
+        );
+    }
 }
