@@ -206,10 +206,27 @@ impl SlotPool {
         let dirty = self.free.len() - self.clean;
         if dirty >= self.keep_resident + self.decommit_batch {
             let end = self.free.len() - self.keep_resident;
-            for k in self.clean..end {
-                let (region, offset) = self.locate(self.free[k] as usize);
+            // One madvise per run of adjacent slots (freed stacks are often
+            // neighbours: the pool hands out slots in order).
+            let mut batch: Vec<usize> = self.free[self.clean..end]
+                .iter()
+                .map(|i| *i as usize)
+                .collect();
+            batch.sort_unstable();
+            let mut k = 0;
+            while k < batch.len() {
+                let (region, first) = self.locate(batch[k]);
+                let mut run = 1;
+                while k + run < batch.len()
+                    && batch[k + run] == batch[k] + run
+                    && self.locate(batch[k + run]).0 == region
+                {
+                    run += 1;
+                }
                 // A failed madvise only means the pages stay resident.
-                let _ = self.regions[region].decommit(offset * self.slot_size, self.slot_size);
+                let _ = self.regions[region]
+                    .decommit(first * self.slot_size, run * self.slot_size);
+                k += run;
             }
             self.clean = end;
         }

@@ -41,10 +41,13 @@
 //! (`VMStackRecord::ctx_*`), holding where that stack continues while it
 //! does not run: a resumer waiting in `resume`, a continuation suspended in
 //! `suspend` or `switch`, or a fresh continuation's start
-//! (`weft_cont_start`). Before each switch a builtin here does the
-//! bookkeeping (one-shot check, parent link, handler table, payload copy,
-//! `VMStoreContext::current_stack`), so the generated sequence is
-//! "builtin, then `stack_switch(current.ctx, target.ctx)`".
+//! (`weft_cont_start`). Before each switch the bookkeeping (one-shot check,
+//! parent link, handler table, payload copy,
+//! `VMStoreContext::current_stack`) is done either inline by generated
+//! code (`resume`, `suspend`: see `weft_cranelift`'s
+//! `translate/stack_switching.rs`, which mirrors the functions here field
+//! for field) or by a builtin here (`cont.new`, `cont.bind`, `switch`, the
+//! embedder's resume, and the trap paths).
 //!
 //! A `resume` passes its handler table (`weft_environ::resume_table`) and a
 //! buffer: `buf[0]` receives the effect (0 = returned, `i + 1` = suspended
