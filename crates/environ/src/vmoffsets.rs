@@ -41,8 +41,9 @@
 //!   +24  fuel_consumed        i64: fuel used minus fuel given (negative
 //!                             while fuel remains); wasm traps OutOfFuel
 //!                             once it is above zero
-//!   +32  cont_table           -> [ContEntry; cont_table_len]: per
-//!                             continuation slot {generation, header}
+//!   +32  cont_table           -> [ContEntry; 2^24], indexed by a
+//!                             contref's low bits (slot + 1; entry 0 never
+//!                             matches): {generation, header}
 //!   +40  cont_table_len       (0 until the store makes a continuation)
 //!
 //! VMStackRecord (one per stack that runs wasm: the store's native-stack

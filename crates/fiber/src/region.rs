@@ -224,8 +224,7 @@ impl SlotPool {
                     run += 1;
                 }
                 // A failed madvise only means the pages stay resident.
-                let _ = self.regions[region]
-                    .decommit(first * self.slot_size, run * self.slot_size);
+                let _ = self.regions[region].decommit(first * self.slot_size, run * self.slot_size);
                 k += run;
             }
             self.clean = end;

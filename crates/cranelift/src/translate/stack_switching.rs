@@ -146,10 +146,9 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// stale reference goes to the `ContFail` builtin, which traps.
     ///
     /// ```text
-    ///   index = (contref & INDEX_MASK) - 1         (null -> huge -> slow)
-    ///   e = store.cont_table + 16 * index          if index < len
-    ///   if e.generation & GEN_MASK != contref >> INDEX_BITS
-    ///      or e.header == 0: ContFail; trap
+    ///   e = store.cont_table + 16 * (contref & INDEX_MASK)   (slot + 1)
+    ///   if e.generation & GEN_MASK != contref >> INDEX_BITS:
+    ///      ContFail; trap         (null: entry 0 never matches)
     ///   e.generation += 1                           (one-shot)
     ///   k = e.header; in = k.innermost
     ///   in.recv_buf[in.bound ..] = args; in.bound = 0
@@ -160,28 +159,17 @@ impl<'a, 'm> Translator<'a, 'm> {
     fn inline_resume(&mut self, contref: Value, args: &[Value], buf: Value, table: Value) {
         let f = MemFlags::trusted();
         let sc = self.store_ctx();
+        // The table has an entry for every value of the index bits; entry
+        // 0 (a null reference) never matches, so no bounds or null check.
         let idx1 = self
             .b
             .ins()
             .band_imm_s(contref, weft_environ::contref::INDEX_MASK as i64);
-        let index = self.b.ins().iadd_imm_s(idx1, -1);
-        let len = self
-            .b
-            .ins()
-            .load(PTR, f, sc, store_ctx::CONT_TABLE_LEN as i32);
-        let in_bounds = self
-            .b
-            .ins()
-            .icmp(condcodes::IntCC::UnsignedLessThan, index, len);
-        let check = self.b.create_block();
         let slow = self.b.create_block();
         let fast = self.b.create_block();
         self.b.set_cold_block(slow);
-        self.b.ins().brif(in_bounds, check, &[], slow, &[]);
-        self.b.seal_block(check);
-        self.b.switch_to_block(check);
         let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
-        let off = self.b.ins().ishl_imm_s(index, 4);
+        let off = self.b.ins().ishl_imm_s(idx1, 4);
         let entry = self.b.ins().iadd(table_base, off);
         let generation = self
             .b
@@ -196,10 +184,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             .ins()
             .ushr_imm_s(contref, i64::from(weft_environ::contref::INDEX_BITS));
         let same = self.b.ins().icmp(condcodes::IntCC::Equal, have, want);
-        let k = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
-        let live = self.b.ins().icmp_imm_s(condcodes::IntCC::NotEqual, k, 0);
-        let ok = self.b.ins().band(same, live);
-        self.b.ins().brif(ok, fast, &[], slow, &[]);
+        self.b.ins().brif(same, fast, &[], slow, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
         self.env
@@ -207,6 +192,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.ins().trap(crate::trap_code(Trap::HostError));
         self.b.seal_block(fast);
         self.b.switch_to_block(fast);
+        let k = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
         let next = self.b.ins().iadd_imm_s(generation, 1);
         self.b
             .ins()
@@ -500,8 +486,9 @@ impl<'a, 'm> Translator<'a, 'm> {
             .ins()
             .store(f, one32, cur, cont_record::RECV_RESULTS as i32);
         let slot = self.b.ins().uload32(f, h, cont_record::SLOT as i32);
+        let lo = self.b.ins().iadd_imm_s(slot, 1);
         let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
-        let eoff = self.b.ins().ishl_imm_s(slot, 4);
+        let eoff = self.b.ins().ishl_imm_s(lo, 4);
         let e = self.b.ins().iadd(table_base, eoff);
         let generation = self.b.ins().load(I64, f, e, cont_entry::GENERATION as i32);
         let generation = self
@@ -512,7 +499,6 @@ impl<'a, 'm> Translator<'a, 'm> {
             .b
             .ins()
             .ishl_imm_s(generation, i64::from(weft_environ::contref::INDEX_BITS));
-        let lo = self.b.ins().iadd_imm_s(slot, 1);
         let k = self.b.ins().bor(hi, lo);
         let koff = ((1 + payload.len()) as u32 * VAL_RAW_SIZE) as i32;
         self.b.ins().store(f, k, rbuf, koff);

@@ -166,11 +166,22 @@ impl ContPool {
             ..SlotPoolConfig::default()
         })
         .map_err(|e| anyhow::anyhow!("cannot set up continuation stacks: {e}"))?;
-        let table = weft_sys::Mmap::accessible(max_slots * size_of::<ContEntry>())?;
+        // Indexed by the low bits of a reference (slot + 1), all 2^24 of
+        // them, so generated code needs no bounds check; entry 0 (null)
+        // has a generation no reference carries. Untouched pages cost
+        // nothing (256 MiB of address space).
+        let entries = (INDEX_MASK + 1) as usize;
+        let table = weft_sys::Mmap::accessible(entries * size_of::<ContEntry>())?;
+        // SAFETY: entry 0 of the fresh, zeroed, writable mapping.
+        unsafe {
+            (*table.as_ptr().cast::<ContEntry>())
+                .generation
+                .set(GEN_MASK)
+        };
         // SAFETY: the store context outlives its pool.
         let ctx = unsafe { &*store_ctx };
         ctx.cont_table.set(table.as_ptr());
-        ctx.cont_table_len.set(max_slots);
+        ctx.cont_table_len.set(entries);
         Ok(ContPool {
             slots,
             table,
@@ -189,11 +200,13 @@ impl ContPool {
         self.created
     }
 
+    /// The table entry of slot `index` (at `index + 1`).
     fn entry(&self, index: u32) -> &ContEntry {
-        assert!((index as usize) < self.table.len() / size_of::<ContEntry>());
+        let at = index as usize + 1;
+        assert!(at < self.table.len() / size_of::<ContEntry>());
         // SAFETY: in bounds (checked), zero-initialised entries are valid
         // (generation 0, null header), and the mapping lives with the pool.
-        unsafe { &*self.table.as_ptr().cast::<ContEntry>().add(index as usize) }
+        unsafe { &*self.table.as_ptr().cast::<ContEntry>().add(at) }
     }
 
     fn encode(&self, index: u32) -> u64 {
@@ -207,9 +220,6 @@ impl ContPool {
             return Err(Trap::NullContinuation);
         }
         let index = (contref & INDEX_MASK) - 1;
-        if index as usize >= self.table.len() / size_of::<ContEntry>() {
-            return Err(Trap::ContinuationConsumed);
-        }
         let e = self.entry(index as u32);
         if e.generation.get() & GEN_MASK != contref >> INDEX_BITS || e.header.get().is_null() {
             return Err(Trap::ContinuationConsumed);
@@ -991,7 +1001,7 @@ mod tests {
             max_live: 16,
         };
         let pool = ContPool::new(config, &ctx).unwrap();
-        assert_eq!(ctx.cont_table_len.get(), 16);
+        assert_eq!(ctx.cont_table_len.get(), 1 << INDEX_BITS);
         assert_eq!(pool.decode(0).unwrap_err(), Trap::NullContinuation);
         // Slot 3, generation 5: stale until the entry says 5 and has a
         // header.
@@ -1006,10 +1016,14 @@ mod tests {
         assert_eq!(pool.decode(r).unwrap(), fake);
         pool.consume(3);
         assert_eq!(pool.decode(r).unwrap_err(), Trap::ContinuationConsumed);
-        // An index past the table is stale, not a crash.
+        // An index past the live slots is stale, not a crash.
         assert_eq!(
             pool.decode((1 << INDEX_BITS) | 1000).unwrap_err(),
             Trap::ContinuationConsumed
         );
+        // Entry 0 (what a null reference indexes) never matches.
+        // SAFETY: entry 0 of the pool's table.
+        let null_gen = unsafe { (*pool.table.as_ptr().cast::<ContEntry>()).generation.get() };
+        assert_eq!(null_gen & GEN_MASK, GEN_MASK);
     }
 }
