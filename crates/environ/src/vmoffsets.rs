@@ -260,6 +260,18 @@ macro_rules! foreach_builtin {
             /// The epoch deadline was reached: 1 = continue (the deadline
             /// was moved), 0 = trap with `Interrupt`.
             EpochDeadline: epoch_deadline(vmctx: vmctx) -> u32;
+            /// `throw`: creates an exception of module tag `tag` whose
+            /// payload is in `values` (one 16-byte slot per tag parameter)
+            /// and unwinds to its handler. Reached through a shim with
+            /// Cranelift's `tail` convention (same argument registers),
+            /// called with `try_call` inside handler scopes; never returns.
+            Throw: throw(vmctx: vmctx, tag: u32, values: ptr<ValRaw>);
+            /// `throw_ref`: rethrows exception `exn` (a raw `exnref`), like
+            /// `Throw`. Returns only if `exn` is null (the caller traps).
+            ThrowRef: throw_ref(vmctx: vmctx, exn: usize);
+            /// The address of the payload slots (16 bytes each) of
+            /// exception `exn` (non-null), for a `catch` clause to load.
+            ExnPayload: exn_payload(vmctx: vmctx, exn: usize) -> usize;
         }
     };
 }
@@ -509,7 +521,7 @@ mod tests {
     fn builtin_offsets() {
         assert_eq!(Builtin::MemoryGrow.offset(), 0);
         assert_eq!(
-            Builtin::EpochDeadline.offset() as usize,
+            Builtin::ExnPayload.offset() as usize,
             (Builtin::COUNT - 1) * 8
         );
     }

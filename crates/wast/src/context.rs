@@ -294,10 +294,20 @@ impl Context {
                 }
                 verdict(self.assert_unlinkable(&mut module, message))
             }
-            D::AssertException { .. } => unsupported(
-                "assert_exception",
-                "exception handling: the public API cannot tell a thrown exception from other errors",
-            ),
+            D::AssertException { exec, .. } => {
+                if self.exec.is_none() {
+                    return Outcome::Skipped;
+                }
+                verdict(match self.execute(exec) {
+                    Err(e) => Err(e),
+                    Ok(Ok(vals)) => Err(format!(
+                        "expected an uncaught exception, got results {}",
+                        self.describe_vals(&vals)
+                    )),
+                    Ok(Err(e)) if e.downcast_ref::<weft::Exception>().is_some() => Ok(()),
+                    Ok(Err(e)) => Err(format!("expected an uncaught exception, got: {}", show(&e))),
+                })
+            }
             D::AssertSuspension { .. } => unsupported("assert_suspension", "stack switching"),
             D::Thread(_) => unsupported("thread", "threads"),
             D::Wait { .. } => unsupported("wait", "threads"),

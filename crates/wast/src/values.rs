@@ -166,6 +166,10 @@ fn null_matches(ht: Option<&HeapType<'_>>, actual: &Val) -> bool {
             ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
             ..
         } => matches!(actual, Val::ExternRef(None)),
+        HeapType::Abstract {
+            ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
+            ..
+        } => matches!(actual, Val::ExnRef(None)),
         _ => actual.is_null(),
     }
 }
@@ -415,6 +419,8 @@ pub fn describe_val(store: &impl AsContext, v: &Val) -> String {
             Some(HostRef(n)) => format!("ref.extern {n}"),
             None => "ref.extern (host value not made by the script)".into(),
         },
+        Val::ExnRef(None) => "ref.null exn".into(),
+        Val::ExnRef(Some(_)) => "ref.exn".into(),
     }
 }
 

@@ -152,15 +152,6 @@ const EXPECTED_FAILURES: &[(&str, &str, &str, usize)] = &[
         45,
     ),
     // Exception handling.
-    ("throw.wast", EH, "throw; assert_exception", 10),
-    ("throw_ref.wast", EH, "throw_ref; assert_exception", 13),
-    ("try_table.wast", EH, "try_table; assert_exception", 56),
-    (
-        "instance.wast",
-        EH,
-        "compares imported and exported tags with try_table/throw",
-        15,
-    ),
     (
         "legacy/rethrow.wast",
         EH,

@@ -24,6 +24,7 @@
 mod artifact;
 mod cache;
 mod engine;
+mod exn;
 mod externals;
 mod func;
 mod instance;
@@ -39,6 +40,7 @@ pub(crate) mod vm;
 
 pub use cache::{CacheStats, default_cache_directory};
 pub use engine::{Config, Engine, OptLevel};
+pub use exn::{Exception, ExnRef};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
 pub use instance::Instance;
