@@ -87,6 +87,7 @@ pub fn translate_function(
         epoch_checks: options.epoch_interruption,
         fuel: options.consume_fuel.then_some(0),
         handlers: Vec::new(),
+        tries: Vec::new(),
     };
 
     // Parameters become the first locals.
@@ -167,6 +168,8 @@ enum FrameKind {
     Block,
     /// A `try_table` (a block whose calls have handlers).
     TryTable,
+    /// A legacy `try` (see `exceptions::LegacyTry`).
+    LegacyTry,
     Loop,
     If {
         else_seen: bool,
@@ -221,6 +224,8 @@ pub struct Translator<'a, 'm> {
     pub(crate) fuel: Option<i64>,
     /// Open exception handler scopes, outermost first (`exceptions`).
     handlers: Vec<exceptions::HandlerScope>,
+    /// Open legacy `try` frames, outermost first.
+    tries: Vec<exceptions::LegacyTry>,
 }
 
 fn block_args(vals: &[Value]) -> Vec<BlockArg> {
@@ -380,6 +385,11 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.translate_try_table(try_table.ty, &try_table.catches)
             }
             Throw { tag_index } => self.translate_throw(tag_index),
+            Try { blockty } => self.translate_legacy_try(blockty),
+            Catch { tag_index } => self.translate_legacy_catch(Some(tag_index)),
+            CatchAll => self.translate_legacy_catch(None),
+            Delegate { relative_depth } => self.translate_delegate(relative_depth),
+            Rethrow { relative_depth } => self.translate_rethrow(relative_depth),
             ThrowRef => self.translate_throw_ref(),
             Loop { blockty } => {
                 let (params, results) = self.block_sig(blockty);
@@ -1007,7 +1017,20 @@ impl<'a, 'm> Translator<'a, 'm> {
     fn translate_unreachable(&mut self, op: &Operator<'_>) -> Result<()> {
         use Operator::*;
         match op {
-            Block { .. } | Loop { .. } | If { .. } | TryTable { .. } => self.unreachable_depth += 1,
+            Block { .. } | Loop { .. } | If { .. } | TryTable { .. } | Try { .. } => {
+                self.unreachable_depth += 1
+            }
+            Catch { tag_index } if self.unreachable_depth == 0 => {
+                self.translate_legacy_catch(Some(*tag_index))
+            }
+            CatchAll if self.unreachable_depth == 0 => self.translate_legacy_catch(None),
+            Delegate { relative_depth } => {
+                if self.unreachable_depth > 0 {
+                    self.unreachable_depth -= 1;
+                } else {
+                    self.translate_delegate(*relative_depth);
+                }
+            }
             Else if self.unreachable_depth == 0 => self.translate_else(),
             End => {
                 if self.unreachable_depth > 0 {
@@ -1053,6 +1076,14 @@ impl<'a, 'm> Translator<'a, 'm> {
     }
 
     fn translate_end(&mut self) {
+        if self.control.last().unwrap().kind == FrameKind::LegacyTry
+            && self
+                .tries
+                .last()
+                .is_some_and(|t| t.control_depth() == self.control.len())
+        {
+            self.end_legacy_try();
+        }
         let depth = self.control.len();
         self.close_scope_of(depth);
         let mut frame = self.control.pop().unwrap();

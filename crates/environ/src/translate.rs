@@ -43,7 +43,10 @@ pub fn default_features() -> WasmFeatures {
         | WasmFeatures::WIDE_ARITHMETIC
         | WasmFeatures::GC
         | WasmFeatures::GC_TYPES
-        | WasmFeatures::EXCEPTIONS;
+        | WasmFeatures::EXCEPTIONS
+        // The pre-3.0 instructions (`try`, `catch`, `rethrow`, `delegate`)
+        // that older toolchains still emit; enabled with exceptions.
+        | WasmFeatures::LEGACY_EXCEPTIONS;
     f.remove(WasmFeatures::THREADS);
     f
 }

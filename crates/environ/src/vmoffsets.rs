@@ -272,6 +272,9 @@ macro_rules! foreach_builtin {
             /// The address of the payload slots (16 bytes each) of
             /// exception `exn` (non-null), for a `catch` clause to load.
             ExnPayload: exn_payload(vmctx: vmctx, exn: usize) -> usize;
+            /// The store-wide tag identity of exception `exn` (non-null),
+            /// for a legacy `catch` to compare.
+            ExnTag: exn_tag(vmctx: vmctx, exn: usize) -> usize;
         }
     };
 }
@@ -520,10 +523,7 @@ mod tests {
     #[test]
     fn builtin_offsets() {
         assert_eq!(Builtin::MemoryGrow.offset(), 0);
-        assert_eq!(
-            Builtin::ExnPayload.offset() as usize,
-            (Builtin::COUNT - 1) * 8
-        );
+        assert_eq!(Builtin::ExnTag.offset() as usize, (Builtin::COUNT - 1) * 8);
     }
 
     #[test]

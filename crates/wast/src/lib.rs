@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 mod context;
+pub mod legacy;
 pub mod messages;
 pub mod spectest;
 pub mod values;

@@ -152,30 +152,6 @@ const EXPECTED_FAILURES: &[(&str, &str, &str, usize)] = &[
         45,
     ),
     // Exception handling.
-    (
-        "legacy/rethrow.wast",
-        EH,
-        "legacy exception handling (try/catch/rethrow); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        16,
-    ),
-    (
-        "legacy/throw.wast",
-        EH,
-        "legacy exception handling (try/catch); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        11,
-    ),
-    (
-        "legacy/try_catch.wast",
-        EH,
-        "legacy exception handling (try/catch); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        43,
-    ),
-    (
-        "legacy/try_delegate.wast",
-        EH,
-        "legacy exception handling (try/delegate); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        26,
-    ),
     // Threads.
     (
         "proposals/threads/atomic.wast",

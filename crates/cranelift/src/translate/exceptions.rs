@@ -47,10 +47,6 @@ pub(super) struct HandlerScope {
     /// `(tag identity offset in the vmctx, or None for a catch-all,
     /// landing pad)`, in clause order.
     pub clauses: Vec<(Option<u32>, ir::Block)>,
-    /// For a legacy `try ... delegate l`: the number of enclosing scopes
-    /// this one forwards to directly (its handlers are those of the
-    /// scope `l` labels plus everything outside it). Unused for try_table.
-    pub skip_outer: usize,
     /// Control stack depth of the frame that opened the scope.
     pub control_depth: usize,
 }
@@ -114,7 +110,13 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// Emits a call; inside handler scopes a `try_call` that lands in
     /// their pads. Returns the call's results (in the block after it).
     pub(super) fn emit_call(&mut self, callee: Callee, args: &[Value]) -> Vec<Value> {
-        let active = self.active_clauses();
+        self.emit_call_within(callee, args, usize::MAX)
+    }
+
+    /// [`Self::emit_call`] with only the handler scopes opened by frames
+    /// at control depth `max_depth` or less.
+    fn emit_call_within(&mut self, callee: Callee, args: &[Value], max_depth: usize) -> Vec<Value> {
+        let active = self.active_clauses(max_depth);
         if active.is_empty() {
             let inst = match callee {
                 Callee::Direct(f) => self.b.ins().call(f, args),
@@ -166,22 +168,21 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.block_params(normal).to_vec()
     }
 
-    /// The clauses of every open handler scope, innermost first, up to
-    /// the first catch-all (nothing outside it can match). A legacy
-    /// `delegate` scope forwards past the scopes it skips.
-    fn active_clauses(&self) -> Vec<(Option<u32>, ir::Block)> {
+    /// The clauses of the open handler scopes (of frames at control
+    /// depth `max_depth` or less), innermost first, up to the first
+    /// catch-all (nothing outside it can match).
+    fn active_clauses(&self, max_depth: usize) -> Vec<(Option<u32>, ir::Block)> {
         let mut out = Vec::new();
-        let mut i = self.handlers.len();
-        while i > 0 {
-            i -= 1;
-            let scope = &self.handlers[i];
+        for scope in self.handlers.iter().rev() {
+            if scope.control_depth > max_depth {
+                continue;
+            }
             for c in &scope.clauses {
                 out.push(*c);
                 if c.0.is_none() {
                     return out;
                 }
             }
-            i = i.saturating_sub(scope.skip_outer);
         }
         out
     }
@@ -207,6 +208,12 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// Calls the `Throw` or `ThrowRef` builtin with `args` (the vmctx is
     /// prepended), through handler scopes.
     fn call_throw_builtin(&mut self, which: Builtin, args: &[Value]) {
+        self.call_throw_builtin_within(which, args, usize::MAX)
+    }
+
+    /// [`Self::call_throw_builtin`] through the scopes of frames at control
+    /// depth `max_depth` or less.
+    fn call_throw_builtin_within(&mut self, which: Builtin, args: &[Value], max_depth: usize) {
         let sig = self.throw_signature(which);
         let sig = self.b.import_signature(sig);
         let table = self.env.vmctx_load(&mut self.b, vmctx::BUILTINS);
@@ -217,7 +224,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let mut all = Vec::with_capacity(args.len() + 1);
         all.push(self.env.vmctx);
         all.extend_from_slice(args);
-        self.emit_call(Callee::Indirect(sig, fnptr), &all);
+        self.emit_call_within(Callee::Indirect(sig, fnptr), &all, max_depth);
     }
 
     /// `throw $tag`: the payload goes to a stack array the builtin copies
@@ -325,7 +332,6 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.open_block(FrameKind::TryTable, ty);
         self.handlers.push(HandlerScope {
             clauses,
-            skip_outer: 0,
             control_depth: self.control.len(),
         });
     }
@@ -343,5 +349,176 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.b.seal_block(landing);
             }
         }
+    }
+}
+
+/// A legacy `try` being translated (one per open `try` frame).
+///
+/// The body's calls land in one catch-all pad, `dispatch`, which gets the
+/// exception; the `catch` clauses, seen later, become a chain of tag
+/// tests starting there; an exception no clause takes is rethrown
+/// (`ThrowRef`) to the enclosing handlers. `delegate l` makes the pad
+/// rethrow to the handlers in effect inside label `l` instead:
+///
+/// ```text
+///   dispatch(exn): tag = exn_tag(exn)
+///   test0:  tag == identity($a) ? catch $a handler(payload) : test1
+///   test1:  tag == identity($b) ? catch $b handler(payload) : test2
+///   test2:  catch_all handler        | no catch_all: throw_ref exn
+/// ```
+pub(super) struct LegacyTry {
+    /// Control depth of the `try` frame (`control.len()` with it pushed).
+    control_depth: usize,
+    dispatch: ir::Block,
+    /// The caught exception (the pad's parameter); `rethrow` throws it.
+    exn: Value,
+    /// The block where the next clause's test goes, once the body ended.
+    next_test: Option<ir::Block>,
+    /// The exception's tag identity, computed at the first clause.
+    tag: Option<Value>,
+    /// Whether the body has ended (a clause began).
+    in_handlers: bool,
+}
+
+impl LegacyTry {
+    /// Control depth of the `try` frame.
+    pub(super) fn control_depth(&self) -> usize {
+        self.control_depth
+    }
+}
+
+impl<'a, 'm> Translator<'a, 'm> {
+    /// `try bt`: opens the block with a catch-all scope into its pad.
+    pub(super) fn translate_legacy_try(&mut self, ty: BlockType) {
+        let body = self.b.create_block();
+        self.b.ins().jump(body, &[]);
+        let dispatch = self.b.create_block();
+        let exn = self.b.append_block_param(dispatch, PTR);
+        self.b.set_cold_block(dispatch);
+        self.b.declare_value_needs_stack_map(exn);
+        self.b.switch_to_block(body);
+        self.b.seal_block(body);
+        self.open_block(FrameKind::LegacyTry, ty);
+        let control_depth = self.control.len();
+        self.handlers.push(HandlerScope {
+            clauses: vec![(None, dispatch)],
+            control_depth,
+        });
+        self.tries.push(LegacyTry {
+            control_depth,
+            dispatch,
+            exn,
+            next_test: None,
+            tag: None,
+            in_handlers: false,
+        });
+    }
+
+    /// Ends the current arm (body or handler) of the innermost `try`:
+    /// branches to its continuation if reachable; at the end of the body,
+    /// closes its scope and starts the clause chain at the pad.
+    fn end_try_arm(&mut self) {
+        let frame = self.control.last_mut().expect("validated: in a try");
+        if self.reachable {
+            frame.dest_reachable = true;
+            let dest = frame.dest;
+            let n = frame.results.len();
+            let args = self.branch_args(n);
+            self.b.ins().jump(dest, &block_args(&args));
+        }
+        let height = self.control.last().unwrap().height;
+        self.stack.truncate(height);
+        let t = self.tries.last_mut().expect("validated: in a try");
+        if !t.in_handlers {
+            t.in_handlers = true;
+            t.next_test = Some(t.dispatch);
+            let depth = t.control_depth;
+            self.close_scope_of(depth);
+        }
+    }
+
+    /// `catch $tag` (`Some`) or `catch_all` (`None`) of the innermost try.
+    pub(super) fn translate_legacy_catch(&mut self, tag: Option<u32>) {
+        self.end_try_arm();
+        let t = self.tries.last_mut().unwrap();
+        let Some(test) = t.next_test.take() else {
+            // After a catch_all nothing can be reached (the validator
+            // rejects clauses after it anyway).
+            self.reachable = false;
+            return;
+        };
+        let exn = t.exn;
+        self.b.switch_to_block(test);
+        match tag {
+            Some(tag) => {
+                let have = match self.tries.last().unwrap().tag {
+                    Some(v) => v,
+                    None => {
+                        let call = self.env.call_builtin(&mut self.b, Builtin::ExnTag, &[exn]);
+                        let v = self.b.inst_results(call)[0];
+                        self.tries.last_mut().unwrap().tag = Some(v);
+                        v
+                    }
+                };
+                let want = self.env.tag_identity(&mut self.b, tag);
+                let hit = self.b.ins().icmp(IntCC::Equal, have, want);
+                let handler = self.b.create_block();
+                let next = self.b.create_block();
+                self.b.ins().brif(hit, handler, &[], next, &[]);
+                self.b.seal_block(handler);
+                self.b.seal_block(next);
+                self.tries.last_mut().unwrap().next_test = Some(next);
+                self.b.switch_to_block(handler);
+                let payload = self.load_payload(exn, tag);
+                self.stack.extend(payload);
+            }
+            None => {}
+        }
+        self.reachable = true;
+    }
+
+    /// The end of a `try` frame (called by `translate_end` before the
+    /// frame is popped): an exception no clause took is rethrown outwards.
+    pub(super) fn end_legacy_try(&mut self) {
+        self.end_try_arm();
+        let t = self.tries.pop().unwrap();
+        if let Some(test) = t.next_test {
+            self.b.switch_to_block(test);
+            self.call_throw_builtin(Builtin::ThrowRef, &[t.exn]);
+            self.b.ins().trap(crate::trap_code(Trap::NullReference));
+        }
+        self.reachable = false;
+    }
+
+    /// `delegate l`: ends the try; its pad rethrows to the handlers in
+    /// effect inside label `l` (counted outside the try).
+    pub(super) fn translate_delegate(&mut self, relative_depth: u32) {
+        self.end_try_arm();
+        let t = self.tries.pop().unwrap();
+        let test = t.next_test.expect("delegate ends the body");
+        self.b.switch_to_block(test);
+        // The try is control[len - 1]; label l is control[len - 2 - l], and
+        // the scopes in effect inside it were opened at depth <= len - 1 - l.
+        let max_depth = self.control.len() - 1 - relative_depth as usize;
+        self.call_throw_builtin_within(Builtin::ThrowRef, &[t.exn], max_depth);
+        self.b.ins().trap(crate::trap_code(Trap::NullReference));
+        self.reachable = false;
+        self.translate_end();
+    }
+
+    /// `rethrow l`: throws again the exception caught by the try at label
+    /// `l` (in one of its handlers).
+    pub(super) fn translate_rethrow(&mut self, relative_depth: u32) {
+        let depth = self.control.len() - relative_depth as usize;
+        let exn = self
+            .tries
+            .iter()
+            .rev()
+            .find(|t| t.control_depth == depth)
+            .expect("validated: rethrow names a catch")
+            .exn;
+        self.call_throw_builtin(Builtin::ThrowRef, &[exn]);
+        self.b.ins().trap(crate::trap_code(Trap::NullReference));
+        self.set_unreachable();
     }
 }

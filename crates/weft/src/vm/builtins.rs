@@ -7,7 +7,7 @@
 //! unwind: errors are reported by return value and turned into traps by
 //! the generated code.
 
-use super::exceptions::{exn_payload, throw, throw_ref};
+use super::exceptions::{exn_payload, exn_tag, throw, throw_ref};
 use super::func::HostCallFn;
 use super::instance::InstanceData;
 use super::store::{HostFunc, Pending, StoreOpaque};

@@ -190,6 +190,16 @@ pub(super) unsafe extern "C" fn exn_payload(vmctx: *mut u8, exn: usize) -> usize
     }
 }
 
+/// `ExnTag`: the tag identity of exception `exn`.
+pub(super) unsafe extern "C" fn exn_tag(vmctx: *mut u8, exn: usize) -> usize {
+    // SAFETY: generated code passes its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    store
+        .gc_heap
+        .get(exn)
+        .map_or(usize::MAX, |o| o.tag as usize)
+}
+
 /// The landing pad in `frame` (a caller suspended at return address
 /// `frame.pc`) for an exception of tag identity `tag`, if any.
 ///
