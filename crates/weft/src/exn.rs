@@ -1,7 +1,7 @@
 //! Exceptions from the host's side: exception objects ([`ExnRef`]) and
 //! the error an uncaught exception becomes ([`Exception`]).
 //!
-//! ```no_run
+//! ```
 //! use weft::{Engine, Exception, ExnRef, FuncType, Linker, Module, Store, Tag, Val, ValType};
 //!
 //! # fn main() -> weft::Result<()> {
@@ -18,7 +18,7 @@
 //!           (i32.const -1))))
 //! "#)?;
 //! let mut linker = Linker::new(&engine);
-//! linker.define(&store, "host", "tag", tag)?;
+//! linker.define("host", "tag", tag)?;
 //! // A host function throws a wasm exception that wasm catches.
 //! linker.func_wrap("host", "fail", move |mut caller: weft::Caller<'_, ()>| -> weft::Result<()> {
 //!     let exn = ExnRef::new(&mut caller, tag, &[Val::I32(42)])?;
@@ -141,6 +141,17 @@ impl ExnRef {
         assert!(self.store == store.id, "exception used with another store");
         self.release(store);
     }
+}
+
+/// Statistics of a store's exception heap ([`crate::Store::exn_heap_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExnHeapStats {
+    /// Exception objects allocated and not reclaimed.
+    pub live: usize,
+    /// Object slots (live + free for reuse): the heap's size.
+    pub capacity: usize,
+    /// Collections so far.
+    pub collections: u64,
 }
 
 /// A wasm exception as an error: what an uncaught exception becomes at

@@ -40,7 +40,7 @@ pub(crate) mod vm;
 
 pub use cache::{CacheStats, default_cache_directory};
 pub use engine::{Config, Engine, OptLevel};
-pub use exn::{Exception, ExnRef};
+pub use exn::{Exception, ExnHeapStats, ExnRef};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
 pub use instance::Instance;

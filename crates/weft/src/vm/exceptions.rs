@@ -381,6 +381,13 @@ pub(crate) fn tag_layout(store: &mut StoreOpaque, identity: u32) -> (usize, RefS
     layout
 }
 
+/// Collects the store's heap from host code (outside wasm, or in a host
+/// function called from wasm: then the wasm frames below are roots).
+pub(crate) fn collect_from_host(store: &mut StoreOpaque) {
+    // SAFETY: as in `new_from_host`.
+    unsafe { super::gc::roots::collect(store, Start::LastExit, &[]) };
+}
+
 /// Allocates an exception of `tag` with raw payload `payload` from the
 /// host (collecting first when the heap wants to, with every root: store
 /// data, host handles, and the wasm frames live below the host function
