@@ -222,6 +222,10 @@ fn traps_are_not_caught_by_catch_all() {
         err.downcast_ref::<Trap>(),
         Some(&Trap::IntegerDivisionByZero)
     );
+    // The backtrace walks through the frame with handlers.
+    let bt = err.downcast_ref::<weft::WasmBacktrace>().unwrap();
+    let names: Vec<Option<&str>> = bt.frames.iter().map(|f| f.func_name.as_deref()).collect();
+    assert_eq!(names, [Some("div"), None], "{bt}");
 }
 
 const RECURSION: &str = r#"(module

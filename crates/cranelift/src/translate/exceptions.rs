@@ -449,30 +449,27 @@ impl<'a, 'm> Translator<'a, 'm> {
         };
         let exn = t.exn;
         self.b.switch_to_block(test);
-        match tag {
-            Some(tag) => {
-                let have = match self.tries.last().unwrap().tag {
-                    Some(v) => v,
-                    None => {
-                        let call = self.env.call_builtin(&mut self.b, Builtin::ExnTag, &[exn]);
-                        let v = self.b.inst_results(call)[0];
-                        self.tries.last_mut().unwrap().tag = Some(v);
-                        v
-                    }
-                };
-                let want = self.env.tag_identity(&mut self.b, tag);
-                let hit = self.b.ins().icmp(IntCC::Equal, have, want);
-                let handler = self.b.create_block();
-                let next = self.b.create_block();
-                self.b.ins().brif(hit, handler, &[], next, &[]);
-                self.b.seal_block(handler);
-                self.b.seal_block(next);
-                self.tries.last_mut().unwrap().next_test = Some(next);
-                self.b.switch_to_block(handler);
-                let payload = self.load_payload(exn, tag);
-                self.stack.extend(payload);
-            }
-            None => {}
+        if let Some(tag) = tag {
+            let have = match self.tries.last().unwrap().tag {
+                Some(v) => v,
+                None => {
+                    let call = self.env.call_builtin(&mut self.b, Builtin::ExnTag, &[exn]);
+                    let v = self.b.inst_results(call)[0];
+                    self.tries.last_mut().unwrap().tag = Some(v);
+                    v
+                }
+            };
+            let want = self.env.tag_identity(&mut self.b, tag);
+            let hit = self.b.ins().icmp(IntCC::Equal, have, want);
+            let handler = self.b.create_block();
+            let next = self.b.create_block();
+            self.b.ins().brif(hit, handler, &[], next, &[]);
+            self.b.seal_block(handler);
+            self.b.seal_block(next);
+            self.tries.last_mut().unwrap().next_test = Some(next);
+            self.b.switch_to_block(handler);
+            let payload = self.load_payload(exn, tag);
+            self.stack.extend(payload);
         }
         self.reachable = true;
     }

@@ -179,6 +179,10 @@ unsafe extern "C" fn throw_ref_impl(vmctx: *mut u8, exn: usize, pc: usize, sp: u
 }
 
 /// `ExnPayload`: the address of the payload of exception `exn`.
+///
+/// # Safety
+///
+/// Called by generated code with its own vmctx.
 pub(super) unsafe extern "C" fn exn_payload(vmctx: *mut u8, exn: usize) -> usize {
     // SAFETY: generated code passes its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
@@ -191,6 +195,10 @@ pub(super) unsafe extern "C" fn exn_payload(vmctx: *mut u8, exn: usize) -> usize
 }
 
 /// `ExnTag`: the tag identity of exception `exn`.
+///
+/// # Safety
+///
+/// Called by generated code with its own vmctx.
 pub(super) unsafe extern "C" fn exn_tag(vmctx: *mut u8, exn: usize) -> usize {
     // SAFETY: generated code passes its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
@@ -265,7 +273,7 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
         walk(
             record,
             start,
-            |pc| code_registry::lookup(pc),
+            code_registry::lookup,
             |frame, code| {
                 if frame.host_entries > 0 {
                     return ControlFlow::Break(());

@@ -296,7 +296,11 @@ impl StoreOpaque {
                     None => bail!("null reference passed where {ty} is expected"),
                     Some(e) => {
                         self.check(e.store, "exception reference");
-                        super::gc::heap::raw_of(e.handle) as u128
+                        let raw = super::gc::heap::raw_of(e.handle);
+                        if self.gc_heap.get(raw).is_none() {
+                            bail!("exception reference used after it was unrooted and reclaimed");
+                        }
+                        raw as u128
                     }
                 }
             }
