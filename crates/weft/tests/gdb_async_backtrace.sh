@@ -3,7 +3,9 @@
 # runs on an async fiber, walks through the wasm frames (named through
 # gdb's JIT interface, see src/vm/gdb_jit.rs), the trampolines, the entry
 # routine and the fiber's start frame into the frames of the code that
-# resumed the fiber (docs/INVARIANTS.md, invariants 4 and 6).
+# resumed the fiber (docs/INVARIANTS.md, invariants 4 and 6). The wasm
+# frame `wasm_inner` makes its call inside a try_table (an exception
+# handler scope), so the walk also crosses a frame with handlers.
 #
 # Usage: crates/weft/tests/gdb_async_backtrace.sh [path/to/async_backtrace]
 #   Without an argument, builds the example with cargo (honours

@@ -270,28 +270,23 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
     let mut found = None;
     // SAFETY: the store's records are live; `start` is (contract).
     unsafe {
-        walk(
-            record,
-            start,
-            code_registry::lookup,
-            |frame, code| {
-                if frame.host_entries > 0 {
-                    return ControlFlow::Break(());
-                }
-                if !frame.is_return_address {
-                    return ControlFlow::Continue(());
-                }
-                // The frame is live and was found in `module` by the walker
-                // (inside the enclosing unsafe block).
-                if let Some(module) = code.as_any().downcast_ref::<ModuleCode>()
-                    && let Some(to) = handler_in(module, frame, tag)
-                {
-                    found = Some(to);
-                    return ControlFlow::Break(());
-                }
-                ControlFlow::Continue(())
-            },
-        )
+        walk(record, start, code_registry::lookup, |frame, code| {
+            if frame.host_entries > 0 {
+                return ControlFlow::Break(());
+            }
+            if !frame.is_return_address {
+                return ControlFlow::Continue(());
+            }
+            // The frame is live and was found in `module` by the walker
+            // (inside the enclosing unsafe block).
+            if let Some(module) = code.as_any().downcast_ref::<ModuleCode>()
+                && let Some(to) = handler_in(module, frame, tag)
+            {
+                found = Some(to);
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })
     };
     match found {
         // SAFETY: the handler's frame is live above us; it expects the
