@@ -382,6 +382,21 @@ macro_rules! foreach_builtin {
             /// The inline `resume` fast path found `contref` null or stale:
             /// parks the matching trap; always 0.
             ContFail: cont_fail(vmctx: vmctx, contref: u64) -> u32;
+            /// `throw`: creates an exception of module tag `tag` whose
+            /// payload is in `values` (one 16-byte slot per tag parameter)
+            /// and unwinds to its handler. Reached through a shim with
+            /// Cranelift's `tail` convention (same argument registers),
+            /// called with `try_call` inside handler scopes; never returns.
+            Throw: throw(vmctx: vmctx, tag: u32, values: ptr<ValRaw>);
+            /// `throw_ref`: rethrows exception `exn` (a raw `exnref`), like
+            /// `Throw`. Returns only if `exn` is null (the caller traps).
+            ThrowRef: throw_ref(vmctx: vmctx, exn: usize);
+            /// The address of the payload slots (16 bytes each) of
+            /// exception `exn` (non-null), for a `catch` clause to load.
+            ExnPayload: exn_payload(vmctx: vmctx, exn: usize) -> usize;
+            /// The store-wide tag identity of exception `exn` (non-null),
+            /// for a legacy `catch` to compare.
+            ExnTag: exn_tag(vmctx: vmctx, exn: usize) -> usize;
         }
     };
 }
@@ -630,10 +645,7 @@ mod tests {
     #[test]
     fn builtin_offsets() {
         assert_eq!(Builtin::MemoryGrow.offset(), 0);
-        assert_eq!(
-            Builtin::ContFail.offset() as usize,
-            (Builtin::COUNT - 1) * 8
-        );
+        assert_eq!(Builtin::ExnTag.offset() as usize, (Builtin::COUNT - 1) * 8);
     }
 
     #[test]

@@ -108,5 +108,6 @@ fn print_val(v: &Val) -> String {
         Val::FuncRef(_) => "funcref".to_string(),
         Val::ExternRef(_) => "externref".to_string(),
         Val::ContRef(_) => "contref".to_string(),
+        Val::ExnRef(_) => "exnref".to_string(),
     }
 }

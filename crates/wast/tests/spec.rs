@@ -153,39 +153,6 @@ const EXPECTED_FAILURES: &[(&str, &str, &str, usize)] = &[
         45,
     ),
     // Exception handling.
-    ("throw.wast", EH, "throw; assert_exception", 10),
-    ("throw_ref.wast", EH, "throw_ref; assert_exception", 13),
-    ("try_table.wast", EH, "try_table; assert_exception", 56),
-    (
-        "instance.wast",
-        EH,
-        "compares imported and exported tags with try_table/throw",
-        15,
-    ),
-    (
-        "legacy/rethrow.wast",
-        EH,
-        "legacy exception handling (try/catch/rethrow); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        16,
-    ),
-    (
-        "legacy/throw.wast",
-        EH,
-        "legacy exception handling (try/catch); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        11,
-    ),
-    (
-        "legacy/try_catch.wast",
-        EH,
-        "legacy exception handling (try/catch); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        43,
-    ),
-    (
-        "legacy/try_delegate.wast",
-        EH,
-        "legacy exception handling (try/delegate); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        26,
-    ),
     // Threads.
     (
         "proposals/threads/atomic.wast",

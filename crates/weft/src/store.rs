@@ -97,6 +97,23 @@ impl<T> Store<T> {
         &mut self.inner.data
     }
 
+    /// Reclaims every exception object that neither wasm nor the host
+    /// ([`crate::ExnRef`] handles not yet unrooted) can reach. The store
+    /// also collects by itself when its exception heap grows.
+    pub fn gc(&mut self) {
+        crate::vm::exceptions::collect_from_host(&mut self.inner.opaque);
+    }
+
+    /// Statistics of the store's exception heap.
+    pub fn exn_heap_stats(&self) -> crate::ExnHeapStats {
+        let heap = &self.inner.opaque.gc_heap;
+        crate::ExnHeapStats {
+            live: heap.live(),
+            capacity: heap.capacity(),
+            collections: heap.collections,
+        }
+    }
+
     /// Sets the epoch deadline to `ticks` beyond the engine's current epoch:
     /// once [`Engine::increment_epoch`] has been called that many times,
     /// running wasm traps with [`crate::Trap::Interrupt`] (requires

@@ -23,6 +23,8 @@ pub enum Val {
     ExternRef(Option<ExternRef>),
     /// A continuation reference or null (stack switching).
     ContRef(Option<crate::ContRef>),
+    /// An exception reference or null (see [`crate::ExnRef`]).
+    ExnRef(Option<crate::ExnRef>),
 }
 
 impl Val {
@@ -32,6 +34,8 @@ impl Val {
             Val::ExternRef(None)
         } else if ty.heap.is_cont() {
             Val::ContRef(None)
+        } else if matches!(ty.heap, HeapType::Exn | HeapType::NoExn) {
+            Val::ExnRef(None)
         } else {
             Val::FuncRef(None)
         }
@@ -81,6 +85,14 @@ impl Val {
                 nullable: false,
                 heap: HeapType::Cont,
             }),
+            Val::ExnRef(None) => ValType::Ref(RefType {
+                nullable: true,
+                heap: HeapType::NoExn,
+            }),
+            Val::ExnRef(Some(_)) => ValType::Ref(RefType {
+                nullable: false,
+                heap: HeapType::Exn,
+            }),
         }
     }
 
@@ -120,7 +132,7 @@ impl Val {
     pub fn is_null(&self) -> bool {
         matches!(
             self,
-            Val::FuncRef(None) | Val::ExternRef(None) | Val::ContRef(None)
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::ContRef(None)
         )
     }
 }

@@ -5,7 +5,9 @@
 #    fiber, it walks through the wasm frames (named through gdb's JIT
 #    interface, see src/vm/gdb_jit.rs), the trampolines, the entry routine
 #    and the fiber's start frame into the frames of the code that resumed
-#    the fiber (example `async_backtrace`);
+#    the fiber (example `async_backtrace`; its frame `wasm_inner` makes its
+#    call inside a try_table, so the walk also crosses a frame with
+#    exception handlers);
 # 2. stopped in a host function called from wasm in a continuation inside
 #    another continuation, it walks from the host frames (on the native
 #    stack) back into the inner continuation, through its start frame into

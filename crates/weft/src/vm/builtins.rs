@@ -7,6 +7,7 @@
 //! unwind: errors are reported by return value and turned into traps by
 //! the generated code.
 
+use super::exceptions::{exn_payload, exn_tag, throw, throw_ref};
 use super::func::HostCallFn;
 use super::instance::InstanceData;
 use super::store::{HostFunc, Pending, StoreOpaque};
@@ -344,6 +345,21 @@ unsafe extern "C" fn host_call(
     match result {
         Ok(Ok(())) => 1,
         Ok(Err(e)) => {
+            // A wasm exception (thrown by the host, or one that left wasm
+            // through an inner entry) continues in the caller's wasm.
+            let exn = e
+                .downcast_ref::<crate::Exception>()
+                .filter(|x| x.exn().store == store.id)
+                .map(|x| x.exn());
+            if let Some(exn) = exn {
+                drop(e);
+                let raw = exn.release(store);
+                // SAFETY: the trampoline recorded the exit into the
+                // calling wasm frame; this frame owns nothing any more.
+                unsafe {
+                    super::exceptions::throw_exception(store, raw, super::stack::Start::LastExit)
+                }
+            }
             store.pending = Some(Pending::Error(e));
             0
         }

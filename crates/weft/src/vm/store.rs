@@ -80,6 +80,10 @@ pub(crate) struct StoreOpaque {
     /// Modules instantiated in this store, kept alive with their code.
     pub(crate) modules: Vec<Module>,
     pub(crate) pending: Option<Pending>,
+    /// Exception objects (`exnref`s) of this store.
+    pub(crate) gc_heap: super::gc::GcHeap,
+    /// Payload length and `exnref` slots per tag identity, cached.
+    pub(crate) tag_layouts: Vec<Option<(usize, super::gc::heap::RefSlots)>>,
     /// The record of the native stack the embedder calls in on (whichever
     /// thread that is: its bounds are refreshed at each outermost entry).
     /// Fibers bring their own records.
@@ -129,6 +133,8 @@ impl StoreOpaque {
             func_by_ref: HashMap::new(),
             modules: Vec::new(),
             pending: None,
+            gc_heap: Default::default(),
+            tag_layouts: Vec::new(),
             native_stack: Box::new(VMStackRecord::new(0, 0, 0)),
             self_ptr: std::ptr::null_mut(),
             epoch_behavior: EpochBehavior::Trap,
@@ -293,7 +299,26 @@ impl StoreOpaque {
                     u128::from(c.raw)
                 }
             },
-            (Val::FuncRef(None) | Val::ExternRef(None) | Val::ContRef(None), ValType::Ref(r))
+            (Val::ExnRef(e), ValType::Ref(r))
+                if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) =>
+            {
+                match e {
+                    None if r.nullable => 0,
+                    None => bail!("null reference passed where {ty} is expected"),
+                    Some(e) => {
+                        self.check(e.store, "exception reference");
+                        let raw = super::gc::heap::raw_of(e.handle);
+                        if self.gc_heap.get(raw).is_none() {
+                            bail!("exception reference used after it was unrooted and reclaimed");
+                        }
+                        raw as u128
+                    }
+                }
+            }
+            (
+                Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::ContRef(None),
+                ValType::Ref(r),
+            )
                 if r.nullable =>
             {
                 0
@@ -318,6 +343,12 @@ impl StoreOpaque {
             }
             ValType::Ref(r) if r.heap.is_cont() => {
                 Val::ContRef(crate::ContRef::from_raw(self.id, bits as u64))
+            }
+            ValType::Ref(r) if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) => {
+                Val::ExnRef(
+                    (bits != 0 && self.gc_heap.get(bits as usize).is_some())
+                        .then(|| crate::ExnRef::root(self, bits as usize)),
+                )
             }
             ValType::Ref(_) => Val::FuncRef(self.func_from_raw(bits as usize)),
         }
@@ -484,6 +515,11 @@ impl StoreOpaque {
         };
         self.tags.push(type_id);
         t
+    }
+
+    /// Payload length and `exnref` slots of the tag with identity `identity`.
+    pub(crate) fn tag_layout(&mut self, identity: u32) -> (usize, super::gc::heap::RefSlots) {
+        super::exceptions::tag_layout(self, identity)
     }
 
     pub(crate) fn tag_type_id(&self, t: crate::Tag) -> u32 {
