@@ -1022,6 +1022,15 @@ impl<'a, 'm> Translator<'a, 'm> {
                 cont_type_index,
                 tag_index,
             } => self.translate_switch(cont_type_index, tag_index),
+            ResumeThrow {
+                cont_type_index,
+                tag_index,
+                ref resume_table,
+            } => self.translate_resume_throw(cont_type_index, Some(tag_index), resume_table)?,
+            ResumeThrowRef {
+                cont_type_index,
+                ref resume_table,
+            } => self.translate_resume_throw(cont_type_index, None, resume_table)?,
 
             ref other => {
                 if crate::simd::translate_simd(self, other)? {

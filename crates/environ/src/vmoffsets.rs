@@ -202,6 +202,9 @@ pub mod cont_record {
     /// `recv_results: u32`: 1 if they are that type's results, 0 if its
     /// parameters.
     pub const RECV_RESULTS: u32 = BOUND + 44;
+    /// `pending_exn: usize`: an exception (raw `exnref`) that
+    /// `resume_throw` asks the suspended code to throw when it resumes.
+    pub const PENDING_EXN: u32 = BOUND + 48;
 }
 
 /// The handler table a `resume` passes to the runtime (a stack slot of the
@@ -214,6 +217,10 @@ pub mod resume_table {
     pub const SWITCH: usize = 1 << 63;
     /// The effect a `resume` sees when its continuation returned.
     pub const EFFECT_RETURN: usize = 0;
+    /// The effect a `resume` sees when an exception left its continuation
+    /// uncaught: the raw `exnref` is in `buf[1]`, and the resume throws it
+    /// on (so handlers around the `resume` see it).
+    pub const EFFECT_THROW: usize = usize::MAX;
 }
 
 /// Offsets inside `VMFuncRef`.
@@ -382,6 +389,17 @@ macro_rules! foreach_builtin {
             /// The inline `resume` fast path found `contref` null or stale:
             /// parks the matching trap; always 0.
             ContFail: cont_fail(vmctx: vmctx, contref: u64) -> u32;
+            /// `resume_throw`: links `contref` like `ContResume` and leaves it
+            /// the exception `exn` to throw where it is suspended; returns the
+            /// record to switch to, 1 if the continuation never ran (it is
+            /// dropped; the caller throws `exn` itself), or 0 = trap.
+            ContThrow: cont_throw(
+                vmctx: vmctx, contref: u64, exn: usize, buf: ptr<ValRaw>, table: ptr<usize>
+            ) -> usize;
+            /// A new exception of module tag `tag` with the payload in
+            /// `values` (one slot per tag parameter), not thrown: the raw
+            /// `exnref`.
+            ExnNew: exn_new(vmctx: vmctx, tag: u32, values: ptr<ValRaw>) -> usize;
             /// `throw`: creates an exception of module tag `tag` whose
             /// payload is in `values` (one 16-byte slot per tag parameter)
             /// and unwinds to its handler. Reached through a shim with

@@ -620,3 +620,106 @@ fn a_trap_in_a_continuation_resumed_by_the_host_is_an_error_and_frees_it() {
     let host = Func::wrap(&mut store, || {});
     assert!(weft::ContRef::new(&mut store, &host).is_err());
 }
+
+// ---- exceptions and continuations -------------------------------------------
+
+const EXN: &str = r#"(module
+  (type $ft (func (param i32) (result i32)))
+  (type $ct (cont $ft))
+  (type $ft0 (func (result i32)))
+  (type $ct0 (cont $ft0))
+  (tag $e (export "e") (param i32))
+  (tag $yield)
+  ;; throws $e(x) from inside the continuation, nobody inside catches it
+  (func $thrower (param $x i32) (result i32) (throw $e (local.get $x)))
+  ;; suspends once, then returns 1; catches $e thrown into it (by
+  ;; resume_throw) and returns the payload + 100
+  (func $catcher (param i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h)
+        (suspend $yield)
+        (return (i32.const 1)))
+      (unreachable))
+    (i32.add (i32.const 100)))
+  (elem declare func $thrower $catcher)
+  ;; the exception leaves the continuation through `resume`; the
+  ;; try_table around the resume catches it
+  (func (export "through_resume") (param $x i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h)
+        (return (resume $ct (local.get $x) (cont.new $ct (ref.func $thrower)))))
+      (unreachable)))
+  ;; resume_throw into a suspended continuation that catches it
+  (func (export "into_suspended") (result i32)
+    (local $k (ref null $ct0))
+    (block $on_yield (result (ref $ct0))
+      (drop (resume $ct (on $yield $on_yield) (i32.const 0)
+        (cont.new $ct (ref.func $catcher))))
+      (return (i32.const -1)))
+    (local.set $k)
+    (resume_throw $ct0 $e (i32.const 7) (local.get $k)))
+  ;; resume_throw into a continuation that never ran: thrown right here
+  (func (export "into_fresh") (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h)
+        (return (resume_throw $ct $e (i32.const 9)
+          (cont.new $ct (ref.func $catcher)))))
+      (unreachable)))
+  (func (export "uncaught") (param $x i32) (result i32)
+    (resume $ct (local.get $x) (cont.new $ct (ref.func $thrower)))))"#;
+
+#[test]
+fn exceptions_cross_resume_and_resume_throw_into_continuations() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(&engine, EXN).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let through = instance
+        .get_typed_func::<i32, i32>(&mut store, "through_resume")
+        .unwrap();
+    assert_eq!(through.call(&mut store, 42).unwrap(), 42);
+    assert_eq!(store.continuation_stats().live, 0, "the thrower is retired");
+    let suspended = instance
+        .get_typed_func::<(), i32>(&mut store, "into_suspended")
+        .unwrap();
+    assert_eq!(suspended.call(&mut store, ()).unwrap(), 107);
+    let fresh = instance
+        .get_typed_func::<(), i32>(&mut store, "into_fresh")
+        .unwrap();
+    assert_eq!(fresh.call(&mut store, ()).unwrap(), 9);
+    assert_eq!(store.continuation_stats().live, 0);
+    // Uncaught: the embedder gets the exception with its payload.
+    let uncaught = instance
+        .get_typed_func::<i32, i32>(&mut store, "uncaught")
+        .unwrap();
+    let err = uncaught.call(&mut store, 5).unwrap_err();
+    let exn = err
+        .downcast_ref::<weft::Exception>()
+        .unwrap_or_else(|| panic!("not an exception: {err:?}"))
+        .exn();
+    assert_eq!(exn.payload(&mut store)[0].unwrap_i32(), 5);
+    assert_eq!(store.continuation_stats().live, 0);
+}
+
+#[test]
+fn an_exception_leaving_a_continuation_resumed_by_the_host_is_an_error() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (tag $e (export "e") (param i32))
+          (func (export "thrower") (param i32) (result i32) (throw $e (local.get 0))))"#,
+    )
+    .unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let thrower = instance.get_func(&mut store, "thrower").unwrap();
+    let k = weft::ContRef::new(&mut store, &thrower).unwrap();
+    let err = k.resume(&mut store, &[weft::Val::I32(3)], &[]).unwrap_err();
+    let exn = err
+        .downcast_ref::<weft::Exception>()
+        .unwrap_or_else(|| panic!("not an exception: {err:?}"))
+        .exn();
+    assert_eq!(exn.payload(&mut store)[0].unwrap_i32(), 3);
+    assert_eq!(store.continuation_stats().live, 0);
+}

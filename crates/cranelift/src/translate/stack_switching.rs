@@ -247,7 +247,14 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.push(r);
     }
 
-    pub(super) fn translate_resume(&mut self, ct: u32, table: &ResumeTable) -> Result<()> {
+    /// The buffer and handler table of a `resume` (or `resume_throw`) of
+    /// continuation type `ct` with `table`, plus what the dispatch after
+    /// the switch needs: (buf, table address, result types, argument count).
+    fn resume_frame(
+        &mut self,
+        ct: u32,
+        table: &ResumeTable,
+    ) -> (Value, Value, Vec<ir::Type>, usize) {
         let fty = self.cont_func_type(ct);
         let (np, results) = (
             fty.params().len(),
@@ -257,17 +264,16 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .collect::<Vec<_>>(),
         );
         let info = self.env.info;
-        let tag_params = |tag: u32| info.type_as_func(info.tags[tag as usize]).params();
         let mut slots = np.max(results.len());
         for h in &table.handlers {
             if let Handle::OnLabel { tag, .. } = h {
-                slots = slots.max(tag_params(*tag).len() + 1);
+                let n = info.type_as_func(info.tags[*tag as usize]).params().len();
+                slots = slots.max(n + 1);
             }
         }
-        let contref = self.pop();
-        let mut args = self.popn(np);
-        self.canon_all(&mut args);
-        let buf = self.value_buffer(1 + slots);
+        // At least one value slot: an exception leaving the continuation
+        // comes back in buf[1].
+        let buf = self.value_buffer(1 + slots.max(1));
 
         // The handler table: [count, entries...].
         let nh = table.handlers.len();
@@ -294,11 +300,99 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .ins()
                 .store(MemFlags::trusted(), id, table_addr, ((1 + i) * 8) as i32);
         }
+        (buf, table_addr, results, np)
+    }
 
+    pub(super) fn translate_resume(&mut self, ct: u32, table: &ResumeTable) -> Result<()> {
+        let (buf, table_addr, results, np) = self.resume_frame(ct, table);
+        let contref = self.pop();
+        let mut args = self.popn(np);
+        self.canon_all(&mut args);
         self.inline_resume(contref, &args, buf, table_addr);
+        self.resume_dispatch(buf, table, &results)
+    }
 
-        // Back: the continuation returned or a handler of ours was chosen.
+    /// `resume_throw $ct $tag` (`exn` = None: the tag's payload is on the
+    /// operand stack) and `resume_throw_ref $ct` (the exception is on the
+    /// stack): the continuation resumes by throwing the exception where
+    /// it is suspended (`ContThrow` sets its pending exception, which the
+    /// `suspend` or `switch` it waits in throws). A continuation that never
+    /// ran is dropped and the exception thrown right here.
+    pub(super) fn translate_resume_throw(
+        &mut self,
+        ct: u32,
+        tag: Option<u32>,
+        table: &ResumeTable,
+    ) -> Result<()> {
+        let (buf, table_addr, results, _) = self.resume_frame(ct, table);
+        let contref = self.pop();
+        let exn = match tag {
+            Some(tag) => {
+                let info = self.env.info;
+                let n = info.type_as_func(info.tags[tag as usize]).params().len();
+                let mut payload = self.popn(n);
+                self.canon_all(&mut payload);
+                let vals = self.value_buffer(n.max(1));
+                self.store_values(vals, 0, &payload);
+                let t = self.b.ins().iconst(I32, i64::from(tag));
+                let call = self
+                    .env
+                    .call_builtin(&mut self.b, Builtin::ExnNew, &[t, vals]);
+                self.b.inst_results(call)[0]
+            }
+            None => self.pop(),
+        };
+        let cur = self.current_stack();
+        let target = self.call_checked(Builtin::ContThrow, &[contref, exn, buf, table_addr]);
+        let fresh = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, target, 1);
+        let here = self.b.create_block();
+        let there = self.b.create_block();
+        self.b.ins().brif(fresh, here, &[], there, &[]);
+        self.b.seal_block(here);
+        self.b.switch_to_block(here);
+        self.push(exn);
+        self.translate_throw_ref();
+        self.reachable = true;
+        self.b.seal_block(there);
+        self.b.switch_to_block(there);
+        self.switch_stacks(cur, target);
+        self.resume_dispatch(buf, table, &results)
+    }
+
+    /// After a `resume`'s switch: the continuation returned (results in
+    /// `buf[1..]`) or suspended to one of `table`'s label handlers
+    /// (`buf[0]` = its index + 1; payload and continuation in `buf[1..]`).
+    fn resume_dispatch(
+        &mut self,
+        buf: Value,
+        table: &ResumeTable,
+        results: &[ir::Type],
+    ) -> Result<()> {
+        let info = self.env.info;
+        let tag_params = |tag: u32| info.type_as_func(info.tags[tag as usize]).params();
+        // Back: the continuation returned, a handler of ours was chosen,
+        // or an exception left the continuation: throw it on from here.
         let effect = self.b.ins().load(I64, MemFlags::trusted(), buf, 0);
+        let thrown = self.b.ins().icmp_imm_s(
+            condcodes::IntCC::Equal,
+            effect,
+            resume_table::EFFECT_THROW as i64,
+        );
+        let rethrow = self.b.create_block();
+        let not_thrown = self.b.create_block();
+        self.b.set_cold_block(rethrow);
+        self.b.ins().brif(thrown, rethrow, &[], not_thrown, &[]);
+        self.b.seal_block(rethrow);
+        self.b.switch_to_block(rethrow);
+        let exn = self
+            .b
+            .ins()
+            .load(PTR, MemFlags::trusted(), buf, VAL_RAW_SIZE as i32);
+        self.push(exn);
+        self.translate_throw_ref();
+        self.reachable = true;
+        self.b.seal_block(not_thrown);
+        self.b.switch_to_block(not_thrown);
         for (i, h) in table.handlers.iter().enumerate() {
             let Handle::OnLabel { tag, label } = *h else {
                 continue;
@@ -331,9 +425,34 @@ impl<'a, 'm> Translator<'a, 'm> {
             self.b.seal_block(next);
             self.b.switch_to_block(next);
         }
-        let vals = self.load_values(buf, 1, &results);
+        let vals = self.load_values(buf, 1, results);
         self.stack.extend(vals);
         Ok(())
+    }
+
+    /// After a `suspend` or `switch` is resumed: if it was resumed by
+    /// `resume_throw`, throw the pending exception here.
+    fn throw_pending(&mut self, cur: Value) {
+        let f = MemFlags::trusted();
+        let exn = self
+            .b
+            .ins()
+            .load(PTR, f, cur, cont_record::PENDING_EXN as i32);
+        let throw = self.b.create_block();
+        let go_on = self.b.create_block();
+        self.b.set_cold_block(throw);
+        self.b.ins().brif(exn, throw, &[], go_on, &[]);
+        self.b.seal_block(throw);
+        self.b.switch_to_block(throw);
+        let zero = self.b.ins().iconst(PTR, 0);
+        self.b
+            .ins()
+            .store(f, zero, cur, cont_record::PENDING_EXN as i32);
+        self.push(exn);
+        self.translate_throw_ref();
+        self.reachable = true;
+        self.b.seal_block(go_on);
+        self.b.switch_to_block(go_on);
     }
 
     pub(super) fn translate_suspend(&mut self, tag: u32) {
@@ -510,6 +629,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             .ins()
             .store(f, resumer, sc, store_ctx::CURRENT_STACK as i32);
         self.switch_stacks(cur, resumer);
+        self.throw_pending(cur);
     }
 
     pub(super) fn translate_switch(&mut self, ct: u32, tag: u32) {
@@ -543,6 +663,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let recv_ty = self.b.ins().iconst(I32, i64::from(recv_ty));
         let target = self.call_checked(Builtin::ContSwitch, &[id, contref, recv_ty, buf, count]);
         self.switch_stacks(cur, target);
+        self.throw_pending(cur);
         let vals = self.load_values(buf, 1, &results);
         self.stack.extend(vals);
     }

@@ -458,6 +458,50 @@ unsafe extern "C" fn cont_fail(vmctx: *mut u8, contref: u64) -> u32 {
     0
 }
 
+unsafe extern "C" fn cont_throw(
+    vmctx: *mut u8,
+    contref: u64,
+    exn: usize,
+    buf: *mut ValRaw,
+    table: *mut usize,
+) -> usize {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    if exn == 0 {
+        park(store, crate::Error::new(weft_environ::Trap::NullReference));
+        return 0;
+    }
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
+    // SAFETY: generated code passes its resume buffer and table, and a
+    // live exception.
+    match unsafe { super::continuation::cont_throw(pool, contref, exn, buf, table) } {
+        Ok(r) => r,
+        Err(e) => {
+            park(store, e);
+            0
+        }
+    }
+}
+
+unsafe extern "C" fn exn_new(vmctx: *mut u8, tag: u32, values: *mut ValRaw) -> usize {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let identity = unsafe { (&(*inst).tags)[tag as usize].index };
+    let (n, refs) = super::exceptions::tag_layout(store, identity);
+    // SAFETY: generated code stored one slot per tag parameter there.
+    let payload: &[u128] = unsafe { std::slice::from_raw_parts(values.cast::<u128>(), n) };
+    // No collection here: the caller is about to hand the exception to a
+    // continuation, and none runs while continuations are alive.
+    store.gc_heap.alloc(identity, payload, refs)
+}
+
 unsafe extern "C" fn cont_bind(vmctx: *mut u8, contref: u64, args: *mut ValRaw, n: u32) -> u64 {
     // SAFETY: called by generated code with its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };

@@ -268,10 +268,19 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
     };
     let record = store.vm_store_ctx.current_stack.get();
     let mut found = None;
+    // Whether the search reached the end of the running continuation: its
+    // resumer's `resume` is not a call site, so the exception leaves the
+    // continuation through it (`escape_continuation`) and is thrown on
+    // from there.
+    let mut left_continuation = false;
     // SAFETY: the store's records are live; `start` is (contract).
     unsafe {
         walk(record, start, code_registry::lookup, |frame, code| {
             if frame.host_entries > 0 {
+                return ControlFlow::Break(());
+            }
+            if frame.record != record.cast_const() {
+                left_continuation = true;
                 return ControlFlow::Break(());
             }
             if !frame.is_return_address {
@@ -306,6 +315,11 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
             // exception in the first payload register.
             unsafe { resume_at(to, [exn, 0]) }
         }
+        // SAFETY: the running record is a continuation whose frames hold
+        // no handler; forwarded.
+        None if left_continuation => unsafe {
+            super::continuation::escape_continuation(record, exn)
+        },
         // SAFETY: forwarded.
         None => unsafe { uncaught(store, exn, start) },
     }

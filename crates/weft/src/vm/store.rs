@@ -318,11 +318,7 @@ impl StoreOpaque {
             (
                 Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::ContRef(None),
                 ValType::Ref(r),
-            )
-                if r.nullable =>
-            {
-                0
-            }
+            ) if r.nullable => 0,
             (v, ty) => bail!(
                 "type mismatch: expected a value of type {ty}, found {:?}",
                 v.ty()

@@ -104,6 +104,9 @@ pub(crate) struct VMContRecord {
     /// `suspend`).
     recv_type: Cell<u32>,
     recv_results: Cell<u32>,
+    /// An exception (raw `exnref`) `resume_throw` left for the suspended
+    /// code to throw when it resumes (0: none).
+    pending_exn: Cell<usize>,
     /// Canonical id of the function type it was created with (its
     /// results are what its resumer receives when it returns).
     func_type: u32,
@@ -297,6 +300,7 @@ impl ContPool {
                 recv_buf: Cell::new(args as *mut ValRaw),
                 recv_type: Cell::new(func_type),
                 recv_results: Cell::new(0),
+                pending_exn: Cell::new(0),
                 func_type,
                 nresults,
                 funcref,
@@ -469,6 +473,44 @@ pub(crate) unsafe fn cont_resume(
     o.resumer_buf.set(buf);
     ctx.current_stack.set(inner_ptr.cast());
     Ok(inner_ptr.cast())
+}
+
+/// `resume_throw`: the record to switch to, or 1 when the continuation
+/// never ran (it is retired; the caller throws `exn` itself).
+///
+/// # Safety
+/// As for [`cont_resume`]; `exn` is a live raw `exnref` of the store.
+pub(crate) unsafe fn cont_throw(
+    pool: &mut ContPool,
+    contref: u64,
+    exn: usize,
+    buf: *mut ValRaw,
+    table: *const usize,
+) -> ContResult<usize> {
+    let outer = pool.decode(contref).map_err(trap)?;
+    // SAFETY: a live record (decode) and its chain's innermost record.
+    let (o, inner_ptr) = unsafe { (&*outer, (*outer).innermost.get()) };
+    pool.consume(o.slot);
+    // SAFETY: as above.
+    let inner = unsafe { &*inner_ptr };
+    #[cfg(target_arch = "x86_64")]
+    let fresh = inner_ptr == outer && inner.stack.ctx_pc.get() == x86_64::start_address();
+    #[cfg(not(target_arch = "x86_64"))]
+    let fresh = false;
+    if fresh {
+        // SAFETY: it never ran: nothing is on its stack.
+        unsafe { pool.retire(outer) };
+        return Ok(1);
+    }
+    inner.pending_exn.set(exn);
+    inner.bound.set(0);
+    // SAFETY: the store context outlives its pool.
+    let ctx = unsafe { &*pool.store_ctx };
+    o.stack.parent.set(ctx.current_stack.get());
+    o.handlers.set(table);
+    o.resumer_buf.set(buf);
+    ctx.current_stack.set(inner_ptr.cast());
+    Ok(inner_ptr as usize)
 }
 
 /// The continuation between the running stack and the handler of `tag`
@@ -707,6 +749,48 @@ pub(crate) unsafe fn run_off_continuation(
     Ok(true)
 }
 
+/// An exception `exn` (raw `exnref`) left the running continuation
+/// `record` uncaught: retires it and continues its resumer after its
+/// `resume` with the effect `EFFECT_THROW` (and `exn` in `buf[1]`), where
+/// generated code throws it on.
+///
+/// # Safety
+/// `record` must be the store's running record, a continuation, and the
+/// caller's frames (on its stack) must own nothing that needs dropping.
+pub(crate) unsafe fn escape_continuation(record: *mut VMStackRecord, exn: usize) -> ! {
+    let c = record.cast::<VMContRecord>();
+    // SAFETY: the running continuation (contract).
+    let (parent, buf, pool) = unsafe {
+        (
+            (*c).stack.parent.get(),
+            (*c).resumer_buf.get(),
+            &mut *(*c).pool,
+        )
+    };
+    // SAFETY: the resumer's buffer has the effect slot and at least one
+    // value slot (the compiler reserves one for every resume).
+    unsafe {
+        (*buf).bits = resume_table::EFFECT_THROW as u128;
+        (*buf.add(1)).bits = exn as u128;
+    }
+    // SAFETY: the store context outlives its pool.
+    unsafe { &*pool.store_ctx }.current_stack.set(parent);
+    // SAFETY: nothing runs on this stack after the jump below.
+    unsafe { pool.retire(c) };
+    // SAFETY: the resumer waits at its control context (saved by the
+    // switch that started this continuation); all its registers but the
+    // stack and frame pointers are dead there.
+    let to = unsafe {
+        super::stack::ResumePoint {
+            pc: (*parent).ctx_pc.get(),
+            sp: (*parent).ctx_sp.get(),
+            fp: (*parent).ctx_fp.get(),
+        }
+    };
+    // SAFETY: see above.
+    unsafe { super::entry::resume_at(to, [0, 0]) }
+}
+
 /// After a trap unwound to the entry whose record is `until`: every
 /// continuation between the stack that trapped (`from`) and it is dead;
 /// their slots go back to the pool.
@@ -911,9 +995,9 @@ pub(crate) fn api_resume(
     let slots = tag_types
         .iter()
         .map(|t| t.params().len() + 1)
-        .chain([args.len(), results.len()])
+        .chain([args.len(), results.len(), 1])
         .max()
-        .unwrap_or(0);
+        .unwrap_or(1);
     let mut buf = vec![ValRaw { bits: 0 }; 1 + slots];
     for (i, (v, ty)) in args.iter().zip(want).enumerate() {
         buf[1 + i].bits = store.val_to_raw(v, ty)?;
@@ -942,6 +1026,12 @@ pub(crate) fn api_resume(
         return Err(e);
     }
     let effect = buf[0].bits as usize;
+    if effect == resume_table::EFFECT_THROW {
+        // An exception left the continuation: the host gets it as the
+        // error a call would have returned.
+        let exn = crate::ExnRef::root(store, buf[1].bits as usize);
+        return Err(crate::Error::new(crate::Exception::new(exn)));
+    }
     if effect == resume_table::EFFECT_RETURN {
         let vals = results
             .iter()
@@ -984,6 +1074,7 @@ mod tests {
             offset_of!(VMContRecord, recv_results) as u32,
             o::RECV_RESULTS
         );
+        assert_eq!(offset_of!(VMContRecord, pending_exn) as u32, o::PENDING_EXN);
         assert_eq!(
             offset_of!(ContEntry, generation) as u32,
             cont_entry::GENERATION
