@@ -58,6 +58,12 @@ fn ends_stretch(op: &Operator<'_>) -> bool {
             | ReturnCallRef { .. }
             | MemoryGrow { .. }
             | TableGrow { .. }
+            | Throw { .. }
+            | ThrowRef
+            | Rethrow { .. }
+            | Catch { .. }
+            | CatchAll
+            | Delegate { .. }
     )
 }
 

@@ -74,6 +74,48 @@ pub struct CompiledFunction {
     /// How to unwind through the function (DWARF CFI for System V
     /// targets), for debuggers and profilers; see [`Compiler::systemv_cie`].
     pub unwind: Option<UnwindInfo>,
+    /// Calls made inside exception handler scopes (`try_call`), sorted by
+    /// return address: where a throw through each call lands.
+    pub call_sites: Vec<CallSite>,
+    /// Where `exnref` values live in the frame at each call (Cranelift
+    /// user stack maps), sorted by return address: the GC's precise roots.
+    pub stack_maps: Vec<StackMap>,
+}
+
+/// One call inside exception handler scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSite {
+    /// Offset of the return address in the function.
+    pub ret: u32,
+    /// Frame pointer minus the stack pointer at the call: a handler is
+    /// resumed with `sp = fp - frame_offset`.
+    pub frame_offset: u32,
+    /// The handlers, innermost first; the first that matches wins.
+    pub handlers: Vec<Handler>,
+}
+
+/// One catch clause of a [`CallSite`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handler {
+    /// `None` for a catch-all; otherwise the vmctx byte offset of the
+    /// caught tag's store-wide identity (`VMOffsets::tag`).
+    pub tag: Option<u32>,
+    /// Offset of the landing pad in the function.
+    pub offset: u32,
+    /// Where the frame saved its vmctx (the dynamic context that tag
+    /// offsets are read from), as an offset from the call's stack pointer.
+    pub context_sp_offset: Option<u32>,
+}
+
+/// The `exnref` slots of a frame at one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackMap {
+    /// Offset of the return address in the function.
+    pub ret: u32,
+    /// Frame pointer minus stack pointer at the call.
+    pub frame_size: u32,
+    /// Offsets from that stack pointer of 8-byte slots holding `exnref`s.
+    pub slots: Vec<u32>,
 }
 
 /// Code generation choices that change what generated code does.
@@ -316,6 +358,53 @@ impl Compiler {
         let unwind = code
             .create_unwind_info(isa)
             .map_err(|e| anyhow!("unwind info generation failed: {e:?}"))?;
+        let mut call_sites = Vec::new();
+        for site in code.buffer.call_sites() {
+            if site.exception_handlers.is_empty() {
+                continue;
+            }
+            let mut context = None;
+            let mut handlers = Vec::new();
+            for h in site.exception_handlers {
+                use cranelift_codegen::{ExceptionContextLoc, FinalizedMachExceptionHandler as H};
+                match *h {
+                    H::Context(ExceptionContextLoc::SPOffset(off)) => context = Some(off),
+                    H::Context(ExceptionContextLoc::GPR(_)) => {
+                        return Err(anyhow!(
+                            "exception handler context kept in a register across a call"
+                        ));
+                    }
+                    H::Tag(tag, offset) => handlers.push(Handler {
+                        tag: Some(tag.as_u32()),
+                        offset,
+                        context_sp_offset: context,
+                    }),
+                    H::Default(offset) => handlers.push(Handler {
+                        tag: None,
+                        offset,
+                        context_sp_offset: context,
+                    }),
+                }
+            }
+            call_sites.push(CallSite {
+                ret: site.ret_addr,
+                frame_offset: site
+                    .frame_offset
+                    .ok_or_else(|| anyhow!("try_call without a frame offset"))?,
+                handlers,
+            });
+        }
+        call_sites.sort_by_key(|c| c.ret);
+        let stack_maps = code
+            .buffer
+            .user_stack_maps()
+            .iter()
+            .map(|(ret, span, map)| StackMap {
+                ret: *ret,
+                frame_size: *span,
+                slots: map.entries().map(|(_, off)| off).collect(),
+            })
+            .collect();
         Ok(CompiledFunction {
             code: code.code_buffer().to_vec(),
             alignment: code.buffer.alignment.max(16),
@@ -323,6 +412,8 @@ impl Compiler {
             traps,
             address_map,
             unwind,
+            call_sites,
+            stack_maps,
         })
     }
 }

@@ -7,6 +7,7 @@
 //! Code after an unconditional branch is unreachable: it is validated but
 //! not translated, except for the nesting of its control instructions.
 
+mod exceptions;
 mod stack_switching;
 
 use crate::env::{FuncEnv, PTR, Region, clif_type, const_flags};
@@ -18,7 +19,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use weft_environ::wasmparser::{
-    BlockType, FuncValidator, FunctionBody, MemArg, Operator, ValidatorResources,
+    BlockType, FuncValidator, FunctionBody, MemArg, Operator, ValType, ValidatorResources,
 };
 use weft_environ::{
     Builtin, ModuleInfo, Trap, memory_def, stack_record, store_ctx, table_def, vmctx,
@@ -86,12 +87,17 @@ pub fn translate_function(
         if_param_values: Vec::new(),
         epoch_checks: options.epoch_interruption,
         fuel: options.consume_fuel.then_some(0),
+        handlers: Vec::new(),
+        tries: Vec::new(),
     };
 
     // Parameters become the first locals.
     for (i, p) in fty.params().iter().enumerate() {
         let ty = clif_type(*p);
         let var = t.b.declare_var(ty);
+        if exceptions::is_exnref(p) {
+            t.b.declare_var_needs_stack_map(var);
+        }
         let val = t.b.block_params(entry)[i + 2];
         t.b.def_var(var, val);
         t.locals.push((var, ty));
@@ -105,6 +111,9 @@ pub fn translate_function(
         let cty = clif_type(ty);
         for _ in 0..count {
             let var = t.b.declare_var(cty);
+            if exceptions::is_exnref(&ty) {
+                t.b.declare_var_needs_stack_map(var);
+            }
             let zero = t.zero(cty);
             t.b.def_var(var, zero);
             t.locals.push((var, cty));
@@ -120,6 +129,7 @@ pub fn translate_function(
     for r in &results {
         t.b.append_block_param(exit, *r);
     }
+    t.declare_block_refs(exit, fty.results());
     t.control.push(Frame {
         kind: FrameKind::Block,
         dest: exit,
@@ -157,8 +167,14 @@ pub fn translate_function(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FrameKind {
     Block,
+    /// A `try_table` (a block whose calls have handlers).
+    TryTable,
+    /// A legacy `try` (see `exceptions::LegacyTry`).
+    LegacyTry,
     Loop,
-    If { else_seen: bool },
+    If {
+        else_seen: bool,
+    },
 }
 
 struct Frame {
@@ -207,6 +223,10 @@ pub struct Translator<'a, 'm> {
     /// With fuel metering: the cost of the instructions translated since
     /// fuel was last charged.
     pub(crate) fuel: Option<i64>,
+    /// Open exception handler scopes, outermost first (`exceptions`).
+    handlers: Vec<exceptions::HandlerScope>,
+    /// Open legacy `try` frames, outermost first.
+    tries: Vec<exceptions::LegacyTry>,
 }
 
 fn block_args(vals: &[Value]) -> Vec<BlockArg> {
@@ -361,27 +381,24 @@ impl<'a, 'm> Translator<'a, 'm> {
                     .trap(crate::trap_code(Trap::UnreachableCodeReached));
                 self.set_unreachable();
             }
-            Block { blockty } => {
-                let (params, results) = self.block_sig(blockty);
-                let dest = self.new_block_with(&results);
-                let height = self.stack.len() - params.len();
-                self.control.push(Frame {
-                    kind: FrameKind::Block,
-                    dest,
-                    header: None,
-                    else_block: None,
-                    num_params: params.len(),
-                    params,
-                    results,
-                    height,
-                    dest_reachable: false,
-                    head_reachable: true,
-                });
+            Block { blockty } => self.open_block(FrameKind::Block, blockty),
+            TryTable { ref try_table } => {
+                self.translate_try_table(try_table.ty, &try_table.catches)
             }
+            Throw { tag_index } => self.translate_throw(tag_index),
+            Try { blockty } => self.translate_legacy_try(blockty),
+            Catch { tag_index } => self.translate_legacy_catch(Some(tag_index)),
+            CatchAll => self.translate_legacy_catch(None),
+            Delegate { relative_depth } => self.translate_delegate(relative_depth),
+            Rethrow { relative_depth } => self.translate_rethrow(relative_depth),
+            ThrowRef => self.translate_throw_ref(),
             Loop { blockty } => {
                 let (params, results) = self.block_sig(blockty);
                 let header = self.new_block_with(&params);
                 let dest = self.new_block_with(&results);
+                let (wparams, wresults) = self.block_wasm_sig(blockty);
+                self.declare_block_refs(header, &wparams);
+                self.declare_block_refs(dest, &wresults);
                 let args = self.popn(params.len());
                 let mut args = args;
                 self.canon_all(&mut args);
@@ -411,6 +428,8 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let then_block = self.b.create_block();
                 let else_block = self.b.create_block();
                 let dest = self.new_block_with(&results);
+                let (_, wresults) = self.block_wasm_sig(blockty);
+                self.declare_block_refs(dest, &wresults);
                 self.b.ins().brif(cond, then_block, &[], else_block, &[]);
                 self.b.seal_block(then_block);
                 self.b.seal_block(else_block);
@@ -521,6 +540,9 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let a = self.canon(a);
                 let bb = self.canon(bb);
                 let v = self.b.ins().select(c, a, bb);
+                if let TypedSelect { ty } = *op {
+                    self.declare_refs(&[v], &[ty]);
+                }
                 self.push(v);
             }
             TypedSelectMulti { ref tys } => {
@@ -528,10 +550,11 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let n = tys.len();
                 let second = self.popn(n);
                 let first = self.popn(n);
-                for (x, y) in first.into_iter().zip(second) {
+                for ((x, y), ty) in first.into_iter().zip(second).zip(tys.iter()) {
                     let x = self.canon(x);
                     let y = self.canon(y);
                     let v = self.b.ins().select(c, x, y);
+                    self.declare_refs(&[v], [ty]);
                     self.push(v);
                 }
             }
@@ -559,6 +582,8 @@ impl<'a, 'm> Translator<'a, 'm> {
                     const_flags()
                 };
                 let v = self.b.ins().load(ty, flags, addr, 0);
+                let wty = self.env.info.globals[global_index as usize].content_type;
+                self.declare_refs(&[v], &[wty]);
                 self.push(v);
             }
             GlobalSet { global_index } => {
@@ -698,6 +723,8 @@ impl<'a, 'm> Translator<'a, 'm> {
                     .b
                     .ins()
                     .load(PTR, Region::Tables.flags(MemFlags::trusted()), addr, 0);
+                let wty = ValType::Ref(self.env.info.tables[table as usize].ty.element_type);
+                self.declare_refs(&[v], &[wty]);
                 self.push(v);
             }
             TableSet { table } => {
@@ -995,6 +1022,15 @@ impl<'a, 'm> Translator<'a, 'm> {
                 cont_type_index,
                 tag_index,
             } => self.translate_switch(cont_type_index, tag_index),
+            ResumeThrow {
+                cont_type_index,
+                tag_index,
+                ref resume_table,
+            } => self.translate_resume_throw(cont_type_index, Some(tag_index), resume_table)?,
+            ResumeThrowRef {
+                cont_type_index,
+                ref resume_table,
+            } => self.translate_resume_throw(cont_type_index, None, resume_table)?,
 
             ref other => {
                 if crate::simd::translate_simd(self, other)? {
@@ -1009,7 +1045,20 @@ impl<'a, 'm> Translator<'a, 'm> {
     fn translate_unreachable(&mut self, op: &Operator<'_>) -> Result<()> {
         use Operator::*;
         match op {
-            Block { .. } | Loop { .. } | If { .. } => self.unreachable_depth += 1,
+            Block { .. } | Loop { .. } | If { .. } | TryTable { .. } | Try { .. } => {
+                self.unreachable_depth += 1
+            }
+            Catch { tag_index } if self.unreachable_depth == 0 => {
+                self.translate_legacy_catch(Some(*tag_index))
+            }
+            CatchAll if self.unreachable_depth == 0 => self.translate_legacy_catch(None),
+            Delegate { relative_depth } => {
+                if self.unreachable_depth > 0 {
+                    self.unreachable_depth -= 1;
+                } else {
+                    self.translate_delegate(*relative_depth);
+                }
+            }
             Else if self.unreachable_depth == 0 => self.translate_else(),
             End => {
                 if self.unreachable_depth > 0 {
@@ -1055,6 +1104,16 @@ impl<'a, 'm> Translator<'a, 'm> {
     }
 
     fn translate_end(&mut self) {
+        if self.control.last().unwrap().kind == FrameKind::LegacyTry
+            && self
+                .tries
+                .last()
+                .is_some_and(|t| t.control_depth() == self.control.len())
+        {
+            self.end_legacy_try();
+        }
+        let depth = self.control.len();
+        self.close_scope_of(depth);
         let mut frame = self.control.pop().unwrap();
         let dest = frame.dest;
         // A block or loop whose continuation nothing branches to (branches
@@ -1067,7 +1126,10 @@ impl<'a, 'm> Translator<'a, 'm> {
         if self.reachable
             && !frame.dest_reachable
             && !self.control.is_empty()
-            && matches!(frame.kind, FrameKind::Block | FrameKind::Loop)
+            && matches!(
+                frame.kind,
+                FrameKind::Block | FrameKind::Loop | FrameKind::TryTable
+            )
         {
             let results = self.popn(frame.results.len());
             self.stack.truncate(frame.height);
@@ -1259,9 +1321,32 @@ impl<'a, 'm> Translator<'a, 'm> {
         args
     }
 
-    fn push_call_results(&mut self, call: ir::Inst) {
-        let results = self.b.inst_results(call).to_vec();
+    /// Pushes the results of a call to a function of type `ty`.
+    fn push_call_results(&mut self, ty: u32, results: Vec<Value>) {
+        let tys = self.env.info.type_as_func(ty).results().to_vec();
+        self.declare_refs(&results, &tys);
         self.stack.extend(results);
+    }
+
+    /// Opens a `block` (or the block of a `try_table`).
+    fn open_block(&mut self, kind: FrameKind, blockty: BlockType) {
+        let (params, results) = self.block_sig(blockty);
+        let dest = self.new_block_with(&results);
+        let (_, wresults) = self.block_wasm_sig(blockty);
+        self.declare_block_refs(dest, &wresults);
+        let height = self.stack.len() - params.len();
+        self.control.push(Frame {
+            kind,
+            dest,
+            header: None,
+            else_block: None,
+            num_params: params.len(),
+            params,
+            results,
+            height,
+            dest_reachable: false,
+            head_reachable: true,
+        });
     }
 
     fn translate_call(&mut self, func: u32, tail: bool) {
@@ -1275,8 +1360,8 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.b.ins().return_call_indirect(sig, code, &args);
                 self.set_unreachable();
             } else {
-                let call = self.b.ins().call_indirect(sig, code, &args);
-                self.push_call_results(call);
+                let results = self.emit_call(exceptions::Callee::Indirect(sig, code), &args);
+                self.push_call_results(ty, results);
             }
         } else {
             let callee = self.env.direct_func(&mut self.b, func);
@@ -1285,8 +1370,8 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.b.ins().return_call(callee, &args);
                 self.set_unreachable();
             } else {
-                let call = self.b.ins().call(callee, &args);
-                self.push_call_results(call);
+                let results = self.emit_call(exceptions::Callee::Direct(callee), &args);
+                self.push_call_results(ty, results);
             }
         }
     }
@@ -1299,8 +1384,8 @@ impl<'a, 'm> Translator<'a, 'm> {
             self.b.ins().return_call_indirect(sig, code, &args);
             self.set_unreachable();
         } else {
-            let call = self.b.ins().call_indirect(sig, code, &args);
-            self.push_call_results(call);
+            let results = self.emit_call(exceptions::Callee::Indirect(sig, code), &args);
+            self.push_call_results(ty, results);
         }
     }
 

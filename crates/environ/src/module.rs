@@ -15,7 +15,7 @@ pub enum EntityIndex {
     Memory(u32),
     /// A global index.
     Global(u32),
-    /// A tag index (exception handling; recorded, not executed).
+    /// A tag index (exception handling and stack switching).
     Tag(u32),
 }
 

@@ -44,7 +44,10 @@ pub fn default_features() -> WasmFeatures {
         | WasmFeatures::GC
         | WasmFeatures::GC_TYPES
         | WasmFeatures::EXCEPTIONS
-        | WasmFeatures::STACK_SWITCHING;
+        | WasmFeatures::STACK_SWITCHING
+        // The pre-3.0 instructions (`try`, `catch`, `rethrow`, `delegate`)
+        // that older toolchains still emit; enabled with exceptions.
+        | WasmFeatures::LEGACY_EXCEPTIONS;
     f.remove(WasmFeatures::THREADS);
     f
 }

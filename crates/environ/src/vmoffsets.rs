@@ -41,6 +41,10 @@
 //!   +24  fuel_consumed        i64: fuel used minus fuel given (negative
 //!                             while fuel remains); wasm traps OutOfFuel
 //!                             once it is above zero
+//!   +32  cont_table           -> [ContEntry; 2^24], indexed by a
+//!                             contref's low bits (slot + 1; entry 0 never
+//!                             matches): {generation, header}
+//!   +40  cont_table_len       (0 until the store makes a continuation)
 //!
 //! VMStackRecord (one per stack that runs wasm: the store's native-stack
 //! record, one per fiber; later one per continuation)
@@ -97,8 +101,12 @@ pub mod store_ctx {
     pub const EPOCH_DEADLINE: u32 = 16;
     /// `fuel_consumed: i64`
     pub const FUEL_CONSUMED: u32 = 24;
+    /// `cont_table: *const ContEntry` (see [`super::cont_entry`])
+    pub const CONT_TABLE: u32 = 32;
+    /// `cont_table_len: usize`
+    pub const CONT_TABLE_LEN: u32 = 40;
     /// Size of the record.
-    pub const SIZE: u32 = 32;
+    pub const SIZE: u32 = 48;
 }
 
 /// Offsets inside `VMStackRecord`, the per-stack record (see the diagram
@@ -150,6 +158,55 @@ pub mod stack_record {
     pub const KIND_CONTINUATION: usize = 2;
 }
 
+/// A continuation reference (`contref`) is one word: the slot index plus
+/// one in the low [`contref::INDEX_BITS`] bits (0 is null), the slot's
+/// generation (mod 2^40) above.
+pub mod contref {
+    /// Bits holding the slot index plus one.
+    pub const INDEX_BITS: u32 = 24;
+    /// Mask of those bits.
+    pub const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+    /// Mask of the generation bits kept in a reference (after shifting).
+    pub const GEN_MASK: u64 = (1 << (64 - INDEX_BITS)) - 1;
+}
+
+/// One entry of the store's continuation table, per slot.
+pub mod cont_entry {
+    /// `generation: u64`: bumped by every consumption and reuse.
+    pub const GENERATION: u32 = 0;
+    /// `header: *mut VMContRecord` of the slot.
+    pub const HEADER: u32 = 8;
+    /// Size of an entry.
+    pub const SIZE: u32 = 16;
+}
+
+/// Offsets inside a continuation's header (`VMContRecord`), after its
+/// `VMStackRecord` (which is at offset 0, so a continuation's record and
+/// header are the same address).
+pub mod cont_record {
+    /// `bound: u32`: values already supplied by `cont.bind`.
+    pub const BOUND: u32 = super::stack_record::SIZE;
+    /// `slot: u32`: the slot index.
+    pub const SLOT: u32 = BOUND + 4;
+    /// `innermost: *mut VMContRecord`: for the outermost stack of a
+    /// suspended chain, the stack to switch into.
+    pub const INNERMOST: u32 = BOUND + 8;
+    /// `handlers: *const usize`: the resumer's handler table while running.
+    pub const HANDLERS: u32 = BOUND + 16;
+    /// `resumer_buf: *mut ValRaw`: the resumer's buffer while running.
+    pub const RESUMER_BUF: u32 = BOUND + 24;
+    /// `recv_buf: *mut ValRaw`: where the values it is resumed with go.
+    pub const RECV_BUF: u32 = BOUND + 32;
+    /// `recv_type: u32`: canonical id of the function type describing them.
+    pub const RECV_TYPE: u32 = BOUND + 40;
+    /// `recv_results: u32`: 1 if they are that type's results, 0 if its
+    /// parameters.
+    pub const RECV_RESULTS: u32 = BOUND + 44;
+    /// `pending_exn: usize`: an exception (raw `exnref`) that
+    /// `resume_throw` asks the suspended code to throw when it resumes.
+    pub const PENDING_EXN: u32 = BOUND + 48;
+}
+
 /// The handler table a `resume` passes to the runtime (a stack slot of the
 /// resuming frame): `[count, entry_0, ..., entry_{count-1}]`, one `usize`
 /// each. An entry is the store-wide identity of the handler's tag, with
@@ -160,6 +217,10 @@ pub mod resume_table {
     pub const SWITCH: usize = 1 << 63;
     /// The effect a `resume` sees when its continuation returned.
     pub const EFFECT_RETURN: usize = 0;
+    /// The effect a `resume` sees when an exception left its continuation
+    /// uncaught: the raw `exnref` is in `buf[1]`, and the resume throws it
+    /// on (so handlers around the `resume` see it).
+    pub const EFFECT_THROW: usize = usize::MAX;
 }
 
 /// Offsets inside `VMFuncRef`.
@@ -320,9 +381,40 @@ macro_rules! foreach_builtin {
             /// `switch`: suspends the running continuation to the switch
             /// handler of `tag`, hands it and the `n` values in `buf` to
             /// `contref`, and returns the record to switch to (0 = trap).
+            /// `recv_ty` is the module type index of the function type whose
+            /// parameters the switching code is later resumed with.
             ContSwitch: cont_switch(
-                vmctx: vmctx, tag: usize, contref: u64, buf: ptr<ValRaw>, n: u32
+                vmctx: vmctx, tag: usize, contref: u64, recv_ty: u32, buf: ptr<ValRaw>, n: u32
             ) -> usize;
+            /// The inline `resume` fast path found `contref` null or stale:
+            /// parks the matching trap; always 0.
+            ContFail: cont_fail(vmctx: vmctx, contref: u64) -> u32;
+            /// `resume_throw`: links `contref` like `ContResume` and leaves it
+            /// the exception `exn` to throw where it is suspended; returns the
+            /// record to switch to, 1 if the continuation never ran (it is
+            /// dropped; the caller throws `exn` itself), or 0 = trap.
+            ContThrow: cont_throw(
+                vmctx: vmctx, contref: u64, exn: usize, buf: ptr<ValRaw>, table: ptr<usize>
+            ) -> usize;
+            /// A new exception of module tag `tag` with the payload in
+            /// `values` (one slot per tag parameter), not thrown: the raw
+            /// `exnref`.
+            ExnNew: exn_new(vmctx: vmctx, tag: u32, values: ptr<ValRaw>) -> usize;
+            /// `throw`: creates an exception of module tag `tag` whose
+            /// payload is in `values` (one 16-byte slot per tag parameter)
+            /// and unwinds to its handler. Reached through a shim with
+            /// Cranelift's `tail` convention (same argument registers),
+            /// called with `try_call` inside handler scopes; never returns.
+            Throw: throw(vmctx: vmctx, tag: u32, values: ptr<ValRaw>);
+            /// `throw_ref`: rethrows exception `exn` (a raw `exnref`), like
+            /// `Throw`. Returns only if `exn` is null (the caller traps).
+            ThrowRef: throw_ref(vmctx: vmctx, exn: usize);
+            /// The address of the payload slots (16 bytes each) of
+            /// exception `exn` (non-null), for a `catch` clause to load.
+            ExnPayload: exn_payload(vmctx: vmctx, exn: usize) -> usize;
+            /// The store-wide tag identity of exception `exn` (non-null),
+            /// for a legacy `catch` to compare.
+            ExnTag: exn_tag(vmctx: vmctx, exn: usize) -> usize;
         }
     };
 }
@@ -571,10 +663,7 @@ mod tests {
     #[test]
     fn builtin_offsets() {
         assert_eq!(Builtin::MemoryGrow.offset(), 0);
-        assert_eq!(
-            Builtin::ContSwitch.offset() as usize,
-            (Builtin::COUNT - 1) * 8
-        );
+        assert_eq!(Builtin::ExnTag.offset() as usize, (Builtin::COUNT - 1) * 8);
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub struct SlotPool {
     red_zone: usize,
     header_size: usize,
     slots_per_region: usize,
+    /// `slots_per_region` is a power of two: `log2` of it (slot index ->
+    /// region and offset is a shift and a mask, on every lookup).
+    region_shift: u32,
     max_slots: usize,
     keep_resident: usize,
     decommit_batch: usize,
@@ -126,7 +129,8 @@ impl SlotPool {
                 header_size: config.header_size,
             });
         }
-        let slots_per_region = (config.region_size / slot_size).max(1);
+        // A power of two, so that finding a slot needs no division.
+        let slots_per_region = 1usize << (config.region_size / slot_size).max(1).ilog2();
         if config.max_slots > u32::MAX as usize {
             return Err(Error::SizeOverflow {
                 requested: config.max_slots,
@@ -137,6 +141,7 @@ impl SlotPool {
             red_zone: config.red_zone,
             header_size: config.header_size,
             slots_per_region,
+            region_shift: slots_per_region.trailing_zeros(),
             max_slots: config.max_slots,
             keep_resident: config.keep_resident,
             decommit_batch: config.decommit_batch.max(1),
@@ -201,14 +206,34 @@ impl SlotPool {
         let dirty = self.free.len() - self.clean;
         if dirty >= self.keep_resident + self.decommit_batch {
             let end = self.free.len() - self.keep_resident;
-            for k in self.clean..end {
-                let i = self.free[k] as usize;
-                let (region, offset) = (i / self.slots_per_region, i % self.slots_per_region);
+            // One madvise per run of adjacent slots (freed stacks are often
+            // neighbours: the pool hands out slots in order).
+            let mut batch: Vec<usize> = self.free[self.clean..end]
+                .iter()
+                .map(|i| *i as usize)
+                .collect();
+            batch.sort_unstable();
+            let mut k = 0;
+            while k < batch.len() {
+                let (region, first) = self.locate(batch[k]);
+                let mut run = 1;
+                while k + run < batch.len()
+                    && batch[k + run] == batch[k] + run
+                    && self.locate(batch[k + run]).0 == region
+                {
+                    run += 1;
+                }
                 // A failed madvise only means the pages stay resident.
-                let _ = self.regions[region].decommit(offset * self.slot_size, self.slot_size);
+                let _ = self.regions[region].decommit(first * self.slot_size, run * self.slot_size);
+                k += run;
             }
             self.clean = end;
         }
+    }
+
+    /// Region and position in it of slot index `i`.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        (i >> self.region_shift, i & (self.slots_per_region - 1))
     }
 
     /// The live slot with index `index`, if there is one.
@@ -218,8 +243,7 @@ impl SlotPool {
 
     /// Lowest address of the slot.
     pub fn base(&self, slot: SlotId) -> usize {
-        let i = slot.0 as usize;
-        let (region, offset) = (i / self.slots_per_region, i % self.slots_per_region);
+        let (region, offset) = self.locate(slot.0 as usize);
         self.regions[region].as_ptr() as usize + offset * self.slot_size
     }
 

@@ -32,9 +32,10 @@
 //! | `assert_malformed_custom`, `assert_invalid_custom` | the text tooling rejects the custom annotation, or the engine accepts the module: custom sections never make a module malformed or invalid for an engine, and weft does not interpret branch hints or `@custom` contents |
 //!
 //! The spec's `assert_uninstantiable` is spelled `assert_trap (module ...)`
-//! by the `wast` crate; it is handled as such. `thread`, `wait`,
-//! `assert_exception`, `assert_suspension` and component-model scripts fail
-//! with "unsupported directive ...".
+//! by the `wast` crate; it is handled as such. `assert_exception` passes
+//! when the call fails with an uncaught wasm exception (an error that
+//! downcasts to `weft::Exception`). `thread`, `wait`, `assert_suspension`
+//! and component-model scripts fail with "unsupported directive ...".
 //!
 //! Each script runs on its own thread with a large native stack
 //! ([`WastRunner::native_stack_size`], 64 MiB by default) so that the
@@ -43,6 +44,7 @@
 #![deny(missing_docs)]
 
 mod context;
+pub mod legacy;
 pub mod messages;
 pub mod spectest;
 pub mod values;

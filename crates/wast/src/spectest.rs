@@ -107,5 +107,7 @@ fn print_val(v: &Val) -> String {
         Val::V128(x) => format!("{x:#034x} : v128"),
         Val::FuncRef(_) => "funcref".to_string(),
         Val::ExternRef(_) => "externref".to_string(),
+        Val::ContRef(_) => "contref".to_string(),
+        Val::ExnRef(_) => "exnref".to_string(),
     }
 }

@@ -14,7 +14,8 @@
 //! | `ref.null` (no heap type) | any null reference |
 //! | `ref.null func`/`nofunc` | a null `funcref` |
 //! | `ref.null extern`/`noextern` | a null `externref` |
-//! | `ref.null HT` (any other heap type, or a type index) | any null reference: `Val` has no variant for the `any`/`exn` hierarchies, and nulls of those types surface as [`Val::null_ref`] makes them |
+//! | `ref.null exn`/`noexn` | a null `exnref` |
+//! | `ref.null HT` (any other heap type, or a type index) | any null reference: `Val` has no variant for the `any` hierarchy, and nulls of those types surface as [`Val::null_ref`] makes them |
 //! | `ref.extern` | any non-null `externref` |
 //! | `ref.extern N` | an `externref` whose host payload is [`HostRef`]`(N)` |
 //! | `ref.func` / `ref.func IDX` | any non-null `funcref` (the public API cannot map a `Func` back to its index, so `IDX` is not checked) |
@@ -166,6 +167,10 @@ fn null_matches(ht: Option<&HeapType<'_>>, actual: &Val) -> bool {
             ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
             ..
         } => matches!(actual, Val::ExternRef(None)),
+        HeapType::Abstract {
+            ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
+            ..
+        } => matches!(actual, Val::ExnRef(None)),
         _ => actual.is_null(),
     }
 }
@@ -415,6 +420,10 @@ pub fn describe_val(store: &impl AsContext, v: &Val) -> String {
             Some(HostRef(n)) => format!("ref.extern {n}"),
             None => "ref.extern (host value not made by the script)".into(),
         },
+        Val::ContRef(None) => "ref.null cont".into(),
+        Val::ContRef(Some(_)) => "(continuation reference)".into(),
+        Val::ExnRef(None) => "ref.null exn".into(),
+        Val::ExnRef(Some(_)) => "ref.exn".into(),
     }
 }
 
@@ -638,7 +647,9 @@ mod tests {
         assert!(m("(ref.null)", &Val::FuncRef(None)).is_ok());
         assert!(m("(ref.null)", &Val::ExternRef(None)).is_ok());
         assert!(m("(ref.null any)", &Val::FuncRef(None)).is_ok());
-        assert!(m("(ref.null exn)", &Val::FuncRef(None)).is_ok());
+        assert!(m("(ref.null exn)", &Val::ExnRef(None)).is_ok());
+        assert!(m("(ref.null noexn)", &Val::ExnRef(None)).is_ok());
+        assert!(m("(ref.null exn)", &Val::FuncRef(None)).is_err());
         assert!(m("(ref.null)", &Val::I32(0)).is_err());
 
         assert!(m("(ref.func)", &Val::FuncRef(None)).is_err());

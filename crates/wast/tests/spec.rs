@@ -153,39 +153,6 @@ const EXPECTED_FAILURES: &[(&str, &str, &str, usize)] = &[
         45,
     ),
     // Exception handling.
-    ("throw.wast", EH, "throw; assert_exception", 10),
-    ("throw_ref.wast", EH, "throw_ref; assert_exception", 13),
-    ("try_table.wast", EH, "try_table; assert_exception", 56),
-    (
-        "instance.wast",
-        EH,
-        "compares imported and exported tags with try_table/throw",
-        15,
-    ),
-    (
-        "legacy/rethrow.wast",
-        EH,
-        "legacy exception handling (try/catch/rethrow); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        16,
-    ),
-    (
-        "legacy/throw.wast",
-        EH,
-        "legacy exception handling (try/catch); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        11,
-    ),
-    (
-        "legacy/try_catch.wast",
-        EH,
-        "legacy exception handling (try/catch); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        43,
-    ),
-    (
-        "legacy/try_delegate.wast",
-        EH,
-        "legacy exception handling (try/delegate); the text parser rejects its folded `(do ...)` blocks, so each top-level form counts as failed",
-        26,
-    ),
     // Threads.
     (
         "proposals/threads/atomic.wast",
@@ -236,40 +203,11 @@ const EXPECTED_DIRECTIVE_FAILURES: &[(&str, u32, &str, &str)] = &[
 /// Where the lists are, for messages asking to update them.
 const THIS_FILE: &str = "crates/wast/tests/spec.rs";
 
-/// Why the stack-switching files below fail: they use exception handling
-/// (`throw`, `try_table`, `resume_throw`, `assert_exception`), which the
-/// compiler does not translate yet (issue 9), so each module that needs it
-/// fails to compile and the directives using it count as failed.
-const NEEDS_EH: &str = "exception handling (throw/try_table/resume_throw) is not compiled yet";
-
 /// `(path relative to the stack-switching corpus, number of failing
 /// directives, reason)`: the proposal's tests (`test/core/stack-switching`)
 /// and the explainer's examples (`proposals/stack-switching/examples`).
-const STACK_SWITCHING_EXPECTED: &[(&str, usize, &str)] = &[
-    ("test/core/stack-switching/cont.wast", 23, NEEDS_EH),
-    ("test/core/stack-switching/resume_throw.wast", 22, NEEDS_EH),
-    (
-        "proposals/stack-switching/examples/actor-lwt.wast",
-        8,
-        NEEDS_EH,
-    ),
-    ("proposals/stack-switching/examples/actor.wast", 8, NEEDS_EH),
-    (
-        "proposals/stack-switching/examples/async-await.wast",
-        6,
-        NEEDS_EH,
-    ),
-    (
-        "proposals/stack-switching/examples/fun-actor-lwt.wast",
-        8,
-        NEEDS_EH,
-    ),
-    (
-        "proposals/stack-switching/examples/scheduler2-throw.wast",
-        2,
-        NEEDS_EH,
-    ),
-];
+/// Empty: every file passes.
+const STACK_SWITCHING_EXPECTED: &[(&str, usize, &str)] = &[];
 
 /// Whether `WEFT_SPEC_PRECOMPILED` asks for the precompiled mode.
 fn precompiled_mode() -> bool {

@@ -43,7 +43,12 @@ fn main() {
     let module = Module::new(
         &engine,
         r#"(module (import "h" "leaf" (func $leaf (param i32) (result i32)))
-             (func $wasm_inner (param i32) (result i32) local.get 0 call $leaf)
+             ;; The call is inside an exception handler scope (a try_call with
+             ;; a landing pad): gdb must unwind through such frames too.
+             (func $wasm_inner (param i32) (result i32)
+               (block $h
+                 (try_table (catch_all $h) (return (call $leaf (local.get 0)))))
+               (i32.const -1))
              (func (export "outer") (param i32) (result i32) local.get 0 call $wasm_inner))"#,
     )
     .unwrap();

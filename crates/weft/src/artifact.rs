@@ -68,7 +68,14 @@ struct FuncMeta {
     traps: Vec<(u32, u8)>,
     address_map: Vec<(u32, u32)>,
     unwind: Option<UnwindInfo>,
+    /// (return offset, frame offset, [(tag offset, landing offset,
+    /// context sp offset)])
+    call_sites: Vec<CallSiteMeta>,
+    /// (return offset, frame size, slots)
+    stack_maps: Vec<(u32, u32, Vec<u32>)>,
 }
+
+type CallSiteMeta = (u32, u32, Vec<(Option<u32>, u32, Option<u32>)>);
 
 #[derive(Serialize, Deserialize)]
 struct RelocMeta {
@@ -128,6 +135,25 @@ fn func_meta(f: &CompiledFunction) -> FuncMeta {
         traps: f.traps.iter().map(|(o, t)| (*o, t.as_u8())).collect(),
         address_map: f.address_map.clone(),
         unwind: f.unwind.clone(),
+        call_sites: f
+            .call_sites
+            .iter()
+            .map(|c| {
+                (
+                    c.ret,
+                    c.frame_offset,
+                    c.handlers
+                        .iter()
+                        .map(|h| (h.tag, h.offset, h.context_sp_offset))
+                        .collect(),
+                )
+            })
+            .collect(),
+        stack_maps: f
+            .stack_maps
+            .iter()
+            .map(|m| (m.ret, m.frame_size, m.slots.clone()))
+            .collect(),
     }
 }
 
@@ -317,6 +343,31 @@ pub(crate) fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<(Vec<u8>, Com
             traps,
             address_map: m.address_map,
             unwind: m.unwind,
+            call_sites: m
+                .call_sites
+                .into_iter()
+                .map(|(ret, frame_offset, hs)| weft_cranelift::CallSite {
+                    ret,
+                    frame_offset,
+                    handlers: hs
+                        .into_iter()
+                        .map(|(tag, offset, context_sp_offset)| weft_cranelift::Handler {
+                            tag,
+                            offset,
+                            context_sp_offset,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            stack_maps: m
+                .stack_maps
+                .into_iter()
+                .map(|(ret, frame_size, slots)| weft_cranelift::StackMap {
+                    ret,
+                    frame_size,
+                    slots,
+                })
+                .collect(),
         })
     };
     let funcs = meta

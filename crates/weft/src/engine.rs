@@ -326,9 +326,11 @@ impl Config {
     }
 
     /// Enables or disables exception handling (`tag`, `throw`,
-    /// `throw_ref`, `try_table`, `exnref`; on by default as in Wasm 3.0).
+    /// `throw_ref`, `try_table`, `exnref`; on by default as in Wasm 3.0),
+    /// and the legacy `try`/`catch`/`catch_all`/`rethrow`/`delegate`.
     pub fn wasm_exceptions(&mut self, enable: bool) -> &mut Config {
         self.features.set(WasmFeatures::EXCEPTIONS, enable);
+        self.features.set(WasmFeatures::LEGACY_EXCEPTIONS, enable);
         self
     }
 

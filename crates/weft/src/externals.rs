@@ -191,8 +191,8 @@ impl Memory {
 }
 
 /// An exception tag owned by a store. Tags can be defined, imported and
-/// exported; throwing and catching (the exception-handling proposal) is not
-/// supported yet.
+/// exported; exceptions of a tag are made, thrown and inspected with
+/// [`crate::ExnRef`] and [`crate::Exception`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tag {
     pub(crate) store: StoreId,

@@ -95,6 +95,11 @@ impl Instance {
         self.get_export(store, name)?.into_table()
     }
 
+    /// The exported tag called `name`.
+    pub fn get_tag(&self, store: impl AsContextMut, name: &str) -> Option<crate::Tag> {
+        self.get_export(store, name)?.into_tag()
+    }
+
     /// The module this instance was created from.
     pub fn module(&self, store: impl AsContext) -> Module {
         store.as_context().0.instance_module(*self).clone()

@@ -23,7 +23,9 @@
 
 mod artifact;
 mod cache;
+mod continuation;
 mod engine;
+mod exn;
 mod externals;
 mod func;
 mod instance;
@@ -38,7 +40,9 @@ mod values;
 pub(crate) mod vm;
 
 pub use cache::{CacheStats, default_cache_directory};
+pub use continuation::{ContRef, Resumed};
 pub use engine::{Config, Engine, OptLevel};
+pub use exn::{Exception, ExnHeapStats, ExnRef};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
 pub use instance::Instance;
@@ -48,7 +52,7 @@ pub use limits::{
 };
 pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ImportType, Module};
-pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
+pub use store::{AsContext, AsContextMut, ContinuationStats, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use typed::{AsyncHostFuture, IntoFunc, RawStore, TypedFunc, V128, WasmList, WasmRet, WasmTy};
 pub use types::{

@@ -17,6 +17,15 @@ impl StoreId {
     }
 }
 
+/// Continuation counts of a store ([`Store::continuation_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContinuationStats {
+    /// Continuations whose stacks are out of the pool now.
+    pub live: usize,
+    /// Continuations created since the store was made.
+    pub created: u64,
+}
+
 /// A collection of instances and the objects they own, with user data `T`.
 ///
 /// Everything created in a store (instances, functions, memories, tables,
@@ -88,6 +97,23 @@ impl<T> Store<T> {
         &mut self.inner.data
     }
 
+    /// Reclaims every exception object that neither wasm nor the host
+    /// ([`crate::ExnRef`] handles not yet unrooted) can reach. The store
+    /// also collects by itself when its exception heap grows.
+    pub fn gc(&mut self) {
+        crate::vm::exceptions::collect_from_host(&mut self.inner.opaque);
+    }
+
+    /// Statistics of the store's exception heap.
+    pub fn exn_heap_stats(&self) -> crate::ExnHeapStats {
+        let heap = &self.inner.opaque.gc_heap;
+        crate::ExnHeapStats {
+            live: heap.live(),
+            capacity: heap.capacity(),
+            collections: heap.collections,
+        }
+    }
+
     /// Sets the epoch deadline to `ticks` beyond the engine's current epoch:
     /// once [`Engine::increment_epoch`] has been called that many times,
     /// running wasm traps with [`crate::Trap::Interrupt`] (requires
@@ -133,6 +159,22 @@ impl<T> Store<T> {
     /// The fuel left; fails when fuel is not enabled.
     pub fn get_fuel(&self) -> crate::Result<u64> {
         self.inner.opaque.get_fuel()
+    }
+
+    /// Statistics of this store's continuations (stack-switching
+    /// proposal): how many are alive now (their stacks are out of the
+    /// pool: fresh, running or suspended) and how many were ever created.
+    /// A continuation's stack returns to the pool when it returns or a
+    /// trap kills it; one that stays suspended holds its stack until the
+    /// store is dropped.
+    pub fn continuation_stats(&self) -> crate::ContinuationStats {
+        match &self.inner.opaque.continuations {
+            Some(p) => crate::ContinuationStats {
+                live: p.live(),
+                created: p.created(),
+            },
+            None => crate::ContinuationStats::default(),
+        }
     }
 
     /// Consumes the store and returns its user data.

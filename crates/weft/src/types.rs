@@ -110,6 +110,12 @@ pub enum HeapType {
     Exn,
     /// `noexn`
     NoExn,
+    /// `cont` (stack switching)
+    Cont,
+    /// `nocont`
+    NoCont,
+    /// A concrete continuation type, by engine canonical type id.
+    ConcreteCont(u32),
     /// A concrete function type, by engine canonical type id.
     ConcreteFunc(u32),
     /// A concrete non-function (GC) type, by engine canonical type id.
@@ -122,6 +128,14 @@ impl HeapType {
         matches!(
             self,
             HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_)
+        )
+    }
+
+    /// Whether references of this heap type are continuation references.
+    pub fn is_cont(&self) -> bool {
+        matches!(
+            self,
+            HeapType::Cont | HeapType::NoCont | HeapType::ConcreteCont(_)
         )
     }
 
@@ -146,6 +160,9 @@ impl fmt::Display for HeapType {
             HeapType::None => f.write_str("none"),
             HeapType::Exn => f.write_str("exn"),
             HeapType::NoExn => f.write_str("noexn"),
+            HeapType::Cont => f.write_str("cont"),
+            HeapType::NoCont => f.write_str("nocont"),
+            HeapType::ConcreteCont(id) => write!(f, "(cont type #{id})"),
             HeapType::ConcreteFunc(id) => write!(f, "(func type #{id})"),
             HeapType::Concrete(id) => write!(f, "(type #{id})"),
         }

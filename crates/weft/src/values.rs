@@ -21,6 +21,10 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// An external reference or null.
     ExternRef(Option<ExternRef>),
+    /// A continuation reference or null (stack switching).
+    ContRef(Option<crate::ContRef>),
+    /// An exception reference or null (see [`crate::ExnRef`]).
+    ExnRef(Option<crate::ExnRef>),
 }
 
 impl Val {
@@ -28,6 +32,10 @@ impl Val {
     pub fn null_ref(ty: &RefType) -> Val {
         if ty.heap.is_extern() {
             Val::ExternRef(None)
+        } else if ty.heap.is_cont() {
+            Val::ContRef(None)
+        } else if matches!(ty.heap, HeapType::Exn | HeapType::NoExn) {
+            Val::ExnRef(None)
         } else {
             Val::FuncRef(None)
         }
@@ -69,6 +77,22 @@ impl Val {
                 nullable: false,
                 heap: HeapType::Extern,
             }),
+            Val::ContRef(None) => ValType::Ref(RefType {
+                nullable: true,
+                heap: HeapType::NoCont,
+            }),
+            Val::ContRef(Some(_)) => ValType::Ref(RefType {
+                nullable: false,
+                heap: HeapType::Cont,
+            }),
+            Val::ExnRef(None) => ValType::Ref(RefType {
+                nullable: true,
+                heap: HeapType::NoExn,
+            }),
+            Val::ExnRef(Some(_)) => ValType::Ref(RefType {
+                nullable: false,
+                heap: HeapType::Exn,
+            }),
         }
     }
 
@@ -106,7 +130,10 @@ impl Val {
 
     /// Whether this is a null reference.
     pub fn is_null(&self) -> bool {
-        matches!(self, Val::FuncRef(None) | Val::ExternRef(None))
+        matches!(
+            self,
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::ContRef(None)
+        )
     }
 }
 

@@ -1,6 +1,8 @@
 //! Runs `tests/gdb_async_backtrace.sh`: gdb stopped in a host function
 //! called from wasm on an async fiber must backtrace through named wasm
-//! frames (gdb's JIT interface) into the code that resumed the fiber.
+//! frames (gdb's JIT interface) into the code that resumed the fiber; and
+//! stopped in a host function called from a continuation inside another
+//! continuation, through both continuations into the resuming export.
 //!
 //! gdb must be installed (`.ci/run` installs it): without it this test
 //! fails rather than pass silently.
@@ -9,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
-fn gdb_backtrace_from_an_async_host_call_walks_wasm_frames_to_the_poller() {
+fn gdb_backtraces_walk_wasm_frames_across_fibers_and_continuations() {
     if Command::new("gdb").arg("--version").output().is_err() {
         panic!(
             "\n\n*** gdb is not installed: the gdb backtrace check cannot run. ***\n\

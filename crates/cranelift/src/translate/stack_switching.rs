@@ -44,21 +44,27 @@ use cranelift_codegen::ir::{
     types::*,
 };
 use weft_environ::wasmparser::{CompositeInnerType, FuncType, Handle, ResumeTable};
-use weft_environ::{Builtin, Trap, VAL_RAW_SIZE, resume_table, stack_record, store_ctx, vmctx};
+use weft_environ::{
+    Builtin, Trap, VAL_RAW_SIZE, cont_entry, cont_record, resume_table, stack_record, store_ctx,
+    vmctx,
+};
 
 impl<'a, 'm> Translator<'a, 'm> {
-    /// The function type of continuation type `ct`.
-    fn cont_func_type(&self, ct: u32) -> &'m FuncType {
-        let info = self.env.info;
-        match &info.types[ct as usize].sub.composite_type.inner {
+    /// The module type index of the function type of continuation type
+    /// `ct`.
+    fn cont_func_type_index(&self, ct: u32) -> u32 {
+        match &self.env.info.types[ct as usize].sub.composite_type.inner {
             CompositeInnerType::Cont(c) => {
-                let f =
-                    c.0.as_module_index()
-                        .expect("validated: a continuation type names a module type");
-                info.type_as_func(f)
+                c.0.as_module_index()
+                    .expect("validated: a continuation type names a module type")
             }
             _ => unreachable!("validated: a continuation type"),
         }
+    }
+
+    /// The function type of continuation type `ct`.
+    fn cont_func_type(&self, ct: u32) -> &'m FuncType {
+        self.env.info.type_as_func(self.cont_func_type_index(ct))
     }
 
     /// A 16-byte-aligned buffer of `slots` `ValRaw` slots in this frame.
@@ -124,6 +130,103 @@ impl<'a, 'm> Translator<'a, 'm> {
         r
     }
 
+    /// The store context.
+    fn store_ctx(&mut self) -> Value {
+        self.b.ins().load(
+            PTR,
+            MemFlags::trusted().with_readonly(),
+            self.env.vmctx,
+            vmctx::STORE_CTX as i32,
+        )
+    }
+
+    /// The inline part of `resume`: decodes and checks `contref`, hands the
+    /// arguments to the continuation, links it under the running stack
+    /// with the handler table and buffer, and switches to it. A null or
+    /// stale reference goes to the `ContFail` builtin, which traps.
+    ///
+    /// ```text
+    ///   e = store.cont_table + 16 * (contref & INDEX_MASK)   (slot + 1)
+    ///   if e.generation & GEN_MASK != contref >> INDEX_BITS:
+    ///      ContFail; trap         (null: entry 0 never matches)
+    ///   e.generation += 1                           (one-shot)
+    ///   k = e.header; in = k.innermost
+    ///   in.recv_buf[in.bound ..] = args; in.bound = 0
+    ///   k.parent = cur; k.handlers = table; k.resumer_buf = buf
+    ///   store.current_stack = in
+    ///   stack_switch(&cur.ctx, &in.ctx, in)
+    /// ```
+    fn inline_resume(&mut self, contref: Value, args: &[Value], buf: Value, table: Value) {
+        let f = MemFlags::trusted();
+        let sc = self.store_ctx();
+        // The table has an entry for every value of the index bits; entry
+        // 0 (a null reference) never matches, so no bounds or null check.
+        let idx1 = self
+            .b
+            .ins()
+            .band_imm_s(contref, weft_environ::contref::INDEX_MASK as i64);
+        let slow = self.b.create_block();
+        let fast = self.b.create_block();
+        self.b.set_cold_block(slow);
+        let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
+        let off = self.b.ins().ishl_imm_s(idx1, 4);
+        let entry = self.b.ins().iadd(table_base, off);
+        let generation = self
+            .b
+            .ins()
+            .load(I64, f, entry, cont_entry::GENERATION as i32);
+        let have = self
+            .b
+            .ins()
+            .band_imm_s(generation, weft_environ::contref::GEN_MASK as i64);
+        let want = self
+            .b
+            .ins()
+            .ushr_imm_s(contref, i64::from(weft_environ::contref::INDEX_BITS));
+        let same = self.b.ins().icmp(condcodes::IntCC::Equal, have, want);
+        self.b.ins().brif(same, fast, &[], slow, &[]);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
+        self.env
+            .call_builtin(&mut self.b, Builtin::ContFail, &[contref]);
+        self.b.ins().trap(crate::trap_code(Trap::HostError));
+        self.b.seal_block(fast);
+        self.b.switch_to_block(fast);
+        let k = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
+        let next = self.b.ins().iadd_imm_s(generation, 1);
+        self.b
+            .ins()
+            .store(f, next, entry, cont_entry::GENERATION as i32);
+        let inner = self.b.ins().load(PTR, f, k, cont_record::INNERMOST as i32);
+        let bound = self.b.ins().uload32(f, inner, cont_record::BOUND as i32);
+        let recv = self
+            .b
+            .ins()
+            .load(PTR, f, inner, cont_record::RECV_BUF as i32);
+        let skip = self.b.ins().imul_imm_s(bound, i64::from(VAL_RAW_SIZE));
+        let dst = self.b.ins().iadd(recv, skip);
+        self.store_values(dst, 0, args);
+        let zero = self.b.ins().iconst(I32, 0);
+        self.b
+            .ins()
+            .store(f, zero, inner, cont_record::BOUND as i32);
+        let cur = self
+            .b
+            .ins()
+            .load(PTR, f, sc, store_ctx::CURRENT_STACK as i32);
+        self.b.ins().store(f, cur, k, stack_record::PARENT as i32);
+        self.b
+            .ins()
+            .store(f, table, k, cont_record::HANDLERS as i32);
+        self.b
+            .ins()
+            .store(f, buf, k, cont_record::RESUMER_BUF as i32);
+        self.b
+            .ins()
+            .store(f, inner, sc, store_ctx::CURRENT_STACK as i32);
+        self.switch_stacks(cur, inner);
+    }
+
     pub(super) fn translate_cont_new(&mut self, ct: u32) {
         let funcref = self.pop();
         let ty = self.b.ins().iconst(I32, i64::from(ct));
@@ -144,7 +247,14 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.push(r);
     }
 
-    pub(super) fn translate_resume(&mut self, ct: u32, table: &ResumeTable) -> Result<()> {
+    /// The buffer and handler table of a `resume` (or `resume_throw`) of
+    /// continuation type `ct` with `table`, plus what the dispatch after
+    /// the switch needs: (buf, table address, result types, argument count).
+    fn resume_frame(
+        &mut self,
+        ct: u32,
+        table: &ResumeTable,
+    ) -> (Value, Value, Vec<ir::Type>, usize) {
         let fty = self.cont_func_type(ct);
         let (np, results) = (
             fty.params().len(),
@@ -154,18 +264,16 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .collect::<Vec<_>>(),
         );
         let info = self.env.info;
-        let tag_params = |tag: u32| info.type_as_func(info.tags[tag as usize]).params();
         let mut slots = np.max(results.len());
         for h in &table.handlers {
             if let Handle::OnLabel { tag, .. } = h {
-                slots = slots.max(tag_params(*tag).len() + 1);
+                let n = info.type_as_func(info.tags[*tag as usize]).params().len();
+                slots = slots.max(n + 1);
             }
         }
-        let contref = self.pop();
-        let mut args = self.popn(np);
-        self.canon_all(&mut args);
-        let buf = self.value_buffer(1 + slots);
-        self.store_values(buf, 1, &args);
+        // At least one value slot: an exception leaving the continuation
+        // comes back in buf[1].
+        let buf = self.value_buffer(1 + slots.max(1));
 
         // The handler table: [count, entries...].
         let nh = table.handlers.len();
@@ -192,14 +300,99 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .ins()
                 .store(MemFlags::trusted(), id, table_addr, ((1 + i) * 8) as i32);
         }
+        (buf, table_addr, results, np)
+    }
 
+    pub(super) fn translate_resume(&mut self, ct: u32, table: &ResumeTable) -> Result<()> {
+        let (buf, table_addr, results, np) = self.resume_frame(ct, table);
+        let contref = self.pop();
+        let mut args = self.popn(np);
+        self.canon_all(&mut args);
+        self.inline_resume(contref, &args, buf, table_addr);
+        self.resume_dispatch(buf, table, &results)
+    }
+
+    /// `resume_throw $ct $tag` (`exn` = None: the tag's payload is on the
+    /// operand stack) and `resume_throw_ref $ct` (the exception is on the
+    /// stack): the continuation resumes by throwing the exception where
+    /// it is suspended (`ContThrow` sets its pending exception, which the
+    /// `suspend` or `switch` it waits in throws). A continuation that never
+    /// ran is dropped and the exception thrown right here.
+    pub(super) fn translate_resume_throw(
+        &mut self,
+        ct: u32,
+        tag: Option<u32>,
+        table: &ResumeTable,
+    ) -> Result<()> {
+        let (buf, table_addr, results, _) = self.resume_frame(ct, table);
+        let contref = self.pop();
+        let exn = match tag {
+            Some(tag) => {
+                let info = self.env.info;
+                let n = info.type_as_func(info.tags[tag as usize]).params().len();
+                let mut payload = self.popn(n);
+                self.canon_all(&mut payload);
+                let vals = self.value_buffer(n.max(1));
+                self.store_values(vals, 0, &payload);
+                let t = self.b.ins().iconst(I32, i64::from(tag));
+                let call = self
+                    .env
+                    .call_builtin(&mut self.b, Builtin::ExnNew, &[t, vals]);
+                self.b.inst_results(call)[0]
+            }
+            None => self.pop(),
+        };
         let cur = self.current_stack();
-        let n = self.b.ins().iconst(I32, np as i64);
-        let target = self.call_checked(Builtin::ContResume, &[contref, buf, n, table_addr]);
+        let target = self.call_checked(Builtin::ContThrow, &[contref, exn, buf, table_addr]);
+        let fresh = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, target, 1);
+        let here = self.b.create_block();
+        let there = self.b.create_block();
+        self.b.ins().brif(fresh, here, &[], there, &[]);
+        self.b.seal_block(here);
+        self.b.switch_to_block(here);
+        self.push(exn);
+        self.translate_throw_ref();
+        self.reachable = true;
+        self.b.seal_block(there);
+        self.b.switch_to_block(there);
         self.switch_stacks(cur, target);
+        self.resume_dispatch(buf, table, &results)
+    }
 
-        // Back: the continuation returned or a handler of ours was chosen.
+    /// After a `resume`'s switch: the continuation returned (results in
+    /// `buf[1..]`) or suspended to one of `table`'s label handlers
+    /// (`buf[0]` = its index + 1; payload and continuation in `buf[1..]`).
+    fn resume_dispatch(
+        &mut self,
+        buf: Value,
+        table: &ResumeTable,
+        results: &[ir::Type],
+    ) -> Result<()> {
+        let info = self.env.info;
+        let tag_params = |tag: u32| info.type_as_func(info.tags[tag as usize]).params();
+        // Back: the continuation returned, a handler of ours was chosen,
+        // or an exception left the continuation: throw it on from here.
         let effect = self.b.ins().load(I64, MemFlags::trusted(), buf, 0);
+        let thrown = self.b.ins().icmp_imm_s(
+            condcodes::IntCC::Equal,
+            effect,
+            resume_table::EFFECT_THROW as i64,
+        );
+        let rethrow = self.b.create_block();
+        let not_thrown = self.b.create_block();
+        self.b.set_cold_block(rethrow);
+        self.b.ins().brif(thrown, rethrow, &[], not_thrown, &[]);
+        self.b.seal_block(rethrow);
+        self.b.switch_to_block(rethrow);
+        let exn = self
+            .b
+            .ins()
+            .load(PTR, MemFlags::trusted(), buf, VAL_RAW_SIZE as i32);
+        self.push(exn);
+        self.translate_throw_ref();
+        self.reachable = true;
+        self.b.seal_block(not_thrown);
+        self.b.switch_to_block(not_thrown);
         for (i, h) in table.handlers.iter().enumerate() {
             let Handle::OnLabel { tag, label } = *h else {
                 continue;
@@ -232,9 +425,34 @@ impl<'a, 'm> Translator<'a, 'm> {
             self.b.seal_block(next);
             self.b.switch_to_block(next);
         }
-        let vals = self.load_values(buf, 1, &results);
+        let vals = self.load_values(buf, 1, results);
         self.stack.extend(vals);
         Ok(())
+    }
+
+    /// After a `suspend` or `switch` is resumed: if it was resumed by
+    /// `resume_throw`, throw the pending exception here.
+    fn throw_pending(&mut self, cur: Value) {
+        let f = MemFlags::trusted();
+        let exn = self
+            .b
+            .ins()
+            .load(PTR, f, cur, cont_record::PENDING_EXN as i32);
+        let throw = self.b.create_block();
+        let go_on = self.b.create_block();
+        self.b.set_cold_block(throw);
+        self.b.ins().brif(exn, throw, &[], go_on, &[]);
+        self.b.seal_block(throw);
+        self.b.switch_to_block(throw);
+        let zero = self.b.ins().iconst(PTR, 0);
+        self.b
+            .ins()
+            .store(f, zero, cur, cont_record::PENDING_EXN as i32);
+        self.push(exn);
+        self.translate_throw_ref();
+        self.reachable = true;
+        self.b.seal_block(go_on);
+        self.b.switch_to_block(go_on);
     }
 
     pub(super) fn translate_suspend(&mut self, tag: u32) {
@@ -245,14 +463,173 @@ impl<'a, 'm> Translator<'a, 'm> {
         let mut args = self.popn(np);
         self.canon_all(&mut args);
         let buf = self.value_buffer(1 + np.max(results.len()));
-        self.store_values(buf, 1, &args);
         let id = self.env.tag_identity(&mut self.b, tag);
-        let cur = self.current_stack();
-        let n = self.b.ins().iconst(I32, np as i64);
-        let target = self.call_checked(Builtin::ContSuspend, &[id, buf, n]);
-        self.switch_stacks(cur, target);
+        self.inline_suspend(tag, id, &args, buf);
         let vals = self.load_values(buf, 1, &results);
         self.stack.extend(vals);
+    }
+
+    /// The inline part of `suspend`: finds the handler by walking the
+    /// running chain, hands it the payload and the suspended continuation,
+    /// and switches to its resumer. No handler (the chain reaches a stack
+    /// that is not a continuation) goes to the `ContSuspend` builtin,
+    /// which traps with `unhandled tag`.
+    ///
+    /// ```text
+    ///   r = cur
+    ///   loop: if r.kind != continuation: slow (trap)
+    ///         for i in 0..r.handlers[0]: if r.handlers[1 + i] == id: found
+    ///         r = r.parent
+    ///   found (h = r, i):
+    ///     h.resumer_buf[1..] = payload; [0] = i + 1; [1 + n] = k
+    ///       where k = h.slot + 1 | generation(h.slot) << INDEX_BITS
+    ///     h.innermost = cur; cur.recv_buf = buf + 16; cur.bound = 0
+    ///     cur.recv_type = the tag's type (results); resumer = h.parent
+    ///     h.parent = 0; h.handlers = 0; store.current_stack = resumer
+    ///     stack_switch(&cur.ctx, &resumer.ctx, 0)
+    /// ```
+    fn inline_suspend(&mut self, tag: u32, id: Value, payload: &[Value], buf: Value) {
+        let f = MemFlags::trusted();
+        let sc = self.store_ctx();
+        let cur = self
+            .b
+            .ins()
+            .load(PTR, f, sc, store_ctx::CURRENT_STACK as i32);
+        let search = self.b.create_block();
+        self.b.append_block_param(search, PTR);
+        let scan = self.b.create_block();
+        for t in [PTR, PTR, PTR, PTR] {
+            // r, table, i, n
+            self.b.append_block_param(scan, t);
+        }
+        let probe = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.append_block_param(next, PTR);
+        let found = self.b.create_block();
+        self.b.append_block_param(found, PTR);
+        self.b.append_block_param(found, PTR);
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().jump(search, &[ir::BlockArg::Value(cur)]);
+
+        // search(r): is r a continuation with a handler table?
+        self.b.switch_to_block(search);
+        let r = self.b.block_params(search)[0];
+        let kind = self.b.ins().load(PTR, f, r, stack_record::KIND as i32);
+        let is_cont = self.b.ins().icmp_imm_s(
+            condcodes::IntCC::Equal,
+            kind,
+            stack_record::KIND_CONTINUATION as i64,
+        );
+        let has_table = self.b.create_block();
+        self.b.ins().brif(is_cont, has_table, &[], slow, &[]);
+        self.b.seal_block(has_table);
+        self.b.switch_to_block(has_table);
+        let tbl = self.b.ins().load(PTR, f, r, cont_record::HANDLERS as i32);
+        let scan_start = self.b.create_block();
+        self.b
+            .ins()
+            .brif(tbl, scan_start, &[], next, &[ir::BlockArg::Value(r)]);
+        self.b.seal_block(scan_start);
+        self.b.switch_to_block(scan_start);
+        let count = self.b.ins().load(PTR, f, tbl, 0);
+        let zero = self.b.ins().iconst(PTR, 0);
+        self.b.ins().jump(scan, &block_args(&[r, tbl, zero, count]));
+
+        // scan(r, table, i, n): entry i of r's table?
+        self.b.switch_to_block(scan);
+        let p = self.b.block_params(scan).to_vec();
+        let (r, tbl, i, n) = (p[0], p[1], p[2], p[3]);
+        let done = self
+            .b
+            .ins()
+            .icmp(condcodes::IntCC::UnsignedGreaterThanOrEqual, i, n);
+        self.b
+            .ins()
+            .brif(done, next, &[ir::BlockArg::Value(r)], probe, &[]);
+        self.b.seal_block(probe);
+        self.b.switch_to_block(probe);
+        let off = self.b.ins().ishl_imm_s(i, 3);
+        let at = self.b.ins().iadd(tbl, off);
+        let entry = self.b.ins().load(PTR, f, at, 8);
+        let hit = self.b.ins().icmp(condcodes::IntCC::Equal, entry, id);
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().brif(
+            hit,
+            found,
+            &block_args(&[r, i]),
+            scan,
+            &block_args(&[r, tbl, i1, n]),
+        );
+
+        // next(r): on to the stack that resumed r.
+        self.b.switch_to_block(next);
+        let r = self.b.block_params(next)[0];
+        let parent = self.b.ins().load(PTR, f, r, stack_record::PARENT as i32);
+        self.b.ins().jump(search, &[ir::BlockArg::Value(parent)]);
+
+        // No handler: the builtin traps with the right error.
+        self.b.switch_to_block(slow);
+        let n = self.b.ins().iconst(I32, payload.len() as i64);
+        self.env
+            .call_builtin(&mut self.b, Builtin::ContSuspend, &[id, buf, n]);
+        self.b.ins().trap(crate::trap_code(Trap::UnhandledTag));
+
+        // found(h, i)
+        self.b.switch_to_block(found);
+        let p = self.b.block_params(found).to_vec();
+        let (h, i) = (p[0], p[1]);
+        let rbuf = self
+            .b
+            .ins()
+            .load(PTR, f, h, cont_record::RESUMER_BUF as i32);
+        self.store_values(rbuf, 1, payload);
+        let effect = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().store(f, effect, rbuf, 0);
+        self.b.ins().store(f, cur, h, cont_record::INNERMOST as i32);
+        let recv = self.b.ins().iadd_imm_s(buf, i64::from(VAL_RAW_SIZE));
+        self.b
+            .ins()
+            .store(f, recv, cur, cont_record::RECV_BUF as i32);
+        let zero32 = self.b.ins().iconst(I32, 0);
+        self.b
+            .ins()
+            .store(f, zero32, cur, cont_record::BOUND as i32);
+        let tag_ty = self.env.info.tags[tag as usize];
+        let ty = self.env.type_id(&mut self.b, tag_ty);
+        self.b
+            .ins()
+            .store(f, ty, cur, cont_record::RECV_TYPE as i32);
+        let one32 = self.b.ins().iconst(I32, 1);
+        self.b
+            .ins()
+            .store(f, one32, cur, cont_record::RECV_RESULTS as i32);
+        let slot = self.b.ins().uload32(f, h, cont_record::SLOT as i32);
+        let lo = self.b.ins().iadd_imm_s(slot, 1);
+        let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
+        let eoff = self.b.ins().ishl_imm_s(lo, 4);
+        let e = self.b.ins().iadd(table_base, eoff);
+        let generation = self.b.ins().load(I64, f, e, cont_entry::GENERATION as i32);
+        let generation = self
+            .b
+            .ins()
+            .band_imm_s(generation, weft_environ::contref::GEN_MASK as i64);
+        let hi = self
+            .b
+            .ins()
+            .ishl_imm_s(generation, i64::from(weft_environ::contref::INDEX_BITS));
+        let k = self.b.ins().bor(hi, lo);
+        let koff = ((1 + payload.len()) as u32 * VAL_RAW_SIZE) as i32;
+        self.b.ins().store(f, k, rbuf, koff);
+        let resumer = self.b.ins().load(PTR, f, h, stack_record::PARENT as i32);
+        let null = self.b.ins().iconst(PTR, 0);
+        self.b.ins().store(f, null, h, stack_record::PARENT as i32);
+        self.b.ins().store(f, null, h, cont_record::HANDLERS as i32);
+        self.b
+            .ins()
+            .store(f, resumer, sc, store_ctx::CURRENT_STACK as i32);
+        self.switch_stacks(cur, resumer);
+        self.throw_pending(cur);
     }
 
     pub(super) fn translate_switch(&mut self, ct: u32, tag: u32) {
@@ -261,20 +638,20 @@ impl<'a, 'm> Translator<'a, 'm> {
         // supplied by the runtime.
         let n = fty.params().len() - 1;
         let back = fty.params()[n];
-        let results: Vec<ir::Type> = match back {
-            weft_environ::wasmparser::ValType::Ref(r) => {
-                let idx = r
-                    .type_index()
-                    .and_then(|i| i.as_module_index())
-                    .expect("validated: switch's last parameter is a continuation reference");
-                self.cont_func_type(idx)
-                    .params()
-                    .iter()
-                    .map(|t| clif_type(*t))
-                    .collect()
-            }
+        let back_ct = match back {
+            weft_environ::wasmparser::ValType::Ref(r) => r
+                .type_index()
+                .and_then(|i| i.as_module_index())
+                .expect("validated: switch's last parameter is a continuation reference"),
             _ => unreachable!("validated: switch's last parameter is a reference"),
         };
+        let results: Vec<ir::Type> = self
+            .cont_func_type(back_ct)
+            .params()
+            .iter()
+            .map(|t| clif_type(*t))
+            .collect();
+        let recv_ty = self.cont_func_type_index(back_ct);
         let contref = self.pop();
         let mut args = self.popn(n);
         self.canon_all(&mut args);
@@ -283,8 +660,10 @@ impl<'a, 'm> Translator<'a, 'm> {
         let id = self.env.tag_identity(&mut self.b, tag);
         let cur = self.current_stack();
         let count = self.b.ins().iconst(I32, n as i64);
-        let target = self.call_checked(Builtin::ContSwitch, &[id, contref, buf, count]);
+        let recv_ty = self.b.ins().iconst(I32, i64::from(recv_ty));
+        let target = self.call_checked(Builtin::ContSwitch, &[id, contref, recv_ty, buf, count]);
         self.switch_stacks(cur, target);
+        self.throw_pending(cur);
         let vals = self.load_values(buf, 1, &results);
         self.stack.extend(vals);
     }

@@ -109,6 +109,10 @@ pub(crate) struct FiberFuture<'a, R> {
     /// The fiber's current store while it is suspended (see
     /// `traphandlers::current_store`).
     fiber_current_store: *const VMStoreContext,
+    /// The record that was running on the fiber when it last stopped
+    /// (null before the first resume): the fiber's own record, or the
+    /// record of a host call made from a continuation on it.
+    running: std::cell::Cell<*mut VMStackRecord>,
     shared: Box<Shared<R>>,
     _borrow: std::marker::PhantomData<&'a mut StoreOpaque>,
 }
@@ -168,6 +172,7 @@ pub(crate) fn on_fiber<'a, R: Send + 'a>(
             r
         }),
         fiber_current_store: std::ptr::null(),
+        running: std::cell::Cell::new(std::ptr::null_mut()),
         shared,
         _borrow: std::marker::PhantomData,
     })
@@ -190,6 +195,10 @@ impl<R> FiberFuture<'_, R> {
                 set_fiber_context(self.poller_fc);
                 // SAFETY: see `on_fiber`: the store is ours again.
                 let ctx = unsafe { &*(*self.fut.store).vm_store_ctx };
+                // The fiber may have stopped with another record running
+                // on it (a host call made from a continuation runs under a
+                // record of its own): it runs again when the fiber resumes.
+                self.fut.running.set(ctx.current_stack.get());
                 ctx.current_stack.set(self.fut.record.parent.get());
                 self.fut.record.parent.set(std::ptr::null_mut());
             }
@@ -200,7 +209,12 @@ impl<R> FiberFuture<'_, R> {
         let ctx = unsafe { &*(*self.store).vm_store_ctx };
         self.record.parent.set(ctx.current_stack.get());
         let record: *const VMStackRecord = &*self.record;
-        ctx.current_stack.set(record.cast_mut());
+        let running = self.running.get();
+        ctx.current_stack.set(if running.is_null() {
+            record.cast_mut()
+        } else {
+            running
+        });
         set_current_store(self.fiber_current_store);
         set_fiber_context(Some(FiberContext {
             suspend: self.shared.suspend.get(),

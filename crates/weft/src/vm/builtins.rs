@@ -7,6 +7,7 @@
 //! unwind: errors are reported by return value and turned into traps by
 //! the generated code.
 
+use super::exceptions::{exn_payload, exn_tag, throw, throw_ref};
 use super::func::HostCallFn;
 use super::instance::InstanceData;
 use super::store::{HostFunc, Pending, StoreOpaque};
@@ -312,17 +313,53 @@ unsafe extern "C" fn host_call(
     // stack is left (`Config::host_stack_reserve`).
     let call: *const HostCallFn = &*host.call;
     let store_ptr: *mut StoreOpaque = store;
-    // SAFETY: the trampoline passes a stack array of `len` slots.
-    let slots = unsafe { std::slice::from_raw_parts_mut(values, len as usize) };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: see above; the closure re-borrows the store itself.
-        unsafe { (*call)(store_ptr, caller_vmctx, slots) }
-    }));
+    let ctx: *const super::vmcontext::VMStoreContext = &*store.vm_store_ctx;
+    let mut result = None;
+    let mut run = || {
+        // SAFETY: the trampoline passes a stack array of `len` slots.
+        let slots = unsafe { std::slice::from_raw_parts_mut(values, len as usize) };
+        result = Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            || {
+                // SAFETY: see above; the closure re-borrows the store itself.
+                unsafe { (*call)(store_ptr, caller_vmctx, slots) }
+            },
+        )));
+    };
+    // On a continuation the host function runs on the native stack below
+    // it (invariant 7); elsewhere right here.
+    // SAFETY: entered from wasm on the running stack of this store; `run`
+    // catches every panic.
+    match unsafe { super::continuation::run_off_continuation(&*ctx, &mut run) } {
+        Ok(true) => {}
+        Ok(false) => run(),
+        Err(trap) => {
+            // SAFETY: no borrow of the store is live here.
+            let store = unsafe { &mut *store_ptr };
+            park(store, crate::Error::new(trap));
+            return 0;
+        }
+    }
+    let result = result.expect("the host function ran");
     // SAFETY: the host function's borrow of the store has ended.
     let store = unsafe { &mut *store_ptr };
     match result {
         Ok(Ok(())) => 1,
         Ok(Err(e)) => {
+            // A wasm exception (thrown by the host, or one that left wasm
+            // through an inner entry) continues in the caller's wasm.
+            let exn = e
+                .downcast_ref::<crate::Exception>()
+                .filter(|x| x.exn().store == store.id)
+                .map(|x| x.exn());
+            if let Some(exn) = exn {
+                drop(e);
+                let raw = exn.release(store);
+                // SAFETY: the trampoline recorded the exit into the
+                // calling wasm frame; this frame owns nothing any more.
+                unsafe {
+                    super::exceptions::throw_exception(store, raw, super::stack::Start::LastExit)
+                }
+            }
             store.pending = Some(Pending::Error(e));
             0
         }
@@ -361,40 +398,6 @@ unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) -> u32 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_matches_the_declarations() {
-        let view = rust_view();
-        assert_eq!(view.len(), Builtin::COUNT);
-        assert_eq!(BUILTINS.0.len(), Builtin::COUNT);
-        for (i, (b, addr, params, result)) in view.iter().enumerate() {
-            assert_eq!(*b, Builtin::ALL[i]);
-            // The generated code loads `table[b.offset()]`: that slot must
-            // hold this builtin's function.
-            assert_eq!(BUILTINS.0[*b as usize], *addr, "{b:?}: wrong table slot");
-            let declared = b.signature();
-            let sizes: Vec<usize> = declared.params.iter().map(|t| t.size() as usize).collect();
-            assert_eq!(*params, sizes, "{b:?}: parameters");
-            assert_eq!(
-                *result,
-                declared.result.map(|t| t.size() as usize),
-                "{b:?}: result"
-            );
-        }
-        let mut addrs: Vec<usize> = BUILTINS.0.iter().map(|p| *p as usize).collect();
-        addrs.sort();
-        addrs.dedup();
-        assert_eq!(
-            addrs.len(),
-            Builtin::COUNT,
-            "two slots hold the same function"
-        );
-    }
-}
-
 // ---- continuations (`super::continuation`) --------------------------------
 
 /// Parks `e` for the `HostError` trap generated code raises on a zero
@@ -423,11 +426,18 @@ unsafe extern "C" fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64 {
         .inner
         .trampoline(id)
         .expect("every function type of a module has an array trampoline");
-    let pool = super::continuation::pool_of(store);
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: `funcref` is null or a live funcref of this store of type
     // `func_ty` (validation), whose trampoline is `tramp`.
-    let made =
-        unsafe { super::continuation::cont_new(pool, funcref as *const _, vmctx, tramp, np, nr) };
+    let made = unsafe {
+        super::continuation::cont_new(pool, funcref as *const _, vmctx, tramp, id, np, nr)
+    };
     match made {
         Ok(r) => r,
         Err(e) => {
@@ -437,10 +447,71 @@ unsafe extern "C" fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64 {
     }
 }
 
+unsafe extern "C" fn cont_fail(vmctx: *mut u8, contref: u64) -> u32 {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    let e = match super::continuation::pool_of(store) {
+        Ok(pool) => super::continuation::cont_fail(pool, contref),
+        Err(e) => e,
+    };
+    park(store, e);
+    0
+}
+
+unsafe extern "C" fn cont_throw(
+    vmctx: *mut u8,
+    contref: u64,
+    exn: usize,
+    buf: *mut ValRaw,
+    table: *mut usize,
+) -> usize {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    if exn == 0 {
+        park(store, crate::Error::new(weft_environ::Trap::NullReference));
+        return 0;
+    }
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
+    // SAFETY: generated code passes its resume buffer and table, and a
+    // live exception.
+    match unsafe { super::continuation::cont_throw(pool, contref, exn, buf, table) } {
+        Ok(r) => r,
+        Err(e) => {
+            park(store, e);
+            0
+        }
+    }
+}
+
+unsafe extern "C" fn exn_new(vmctx: *mut u8, tag: u32, values: *mut ValRaw) -> usize {
+    // SAFETY: called by generated code with its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let identity = unsafe { (&(*inst).tags)[tag as usize].index };
+    let (n, refs) = super::exceptions::tag_layout(store, identity);
+    // SAFETY: generated code stored one slot per tag parameter there.
+    let payload: &[u128] = unsafe { std::slice::from_raw_parts(values.cast::<u128>(), n) };
+    // No collection here: the caller is about to hand the exception to a
+    // continuation, and none runs while continuations are alive.
+    store.gc_heap.alloc(identity, payload, refs)
+}
+
 unsafe extern "C" fn cont_bind(vmctx: *mut u8, contref: u64, args: *mut ValRaw, n: u32) -> u64 {
     // SAFETY: called by generated code with its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
-    let pool = super::continuation::pool_of(store);
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: generated code passes `n` values (validated types).
     match unsafe { super::continuation::cont_bind(pool, contref, args, n) } {
         Ok(r) => r,
@@ -474,7 +545,13 @@ unsafe extern "C" fn cont_resume(
 ) -> usize {
     // SAFETY: called by generated code with its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
-    let pool = super::continuation::pool_of(store);
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: generated code passes its resume buffer and table.
     let r = unsafe { super::continuation::cont_resume(pool, contref, buf, n, table) };
     switch_result(store, r)
@@ -483,9 +560,17 @@ unsafe extern "C" fn cont_resume(
 unsafe extern "C" fn cont_suspend(vmctx: *mut u8, tag: usize, buf: *mut ValRaw, n: u32) -> usize {
     // SAFETY: called by generated code with its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
-    let pool = super::continuation::pool_of(store);
+    // The tag identity is the tag's index in the store.
+    let tag_type = store.tags[tag];
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: generated code passes its suspend buffer.
-    let r = unsafe { super::continuation::cont_suspend(pool, tag, buf, n) };
+    let r = unsafe { super::continuation::cont_suspend(pool, tag, tag_type, buf, n) };
     switch_result(store, r)
 }
 
@@ -493,13 +578,57 @@ unsafe extern "C" fn cont_switch(
     vmctx: *mut u8,
     tag: usize,
     contref: u64,
+    recv_ty: u32,
     buf: *mut ValRaw,
     n: u32,
 ) -> usize {
     // SAFETY: called by generated code with its own vmctx.
-    let (store, _) = unsafe { parts(vmctx) };
-    let pool = super::continuation::pool_of(store);
+    let (store, inst) = unsafe { parts(vmctx) };
+    // SAFETY: the instance is alive.
+    let inst = unsafe { &*inst };
+    let recv_type = inst.module.inner.type_ids[recv_ty as usize];
+    let pool = match super::continuation::pool_of(store) {
+        Ok(p) => p,
+        Err(e) => {
+            park(store, e);
+            return 0;
+        }
+    };
     // SAFETY: generated code passes its switch buffer.
-    let r = unsafe { super::continuation::cont_switch(pool, tag, contref, buf, n) };
+    let r = unsafe { super::continuation::cont_switch(pool, tag, contref, recv_type, buf, n) };
     switch_result(store, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_matches_the_declarations() {
+        let view = rust_view();
+        assert_eq!(view.len(), Builtin::COUNT);
+        assert_eq!(BUILTINS.0.len(), Builtin::COUNT);
+        for (i, (b, addr, params, result)) in view.iter().enumerate() {
+            assert_eq!(*b, Builtin::ALL[i]);
+            // The generated code loads `table[b.offset()]`: that slot must
+            // hold this builtin's function.
+            assert_eq!(BUILTINS.0[*b as usize], *addr, "{b:?}: wrong table slot");
+            let declared = b.signature();
+            let sizes: Vec<usize> = declared.params.iter().map(|t| t.size() as usize).collect();
+            assert_eq!(*params, sizes, "{b:?}: parameters");
+            assert_eq!(
+                *result,
+                declared.result.map(|t| t.size() as usize),
+                "{b:?}: result"
+            );
+        }
+        let mut addrs: Vec<usize> = BUILTINS.0.iter().map(|p| *p as usize).collect();
+        addrs.sort();
+        addrs.dedup();
+        assert_eq!(
+            addrs.len(),
+            Builtin::COUNT,
+            "two slots hold the same function"
+        );
+    }
 }

@@ -183,6 +183,22 @@ unsafe extern "C" fn entry_shim(data: *mut u8) {
 /// Runs a wasm function through its array-to-wasm trampoline with traps
 /// caught. The outermost entry on a stack sets that stack's wasm limit.
 fn invoke_wasm(store: &mut StoreOpaque, args: &mut EntryArgs) -> Result<()> {
+    // SAFETY: `entry_shim` only reads `args`, which outlives the call.
+    unsafe { enter_wasm(store, entry_shim, args as *mut EntryArgs as *mut u8) }
+}
+
+/// Runs `callee(data)`, which enters generated code, as a host->wasm entry
+/// with traps caught. The outermost entry on a stack sets that stack's
+/// wasm limit.
+///
+/// # Safety
+/// `callee(data)` must be safe to call, and may only run generated code
+/// (and what that calls) besides its own bounded code.
+pub(crate) unsafe fn enter_wasm(
+    store: &mut StoreOpaque,
+    callee: unsafe extern "C" fn(*mut u8),
+    data: *mut u8,
+) -> Result<()> {
     let ctx = &*store.vm_store_ctx;
     // SAFETY: the current record is the store's native record or that of
     // the fiber running this code; both outlive this call.
@@ -195,7 +211,7 @@ fn invoke_wasm(store: &mut StoreOpaque, args: &mut EntryArgs) -> Result<()> {
             let (low, high) = weft_sys::thread_stack::bounds();
             record.set_bounds(low, high, config.host_stack_reserve);
         }
-        let here = &args as *const _ as usize;
+        let here = &data as *const _ as usize;
         // Wasm frames stay above the host reserve too, so a host function
         // called from the deepest wasm frame still has its reserve.
         let floor = record.host_limit.get();
@@ -205,10 +221,10 @@ fn invoke_wasm(store: &mut StoreOpaque, args: &mut EntryArgs) -> Result<()> {
         let limit = here.saturating_sub(config.max_wasm_stack).max(floor);
         record.stack_limit.set(limit);
     }
-    // SAFETY: `entry_shim` only reads `args`, which outlives the call; the
-    // store context's current record describes this stack (set above, or
-    // by the fiber poller).
-    let result = unsafe { catch_traps(ctx, entry_shim, args as *mut EntryArgs as *mut u8) };
+    // SAFETY: `callee(data)` is safe to call (contract); the store
+    // context's current record describes this stack (set above, or by the
+    // fiber poller).
+    let result = unsafe { catch_traps(ctx, callee, data) };
     result.map_err(|record| trap_error(store, record))
 }
 

@@ -20,7 +20,9 @@ pub(crate) mod code_memory;
 pub(crate) mod code_registry;
 pub(crate) mod continuation;
 mod entry;
+pub(crate) mod exceptions;
 mod func;
+pub(crate) mod gc;
 pub(crate) mod gdb_jit;
 mod instance;
 mod libcalls;
@@ -47,3 +49,6 @@ pub(crate) use store::{EpochBehavior, StoreOpaque};
 pub(crate) use traphandlers::init_traps;
 pub(crate) use type_registry::TypeRegistry;
 pub(crate) use vmcontext::ValRaw;
+
+/// `exnref` raw values <-> heap handles, for the public API.
+pub(crate) use gc::heap::{handle_of as exn_handle_of, raw_of as exn_raw_of};

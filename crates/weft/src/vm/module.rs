@@ -40,6 +40,10 @@ pub(crate) struct FuncLoc {
     pub func_index: u32,
     pub traps: Vec<(u32, Trap)>,
     pub address_map: Vec<(u32, u32)>,
+    /// Calls with exception handlers, sorted by return address offset.
+    pub call_sites: Vec<weft_cranelift::CallSite>,
+    /// `exnref` stack slots per call, sorted by return address offset.
+    pub stack_maps: Vec<weft_cranelift::StackMap>,
 }
 
 /// Placed, published machine code plus what is needed to interpret PCs in
@@ -58,6 +62,12 @@ pub(crate) struct ModuleCode {
 impl ModuleCode {
     pub(crate) fn base(&self) -> usize {
         self.mem.base()
+    }
+
+    /// The function containing `pc` and the offset of `pc` in it.
+    pub(crate) fn func_at(&self, pc: usize) -> Option<(&FuncLoc, u32)> {
+        let loc = self.loc_at(pc)?;
+        Some((loc, (pc - self.base() - loc.start) as u32))
     }
 
     fn loc_at(&self, pc: usize) -> Option<&FuncLoc> {
@@ -461,6 +471,8 @@ fn link(
             func_index: *idx,
             traps: f.traps.clone(),
             address_map: f.address_map.clone(),
+            call_sites: f.call_sites.clone(),
+            stack_maps: f.stack_maps.clone(),
         })
         .collect();
     Ok((Linked { mem, locs }, starts))

@@ -80,6 +80,10 @@ pub(crate) struct StoreOpaque {
     /// Modules instantiated in this store, kept alive with their code.
     pub(crate) modules: Vec<Module>,
     pub(crate) pending: Option<Pending>,
+    /// Exception objects (`exnref`s) of this store.
+    pub(crate) gc_heap: super::gc::GcHeap,
+    /// Payload length and `exnref` slots per tag identity, cached.
+    pub(crate) tag_layouts: Vec<Option<(usize, super::gc::heap::RefSlots)>>,
     /// The record of the native stack the embedder calls in on (whichever
     /// thread that is: its bounds are refreshed at each outermost entry).
     /// Fibers bring their own records.
@@ -129,6 +133,8 @@ impl StoreOpaque {
             func_by_ref: HashMap::new(),
             modules: Vec::new(),
             pending: None,
+            gc_heap: Default::default(),
+            tag_layouts: Vec::new(),
             native_stack: Box::new(VMStackRecord::new(0, 0, 0)),
             self_ptr: std::ptr::null_mut(),
             epoch_behavior: EpochBehavior::Trap,
@@ -184,7 +190,7 @@ impl StoreOpaque {
         self.self_ptr = p;
     }
 
-    fn check(&self, store: StoreId, what: &str) {
+    pub(crate) fn check(&self, store: StoreId, what: &str) {
         assert!(
             store == self.id,
             "{what} used with a store it does not belong to"
@@ -285,7 +291,34 @@ impl StoreOpaque {
                     e.to_raw() as u128
                 }
             },
-            (Val::FuncRef(None) | Val::ExternRef(None), ValType::Ref(r)) if r.nullable => 0,
+            (Val::ContRef(c), ValType::Ref(r)) if r.heap.is_cont() => match c {
+                None if r.nullable => 0,
+                None => bail!("null reference passed where {ty} is expected"),
+                Some(c) => {
+                    self.check(c.store, "continuation reference");
+                    u128::from(c.raw)
+                }
+            },
+            (Val::ExnRef(e), ValType::Ref(r))
+                if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) =>
+            {
+                match e {
+                    None if r.nullable => 0,
+                    None => bail!("null reference passed where {ty} is expected"),
+                    Some(e) => {
+                        self.check(e.store, "exception reference");
+                        let raw = super::gc::heap::raw_of(e.handle);
+                        if self.gc_heap.get(raw).is_none() {
+                            bail!("exception reference used after it was unrooted and reclaimed");
+                        }
+                        raw as u128
+                    }
+                }
+            }
+            (
+                Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::ContRef(None),
+                ValType::Ref(r),
+            ) if r.nullable => 0,
             (v, ty) => bail!(
                 "type mismatch: expected a value of type {ty}, found {:?}",
                 v.ty()
@@ -303,6 +336,15 @@ impl StoreOpaque {
             ValType::V128 => Val::V128(bits),
             ValType::Ref(r) if r.heap.is_extern() => {
                 Val::ExternRef(crate::ExternRef::from_raw(self.id, bits as usize))
+            }
+            ValType::Ref(r) if r.heap.is_cont() => {
+                Val::ContRef(crate::ContRef::from_raw(self.id, bits as u64))
+            }
+            ValType::Ref(r) if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) => {
+                Val::ExnRef(
+                    (bits != 0 && self.gc_heap.get(bits as usize).is_some())
+                        .then(|| crate::ExnRef::root(self, bits as usize)),
+                )
             }
             ValType::Ref(_) => Val::FuncRef(self.func_from_raw(bits as usize)),
         }
@@ -469,6 +511,11 @@ impl StoreOpaque {
         };
         self.tags.push(type_id);
         t
+    }
+
+    /// Payload length and `exnref` slots of the tag with identity `identity`.
+    pub(crate) fn tag_layout(&mut self, identity: u32) -> (usize, super::gc::heap::RefSlots) {
+        super::exceptions::tag_layout(self, identity)
     }
 
     pub(crate) fn tag_type_id(&self, t: crate::Tag) -> u32 {

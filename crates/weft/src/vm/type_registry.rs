@@ -188,7 +188,11 @@ fn api_heap(h: &HeapType) -> CHeap {
         HeapType::None => CHeap::Abstract(A::None, false),
         HeapType::Exn => CHeap::Abstract(A::Exn, false),
         HeapType::NoExn => CHeap::Abstract(A::NoExn, false),
-        HeapType::ConcreteFunc(id) | HeapType::Concrete(id) => CHeap::External(*id),
+        HeapType::Cont => CHeap::Abstract(A::Cont, false),
+        HeapType::NoCont => CHeap::Abstract(A::NoCont, false),
+        HeapType::ConcreteFunc(id) | HeapType::ConcreteCont(id) | HeapType::Concrete(id) => {
+            CHeap::External(*id)
+        }
     }
 }
 
@@ -296,19 +300,20 @@ pub(crate) fn api_ref_type(
             A::None => HeapType::None,
             A::Exn => HeapType::Exn,
             A::NoExn => HeapType::NoExn,
-            A::Cont | A::NoCont => HeapType::Any,
+            A::Cont => HeapType::Cont,
+            A::NoCont => HeapType::NoCont,
         },
         wp::HeapType::Concrete(idx) | wp::HeapType::Exact(idx) => {
             let m = module_index(&idx);
             let id = id_of(m);
-            if info
+            match info
                 .types
                 .get(m as usize)
-                .is_some_and(|t| t.as_func().is_some())
+                .map(|t| &t.sub.composite_type.inner)
             {
-                HeapType::ConcreteFunc(id)
-            } else {
-                HeapType::Concrete(id)
+                Some(wp::CompositeInnerType::Func(_)) => HeapType::ConcreteFunc(id),
+                Some(wp::CompositeInnerType::Cont(_)) => HeapType::ConcreteCont(id),
+                _ => HeapType::Concrete(id),
             }
         }
     };

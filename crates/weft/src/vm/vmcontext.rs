@@ -20,6 +20,10 @@ pub(crate) struct VMStoreContext {
     pub epoch_deadline: UnsafeCell<u64>,
     /// Fuel used minus fuel given: negative while fuel remains.
     pub fuel_consumed: UnsafeCell<i64>,
+    /// The continuation table (`weft_environ::cont_entry`), set when the
+    /// store's continuation pool is made.
+    pub cont_table: Cell<*const u8>,
+    pub cont_table_len: Cell<usize>,
 }
 
 impl Default for VMStoreContext {
@@ -29,6 +33,8 @@ impl Default for VMStoreContext {
             epoch_ptr: UnsafeCell::new(std::ptr::null()),
             epoch_deadline: UnsafeCell::new(u64::MAX),
             fuel_consumed: UnsafeCell::new(0),
+            cont_table: Cell::new(std::ptr::null()),
+            cont_table_len: Cell::new(0),
         }
     }
 }
@@ -109,6 +115,14 @@ mod tests {
         assert_eq!(
             offset_of!(VMStoreContext, fuel_consumed) as u32,
             store_ctx::FUEL_CONSUMED
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, cont_table) as u32,
+            store_ctx::CONT_TABLE
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, cont_table_len) as u32,
+            store_ctx::CONT_TABLE_LEN
         );
         assert_eq!(size_of::<VMStoreContext>() as u32, store_ctx::SIZE);
 

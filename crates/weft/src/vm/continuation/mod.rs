@@ -41,10 +41,13 @@
 //! (`VMStackRecord::ctx_*`), holding where that stack continues while it
 //! does not run: a resumer waiting in `resume`, a continuation suspended in
 //! `suspend` or `switch`, or a fresh continuation's start
-//! (`weft_cont_start`). Before each switch a builtin here does the
-//! bookkeeping (one-shot check, parent link, handler table, payload copy,
-//! `VMStoreContext::current_stack`), so the generated sequence is
-//! "builtin, then `stack_switch(current.ctx, target.ctx)`".
+//! (`weft_cont_start`). Before each switch the bookkeeping (one-shot check,
+//! parent link, handler table, payload copy,
+//! `VMStoreContext::current_stack`) is done either inline by generated
+//! code (`resume`, `suspend`: see `weft_cranelift`'s
+//! `translate/stack_switching.rs`, which mirrors the functions here field
+//! for field) or by a builtin here (`cont.new`, `cont.bind`, `switch`, the
+//! embedder's resume, and the trap paths).
 //!
 //! A `resume` passes its handler table (`weft_environ::resume_table`) and a
 //! buffer: `buf[0]` receives the effect (0 = returned, `i + 1` = suspended
@@ -68,41 +71,24 @@ use super::stack::VMStackRecord;
 use super::vmcontext::{VMFuncRef, VMStoreContext, ValRaw};
 use std::cell::Cell;
 use weft_environ::{Trap, resume_table, stack_record};
-use weft_fiber::{SlotId, SlotPool, SlotPoolConfig};
+use weft_fiber::{SlotPool, SlotPoolConfig};
 
-/// Bits of a contref holding the slot index plus one.
-const INDEX_BITS: u32 = 24;
-const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
-/// Generation bits kept in a contref.
-const GEN_MASK: u64 = (1 << (64 - INDEX_BITS)) - 1;
+use weft_environ::contref::{GEN_MASK, INDEX_BITS, INDEX_MASK};
 
 /// Bytes reserved at the top of each slot for its [`VMContRecord`].
 const HEADER_SIZE: usize = 256;
 
-/// Where a continuation is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum State {
-    /// Created, not yet resumed.
-    Fresh = 0,
-    /// Suspended (by `suspend` or `switch`), or a stack of a suspended
-    /// chain.
-    Suspended = 1,
-    /// Running, or waiting in a `resume` of its own child.
-    Running = 2,
-    /// Returned or killed by a trap; its slot is back in the pool.
-    Dead = 3,
-}
-
-/// The header of a continuation stack. See the module docs.
+/// The header of a continuation stack. See the module docs. The fields
+/// generated code reads and writes have their offsets in
+/// `weft_environ::cont_record` (checked by the test below).
 #[repr(C)]
 pub(crate) struct VMContRecord {
     /// The per-stack record: must stay the first field.
     pub stack: VMStackRecord,
-    state: Cell<State>,
-    /// Results of the continuation's function.
-    nresults: u32,
-    slot: SlotId,
+    /// How many of the values it is resumed with `cont.bind` has supplied.
+    bound: Cell<u32>,
+    /// The slot index.
+    slot: u32,
     /// For the outermost stack of a suspended chain: the stack that
     /// suspended, where a resume continues.
     innermost: Cell<*mut VMContRecord>,
@@ -112,8 +98,20 @@ pub(crate) struct VMContRecord {
     resumer_buf: Cell<*mut ValRaw>,
     /// Where the values this continuation is resumed with go.
     recv_buf: Cell<*mut ValRaw>,
-    /// How many of them `cont.bind` has supplied already.
-    bound: Cell<u32>,
+    /// Canonical id of the function type that describes those values:
+    /// their types are that type's parameters (fresh, or suspended by
+    /// `switch`) or, with `recv_results` = 1, its results (suspended by
+    /// `suspend`).
+    recv_type: Cell<u32>,
+    recv_results: Cell<u32>,
+    /// An exception (raw `exnref`) `resume_throw` left for the suspended
+    /// code to throw when it resumes (0: none).
+    pending_exn: Cell<usize>,
+    /// Canonical id of the function type it was created with (its
+    /// results are what its resumer receives when it returns).
+    func_type: u32,
+    /// Results of the continuation's function.
+    nresults: u32,
     /// Fresh continuations: the function to run and how (read by
     /// `weft_cont_start`).
     funcref: *const VMFuncRef,
@@ -123,14 +121,24 @@ pub(crate) struct VMContRecord {
     pool: *mut ContPool,
 }
 
+/// One entry of the store's continuation table (`weft_environ::cont_entry`).
+#[repr(C)]
+struct ContEntry {
+    generation: Cell<u64>,
+    header: Cell<*mut VMContRecord>,
+}
+
 const _: () = assert!(size_of::<VMContRecord>() <= HEADER_SIZE);
 const _: () = assert!(std::mem::offset_of!(VMContRecord, stack) == 0);
 
 /// The store's continuation stacks.
 pub(crate) struct ContPool {
     slots: SlotPool,
-    /// Generation of each slot (see the module docs).
-    generations: Vec<u64>,
+    /// One [`ContEntry`] per slot index (generation and header address),
+    /// at a fixed address that the store context publishes for generated
+    /// code; reserved for every slot the pool may hand out and touched
+    /// page by page.
+    table: weft_sys::Mmap,
     store_ctx: *const VMStoreContext,
     /// Continuations created so far (statistics).
     created: u64,
@@ -147,32 +155,42 @@ pub(crate) struct ContStackConfig {
     pub max_live: usize,
 }
 
-impl Default for ContStackConfig {
-    fn default() -> Self {
-        ContStackConfig {
-            stack_size: 128 * 1024,
-            red_zone: 16 * 1024,
-            max_live: 4 << 20,
-        }
-    }
-}
-
 impl ContPool {
-    pub(crate) fn new(config: ContStackConfig, store_ctx: *const VMStoreContext) -> ContPool {
+    pub(crate) fn new(
+        config: ContStackConfig,
+        store_ctx: *const VMStoreContext,
+    ) -> crate::Result<ContPool> {
+        let max_slots = config.max_live.min(INDEX_MASK as usize - 1);
         let slots = SlotPool::new(SlotPoolConfig {
             slot_size: config.stack_size,
             red_zone: config.red_zone,
             header_size: HEADER_SIZE,
-            max_slots: config.max_live.min(INDEX_MASK as usize - 1),
+            max_slots,
             ..SlotPoolConfig::default()
         })
-        .expect("continuation stack configuration was validated by Config");
-        ContPool {
+        .map_err(|e| anyhow::anyhow!("cannot set up continuation stacks: {e}"))?;
+        // Indexed by the low bits of a reference (slot + 1), all 2^24 of
+        // them, so generated code needs no bounds check; entry 0 (null)
+        // has a generation no reference carries. Untouched pages cost
+        // nothing (256 MiB of address space).
+        let entries = (INDEX_MASK + 1) as usize;
+        let table = weft_sys::Mmap::accessible(entries * size_of::<ContEntry>())?;
+        // SAFETY: entry 0 of the fresh, zeroed, writable mapping.
+        unsafe {
+            (*table.as_ptr().cast::<ContEntry>())
+                .generation
+                .set(GEN_MASK)
+        };
+        // SAFETY: the store context outlives its pool.
+        let ctx = unsafe { &*store_ctx };
+        ctx.cont_table.set(table.as_ptr());
+        ctx.cont_table_len.set(entries);
+        Ok(ContPool {
             slots,
-            generations: Vec::new(),
+            table,
             store_ctx,
             created: 0,
-        }
+        })
     }
 
     /// Continuations alive now (their stacks are out of the pool).
@@ -185,13 +203,18 @@ impl ContPool {
         self.created
     }
 
-    fn encode(&self, slot: SlotId) -> u64 {
-        let generation = self.generations[slot.index() as usize] & GEN_MASK;
-        (generation << INDEX_BITS) | (u64::from(slot.index()) + 1)
+    /// The table entry of slot `index` (at `index + 1`).
+    fn entry(&self, index: u32) -> &ContEntry {
+        let at = index as usize + 1;
+        assert!(at < self.table.len() / size_of::<ContEntry>());
+        // SAFETY: in bounds (checked), zero-initialised entries are valid
+        // (generation 0, null header), and the mapping lives with the pool.
+        unsafe { &*self.table.as_ptr().cast::<ContEntry>().add(at) }
     }
 
-    fn header(&self, slot: SlotId) -> *mut VMContRecord {
-        self.slots.header(slot).cast()
+    fn encode(&self, index: u32) -> u64 {
+        let generation = self.entry(index).generation.get() & GEN_MASK;
+        (generation << INDEX_BITS) | (u64::from(index) + 1)
     }
 
     /// The record `contref` names, if it is not stale. Null is `Err(Null)`.
@@ -199,22 +222,18 @@ impl ContPool {
         if contref == 0 {
             return Err(Trap::NullContinuation);
         }
-        let index = ((contref & INDEX_MASK) - 1) as usize;
-        let generation = contref >> INDEX_BITS;
-        match self.generations.get(index) {
-            Some(g) if g & GEN_MASK == generation => {}
-            _ => return Err(Trap::ContinuationConsumed),
+        let index = (contref & INDEX_MASK) - 1;
+        let e = self.entry(index as u32);
+        if e.generation.get() & GEN_MASK != contref >> INDEX_BITS || e.header.get().is_null() {
+            return Err(Trap::ContinuationConsumed);
         }
-        let slot = self
-            .slots
-            .slot_by_index(index as u32)
-            .ok_or(Trap::ContinuationConsumed)?;
-        Ok(self.header(slot))
+        Ok(e.header.get())
     }
 
-    /// Uses up the reference to the continuation in `slot`.
-    fn consume(&mut self, slot: SlotId) {
-        self.generations[slot.index() as usize] += 1;
+    /// Uses up the references to the continuation in slot `index`.
+    fn consume(&self, index: u32) {
+        let e = self.entry(index);
+        e.generation.set(e.generation.get() + 1);
     }
 
     /// A fresh continuation that will run `funcref` (of a function type
@@ -229,6 +248,7 @@ impl ContPool {
         funcref: *const VMFuncRef,
         caller_vmctx: *mut u8,
         array_trampoline: usize,
+        func_type: u32,
         nparams: u32,
         nresults: u32,
     ) -> crate::Result<u64> {
@@ -242,25 +262,23 @@ impl ContPool {
             .slots
             .alloc()
             .map_err(|e| anyhow::anyhow!("cannot create a continuation: {e}"))?;
-        let index = slot.index() as usize;
-        if self.generations.len() <= index {
-            self.generations.resize(index + 1, 0);
-        }
+        let index = slot.index();
         // A new life in the slot: older references to it are stale.
-        self.generations[index] += 1;
+        self.consume(index);
         self.created += 1;
         let top = self.slots.top(slot);
         let nvals = nparams.max(nresults) as usize;
         let args = (top - nvals * size_of::<ValRaw>()) & !15;
         let frame = args - 16;
-        let header = self.header(slot);
+        let header: *mut VMContRecord = self.slots.header(slot).cast();
+        self.entry(index).header.set(header);
         let pool: *mut ContPool = self;
         let record = VMStackRecord::new(self.slots.base(slot), top, 0);
         let limit = self.slots.limit(slot);
         record.stack_limit.set(limit);
-        // Host functions called from a continuation run where the
-        // continuation runs (the switch to the native stack is not built
-        // yet): they may use the stack down to the limit.
+        // Host functions called from a continuation run on the native
+        // stack (`run_off_continuation`): the trampoline's own check needs
+        // no reserve here.
         record.host_limit.set(limit);
         record.kind.set(stack_record::KIND_CONTINUATION);
         record.ctx_sp.set(frame);
@@ -274,14 +292,17 @@ impl ContPool {
             (frame as *mut [usize; 2]).write([0, 0]);
             header.write(VMContRecord {
                 stack: record,
-                state: Cell::new(State::Fresh),
-                nresults,
-                slot,
+                bound: Cell::new(0),
+                slot: index,
                 innermost: Cell::new(header),
                 handlers: Cell::new(std::ptr::null()),
                 resumer_buf: Cell::new(std::ptr::null_mut()),
                 recv_buf: Cell::new(args as *mut ValRaw),
-                bound: Cell::new(0),
+                recv_type: Cell::new(func_type),
+                recv_results: Cell::new(0),
+                pending_exn: Cell::new(0),
+                func_type,
+                nresults,
                 funcref,
                 caller_vmctx,
                 args: args as *mut ValRaw,
@@ -289,7 +310,7 @@ impl ContPool {
                 pool,
             });
         }
-        Ok(self.encode(slot))
+        Ok(self.encode(index))
     }
 
     /// Returns the slot of a continuation that is done (returned or
@@ -303,9 +324,13 @@ impl ContPool {
     unsafe fn retire(&mut self, cont: *mut VMContRecord) {
         // SAFETY: live record of this pool (contract).
         let c = unsafe { &*cont };
-        c.state.set(State::Dead);
         self.consume(c.slot);
-        self.slots.free(c.slot);
+        self.entry(c.slot).header.set(std::ptr::null_mut());
+        let slot = self
+            .slots
+            .slot_by_index(c.slot)
+            .expect("a live continuation's slot is live");
+        self.slots.free(slot);
     }
 }
 
@@ -317,9 +342,13 @@ impl ContPool {
 ///
 /// # Safety
 /// Both ranges must be valid for `n` values and not overlap.
+#[inline]
 unsafe fn copy_values(src: *const ValRaw, dst: *mut ValRaw, n: usize) {
-    // SAFETY: forwarded to the caller.
-    unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
+    // Payloads are a few values: a loop beats a call to memcpy.
+    for i in 0..n {
+        // SAFETY: forwarded to the caller.
+        unsafe { dst.add(i).write(src.add(i).read()) }
+    }
 }
 
 /// What a builtin reports when it cannot go on: a trap to raise.
@@ -330,12 +359,14 @@ fn trap(t: Trap) -> crate::Error {
 }
 
 /// The store's pool, created on first use.
-pub(crate) fn pool_of(store: &mut super::store::StoreOpaque) -> &mut ContPool {
-    let ctx: *const VMStoreContext = &*store.vm_store_ctx;
-    let config = store.engine.config().cont_stacks;
-    store
-        .continuations
-        .get_or_insert_with(|| Box::new(ContPool::new(config, ctx)))
+#[inline]
+pub(crate) fn pool_of(store: &mut super::store::StoreOpaque) -> crate::Result<&mut ContPool> {
+    if store.continuations.is_none() {
+        let ctx: *const VMStoreContext = &*store.vm_store_ctx;
+        let config = store.engine.config().cont_stacks;
+        store.continuations = Some(Box::new(ContPool::new(config, ctx)?));
+    }
+    Ok(store.continuations.as_mut().expect("created above"))
 }
 
 /// `cont.new`.
@@ -349,6 +380,7 @@ pub(crate) unsafe fn cont_new(
     funcref: *const VMFuncRef,
     caller_vmctx: *mut u8,
     array_trampoline: usize,
+    func_type: u32,
     nparams: u32,
     nresults: u32,
 ) -> ContResult<u64> {
@@ -356,7 +388,26 @@ pub(crate) unsafe fn cont_new(
         return Err(trap(Trap::NullReference));
     }
     // SAFETY: forwarded to the caller.
-    unsafe { pool.create(funcref, caller_vmctx, array_trampoline, nparams, nresults) }
+    unsafe {
+        pool.create(
+            funcref,
+            caller_vmctx,
+            array_trampoline,
+            func_type,
+            nparams,
+            nresults,
+        )
+    }
+}
+
+/// The trap for a `contref` that the inline `resume` fast path rejected
+/// (null or stale).
+pub(crate) fn cont_fail(pool: &ContPool, contref: u64) -> crate::Error {
+    match pool.decode(contref) {
+        Err(t) => trap(t),
+        // Not reached: the fast path checks what `decode` checks.
+        Ok(_) => trap(Trap::ContinuationConsumed),
+    }
 }
 
 /// `cont.bind`: binds `n` values from `args`.
@@ -420,10 +471,46 @@ pub(crate) unsafe fn cont_resume(
     o.stack.parent.set(ctx.current_stack.get());
     o.handlers.set(table);
     o.resumer_buf.set(buf);
-    o.state.set(State::Running);
-    inner.state.set(State::Running);
     ctx.current_stack.set(inner_ptr.cast());
     Ok(inner_ptr.cast())
+}
+
+/// `resume_throw`: the record to switch to, or 1 when the continuation
+/// never ran (it is retired; the caller throws `exn` itself).
+///
+/// # Safety
+/// As for [`cont_resume`]; `exn` is a live raw `exnref` of the store.
+pub(crate) unsafe fn cont_throw(
+    pool: &mut ContPool,
+    contref: u64,
+    exn: usize,
+    buf: *mut ValRaw,
+    table: *const usize,
+) -> ContResult<usize> {
+    let outer = pool.decode(contref).map_err(trap)?;
+    // SAFETY: a live record (decode) and its chain's innermost record.
+    let (o, inner_ptr) = unsafe { (&*outer, (*outer).innermost.get()) };
+    pool.consume(o.slot);
+    // SAFETY: as above.
+    let inner = unsafe { &*inner_ptr };
+    #[cfg(target_arch = "x86_64")]
+    let fresh = inner_ptr == outer && inner.stack.ctx_pc.get() == x86_64::start_address();
+    #[cfg(not(target_arch = "x86_64"))]
+    let fresh = false;
+    if fresh {
+        // SAFETY: it never ran: nothing is on its stack.
+        unsafe { pool.retire(outer) };
+        return Ok(1);
+    }
+    inner.pending_exn.set(exn);
+    inner.bound.set(0);
+    // SAFETY: the store context outlives its pool.
+    let ctx = unsafe { &*pool.store_ctx };
+    o.stack.parent.set(ctx.current_stack.get());
+    o.handlers.set(table);
+    o.resumer_buf.set(buf);
+    ctx.current_stack.set(inner_ptr.cast());
+    Ok(inner_ptr as usize)
 }
 
 /// The continuation between the running stack and the handler of `tag`
@@ -473,6 +560,7 @@ unsafe fn find_handler(
 pub(crate) unsafe fn cont_suspend(
     pool: &mut ContPool,
     tag: usize,
+    tag_type: u32,
     buf: *mut ValRaw,
     n: u32,
 ) -> ContResult<*mut VMStackRecord> {
@@ -497,14 +585,14 @@ pub(crate) unsafe fn cont_suspend(
         unsafe { buf.add(1) },
     );
     cur.bound.set(0);
+    cur.recv_type.set(tag_type);
+    cur.recv_results.set(1);
     let contref = pool.encode(h.slot);
     // SAFETY: as above.
     unsafe { (*resumer_buf.add(1 + n as usize)).bits = u128::from(contref) };
     let resumer = h.stack.parent.get();
     h.stack.parent.set(std::ptr::null_mut());
     h.handlers.set(std::ptr::null());
-    h.state.set(State::Suspended);
-    cur.state.set(State::Suspended);
     ctx.current_stack.set(resumer);
     Ok(resumer)
 }
@@ -518,6 +606,7 @@ pub(crate) unsafe fn cont_switch(
     pool: &mut ContPool,
     tag: usize,
     contref: u64,
+    recv_type: u32,
     buf: *mut ValRaw,
     n: u32,
 ) -> ContResult<*mut VMStackRecord> {
@@ -537,6 +626,8 @@ pub(crate) unsafe fn cont_switch(
     // SAFETY: within the switch's buffer.
     cur.recv_buf.set(unsafe { buf.add(1) });
     cur.bound.set(0);
+    cur.recv_type.set(recv_type);
+    cur.recv_results.set(0);
     let suspended = pool.encode(h.slot);
     let t_inner_ptr = t.innermost.get();
     // SAFETY: the target chain's innermost record is live.
@@ -555,10 +646,6 @@ pub(crate) unsafe fn cont_switch(
     t.resumer_buf.set(h.resumer_buf.get());
     h.stack.parent.set(std::ptr::null_mut());
     h.handlers.set(std::ptr::null());
-    h.state.set(State::Suspended);
-    cur.state.set(State::Suspended);
-    t.state.set(State::Running);
-    t_inner.state.set(State::Running);
     ctx.current_stack.set(t_inner_ptr.cast());
     Ok(t_inner_ptr.cast())
 }
@@ -588,6 +675,122 @@ unsafe extern "C" fn cont_returned(cont: *mut VMContRecord) -> *mut VMStackRecor
     parent
 }
 
+/// Room left between the frame a root stack waits in and the host code
+/// that a continuation's host call runs below it.
+const HOST_GAP: usize = 256;
+
+/// Runs `f` off the continuation stack when the running stack is a
+/// continuation (invariant 7: host code never runs on a continuation
+/// stack). `f` then runs on the root of the running chain (the native or
+/// fiber stack whose wasm waits in the `resume` that started the chain),
+/// below that waiting frame, under a record of its own:
+///
+/// ```text
+///   host record H (this frame)  --parent-->  continuation C (running the
+///     bounds and limits of the                 host call: its last exit is
+///     root's stack, kind native               the trampoline's frame)
+///                                            --parent--> ... --> root R
+///                                                (waits in `resume` at
+///                                                 its control context)
+/// ```
+///
+/// While `f` runs, H is the running record: host->wasm entries made by
+/// `f` link their activations to it, `resume`s in that wasm save their
+/// state into H's control context (R's stays intact for C to return to),
+/// and walkers go H -> C (from its last exit, as from a fiber into its
+/// poller) -> ... -> R (from its control context). Returns `Ok(false)`
+/// without calling `f` when not on a continuation, and
+/// `Err(StackOverflow)` when the root has less than its host reserve left.
+///
+/// # Safety
+/// Must be called from runtime code entered from wasm on the running
+/// stack of the store whose context is `ctx`. `f` must not unwind.
+pub(crate) unsafe fn run_off_continuation(
+    ctx: &VMStoreContext,
+    f: &mut dyn FnMut(),
+) -> Result<bool, Trap> {
+    let cur = ctx.current_stack.get();
+    // SAFETY: the running record and its parents are live.
+    let is_cont =
+        |r: *mut VMStackRecord| unsafe { (*r).kind.get() == stack_record::KIND_CONTINUATION };
+    if !is_cont(cur) {
+        return Ok(false);
+    }
+    let mut root = cur;
+    while is_cont(root) {
+        // SAFETY: as above; a running continuation always has a parent.
+        root = unsafe { (*root).parent.get() };
+    }
+    // SAFETY: live record (see above).
+    let r = unsafe { &*root };
+    let sp = (r.ctx_sp.get() - HOST_GAP) & !15;
+    if sp < r.host_limit.get() {
+        return Err(Trap::StackOverflow);
+    }
+    let host = VMStackRecord::new(r.stack_low.get(), r.stack_high.get(), 0);
+    host.stack_limit.set(r.stack_limit.get());
+    host.host_limit.set(r.host_limit.get());
+    host.parent.set(cur);
+    let host_ptr: *const VMStackRecord = &host;
+    ctx.current_stack.set(host_ptr.cast_mut());
+    unsafe extern "C" fn run(data: *mut u8) {
+        // SAFETY: `data` is the `&mut dyn FnMut()` below, alive for the call.
+        let f = unsafe { &mut *data.cast::<&mut dyn FnMut()>() };
+        f();
+    }
+    let mut f = f;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `sp` is below everything live on the root stack (its wasm
+    // waits at ctx_sp) and above its host limit; `f` does not unwind.
+    unsafe {
+        x86_64::call_on_stack(sp, run, (&mut f as *mut &mut dyn FnMut()).cast())
+    };
+    ctx.current_stack.set(cur);
+    Ok(true)
+}
+
+/// An exception `exn` (raw `exnref`) left the running continuation
+/// `record` uncaught: retires it and continues its resumer after its
+/// `resume` with the effect `EFFECT_THROW` (and `exn` in `buf[1]`), where
+/// generated code throws it on.
+///
+/// # Safety
+/// `record` must be the store's running record, a continuation, and the
+/// caller's frames (on its stack) must own nothing that needs dropping.
+pub(crate) unsafe fn escape_continuation(record: *mut VMStackRecord, exn: usize) -> ! {
+    let c = record.cast::<VMContRecord>();
+    // SAFETY: the running continuation (contract).
+    let (parent, buf, pool) = unsafe {
+        (
+            (*c).stack.parent.get(),
+            (*c).resumer_buf.get(),
+            &mut *(*c).pool,
+        )
+    };
+    // SAFETY: the resumer's buffer has the effect slot and at least one
+    // value slot (the compiler reserves one for every resume).
+    unsafe {
+        (*buf).bits = resume_table::EFFECT_THROW as u128;
+        (*buf.add(1)).bits = exn as u128;
+    }
+    // SAFETY: the store context outlives its pool.
+    unsafe { &*pool.store_ctx }.current_stack.set(parent);
+    // SAFETY: nothing runs on this stack after the jump below.
+    unsafe { pool.retire(c) };
+    // SAFETY: the resumer waits at its control context (saved by the
+    // switch that started this continuation); all its registers but the
+    // stack and frame pointers are dead there.
+    let to = unsafe {
+        super::stack::ResumePoint {
+            pc: (*parent).ctx_pc.get(),
+            sp: (*parent).ctx_sp.get(),
+            fp: (*parent).ctx_fp.get(),
+        }
+    };
+    // SAFETY: see above.
+    unsafe { super::entry::resume_at(to, [0, 0]) }
+}
+
 /// After a trap unwound to the entry whose record is `until`: every
 /// continuation between the stack that trapped (`from`) and it is dead;
 /// their slots go back to the pool.
@@ -611,5 +814,307 @@ pub(crate) unsafe fn kill_chain(from: *mut VMStackRecord, until: *mut VMStackRec
             }
         }
         r = parent;
+    }
+}
+
+// ---- the embedder's side (`crate::ContRef`) ---------------------------------
+
+/// What a continuation expects and produces, for the embedder API.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expect {
+    /// Canonical function type whose parameters (or results, with
+    /// `recv_results`) are the values a resume passes...
+    pub recv_type: u32,
+    pub recv_results: bool,
+    /// ...after the first `bound` of them, which `cont.bind` supplied.
+    pub bound: u32,
+    /// Canonical function type whose results the continuation returns.
+    pub func_type: u32,
+}
+
+/// What `contref` takes and returns (it must not be stale).
+pub(crate) fn expect(pool: &ContPool, contref: u64) -> crate::Result<Expect> {
+    let outer = pool.decode(contref).map_err(trap)?;
+    // SAFETY: a live record (decode), and its chain's innermost record.
+    let (o, inner) = unsafe { (&*outer, &*(*outer).innermost.get()) };
+    Ok(Expect {
+        recv_type: inner.recv_type.get(),
+        recv_results: inner.recv_results.get() != 0,
+        bound: inner.bound.get(),
+        func_type: o.func_type,
+    })
+}
+
+/// A fresh continuation of the wasm function behind `funcref`, made by
+/// the embedder.
+///
+/// # Safety
+/// As for [`cont_new`], with `vmctx` the function's own instance.
+pub(crate) unsafe fn host_cont_new(
+    pool: &mut ContPool,
+    funcref: *const VMFuncRef,
+    vmctx: *mut u8,
+    array_trampoline: usize,
+    func_type: u32,
+    nparams: u32,
+    nresults: u32,
+) -> crate::Result<u64> {
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        cont_new(
+            pool,
+            funcref,
+            vmctx,
+            array_trampoline,
+            func_type,
+            nparams,
+            nresults,
+        )
+    }
+}
+
+/// The data of one embedder resume, handed to [`host_resume_shim`].
+pub(crate) struct HostResume {
+    pub pool: *mut ContPool,
+    pub contref: u64,
+    /// `[effect, values...]`, as a `resume` in wasm has it.
+    pub buf: *mut ValRaw,
+    pub n: u32,
+    /// `[count, tag identities...]`.
+    pub table: *const usize,
+    /// Set when the resume could not start (stale or null reference).
+    pub error: Option<crate::Error>,
+}
+
+/// Entered through `enter_wasm` (so traps in the continuation unwind to
+/// that entry): resumes the continuation from Rust and returns when it
+/// returns or suspends to one of the embedder's handlers.
+///
+/// # Safety
+/// `data` must be a live [`HostResume`] whose buffer and table hold what
+/// its fields say.
+pub(crate) unsafe extern "C" fn host_resume_shim(data: *mut u8) {
+    // SAFETY: contract.
+    let d = unsafe { &mut *data.cast::<HostResume>() };
+    // SAFETY: the pool is the store's, alive while the store runs this.
+    let pool = unsafe { &mut *d.pool };
+    // SAFETY: the store context outlives its pool.
+    let current = unsafe { &*pool.store_ctx }.current_stack.get();
+    // SAFETY: contract (buffer, table).
+    match unsafe { cont_resume(pool, d.contref, d.buf, d.n, d.table) } {
+        Err(e) => d.error = Some(e),
+        #[cfg(target_arch = "x86_64")]
+        Ok(target) => {
+            let ctx = stack_record::CONTROL_CONTEXT as usize;
+            // SAFETY: `current` is the running record, `target` the
+            // continuation's innermost record that cont_resume linked
+            // under it; both control contexts are live.
+            unsafe {
+                x86_64::host_switch(
+                    current.cast::<u8>().add(ctx).cast(),
+                    target.cast::<u8>().add(ctx).cast(),
+                    target as usize,
+                )
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Ok(_) => unreachable!("no continuation exists on this architecture"),
+    }
+}
+
+/// `ContRef::new`: a fresh continuation running the wasm function `f`.
+pub(crate) fn api_new(store: &mut super::store::StoreOpaque, f: crate::Func) -> crate::Result<u64> {
+    let data = store.func_data(f);
+    let (funcref, type_id) = (data.funcref, data.type_id);
+    let instance = match &data.kind {
+        super::store::FuncKind::Wasm { instance } => *instance,
+        super::store::FuncKind::Host(_) => {
+            anyhow::bail!("a continuation needs a wasm function; this is a host function")
+        }
+    };
+    let module = &store.instances[instance as usize].module;
+    let tramp = module
+        .inner
+        .trampoline(type_id)
+        .ok_or_else(|| anyhow::anyhow!("no entry trampoline for the function's type"))?;
+    let ty = store.func_ty(f);
+    let (np, nr) = (ty.params().len() as u32, ty.results().len() as u32);
+    // SAFETY: the funcref of a live wasm function of this store.
+    let vmctx = unsafe { (*funcref).vmctx };
+    let pool = pool_of(store)?;
+    // SAFETY: a live wasm funcref of this store, its instance's vmctx and
+    // the trampoline of its type.
+    unsafe { host_cont_new(pool, funcref, vmctx, tramp, type_id, np, nr) }
+}
+
+/// What `ContRef::resume` got back.
+pub(crate) enum ApiResumed {
+    Returned(Vec<crate::Val>),
+    Suspended {
+        handler: usize,
+        payload: Vec<crate::Val>,
+        continuation: u64,
+    },
+}
+
+/// `ContRef::resume`: resumes `contref` with `args`, handling the tags
+/// `tags` (store-wide identities with their canonical types).
+pub(crate) fn api_resume(
+    store: &mut super::store::StoreOpaque,
+    contref: u64,
+    args: &[crate::Val],
+    tags: &[(usize, u32)],
+) -> crate::Result<ApiResumed> {
+    let exp = expect(pool_of(store)?, contref)?;
+    let types = &store.engine.inner.types;
+    let recv = types
+        .func_type(exp.recv_type)
+        .expect("registered continuation type");
+    let recv_tys: Vec<crate::ValType> = if exp.recv_results {
+        recv.results().to_vec()
+    } else {
+        recv.params().to_vec()
+    };
+    let want = &recv_tys[exp.bound as usize..];
+    if args.len() != want.len() {
+        anyhow::bail!(
+            "the continuation takes {} values, {} were given",
+            want.len(),
+            args.len()
+        );
+    }
+    let results = types
+        .func_type(exp.func_type)
+        .expect("registered function type")
+        .results()
+        .to_vec();
+    let tag_types: Vec<crate::FuncType> = tags
+        .iter()
+        .map(|(_, ty)| types.func_type(*ty).expect("registered tag type"))
+        .collect();
+    let slots = tag_types
+        .iter()
+        .map(|t| t.params().len() + 1)
+        .chain([args.len(), results.len(), 1])
+        .max()
+        .unwrap_or(1);
+    let mut buf = vec![ValRaw { bits: 0 }; 1 + slots];
+    for (i, (v, ty)) in args.iter().zip(want).enumerate() {
+        buf[1 + i].bits = store.val_to_raw(v, ty)?;
+    }
+    let mut table: Vec<usize> = Vec::with_capacity(1 + tags.len());
+    table.push(tags.len());
+    table.extend(tags.iter().map(|(id, _)| *id));
+    let mut data = HostResume {
+        pool: &mut **store.continuations.as_mut().expect("created above"),
+        contref,
+        buf: buf.as_mut_ptr(),
+        n: args.len() as u32,
+        table: table.as_ptr(),
+        error: None,
+    };
+    // SAFETY: the shim resumes through the runtime and generated code
+    // only; `data`, `buf` and `table` outlive the call.
+    unsafe {
+        super::func::enter_wasm(
+            store,
+            host_resume_shim,
+            (&mut data as *mut HostResume).cast(),
+        )?
+    };
+    if let Some(e) = data.error {
+        return Err(e);
+    }
+    let effect = buf[0].bits as usize;
+    if effect == resume_table::EFFECT_THROW {
+        // An exception left the continuation: the host gets it as the
+        // error a call would have returned.
+        let exn = crate::ExnRef::root(store, buf[1].bits as usize);
+        return Err(crate::Error::new(crate::Exception::new(exn)));
+    }
+    if effect == resume_table::EFFECT_RETURN {
+        let vals = results
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| store.raw_to_val(buf[1 + i].bits, ty))
+            .collect();
+        return Ok(ApiResumed::Returned(vals));
+    }
+    let handler = effect - 1;
+    let params = tag_types[handler].params();
+    let payload = params
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| store.raw_to_val(buf[1 + i].bits, ty))
+        .collect();
+    Ok(ApiResumed::Suspended {
+        handler,
+        payload,
+        continuation: buf[1 + params.len()].bits as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+    use weft_environ::{cont_entry, cont_record as o};
+
+    #[test]
+    fn layout_matches_vmoffsets() {
+        assert_eq!(offset_of!(VMContRecord, stack), 0);
+        assert_eq!(offset_of!(VMContRecord, bound) as u32, o::BOUND);
+        assert_eq!(offset_of!(VMContRecord, slot) as u32, o::SLOT);
+        assert_eq!(offset_of!(VMContRecord, innermost) as u32, o::INNERMOST);
+        assert_eq!(offset_of!(VMContRecord, handlers) as u32, o::HANDLERS);
+        assert_eq!(offset_of!(VMContRecord, resumer_buf) as u32, o::RESUMER_BUF);
+        assert_eq!(offset_of!(VMContRecord, recv_buf) as u32, o::RECV_BUF);
+        assert_eq!(offset_of!(VMContRecord, recv_type) as u32, o::RECV_TYPE);
+        assert_eq!(
+            offset_of!(VMContRecord, recv_results) as u32,
+            o::RECV_RESULTS
+        );
+        assert_eq!(offset_of!(VMContRecord, pending_exn) as u32, o::PENDING_EXN);
+        assert_eq!(
+            offset_of!(ContEntry, generation) as u32,
+            cont_entry::GENERATION
+        );
+        assert_eq!(offset_of!(ContEntry, header) as u32, cont_entry::HEADER);
+        assert_eq!(size_of::<ContEntry>() as u32, cont_entry::SIZE);
+    }
+
+    #[test]
+    fn references_encode_slot_and_generation() {
+        let ctx = VMStoreContext::default();
+        let config = ContStackConfig {
+            stack_size: 64 * 1024,
+            red_zone: 8 * 1024,
+            max_live: 16,
+        };
+        let pool = ContPool::new(config, &ctx).unwrap();
+        assert_eq!(ctx.cont_table_len.get(), 1 << INDEX_BITS);
+        assert_eq!(pool.decode(0).unwrap_err(), Trap::NullContinuation);
+        // Slot 3, generation 5: stale until the entry says 5 and has a
+        // header.
+        let r = (5 << INDEX_BITS) | 4;
+        assert_eq!(pool.decode(r).unwrap_err(), Trap::ContinuationConsumed);
+        for _ in 0..5 {
+            pool.consume(3);
+        }
+        assert_eq!(pool.encode(3), r);
+        let fake = 0x1000 as *mut VMContRecord;
+        pool.entry(3).header.set(fake);
+        assert_eq!(pool.decode(r).unwrap(), fake);
+        pool.consume(3);
+        assert_eq!(pool.decode(r).unwrap_err(), Trap::ContinuationConsumed);
+        // An index past the live slots is stale, not a crash.
+        assert_eq!(
+            pool.decode((1 << INDEX_BITS) | 1000).unwrap_err(),
+            Trap::ContinuationConsumed
+        );
+        // Entry 0 (what a null reference indexes) never matches.
+        // SAFETY: entry 0 of the pool's table.
+        let null_gen = unsafe { (*pool.table.as_ptr().cast::<ContEntry>()).generation.get() };
+        assert_eq!(null_gen & GEN_MASK, GEN_MASK);
     }
 }

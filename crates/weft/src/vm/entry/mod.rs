@@ -108,7 +108,6 @@ pub(crate) unsafe fn catch_traps(
 /// later an exception handler's) above the caller. Every frame in between
 /// is discarded without running destructors: the caller must own nothing
 /// there that needs dropping, and hold no locks.
-#[cfg_attr(not(test), allow(dead_code))] // traps use the signal path today; exception throws will call it
 pub(crate) unsafe fn resume_at(to: ResumePoint, payload: [usize; 2]) -> ! {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: forwarded to the caller.

@@ -45,6 +45,12 @@ pub(crate) struct Frame {
     /// The frame's stack pointer at `pc` (for callers: the value right
     /// after the call returns, i.e. the callee's frame pointer + 16).
     pub sp: usize,
+    /// How many host->wasm entries lie between the walk's start and this
+    /// frame (0: the same activation). Exception handler search stops at
+    /// the first entry: a throw never unwinds host frames.
+    pub host_entries: u32,
+    /// The record of the stack the frame is on.
+    pub record: *const VMStackRecord,
 }
 
 impl Frame {
@@ -67,6 +73,10 @@ pub(crate) enum Start {
     Trap { pc: usize, fp: usize, sp: usize },
     /// In host code called from wasm: at the current record's last exit.
     LastExit,
+    /// In a runtime function called directly from generated code (the
+    /// exception throw shim): the caller's frame, with `pc` the return
+    /// address of the call.
+    Call { pc: usize, fp: usize, sp: usize },
 }
 
 /// The frame of the wasm caller of a wasm->host trampoline whose frame
@@ -87,6 +97,8 @@ unsafe fn exit_frame(exit_fp: usize, exit_pc: usize) -> Option<Frame> {
         // SAFETY: a live trampoline frame saves its caller's fp at `fp`.
         fp: unsafe { *(exit_fp as *const usize) },
         sp: exit_fp + 16,
+        host_entries: 0,
+        record: std::ptr::null(),
     })
 }
 
@@ -123,6 +135,8 @@ unsafe fn walk_stretch<C>(
             is_return_address: true,
             fp: next_fp,
             sp: fp + 16,
+            host_entries: frame.host_entries,
+            record: frame.record,
         };
     }
     ControlFlow::Continue(())
@@ -154,14 +168,27 @@ pub(crate) unsafe fn walk<C>(
             is_return_address: false,
             fp,
             sp,
+            host_entries: 0,
+            record: std::ptr::null(),
+        }),
+        Start::Call { pc, fp, sp } => Some(Frame {
+            pc,
+            is_return_address: true,
+            fp,
+            sp,
+            host_entries: 0,
+            record: std::ptr::null(),
         }),
         // SAFETY: the last exit of a live record is a live trampoline
         // frame while host code called from wasm runs.
         Start::LastExit => unsafe { exit_frame(rec.last_exit_fp.get(), rec.last_exit_pc.get()) },
     };
     let mut activation = rec.activation.get();
+    let mut host_entries = 0;
     loop {
-        if let Some(frame) = next {
+        if let Some(mut frame) = next {
+            frame.host_entries = host_entries;
+            frame.record = record;
             // SAFETY: every frame produced here is live (see above and
             // below), on the stack of `record`.
             if unsafe { walk_stretch(frame, &mut code_at, &mut visit) }.is_break() {
@@ -175,6 +202,7 @@ pub(crate) unsafe fn walk<C>(
             // activation (which it is waiting for) is.
             next = unsafe { exit_frame(a.saved.last_exit_fp, a.saved.last_exit_pc) };
             activation = a.prev;
+            host_entries += 1;
             if next.is_some() || !activation.is_null() {
                 continue;
             }
@@ -198,6 +226,8 @@ pub(crate) unsafe fn walk<C>(
                 is_return_address: true,
                 fp: p.ctx_fp.get(),
                 sp: p.ctx_sp.get(),
+                host_entries: 0,
+                record: std::ptr::null(),
             })
         } else {
             // SAFETY: as for `Start::LastExit`: a fiber's parent is in host

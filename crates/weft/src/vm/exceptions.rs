@@ -1,0 +1,441 @@
+//! Throwing wasm exceptions: allocation, handler search, resume at the
+//! handler, and exceptions that reach the host.
+//!
+//! Generated code calls the `Throw`/`ThrowRef` builtins with Cranelift's
+//! `tail` convention (as `try_call`s inside handler scopes). They arrive at
+//! the shims below, which add the caller's frame to the arguments and jump
+//! to the Rust implementation:
+//!
+//! ```text
+//!   wasm frame F                           shim (no frame of its own)
+//!   try_call throw(vmctx, a, b) ---------> rcx = [rsp]      return address in F
+//!     [ret: call site of F]                r8  = rsp + 8    F's sp after the call
+//!                                          r9  = rbp        F's frame pointer
+//!                                          jmp throw_impl(vmctx, a, b, rcx, r8, r9)
+//! ```
+//!
+//! [`throw_exception`] is the one place that unwinds to a handler. It walks
+//! the frames with the one walker (`stack::walk`, which follows parent
+//! stacks), and for each frame looks up the call site of its return address
+//! in its function's sorted call-site table (binary search, no allocation):
+//!
+//! ```text
+//!   call site: ret, frame_offset, [handler: tag offset | catch-all, pad,
+//!                                            context sp offset]
+//!   sp      = frame.fp - frame_offset          (sp at the call)
+//!   vmctx   = [sp + context sp offset]         (saved by the frame)
+//!   matches = catch-all || [vmctx + tag offset] == exception's tag identity
+//!   resume_at(pc = pad, sp, fp = frame.fp, payload = [exnref, 0])
+//! ```
+//!
+//! The search stops at the first host->wasm entry it would cross: there
+//! the exception is uncaught. It is parked in the store as the error
+//! [`crate::Exception`] (holding a rooted `ExnRef` and the backtrace from
+//! the throw site) and the entry is resumed as for a trap; the entry
+//! returns that error. A host function that returns such an error to wasm
+//! rethrows the same exception from its caller (`builtins::host_call`).
+//!
+//! Only generated code (wasm frames, trampolines) and the frames of the
+//! builtin that throws are abandoned; those builtins own nothing that
+//! needs dropping when they call [`throw_exception`].
+
+use super::code_registry;
+use super::entry::resume_at;
+use super::gc::heap::RefSlots;
+use super::instance::InstanceData;
+use super::module::ModuleCode;
+use super::stack::{Frame, ResumePoint, Start, VMStackRecord, walk};
+use super::store::{Pending, StoreOpaque};
+use super::traphandlers::TrapRecord;
+use super::vmcontext::ValRaw;
+use std::ops::ControlFlow;
+use weft_environ::Trap;
+
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    // CAUTION: hand-written assembly. The shims are entered by a `call`
+    // from generated code with the `tail` convention and arguments in
+    // rdi, rsi, rdx; they must not touch those, nor rbp, nor rsp: rsp is
+    // 8 (mod 16) as at any function entry, and jumping (not calling) keeps
+    // it so for the Rust function, which sees the caller's return address
+    // as its own (returning from it returns to generated code: ThrowRef
+    // returns for a null reference).
+    ".pushsection .text.weft_throw_shims,\"ax\",@progbits",
+    // ---- weft_throw_shim(vmctx: rdi, tag: esi, values: rdx) ----
+    ".p2align 4",
+    ".globl weft_throw_shim",
+    ".hidden weft_throw_shim",
+    ".type weft_throw_shim,@function",
+    "weft_throw_shim:",
+    // The CIE defaults describe this point (CFA = rsp + 8, return address
+    // at CFA - 8) and nothing below changes rsp.
+    ".cfi_startproc",
+    // 4th argument: the return address into the throwing wasm frame.
+    "mov rcx, qword ptr [rsp]",
+    // 5th argument: that frame's stack pointer once the call returns.
+    "lea r8, [rsp + 8]",
+    // 6th argument: its frame pointer (generated code keeps one).
+    "mov r9, rbp",
+    // Tail-jump to the Rust implementation.
+    "jmp {throw_impl}",
+    ".cfi_endproc",
+    ".size weft_throw_shim, .-weft_throw_shim",
+    // ---- weft_throw_ref_shim(vmctx: rdi, exn: rsi) ----
+    ".p2align 4",
+    ".globl weft_throw_ref_shim",
+    ".hidden weft_throw_ref_shim",
+    ".type weft_throw_ref_shim,@function",
+    "weft_throw_ref_shim:",
+    ".cfi_startproc",
+    // 3rd argument: the return address into the throwing wasm frame.
+    "mov rdx, qword ptr [rsp]",
+    // 4th argument: that frame's stack pointer once the call returns.
+    "lea rcx, [rsp + 8]",
+    // 5th argument: its frame pointer.
+    "mov r8, rbp",
+    // Tail-jump to the Rust implementation.
+    "jmp {throw_ref_impl}",
+    ".cfi_endproc",
+    ".size weft_throw_ref_shim, .-weft_throw_ref_shim",
+    ".popsection",
+    throw_impl = sym throw_impl,
+    throw_ref_impl = sym throw_ref_impl,
+);
+
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" {
+    /// The `Throw` builtin as generated code calls it (see the shims).
+    #[link_name = "weft_throw_shim"]
+    pub(super) fn throw(vmctx: *mut u8, tag: u32, values: *mut ValRaw);
+    /// The `ThrowRef` builtin as generated code calls it.
+    #[link_name = "weft_throw_ref_shim"]
+    pub(super) fn throw_ref(vmctx: *mut u8, exn: usize);
+}
+
+/// The store and instance behind a vmctx.
+///
+/// # Safety
+///
+/// `vmctx` must be the vmctx of a live instance of a store that is running
+/// wasm (its embedder borrow is suspended in the call into wasm).
+unsafe fn parts<'a>(vmctx: *mut u8) -> (&'a mut StoreOpaque, &'a InstanceData) {
+    // SAFETY: guaranteed by the caller.
+    let inst = unsafe { InstanceData::from_vmctx(vmctx) } as *const InstanceData;
+    // SAFETY: the instance's store pointer is its owning store, and the
+    // instance lives in it.
+    unsafe { (&mut *(*inst).store, &*inst) }
+}
+
+/// `throw`: allocates the exception and throws it.
+///
+/// # Safety
+///
+/// Called only through `weft_throw_shim` by generated code: `values` holds
+/// one slot per parameter of module tag `tag`, and (pc, sp, fp) describe
+/// the calling wasm frame.
+unsafe extern "C" fn throw_impl(
+    vmctx: *mut u8,
+    tag: u32,
+    values: *mut ValRaw,
+    pc: usize,
+    sp: usize,
+    fp: usize,
+) {
+    // SAFETY: generated code passes its own vmctx.
+    let (store, inst) = unsafe { parts(vmctx) };
+    let identity = inst.tags[tag as usize].index;
+    let (n, refs) = store.tag_layout(identity);
+    // SAFETY: the generated code stored one slot per tag parameter there.
+    let payload: &[u128] = unsafe { std::slice::from_raw_parts(values.cast::<u128>(), n) };
+    let start = Start::Call { pc, fp, sp };
+    if store.gc_heap.wants_collection() {
+        let extra: Vec<usize> = refs
+            .0
+            .iter()
+            .map(|i| payload[*i as usize] as usize)
+            .collect();
+        // SAFETY: the walk starts at the live throwing frame.
+        unsafe { super::gc::roots::collect(store, start, &extra) };
+    }
+    let exn = store.gc_heap.alloc(identity, payload, refs);
+    // SAFETY: this frame owns nothing that needs dropping (everything
+    // above is plain data or already dropped).
+    unsafe { throw_exception(store, exn, start) }
+}
+
+/// `throw_ref`: returns (and the caller traps) for null.
+///
+/// # Safety
+///
+/// Called only through `weft_throw_ref_shim` by generated code.
+unsafe extern "C" fn throw_ref_impl(vmctx: *mut u8, exn: usize, pc: usize, sp: usize, fp: usize) {
+    if exn == 0 {
+        return;
+    }
+    // SAFETY: generated code passes its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    // SAFETY: nothing here needs dropping.
+    unsafe { throw_exception(store, exn, Start::Call { pc, fp, sp }) }
+}
+
+/// `ExnPayload`: the address of the payload of exception `exn`.
+///
+/// # Safety
+///
+/// Called by generated code with its own vmctx.
+pub(super) unsafe extern "C" fn exn_payload(vmctx: *mut u8, exn: usize) -> usize {
+    // SAFETY: generated code passes its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    match store.gc_heap.get(exn) {
+        Some(o) => o.payload.as_ptr() as usize,
+        // Cannot happen for a caught exception (it is live); a null
+        // pointer makes the load fault rather than read garbage.
+        None => 0,
+    }
+}
+
+/// `ExnTag`: the tag identity of exception `exn`.
+///
+/// # Safety
+///
+/// Called by generated code with its own vmctx.
+pub(super) unsafe extern "C" fn exn_tag(vmctx: *mut u8, exn: usize) -> usize {
+    // SAFETY: generated code passes its own vmctx.
+    let (store, _) = unsafe { parts(vmctx) };
+    store
+        .gc_heap
+        .get(exn)
+        .map_or(usize::MAX, |o| o.tag as usize)
+}
+
+/// The landing pad in `frame` (a caller suspended at return address
+/// `frame.pc`) for an exception of tag identity `tag`, if any.
+///
+/// # Safety
+///
+/// `frame` must be a live wasm frame found by the walker in `module`.
+unsafe fn handler_in(module: &ModuleCode, frame: &Frame, tag: usize) -> Option<ResumePoint> {
+    let (loc, off) = module.func_at(frame.pc - 1)?;
+    let ret = off + 1;
+    let i = loc.call_sites.binary_search_by_key(&ret, |c| c.ret).ok()?;
+    let site = &loc.call_sites[i];
+    let sp = frame.fp - site.frame_offset as usize;
+    for h in &site.handlers {
+        let matches = match h.tag {
+            None => true,
+            Some(tag_offset) => {
+                let Some(ctx) = h.context_sp_offset else {
+                    continue;
+                };
+                // SAFETY: the frame saved its vmctx at this offset from its
+                // stack pointer for the call (Cranelift's exception
+                // context); the vmctx's tag array holds identities.
+                unsafe {
+                    let vmctx = *((sp + ctx as usize) as *const usize);
+                    *((vmctx + tag_offset as usize) as *const usize) == tag
+                }
+            }
+        };
+        if matches {
+            return Some(ResumePoint {
+                pc: module.base() + loc.start + h.offset as usize,
+                sp,
+                fp: frame.fp,
+            });
+        }
+    }
+    None
+}
+
+/// Throws exception `exn` (a raw, non-null `exnref` of `store`'s heap)
+/// from `start`: resumes at the innermost matching handler among the wasm
+/// frames up to the nearest host->wasm entry, or makes that entry return
+/// the [`crate::Exception`] error. This is the one runtime entry point for
+/// throwing: `throw`, `throw_ref`, host functions' exceptions, and (for
+/// stack switching) `resume_throw` use it.
+///
+/// # Safety
+///
+/// `start` must be a live frame of the store's current stack (or
+/// `LastExit` while a host function called from wasm runs). Every frame
+/// between the caller and the handler or entry is abandoned without
+/// running destructors: the caller's own frames must own nothing that
+/// needs dropping.
+pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start: Start) -> ! {
+    let tag = match store.gc_heap.get(exn) {
+        Some(o) => o.tag as usize,
+        None => panic!("throwing an exception that is not in the store's heap"),
+    };
+    let record = store.vm_store_ctx.current_stack.get();
+    let mut found = None;
+    // Whether the search reached the end of the running continuation: its
+    // resumer's `resume` is not a call site, so the exception leaves the
+    // continuation through it (`escape_continuation`) and is thrown on
+    // from there.
+    let mut left_continuation = false;
+    // SAFETY: the store's records are live; `start` is (contract).
+    unsafe {
+        walk(record, start, code_registry::lookup, |frame, code| {
+            if frame.host_entries > 0 {
+                return ControlFlow::Break(());
+            }
+            if frame.record != record.cast_const() {
+                left_continuation = true;
+                return ControlFlow::Break(());
+            }
+            if !frame.is_return_address {
+                return ControlFlow::Continue(());
+            }
+            // The frame is live and was found in `module` by the walker
+            // (inside the enclosing unsafe block).
+            if let Some(module) = code.as_any().downcast_ref::<ModuleCode>()
+                && let Some(to) = handler_in(module, frame, tag)
+            {
+                found = Some((to, frame.record));
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })
+    };
+    match found {
+        Some((to, handler_record)) => {
+            // The handler may be on a stack that resumed the running one
+            // (an exception leaving a continuation through its `resume`):
+            // the continuations in between are dead, and the handler's
+            // stack runs again.
+            let handler_record = handler_record.cast_mut();
+            if handler_record != record {
+                // SAFETY: `handler_record` is an ancestor of the running
+                // record on this walk (no host entry in between), and no
+                // code runs on the stacks between them any more.
+                unsafe { super::continuation::kill_chain(record, handler_record) };
+                store.vm_store_ctx.current_stack.set(handler_record);
+            }
+            // SAFETY: the handler's frame is live above us; it expects the
+            // exception in the first payload register.
+            unsafe { resume_at(to, [exn, 0]) }
+        }
+        // SAFETY: the running record is a continuation whose frames hold
+        // no handler; forwarded.
+        None if left_continuation => unsafe {
+            super::continuation::escape_continuation(record, exn)
+        },
+        // SAFETY: forwarded.
+        None => unsafe { uncaught(store, exn, start) },
+    }
+}
+
+/// Parks `exn` as the pending error and resumes at the nearest entry.
+///
+/// # Safety
+///
+/// As for [`throw_exception`].
+unsafe fn uncaught(store: &mut StoreOpaque, exn: usize, start: Start) -> ! {
+    let record = store.vm_store_ctx.current_stack.get();
+    // The backtrace from the throw site, before the frames are abandoned.
+    let mut pcs = Vec::new();
+    // SAFETY: as in `throw_exception`.
+    unsafe {
+        walk(record, start, code_registry::lookup, |frame, _| {
+            pcs.push(frame.lookup_pc());
+            if pcs.len() >= super::traphandlers::MAX_TRAP_FRAMES {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+    };
+    let backtrace = super::backtrace::symbolize(&pcs);
+    drop(pcs);
+    let exn_ref = crate::ExnRef::root(store, exn);
+    store.pending = Some(Pending::Error(anyhow::Error::new(
+        crate::Exception::with_backtrace(exn_ref, backtrace),
+    )));
+    // SAFETY: the current record and its parents are live.
+    let target = unsafe { record_with_entry(record) }
+        .expect("an exception was thrown outside of any host->wasm entry");
+    // SAFETY: an active record's activation is live.
+    let activation = unsafe { &*target.activation.get() };
+    activation.trap.set(Some(TrapRecord {
+        trap: Trap::HostError,
+        pc: 0,
+        fp: 0,
+        fault_addr: None,
+        frames: 0,
+    }));
+    let to = target.resume_point();
+    // SAFETY: the entry's resume point is live further up; it expects a
+    // non-zero payload; nothing owned is left in this frame.
+    unsafe { resume_at(to, [1, 0]) }
+}
+
+/// The record to resume when an exception is uncaught: the running one or
+/// the nearest one up its parent chain with an active entry.
+///
+/// # Safety
+///
+/// `record` and its parents must be live.
+unsafe fn record_with_entry(mut record: *const VMStackRecord) -> Option<&'static VMStackRecord> {
+    while !record.is_null() {
+        // SAFETY: live (contract).
+        let r = unsafe { &*record };
+        if r.is_active() {
+            return Some(r);
+        }
+        record = r.parent.get();
+    }
+    None
+}
+
+/// `exn_layout` of a store: (payload length, `exnref` slots) of the tag
+/// with identity `identity`.
+pub(crate) fn tag_layout(store: &mut StoreOpaque, identity: u32) -> (usize, RefSlots) {
+    if let Some(Some(l)) = store.tag_layouts.get(identity as usize) {
+        return l.clone();
+    }
+    let ty = store.tag_ty(crate::Tag {
+        store: store.id,
+        index: identity,
+    });
+    let refs: Vec<u32> = ty
+        .params()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| matches!(t, crate::ValType::Ref(r) if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn)))
+        .map(|(i, _)| i as u32)
+        .collect();
+    let layout = (ty.params().len(), RefSlots(refs.into()));
+    if store.tag_layouts.len() <= identity as usize {
+        store.tag_layouts.resize(identity as usize + 1, None);
+    }
+    store.tag_layouts[identity as usize] = Some(layout.clone());
+    layout
+}
+
+/// Collects the store's heap from host code (outside wasm, or in a host
+/// function called from wasm: then the wasm frames below are roots).
+pub(crate) fn collect_from_host(store: &mut StoreOpaque) {
+    // SAFETY: as in `new_from_host`.
+    unsafe { super::gc::roots::collect(store, Start::LastExit, &[]) };
+}
+
+/// Allocates an exception of `tag` with raw payload `payload` from the
+/// host (collecting first when the heap wants to, with every root: store
+/// data, host handles, and the wasm frames live below the host function
+/// this may be called from). Returns the raw `exnref`.
+pub(crate) fn new_from_host(store: &mut StoreOpaque, tag: crate::Tag, payload: &[u128]) -> usize {
+    let identity = tag.index;
+    let (_, refs) = store.tag_layout(identity);
+    if store.gc_heap.wants_collection() {
+        let extra: Vec<usize> = refs
+            .0
+            .iter()
+            .map(|i| payload[*i as usize] as usize)
+            .collect();
+        // SAFETY: the host runs either outside wasm (no active entry: no
+        // frames are walked) or in a host function called from wasm, whose
+        // trampoline recorded the last exit of the current stack.
+        unsafe { super::gc::roots::collect(store, Start::LastExit, &extra) };
+    }
+    store.gc_heap.alloc(identity, payload, refs)
+}
