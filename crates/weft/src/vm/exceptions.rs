@@ -144,23 +144,46 @@ unsafe extern "C" fn throw_impl(
     // SAFETY: generated code passes its own vmctx.
     let (store, inst) = unsafe { parts(vmctx) };
     let identity = inst.tags[tag as usize].index;
-    let (n, refs) = store.tag_layout(identity);
+    let (n, _) = store.tag_layout(identity);
     // SAFETY: the generated code stored one slot per tag parameter there.
     let payload: &[u128] = unsafe { std::slice::from_raw_parts(values.cast::<u128>(), n) };
     let start = Start::Call { pc, fp, sp };
+    // SAFETY: `start` is the live throwing frame.
+    let exn = unsafe { alloc_exception(store, identity, payload, start) };
+    // SAFETY: this frame owns nothing that needs dropping (everything
+    // above is plain data or already dropped).
+    unsafe { throw_exception(store, exn, start) }
+}
+
+/// Allocates an exception of the tag with store-wide identity `identity`
+/// carrying `payload` (one raw slot per tag parameter), collecting first
+/// when the heap is due, with the wasm frames from `start` as roots (and
+/// the payload's own `exnref`s). Returns the raw `exnref`. With
+/// [`throw_exception`] this is what a runtime-side throw needs (e.g.
+/// `resume_throw`).
+///
+/// # Safety
+///
+/// `start` must be a live frame of the store's current stack (or
+/// `LastExit` while a host function called from wasm runs, or any start
+/// when no wasm is active).
+pub(crate) unsafe fn alloc_exception(
+    store: &mut StoreOpaque,
+    identity: u32,
+    payload: &[u128],
+    start: Start,
+) -> usize {
+    let (_, refs) = store.tag_layout(identity);
     if store.gc_heap.wants_collection() {
         let extra: Vec<usize> = refs
             .0
             .iter()
             .map(|i| payload[*i as usize] as usize)
             .collect();
-        // SAFETY: the walk starts at the live throwing frame.
+        // SAFETY: forwarded.
         unsafe { super::gc::roots::collect(store, start, &extra) };
     }
-    let exn = store.gc_heap.alloc(identity, payload, refs);
-    // SAFETY: this frame owns nothing that needs dropping (everything
-    // above is plain data or already dropped).
-    unsafe { throw_exception(store, exn, start) }
+    store.gc_heap.alloc(identity, payload, refs)
 }
 
 /// `throw_ref`: returns (and the caller traps) for null.
@@ -396,18 +419,8 @@ pub(crate) fn collect_from_host(store: &mut StoreOpaque) {
 /// data, host handles, and the wasm frames live below the host function
 /// this may be called from). Returns the raw `exnref`.
 pub(crate) fn new_from_host(store: &mut StoreOpaque, tag: crate::Tag, payload: &[u128]) -> usize {
-    let identity = tag.index;
-    let (_, refs) = store.tag_layout(identity);
-    if store.gc_heap.wants_collection() {
-        let extra: Vec<usize> = refs
-            .0
-            .iter()
-            .map(|i| payload[*i as usize] as usize)
-            .collect();
-        // SAFETY: the host runs either outside wasm (no active entry: no
-        // frames are walked) or in a host function called from wasm, whose
-        // trampoline recorded the last exit of the current stack.
-        unsafe { super::gc::roots::collect(store, Start::LastExit, &extra) };
-    }
-    store.gc_heap.alloc(identity, payload, refs)
+    // SAFETY: the host runs either outside wasm (no active entry: no
+    // frames are walked) or in a host function called from wasm, whose
+    // trampoline recorded the last exit of the current stack.
+    unsafe { alloc_exception(store, tag.index, payload, Start::LastExit) }
 }
