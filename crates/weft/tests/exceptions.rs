@@ -450,3 +450,64 @@ fn throw_catch_loop_runs_in_constant_memory_and_keeps_live_exceptions() {
     store.gc();
     assert_eq!(store.exn_heap_stats().live, 2);
 }
+
+#[test]
+fn exceptions_inside_payloads_are_traced() {
+    // An exception carried in another exception's payload survives many
+    // collections while only the outer one is reachable (from a global).
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (tag $t (param i32))
+            (tag $box (param exnref))
+            (global $g (mut exnref) (ref.null exn))
+            (func $make (param i32) (result exnref)
+              (block $h (result exnref)
+                (try_table (catch_all_ref $h) (throw $t (local.get 0)))
+                (unreachable)))
+            (func $boxed (param exnref) (result exnref)
+              (block $h (result exnref)
+                (try_table (catch_all_ref $h) (throw $box (local.get 0)))
+                (unreachable)))
+            (func $unbox (param exnref) (result exnref)
+              (block $h (result exnref)
+                (try_table (catch $box $h) (throw_ref (local.get 0)))
+                (unreachable)))
+            (func $payload (param exnref) (result i32)
+              (block $h (result i32)
+                (try_table (catch $t $h) (throw_ref (local.get 0)))
+                (unreachable)))
+            (func (export "store") (param i32)
+              (global.set $g (call $boxed (call $make (local.get 0)))))
+            (func (export "churn") (param i32) (local $i i32)
+              (loop $l
+                (drop (call $make (local.get $i)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $i) (local.get 0)))))
+            (func (export "load") (result i32)
+              (call $payload (call $unbox (global.get $g)))))"#,
+    )
+    .unwrap();
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let put = instance
+        .get_typed_func::<i32, ()>(&mut store, "store")
+        .unwrap();
+    let churn = instance
+        .get_typed_func::<i32, ()>(&mut store, "churn")
+        .unwrap();
+    let load = instance
+        .get_typed_func::<(), i32>(&mut store, "load")
+        .unwrap();
+    put.call(&mut store, 4242).unwrap();
+    let before = store.exn_heap_stats().collections;
+    churn.call(&mut store, 50_000).unwrap();
+    store.gc();
+    let stats = store.exn_heap_stats();
+    assert!(stats.collections > before + 5, "{stats:?}");
+    assert_eq!(stats.live, 2, "the box and the exception inside it");
+    assert_eq!(load.call(&mut store, ()).unwrap(), 4242);
+}
