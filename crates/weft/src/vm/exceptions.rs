@@ -291,20 +291,35 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
     };
     let record = store.vm_store_ctx.current_stack.get();
     let mut found = None;
-    // SAFETY: the store's records are live; `start` is (contract).
+    // Consecutive frames are mostly in the same module: ask its tables
+    // first, the registry (a read lock) only when the pc is elsewhere.
+    let mut last: Option<std::sync::Arc<dyn code_registry::CodeLookup>> = None;
+    let code_at = |pc: usize| -> Option<*const ModuleCode> {
+        if let Some(m) = last
+            .as_ref()
+            .and_then(|c| c.as_any().downcast_ref::<ModuleCode>())
+            && m.func_at(pc).is_some()
+        {
+            return Some(m);
+        }
+        let c = code_registry::lookup(pc)?;
+        let m: *const ModuleCode = c.as_any().downcast_ref::<ModuleCode>()?;
+        last = Some(c);
+        Some(m)
+    };
+    // SAFETY: the store's records are live; `start` is (contract). The
+    // module pointers stay valid while the visitor runs: the code of a
+    // live frame stays registered (its module is kept by its instance).
     unsafe {
-        walk(record, start, code_registry::lookup, |frame, code| {
+        walk(record, start, code_at, |frame, module| {
             if frame.host_entries > 0 {
                 return ControlFlow::Break(());
             }
             if !frame.is_return_address {
                 return ControlFlow::Continue(());
             }
-            // The frame is live and was found in `module` by the walker
-            // (inside the enclosing unsafe block).
-            if let Some(module) = code.as_any().downcast_ref::<ModuleCode>()
-                && let Some(to) = handler_in(module, frame, tag)
-            {
+            // The frame is live and was found in `module` by the walker.
+            if let Some(to) = handler_in(&*module, frame, tag) {
                 found = Some(to);
                 return ControlFlow::Break(());
             }
