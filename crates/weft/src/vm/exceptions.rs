@@ -192,11 +192,13 @@ pub(crate) unsafe fn alloc_exception(
 ///
 /// Called only through `weft_throw_ref_shim` by generated code.
 unsafe extern "C" fn throw_ref_impl(vmctx: *mut u8, exn: usize, pc: usize, sp: usize, fp: usize) {
-    if exn == 0 {
-        return;
-    }
     // SAFETY: generated code passes its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
+    // Null (and, defensively, anything that is not a live object: the
+    // collector is precise, so wasm cannot hold one) traps in the caller.
+    if store.gc_heap.get(exn).is_none() {
+        return;
+    }
     // SAFETY: nothing here needs dropping.
     unsafe { throw_exception(store, exn, Start::Call { pc, fp, sp }) }
 }
@@ -270,7 +272,7 @@ unsafe fn handler_in(module: &ModuleCode, frame: &Frame, tag: usize) -> Option<R
     None
 }
 
-/// Throws exception `exn` (a raw, non-null `exnref` of `store`'s heap)
+/// Throws exception `exn` (a raw `exnref` of a live object in `store`'s heap)
 /// from `start`: resumes at the innermost matching handler among the wasm
 /// frames up to the nearest host->wasm entry, or makes that entry return
 /// the [`crate::Exception`] error. This is the one runtime entry point for
