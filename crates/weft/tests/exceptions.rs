@@ -511,3 +511,47 @@ fn exceptions_inside_payloads_are_traced() {
     assert_eq!(stats.live, 2, "the box and the exception inside it");
     assert_eq!(load.call(&mut store, ()).unwrap(), 4242);
 }
+
+#[test]
+fn exnref_values_cross_typed_functions_both_ways() {
+    // wasm catches with catch_all_ref and returns the exnref to the host,
+    // which passes it back to be rethrown and caught with its payload.
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (tag $t (export "t") (param i32))
+            (func (export "make") (param i32) (result exnref)
+              (block $h (result exnref)
+                (try_table (catch_all_ref $h) (throw $t (local.get 0)))
+                (unreachable)))
+            (func (export "open") (param exnref) (result i32)
+              (block $h (result i32)
+                (try_table (catch $t $h) (throw_ref (local.get 0)))
+                (unreachable))))"#,
+    )
+    .unwrap();
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let make = instance
+        .get_typed_func::<i32, Option<ExnRef>>(&mut store, "make")
+        .unwrap();
+    let open = instance
+        .get_typed_func::<Option<ExnRef>, i32>(&mut store, "open")
+        .unwrap();
+    let tag = instance.get_tag(&mut store, "t").unwrap();
+    let exn = make.call(&mut store, 99).unwrap().expect("non-null");
+    assert_eq!(exn.tag(&store), tag);
+    store.gc();
+    assert_eq!(open.call(&mut store, Some(exn)).unwrap(), 99);
+    // throw_ref of null traps.
+    let err = open.call(&mut store, None).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::NullReference));
+    // After unrooting and a collection, the handle is refused, not used.
+    exn.unroot(&mut store);
+    store.gc();
+    let err = open.call(&mut store, Some(exn)).unwrap_err();
+    assert!(err.to_string().contains("unrooted"), "{err}");
+}
