@@ -43,7 +43,7 @@ use super::code_registry;
 use super::entry::resume_at;
 use super::gc::heap::RefSlots;
 use super::instance::InstanceData;
-use super::module::ModuleCode;
+use super::module::{FuncLoc, ModuleCode};
 use super::stack::{Frame, ResumePoint, Start, VMStackRecord, walk};
 use super::store::{Pending, StoreOpaque};
 use super::traphandlers::TrapRecord;
@@ -234,14 +234,19 @@ pub(super) unsafe extern "C" fn exn_tag(vmctx: *mut u8, exn: usize) -> usize {
 }
 
 /// The landing pad in `frame` (a caller suspended at return address
-/// `frame.pc`) for an exception of tag identity `tag`, if any.
+/// `frame.pc`, in function `loc` of `module`) for an exception of tag
+/// identity `tag`, if any.
 ///
 /// # Safety
 ///
-/// `frame` must be a live wasm frame found by the walker in `module`.
-unsafe fn handler_in(module: &ModuleCode, frame: &Frame, tag: usize) -> Option<ResumePoint> {
-    let (loc, off) = module.func_at(frame.pc - 1)?;
-    let ret = off + 1;
+/// `frame` must be a live wasm frame found by the walker in `loc`.
+unsafe fn handler_in(
+    module: &ModuleCode,
+    loc: &FuncLoc,
+    frame: &Frame,
+    tag: usize,
+) -> Option<ResumePoint> {
+    let ret = (frame.pc - module.base() - loc.start) as u32;
     let i = loc.call_sites.binary_search_by_key(&ret, |c| c.ret).ok()?;
     let site = &loc.call_sites[i];
     let sp = frame.fp - site.frame_offset as usize;
@@ -296,24 +301,26 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
     // Consecutive frames are mostly in the same module: ask its tables
     // first, the registry (a read lock) only when the pc is elsewhere.
     let mut last: Option<std::sync::Arc<dyn code_registry::CodeLookup>> = None;
-    let code_at = |pc: usize| -> Option<*const ModuleCode> {
+    let code_at = |pc: usize| -> Option<(*const ModuleCode, *const FuncLoc)> {
         if let Some(m) = last
             .as_ref()
             .and_then(|c| c.as_any().downcast_ref::<ModuleCode>())
-            && m.func_at(pc).is_some()
+            && let Some((loc, _)) = m.func_at(pc)
         {
-            return Some(m);
+            return Some((m, loc));
         }
         let c = code_registry::lookup(pc)?;
-        let m: *const ModuleCode = c.as_any().downcast_ref::<ModuleCode>()?;
+        let m = c.as_any().downcast_ref::<ModuleCode>()?;
+        let (loc, _) = m.func_at(pc)?;
+        let found: (*const ModuleCode, *const FuncLoc) = (m, loc);
         last = Some(c);
-        Some(m)
+        Some(found)
     };
     // SAFETY: the store's records are live; `start` is (contract). The
     // module pointers stay valid while the visitor runs: the code of a
     // live frame stays registered (its module is kept by its instance).
     unsafe {
-        walk(record, start, code_at, |frame, module| {
+        walk(record, start, code_at, |frame, (module, loc)| {
             if frame.host_entries > 0 {
                 return ControlFlow::Break(());
             }
@@ -321,7 +328,7 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
                 return ControlFlow::Continue(());
             }
             // The frame is live and was found in `module` by the walker.
-            if let Some(to) = handler_in(&*module, frame, tag) {
+            if let Some(to) = handler_in(&*module, &*loc, frame, tag) {
                 found = Some(to);
                 return ControlFlow::Break(());
             }
