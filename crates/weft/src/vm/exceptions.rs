@@ -112,6 +112,13 @@ unsafe extern "C" {
     pub(super) fn throw_ref(vmctx: *mut u8, exn: usize);
 }
 
+/// A module's registered code and a pointer to it as its concrete type
+/// (the `Arc` keeps the pointer valid).
+pub(crate) type CodeCache = (
+    std::sync::Arc<dyn code_registry::CodeLookup>,
+    *const ModuleCode,
+);
+
 /// The store and instance behind a vmctx.
 ///
 /// # Safety
@@ -144,12 +151,12 @@ unsafe extern "C" fn throw_impl(
     // SAFETY: generated code passes its own vmctx.
     let (store, inst) = unsafe { parts(vmctx) };
     let identity = inst.tags[tag as usize].index;
-    let (n, _) = store.tag_layout(identity);
+    let (n, refs) = store.tag_layout(identity);
     // SAFETY: the generated code stored one slot per tag parameter there.
     let payload: &[u128] = unsafe { std::slice::from_raw_parts(values.cast::<u128>(), n) };
     let start = Start::Call { pc, fp, sp };
     // SAFETY: `start` is the live throwing frame.
-    let exn = unsafe { alloc_exception(store, identity, payload, start) };
+    let exn = unsafe { alloc_with_layout(store, identity, payload, refs, start) };
     // SAFETY: this frame owns nothing that needs dropping (everything
     // above is plain data or already dropped).
     unsafe { throw_exception(store, exn, start) }
@@ -174,6 +181,22 @@ pub(crate) unsafe fn alloc_exception(
     start: Start,
 ) -> usize {
     let (_, refs) = store.tag_layout(identity);
+    // SAFETY: forwarded.
+    unsafe { alloc_with_layout(store, identity, payload, refs, start) }
+}
+
+/// [`alloc_exception`] with the tag's `exnref` slots already looked up.
+///
+/// # Safety
+///
+/// As for [`alloc_exception`].
+unsafe fn alloc_with_layout(
+    store: &mut StoreOpaque,
+    identity: u32,
+    payload: &[u128],
+    refs: RefSlots,
+    start: Start,
+) -> usize {
     if store.gc_heap.wants_collection() {
         let extra: Vec<usize> = refs
             .0
@@ -298,23 +321,26 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
     };
     let record = store.vm_store_ctx.current_stack.get();
     let mut found = None;
-    // Consecutive frames are mostly in the same module: ask its tables
-    // first, the registry (a read lock) only when the pc is elsewhere.
-    let mut last: Option<std::sync::Arc<dyn code_registry::CodeLookup>> = None;
+    // Consecutive frames (and consecutive throws) are mostly in the same
+    // module: ask the last one's tables first, the registry (a read lock)
+    // only when the pc is elsewhere. The store keeps the last module's
+    // code between throws.
+    let mut last = store.throw_code_cache.take();
     let code_at = |pc: usize| -> Option<(*const ModuleCode, *const FuncLoc)> {
-        if let Some(m) = last
-            .as_ref()
-            .and_then(|c| c.as_any().downcast_ref::<ModuleCode>())
-            && let Some((loc, _)) = m.func_at(pc)
-        {
-            return Some((m, loc));
+        if let Some((_, m)) = &last {
+            // SAFETY: the Arc next to the pointer keeps the code alive.
+            let module = unsafe { &**m };
+            if let Some((loc, _)) = module.func_at(pc) {
+                return Some((*m, loc));
+            }
         }
         let c = code_registry::lookup(pc)?;
-        let m = c.as_any().downcast_ref::<ModuleCode>()?;
-        let (loc, _) = m.func_at(pc)?;
-        let found: (*const ModuleCode, *const FuncLoc) = (m, loc);
-        last = Some(c);
-        Some(found)
+        let m: *const ModuleCode = c.as_any().downcast_ref::<ModuleCode>()?;
+        // SAFETY: `c` keeps the code alive (and is kept in `last`).
+        let (loc, _) = unsafe { &*m }.func_at(pc)?;
+        let loc: *const FuncLoc = loc;
+        last = Some((c, m));
+        Some((m, loc))
     };
     // SAFETY: the store's records are live; `start` is (contract). The
     // module pointers stay valid while the visitor runs: the code of a
@@ -335,6 +361,7 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
             ControlFlow::Continue(())
         })
     };
+    store.throw_code_cache = last;
     match found {
         // SAFETY: the handler's frame is live above us; it expects the
         // exception in the first payload register.
