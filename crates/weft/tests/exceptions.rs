@@ -555,3 +555,63 @@ fn exnref_values_cross_typed_functions_both_ways() {
     let err = open.call(&mut store, Some(exn)).unwrap_err();
     assert!(err.to_string().contains("unrooted"), "{err}");
 }
+
+#[test]
+fn deeply_nested_handler_scopes_compile_in_bounded_time_or_are_refused() {
+    // 10k nested try_tables catching the same tag, a call at every level:
+    // each call lists one clause (the inner one shadows the others).
+    let depth = 10_000;
+    let mut body = String::new();
+    for _ in 0..depth {
+        body.push_str("try_table (catch $t $out) call $nop\n");
+    }
+    body.push_str("call $thrower\n");
+    for _ in 0..depth {
+        body.push_str("end\n");
+    }
+    let wat = format!(
+        r#"(module
+            (tag $t (param i32))
+            (func $nop)
+            (func $thrower (throw $t (i32.const 7)))
+            (func (export "run") (result i32)
+              (block $out (result i32)
+                {body}
+                (i32.const -1))))"#
+    );
+    let engine = Engine::default();
+    let start = std::time::Instant::now();
+    let module = Module::new(&engine, &wat).unwrap();
+    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let run = instance
+        .get_typed_func::<(), i32>(&mut store, "run")
+        .unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap(), 7);
+
+    // More distinct clauses in scope than a call may list: a clear error.
+    let n = 10_001;
+    let mut tags = String::new();
+    let mut body = String::new();
+    for i in 0..n {
+        tags.push_str(&format!("(tag $t{i})\n"));
+        body.push_str(&format!("try_table (catch $t{i} $out)\n"));
+    }
+    body.push_str("call $nop\n");
+    for _ in 0..n {
+        body.push_str("end\n");
+    }
+    let wat = format!(
+        r#"(module {tags}
+            (func $nop)
+            (func (export "run") (block $out {body})))"#
+    );
+    let err = Module::new(&engine, &wat).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("distinct exception handlers"),
+        "{err:#}"
+    );
+}
