@@ -125,6 +125,12 @@ impl RunCommand {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         Ok(match outcome {
             Outcome::Exit(code) => ExitCode::from(code as u8),
+            // An uncaught wasm exception is an error, not a trap (as
+            // wasmtime: status 1).
+            Outcome::Error(e) if e.downcast_ref::<weft::Exception>().is_some() => {
+                eprintln!("error: {e:?}");
+                ExitCode::FAILURE
+            }
             Outcome::Error(e) => {
                 eprintln!("error: {e:?}");
                 ExitCode::from(TRAP_EXIT_STATUS)

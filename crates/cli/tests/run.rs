@@ -83,6 +83,24 @@ fn trap_exit_status() {
 }
 
 #[test]
+fn uncaught_exception_exit_status() {
+    // As wasmtime: an uncaught exception is an error (1), not a trap.
+    let f = guest("uncaught.wat");
+    let o = weft(&["run", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("uncaught wasm exception"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("thrower"), "{}", stderr(&o));
+    // With exceptions disabled the module does not validate.
+    let o = weft(&["run", "-W", "exceptions=n", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("exception"), "{}", stderr(&o));
+}
+
+#[test]
 fn reactor_invoke_runs_initialize_first() {
     let o = weft(&[
         "run",

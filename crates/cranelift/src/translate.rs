@@ -89,6 +89,7 @@ pub fn translate_function(
         fuel: options.consume_fuel.then_some(0),
         handlers: Vec::new(),
         tries: Vec::new(),
+        too_many_handlers: false,
     };
 
     // Parameters become the first locals.
@@ -151,6 +152,12 @@ pub fn translate_function(
         t.b.set_srcloc(SourceLoc::new(pos as u32));
         t.charge_fuel(&op);
         t.translate(&op)?;
+        if t.too_many_handlers {
+            bail!(
+                "more than {} distinct exception handlers are in scope at one point",
+                exceptions::MAX_HANDLERS_PER_CALL
+            );
+        }
     }
     ops.finish()?;
 
@@ -227,6 +234,9 @@ pub struct Translator<'a, 'm> {
     handlers: Vec<exceptions::HandlerScope>,
     /// Open legacy `try` frames, outermost first.
     tries: Vec<exceptions::LegacyTry>,
+    /// Set when more than `MAX_HANDLERS_PER_CALL` distinct clauses were
+    /// in scope (the function is rejected).
+    too_many_handlers: bool,
 }
 
 fn block_args(vals: &[Value]) -> Vec<BlockArg> {

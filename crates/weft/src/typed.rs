@@ -114,6 +114,24 @@ impl WasmTy for Option<ExternRef> {
     }
 }
 
+impl WasmTy for Option<crate::ExnRef> {
+    fn valtype() -> ValType {
+        ValType::EXNREF
+    }
+    fn into_raw(self, store: &mut RawStore<'_>) -> Result<u128> {
+        store
+            .0
+            .val_to_raw(&crate::Val::ExnRef(self), &ValType::EXNREF)
+    }
+    /// A non-null exception becomes a host root (see [`crate::ExnRef`]).
+    fn from_raw(raw: u128, store: &mut RawStore<'_>) -> Self {
+        match store.0.raw_to_val(raw, &ValType::EXNREF) {
+            crate::Val::ExnRef(e) => e,
+            _ => None,
+        }
+    }
+}
+
 /// A list of wasm values as a Rust tuple (or a single value): the
 /// parameters or results of a typed function.
 pub trait WasmList: Sized + Send + 'static {

@@ -25,6 +25,11 @@ impl ValType {
     pub const FUNCREF: ValType = ValType::Ref(RefType::FUNCREF);
     /// `externref`, i.e. `(ref null extern)`.
     pub const EXTERNREF: ValType = ValType::Ref(RefType::EXTERNREF);
+    /// `exnref`, i.e. `(ref null exn)`.
+    pub const EXNREF: ValType = ValType::Ref(RefType {
+        nullable: true,
+        heap: HeapType::Exn,
+    });
 
     /// Whether this is a reference type.
     pub fn is_ref(&self) -> bool {

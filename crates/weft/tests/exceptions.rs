@@ -450,3 +450,168 @@ fn throw_catch_loop_runs_in_constant_memory_and_keeps_live_exceptions() {
     store.gc();
     assert_eq!(store.exn_heap_stats().live, 2);
 }
+
+#[test]
+fn exceptions_inside_payloads_are_traced() {
+    // An exception carried in another exception's payload survives many
+    // collections while only the outer one is reachable (from a global).
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (tag $t (param i32))
+            (tag $box (param exnref))
+            (global $g (mut exnref) (ref.null exn))
+            (func $make (param i32) (result exnref)
+              (block $h (result exnref)
+                (try_table (catch_all_ref $h) (throw $t (local.get 0)))
+                (unreachable)))
+            (func $boxed (param exnref) (result exnref)
+              (block $h (result exnref)
+                (try_table (catch_all_ref $h) (throw $box (local.get 0)))
+                (unreachable)))
+            (func $unbox (param exnref) (result exnref)
+              (block $h (result exnref)
+                (try_table (catch $box $h) (throw_ref (local.get 0)))
+                (unreachable)))
+            (func $payload (param exnref) (result i32)
+              (block $h (result i32)
+                (try_table (catch $t $h) (throw_ref (local.get 0)))
+                (unreachable)))
+            (func (export "store") (param i32)
+              (global.set $g (call $boxed (call $make (local.get 0)))))
+            (func (export "churn") (param i32) (local $i i32)
+              (loop $l
+                (drop (call $make (local.get $i)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $i) (local.get 0)))))
+            (func (export "load") (result i32)
+              (call $payload (call $unbox (global.get $g)))))"#,
+    )
+    .unwrap();
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let put = instance
+        .get_typed_func::<i32, ()>(&mut store, "store")
+        .unwrap();
+    let churn = instance
+        .get_typed_func::<i32, ()>(&mut store, "churn")
+        .unwrap();
+    let load = instance
+        .get_typed_func::<(), i32>(&mut store, "load")
+        .unwrap();
+    put.call(&mut store, 4242).unwrap();
+    let before = store.exn_heap_stats().collections;
+    churn.call(&mut store, 50_000).unwrap();
+    store.gc();
+    let stats = store.exn_heap_stats();
+    assert!(stats.collections > before + 5, "{stats:?}");
+    assert_eq!(stats.live, 2, "the box and the exception inside it");
+    assert_eq!(load.call(&mut store, ()).unwrap(), 4242);
+}
+
+#[test]
+fn exnref_values_cross_typed_functions_both_ways() {
+    // wasm catches with catch_all_ref and returns the exnref to the host,
+    // which passes it back to be rethrown and caught with its payload.
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (tag $t (export "t") (param i32))
+            (func (export "make") (param i32) (result exnref)
+              (block $h (result exnref)
+                (try_table (catch_all_ref $h) (throw $t (local.get 0)))
+                (unreachable)))
+            (func (export "open") (param exnref) (result i32)
+              (block $h (result i32)
+                (try_table (catch $t $h) (throw_ref (local.get 0)))
+                (unreachable))))"#,
+    )
+    .unwrap();
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let make = instance
+        .get_typed_func::<i32, Option<ExnRef>>(&mut store, "make")
+        .unwrap();
+    let open = instance
+        .get_typed_func::<Option<ExnRef>, i32>(&mut store, "open")
+        .unwrap();
+    let tag = instance.get_tag(&mut store, "t").unwrap();
+    let exn = make.call(&mut store, 99).unwrap().expect("non-null");
+    assert_eq!(exn.tag(&store), tag);
+    store.gc();
+    assert_eq!(open.call(&mut store, Some(exn)).unwrap(), 99);
+    // throw_ref of null traps.
+    let err = open.call(&mut store, None).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::NullReference));
+    // After unrooting and a collection, the handle is refused, not used.
+    exn.unroot(&mut store);
+    store.gc();
+    let err = open.call(&mut store, Some(exn)).unwrap_err();
+    assert!(err.to_string().contains("unrooted"), "{err}");
+}
+
+#[test]
+fn deeply_nested_handler_scopes_compile_in_bounded_time_or_are_refused() {
+    // 10k nested try_tables catching the same tag, a call at every level:
+    // each call lists one clause (the inner one shadows the others).
+    let depth = 10_000;
+    let mut body = String::new();
+    for _ in 0..depth {
+        body.push_str("try_table (catch $t $out) call $nop\n");
+    }
+    body.push_str("call $thrower\n");
+    for _ in 0..depth {
+        body.push_str("end\n");
+    }
+    let wat = format!(
+        r#"(module
+            (tag $t (param i32))
+            (func $nop)
+            (func $thrower (throw $t (i32.const 7)))
+            (func (export "run") (result i32)
+              (block $out (result i32)
+                {body}
+                (i32.const -1))))"#
+    );
+    let engine = Engine::default();
+    let start = std::time::Instant::now();
+    let module = Module::new(&engine, &wat).unwrap();
+    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let run = instance
+        .get_typed_func::<(), i32>(&mut store, "run")
+        .unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap(), 7);
+
+    // More distinct clauses in scope than a call may list: a clear error.
+    let n = 10_001;
+    let mut tags = String::new();
+    let mut body = String::new();
+    for i in 0..n {
+        tags.push_str(&format!("(tag $t{i})\n"));
+        body.push_str(&format!("try_table (catch $t{i} $out)\n"));
+    }
+    body.push_str("call $nop\n");
+    for _ in 0..n {
+        body.push_str("end\n");
+    }
+    let wat = format!(
+        r#"(module {tags}
+            (func $nop)
+            (func (export "run") (block $out {body})))"#
+    );
+    let err = Module::new(&engine, &wat).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("distinct exception handlers"),
+        "{err:#}"
+    );
+}

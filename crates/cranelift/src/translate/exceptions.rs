@@ -47,9 +47,21 @@ pub(super) struct HandlerScope {
     /// `(tag identity offset in the vmctx, or None for a catch-all,
     /// landing pad)`, in clause order.
     pub clauses: Vec<(Option<u32>, ir::Block)>,
+    /// What a call inside this scope lists: its clauses, then those of the
+    /// enclosing scopes, leaving out clauses for tag slots already listed
+    /// (the earlier one always wins) and everything after a catch-all.
+    /// Computed once when the scope opens.
+    effective: std::rc::Rc<[(Option<u32>, ir::Block)]>,
     /// Control stack depth of the frame that opened the scope.
     pub control_depth: usize,
 }
+
+/// Most distinct catch clauses that may be in scope at one point. Nested
+/// scopes make every call list the clauses of all of them (less the
+/// shadowed ones), so deep nesting with distinct tags would make the
+/// tables quadratic in size; beyond this the function is rejected with a
+/// clear error.
+pub(crate) const MAX_HANDLERS_PER_CALL: usize = 10_000;
 
 /// What a call goes to.
 pub(super) enum Callee {
@@ -142,7 +154,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             .collect();
         let normal_call = self.b.func.dfg.block_call(normal, &ret_args);
         let mut items = vec![ExceptionTableItem::Context(self.env.vmctx)];
-        for (tag, landing) in active {
+        for &(tag, landing) in active.iter() {
             let call = self
                 .b
                 .func
@@ -168,23 +180,44 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.block_params(normal).to_vec()
     }
 
-    /// The clauses of the open handler scopes (of frames at control
-    /// depth `max_depth` or less), innermost first, up to the first
-    /// catch-all (nothing outside it can match).
-    fn active_clauses(&self, max_depth: usize) -> Vec<(Option<u32>, ir::Block)> {
-        let mut out = Vec::new();
-        for scope in self.handlers.iter().rev() {
-            if scope.control_depth > max_depth {
-                continue;
-            }
-            for c in &scope.clauses {
-                out.push(*c);
-                if c.0.is_none() {
-                    return out;
+    /// The clauses a call lists inside the open handler scopes of frames
+    /// at control depth `max_depth` or less (see `HandlerScope::effective`).
+    fn active_clauses(&self, max_depth: usize) -> std::rc::Rc<[(Option<u32>, ir::Block)]> {
+        self.handlers
+            .iter()
+            .rev()
+            .find(|s| s.control_depth <= max_depth)
+            .map_or_else(|| std::rc::Rc::from(Vec::new()), |s| s.effective.clone())
+    }
+
+    /// Opens a handler scope with `clauses` for the frame at
+    /// `control_depth`, computing what calls inside it list.
+    fn push_scope(&mut self, clauses: Vec<(Option<u32>, ir::Block)>, control_depth: usize) {
+        let mut effective: Vec<(Option<u32>, ir::Block)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let outer = self.handlers.last().map(|s| s.effective.clone());
+        'all: for c in clauses.iter().chain(outer.iter().flat_map(|o| o.iter())) {
+            match c.0 {
+                None => {
+                    effective.push(*c);
+                    break 'all;
+                }
+                Some(tag) => {
+                    if seen.insert(tag) {
+                        effective.push(*c);
+                    }
                 }
             }
+            if effective.len() > MAX_HANDLERS_PER_CALL {
+                self.too_many_handlers = true;
+                break;
+            }
         }
-        out
+        self.handlers.push(HandlerScope {
+            clauses,
+            effective: effective.into(),
+            control_depth,
+        });
     }
 
     /// The signature of the `Throw`/`ThrowRef` builtins as generated code
@@ -330,10 +363,8 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.switch_to_block(body);
         self.b.seal_block(body);
         self.open_block(FrameKind::TryTable, ty);
-        self.handlers.push(HandlerScope {
-            clauses,
-            control_depth: self.control.len(),
-        });
+        let control_depth = self.control.len();
+        self.push_scope(clauses, control_depth);
     }
 
     /// Closes the handler scope of the frame being ended (if it opened
@@ -400,10 +431,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.seal_block(body);
         self.open_block(FrameKind::LegacyTry, ty);
         let control_depth = self.control.len();
-        self.handlers.push(HandlerScope {
-            clauses: vec![(None, dispatch)],
-            control_depth,
-        });
+        self.push_scope(vec![(None, dispatch)], control_depth);
         self.tries.push(LegacyTry {
             control_depth,
             dispatch,

@@ -350,7 +350,8 @@ unsafe extern "C" fn host_call(
             let exn = e
                 .downcast_ref::<crate::Exception>()
                 .filter(|x| x.exn().store == store.id)
-                .map(|x| x.exn());
+                .map(|x| x.exn())
+                .filter(|exn| store.gc_heap.get(super::exn_raw_of(exn.handle)).is_some());
             if let Some(exn) = exn {
                 drop(e);
                 let raw = exn.release(store);

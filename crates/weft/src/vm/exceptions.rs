@@ -43,7 +43,7 @@ use super::code_registry;
 use super::entry::resume_at;
 use super::gc::heap::RefSlots;
 use super::instance::InstanceData;
-use super::module::ModuleCode;
+use super::module::{FuncLoc, ModuleCode};
 use super::stack::{Frame, ResumePoint, Start, VMStackRecord, walk};
 use super::store::{Pending, StoreOpaque};
 use super::traphandlers::TrapRecord;
@@ -112,6 +112,13 @@ unsafe extern "C" {
     pub(super) fn throw_ref(vmctx: *mut u8, exn: usize);
 }
 
+/// A module's registered code and a pointer to it as its concrete type
+/// (the `Arc` keeps the pointer valid).
+pub(crate) type CodeCache = (
+    std::sync::Arc<dyn code_registry::CodeLookup>,
+    *const ModuleCode,
+);
+
 /// The store and instance behind a vmctx.
 ///
 /// # Safety
@@ -148,19 +155,58 @@ unsafe extern "C" fn throw_impl(
     // SAFETY: the generated code stored one slot per tag parameter there.
     let payload: &[u128] = unsafe { std::slice::from_raw_parts(values.cast::<u128>(), n) };
     let start = Start::Call { pc, fp, sp };
+    // SAFETY: `start` is the live throwing frame.
+    let exn = unsafe { alloc_with_layout(store, identity, payload, refs, start) };
+    // SAFETY: this frame owns nothing that needs dropping (everything
+    // above is plain data or already dropped).
+    unsafe { throw_exception(store, exn, start) }
+}
+
+/// Allocates an exception of the tag with store-wide identity `identity`
+/// carrying `payload` (one raw slot per tag parameter), collecting first
+/// when the heap is due, with the wasm frames from `start` as roots (and
+/// the payload's own `exnref`s). Returns the raw `exnref`. With
+/// [`throw_exception`] this is what a runtime-side throw needs (e.g.
+/// `resume_throw`).
+///
+/// # Safety
+///
+/// `start` must be a live frame of the store's current stack (or
+/// `LastExit` while a host function called from wasm runs, or any start
+/// when no wasm is active).
+pub(crate) unsafe fn alloc_exception(
+    store: &mut StoreOpaque,
+    identity: u32,
+    payload: &[u128],
+    start: Start,
+) -> usize {
+    let (_, refs) = store.tag_layout(identity);
+    // SAFETY: forwarded.
+    unsafe { alloc_with_layout(store, identity, payload, refs, start) }
+}
+
+/// [`alloc_exception`] with the tag's `exnref` slots already looked up.
+///
+/// # Safety
+///
+/// As for [`alloc_exception`].
+unsafe fn alloc_with_layout(
+    store: &mut StoreOpaque,
+    identity: u32,
+    payload: &[u128],
+    refs: RefSlots,
+    start: Start,
+) -> usize {
     if store.gc_heap.wants_collection() {
         let extra: Vec<usize> = refs
             .0
             .iter()
             .map(|i| payload[*i as usize] as usize)
             .collect();
-        // SAFETY: the walk starts at the live throwing frame.
+        // SAFETY: forwarded.
         unsafe { super::gc::roots::collect(store, start, &extra) };
     }
-    let exn = store.gc_heap.alloc(identity, payload, refs);
-    // SAFETY: this frame owns nothing that needs dropping (everything
-    // above is plain data or already dropped).
-    unsafe { throw_exception(store, exn, start) }
+    store.gc_heap.alloc(identity, payload, refs)
 }
 
 /// `throw_ref`: returns (and the caller traps) for null.
@@ -169,11 +215,13 @@ unsafe extern "C" fn throw_impl(
 ///
 /// Called only through `weft_throw_ref_shim` by generated code.
 unsafe extern "C" fn throw_ref_impl(vmctx: *mut u8, exn: usize, pc: usize, sp: usize, fp: usize) {
-    if exn == 0 {
-        return;
-    }
     // SAFETY: generated code passes its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
+    // Null (and, defensively, anything that is not a live object: the
+    // collector is precise, so wasm cannot hold one) traps in the caller.
+    if store.gc_heap.get(exn).is_none() {
+        return;
+    }
     // SAFETY: nothing here needs dropping.
     unsafe { throw_exception(store, exn, Start::Call { pc, fp, sp }) }
 }
@@ -209,14 +257,19 @@ pub(super) unsafe extern "C" fn exn_tag(vmctx: *mut u8, exn: usize) -> usize {
 }
 
 /// The landing pad in `frame` (a caller suspended at return address
-/// `frame.pc`) for an exception of tag identity `tag`, if any.
+/// `frame.pc`, in function `loc` of `module`) for an exception of tag
+/// identity `tag`, if any.
 ///
 /// # Safety
 ///
-/// `frame` must be a live wasm frame found by the walker in `module`.
-unsafe fn handler_in(module: &ModuleCode, frame: &Frame, tag: usize) -> Option<ResumePoint> {
-    let (loc, off) = module.func_at(frame.pc - 1)?;
-    let ret = off + 1;
+/// `frame` must be a live wasm frame found by the walker in `loc`.
+unsafe fn handler_in(
+    module: &ModuleCode,
+    loc: &FuncLoc,
+    frame: &Frame,
+    tag: usize,
+) -> Option<ResumePoint> {
+    let ret = (frame.pc - module.base() - loc.start) as u32;
     let i = loc.call_sites.binary_search_by_key(&ret, |c| c.ret).ok()?;
     let site = &loc.call_sites[i];
     let sp = frame.fp - site.frame_offset as usize;
@@ -247,7 +300,7 @@ unsafe fn handler_in(module: &ModuleCode, frame: &Frame, tag: usize) -> Option<R
     None
 }
 
-/// Throws exception `exn` (a raw, non-null `exnref` of `store`'s heap)
+/// Throws exception `exn` (a raw `exnref` of a live object in `store`'s heap)
 /// from `start`: resumes at the innermost matching handler among the wasm
 /// frames up to the nearest host->wasm entry, or makes that entry return
 /// the [`crate::Exception`] error. This is the one runtime entry point for
@@ -273,9 +326,32 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
     // continuation through it (`escape_continuation`) and is thrown on
     // from there.
     let mut left_continuation = false;
-    // SAFETY: the store's records are live; `start` is (contract).
+    // Consecutive frames (and consecutive throws) are mostly in the same
+    // module: ask the last one's tables first, the registry (a read lock)
+    // only when the pc is elsewhere. The store keeps the last module's
+    // code between throws.
+    let mut last = store.throw_code_cache.take();
+    let code_at = |pc: usize| -> Option<(*const ModuleCode, *const FuncLoc)> {
+        if let Some((_, m)) = &last {
+            // SAFETY: the Arc next to the pointer keeps the code alive.
+            let module = unsafe { &**m };
+            if let Some((loc, _)) = module.func_at(pc) {
+                return Some((*m, loc));
+            }
+        }
+        let c = code_registry::lookup(pc)?;
+        let m: *const ModuleCode = c.as_any().downcast_ref::<ModuleCode>()?;
+        // SAFETY: `c` keeps the code alive (and is kept in `last`).
+        let (loc, _) = unsafe { &*m }.func_at(pc)?;
+        let loc: *const FuncLoc = loc;
+        last = Some((c, m));
+        Some((m, loc))
+    };
+    // SAFETY: the store's records are live; `start` is (contract). The
+    // module pointers stay valid while the visitor runs: the code of a
+    // live frame stays registered (its module is kept by its instance).
     unsafe {
-        walk(record, start, code_registry::lookup, |frame, code| {
+        walk(record, start, code_at, |frame, (module, loc)| {
             if frame.host_entries > 0 {
                 return ControlFlow::Break(());
             }
@@ -286,17 +362,15 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
             if !frame.is_return_address {
                 return ControlFlow::Continue(());
             }
-            // The frame is live and was found in `module` by the walker
-            // (inside the enclosing unsafe block).
-            if let Some(module) = code.as_any().downcast_ref::<ModuleCode>()
-                && let Some(to) = handler_in(module, frame, tag)
-            {
+            // The frame is live and was found in `module` by the walker.
+            if let Some(to) = handler_in(&*module, &*loc, frame, tag) {
                 found = Some((to, frame.record));
                 return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
         })
     };
+    store.throw_code_cache = last;
     match found {
         Some((to, handler_record)) => {
             // The handler may be on a stack that resumed the running one
@@ -317,9 +391,11 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
         }
         // SAFETY: the running record is a continuation whose frames hold
         // no handler; forwarded.
-        None if left_continuation => unsafe {
-            super::continuation::escape_continuation(record, exn)
-        },
+        None if left_continuation
+            // SAFETY: the running record is live.
+            && unsafe { (*record).kind.get() }
+                == weft_environ::stack_record::KIND_CONTINUATION =>
+        unsafe { super::continuation::escape_continuation(record, exn) },
         // SAFETY: forwarded.
         None => unsafe { uncaught(store, exn, start) },
     }
@@ -424,18 +500,8 @@ pub(crate) fn collect_from_host(store: &mut StoreOpaque) {
 /// data, host handles, and the wasm frames live below the host function
 /// this may be called from). Returns the raw `exnref`.
 pub(crate) fn new_from_host(store: &mut StoreOpaque, tag: crate::Tag, payload: &[u128]) -> usize {
-    let identity = tag.index;
-    let (_, refs) = store.tag_layout(identity);
-    if store.gc_heap.wants_collection() {
-        let extra: Vec<usize> = refs
-            .0
-            .iter()
-            .map(|i| payload[*i as usize] as usize)
-            .collect();
-        // SAFETY: the host runs either outside wasm (no active entry: no
-        // frames are walked) or in a host function called from wasm, whose
-        // trampoline recorded the last exit of the current stack.
-        unsafe { super::gc::roots::collect(store, Start::LastExit, &extra) };
-    }
-    store.gc_heap.alloc(identity, payload, refs)
+    // SAFETY: the host runs either outside wasm (no active entry: no
+    // frames are walked) or in a host function called from wasm, whose
+    // trampoline recorded the last exit of the current stack.
+    unsafe { alloc_exception(store, tag.index, payload, Start::LastExit) }
 }

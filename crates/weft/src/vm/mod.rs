@@ -10,6 +10,11 @@
 //! * `gdb_jit`: describing published code to debuggers (gdb's JIT interface);
 //! * `module`, `instance`, `store`, `func`, `builtins`: compiled modules,
 //!   instances and their vmctx, calls in both directions;
+//! * `exceptions`: throwing (the `Throw`/`ThrowRef` shims), handler
+//!   search with the walker, resume at the landing pad, uncaught
+//!   exceptions at the entry;
+//! * `gc`: the per-store heap of exception objects, its precise roots and
+//!   mark-sweep collector;
 //! * `limits`: the embedder's resource limiter, asked before growth;
 //! * `memory`, `table`, `type_registry`, `backtrace`, `libcalls`.
 

@@ -84,6 +84,9 @@ pub(crate) struct StoreOpaque {
     pub(crate) gc_heap: super::gc::GcHeap,
     /// Payload length and `exnref` slots per tag identity, cached.
     pub(crate) tag_layouts: Vec<Option<(usize, super::gc::heap::RefSlots)>>,
+    /// The code the last exception handler search ended in (searches
+    /// look there first; `vm::exceptions`).
+    pub(crate) throw_code_cache: Option<super::exceptions::CodeCache>,
     /// The record of the native stack the embedder calls in on (whichever
     /// thread that is: its bounds are refreshed at each outermost entry).
     /// Fibers bring their own records.
@@ -135,6 +138,7 @@ impl StoreOpaque {
             pending: None,
             gc_heap: Default::default(),
             tag_layouts: Vec::new(),
+            throw_code_cache: None,
             native_stack: Box::new(VMStackRecord::new(0, 0, 0)),
             self_ptr: std::ptr::null_mut(),
             epoch_behavior: EpochBehavior::Trap,
