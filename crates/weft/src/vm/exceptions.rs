@@ -389,13 +389,15 @@ pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start:
             // exception in the first payload register.
             unsafe { resume_at(to, [exn, 0]) }
         }
-        // SAFETY: the running record is a continuation whose frames hold
-        // no handler; forwarded.
         None if left_continuation
             // SAFETY: the running record is live.
             && unsafe { (*record).kind.get() }
                 == weft_environ::stack_record::KIND_CONTINUATION =>
-        unsafe { super::continuation::escape_continuation(record, exn) },
+        {
+            // SAFETY: the running record is a continuation whose frames
+            // hold no handler; forwarded.
+            unsafe { super::continuation::escape_continuation(record, exn) }
+        }
         // SAFETY: forwarded.
         None => unsafe { uncaught(store, exn, start) },
     }
