@@ -248,6 +248,11 @@ fn weft_value(v: &weft::Val) -> Value {
             null: r.is_none(),
             func: false,
         },
+        // wasm-smith generates no continuations (see continuations.rs).
+        weft::Val::ContRef(r) => Value::Ref {
+            null: r.is_none(),
+            func: false,
+        },
     }
 }
 

@@ -1,0 +1,1032 @@
+//! Random programs that use continuations (the stack-switching proposal),
+//! run in weft and checked against an independent model.
+//!
+//! ```text
+//! case i of seed S: SplitMix -> Program (abstract: bodies of ops, roots,
+//!                   a scheduling policy, a one-shot probe)
+//!   Program --emit--> wat (host imports: h.log, h.reenter) --weft--> log, result
+//!   Program --emit--> wat (log folded into a hash in-module)  --weft--> hash, result
+//!   Program --model--> log, result             (a Rust interpreter of the ops,
+//!                                                 never of wasm)
+//!   all three agree ? passed : shrink the Program, write a .wast
+//! ```
+//!
+//! The family. A *body* (`(param i64 i64)`, started through `cont.new` and
+//! one or two `cont.bind`s) runs a straight line of ops: log a value
+//! through the host, suspend with an i32 / i64 / f64 / (i32 i64) payload,
+//! trap (`unreachable`, division by zero), suspend with a tag nobody
+//! handles, return early, *spawn* a higher-numbered body under a handler
+//! for a random subset of the four tags (the others pass through it to
+//! outer handlers), run a *ring* of two coroutines that `switch` between
+//! each other under `(on $swap switch)` (their suspensions pass through
+//! the switch handler), or *re-enter* wasm: the host function `reenter(j)`
+//! calls the export `sub(j)`, which drives body `j` on the native stack.
+//! `main` is a scheduler over a table of contrefs (FIFO or LIFO) that
+//! handles all four tags; at iteration A it keeps a copy of the
+//! continuation it got back, and at iteration B resumes that copy instead
+//! of the queue's next: a null, consumed or live continuation, which the
+//! model tracks by identity.
+
+use crate::SplitMix;
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+
+// ---- the abstract program ---------------------------------------------------
+
+/// Tag ids: 0 `$yi (param i32)`, 1 `$yl (param i64)`, 2 `$yd (param f64)`,
+/// 3 `$yp (param i32 i64)`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    I32(i32),
+    I64(i64),
+    F64(u64),
+    Pair(i32, i64),
+}
+
+impl Payload {
+    fn tag(&self) -> usize {
+        match self {
+            Payload::I32(_) => 0,
+            Payload::I64(_) => 1,
+            Payload::F64(_) => 2,
+            Payload::Pair(..) => 3,
+        }
+    }
+    /// The values a handler logs for it, in order.
+    fn logged(&self) -> Vec<i64> {
+        match *self {
+            Payload::I32(v) => vec![i64::from(v)],
+            Payload::I64(v) => vec![v],
+            Payload::F64(b) => vec![b as i64],
+            Payload::Pair(a, b) => vec![i64::from(a), b],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrapKind {
+    Unreachable,
+    DivideByZero,
+    Consumed,
+    NullContinuation,
+    UnhandledTag,
+}
+
+impl TrapKind {
+    fn message(self) -> &'static str {
+        match self {
+            TrapKind::Unreachable => "unreachable",
+            TrapKind::DivideByZero => "integer divide by zero",
+            TrapKind::Consumed => "continuation already consumed",
+            TrapKind::NullContinuation => "null continuation reference",
+            TrapKind::UnhandledTag => "unhandled tag",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Log(i64),
+    Yield(Payload),
+    Trap(TrapKind),
+    /// `suspend $never`: no handler anywhere.
+    Unhandled,
+    Return,
+    /// Drive body `body` (bound to `args`, in one or two `cont.bind`s)
+    /// under handlers for the tags in `set` (bit i = tag i); `level` names
+    /// the handler in the log.
+    Spawn {
+        body: usize,
+        args: (i64, i64),
+        two_binds: bool,
+        set: u8,
+        level: u32,
+    },
+    /// Two coroutines switching between each other; the first runs first.
+    Ring { a: Vec<Op>, b: Vec<Op>, id: u32 },
+    /// Only in ring coroutines: `switch` to the partner.
+    Switch,
+    /// The host calls the export `sub(body)`.
+    Reenter(usize),
+    /// The model's own: a body's prologue logging an argument.
+    LogCode(i64, i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Root {
+    body: usize,
+    args: (i64, i64),
+    two_binds: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    bodies: Vec<Vec<Op>>,
+    roots: Vec<Root>,
+    lifo: bool,
+    /// Iteration whose returned continuation is copied (0: never).
+    keep_at: i64,
+    /// Iteration that resumes the copy instead of the queue (-1: never).
+    resume_copy_at: i64,
+}
+
+// Log codes.
+const LOG_OP: i64 = 1;
+const ARGS: i64 = 100;
+const HANDLED: i64 = 10_000; // + 10 * level + tag
+const SPAWN_DONE: i64 = 20_000; // + level
+const SCHED: i64 = 30_000; // + tag
+const SCHED_DONE: i64 = 30_010;
+const REENTER: i64 = 40_000; // + body
+const REENTER_DONE: i64 = 40_100; // + body
+const RING_DONE: i64 = 50_000; // + ring id
+/// `sub(j)` drives body `j` with these arguments.
+fn sub_args(j: usize) -> (i64, i64) {
+    (j as i64 * 11, 5)
+}
+
+// ---- generation -------------------------------------------------------------
+
+struct Gen {
+    rng: SplitMix,
+    next_level: u32,
+    next_ring: u32,
+}
+
+impl Gen {
+    fn below(&mut self, n: u64) -> u64 {
+        self.rng.next_u64() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn value(&mut self) -> i64 {
+        match self.below(4) {
+            0 => self.below(100) as i64,
+            1 => -(self.below(1000) as i64),
+            2 => [i64::MIN, i64::MAX, -1, 0, 1 << 32][self.below(5) as usize],
+            _ => self.rng.next_u64() as i64,
+        }
+    }
+    fn payload(&mut self) -> Payload {
+        match self.below(4) {
+            0 => Payload::I32(self.value() as i32),
+            1 => Payload::I64(self.value()),
+            2 => Payload::F64(match self.below(4) {
+                // -0.0, infinity, a NaN with payload bits, anything.
+                0 => 0x8000_0000_0000_0000,
+                1 => 0x7ff0_0000_0000_0000,
+                2 => 0x7ff4_0000_0000_0001,
+                _ => (self.value() as f64 * 0.5).to_bits(),
+            }),
+            _ => Payload::Pair(self.value() as i32, self.value()),
+        }
+    }
+    fn trap(&mut self) -> Op {
+        Op::Trap(if self.chance(50) {
+            TrapKind::Unreachable
+        } else {
+            TrapKind::DivideByZero
+        })
+    }
+    fn ring_ops(&mut self, owner: usize, nbodies: usize) -> Vec<Op> {
+        let n = 1 + self.below(6);
+        (0..n)
+            .map(|_| match self.below(100) {
+                0..=34 => Op::Switch,
+                35..=59 => Op::Log(self.value()),
+                60..=84 => Op::Yield(self.payload()),
+                85..=89 if owner + 1 < nbodies => {
+                    Op::Reenter(owner + 1 + self.below((nbodies - owner - 1) as u64) as usize)
+                }
+                90..=92 if self.chance(35) => self.trap(),
+                93..=94 => Op::Return,
+                _ => Op::Switch,
+            })
+            .collect()
+    }
+    fn body(&mut self, i: usize, nbodies: usize) -> Vec<Op> {
+        let n = 1 + self.below(7);
+        let mut refs = 0;
+        let mut ops = Vec::new();
+        for _ in 0..n {
+            let higher = i + 1 < nbodies && refs < 2;
+            let pick_higher =
+                |g: &mut Gen| i + 1 + g.below((nbodies - i - 1) as u64) as usize;
+            let op = match self.below(100) {
+                0..=24 => Op::Log(self.value()),
+                25..=59 => Op::Yield(self.payload()),
+                60..=73 if higher => {
+                    refs += 1;
+                    let level = self.next_level;
+                    self.next_level += 1;
+                    Op::Spawn {
+                        body: pick_higher(self),
+                        args: (self.value(), self.value()),
+                        two_binds: self.chance(50),
+                        set: self.below(16) as u8,
+                        level,
+                    }
+                }
+                74..=81 if refs < 2 => {
+                    refs += 1;
+                    let id = self.next_ring;
+                    self.next_ring += 1;
+                    Op::Ring {
+                        a: self.ring_ops(i, nbodies),
+                        b: self.ring_ops(i, nbodies),
+                        id,
+                    }
+                }
+                82..=86 if higher => {
+                    refs += 1;
+                    Op::Reenter(pick_higher(self))
+                }
+                87..=89 if self.chance(35) => self.trap(),
+                90 if self.chance(50) => Op::Unhandled,
+                91..=93 => Op::Return,
+                _ => Op::Log(self.value()),
+            };
+            ops.push(op);
+        }
+        ops
+    }
+}
+
+pub fn generate(seed: u64, index: u64) -> Program {
+    let mut g = Gen {
+        rng: SplitMix(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ index.wrapping_mul(0x2545_f491)),
+        next_level: 1,
+        next_ring: 0,
+    };
+    let nbodies = 1 + g.below(6) as usize;
+    let bodies = (0..nbodies).map(|i| g.body(i, nbodies)).collect();
+    let nroots = 1 + g.below(5);
+    let roots = (0..nroots)
+        .map(|_| Root {
+            body: g.below(nbodies as u64) as usize,
+            args: (g.value(), g.value()),
+            two_binds: g.chance(50),
+        })
+        .collect();
+    let lifo = g.chance(40);
+    let (keep_at, resume_copy_at) = if g.chance(40) {
+        let a = 1 + g.below(6) as i64;
+        (a, a + 1 + g.below(6) as i64)
+    } else {
+        (0, -1)
+    };
+    Program {
+        bodies,
+        roots,
+        lifo,
+        keep_at,
+        resume_copy_at,
+    }
+}
+
+// ---- the model ----------------------------------------------------------------
+
+/// What the program is expected to do: `main`'s result or trap, and the
+/// host log (code, value) in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub result: Result<i64, TrapKind>,
+    pub log: Vec<(i64, i64)>,
+}
+
+/// How an activation was resumed by its parent.
+#[derive(Debug, Clone)]
+enum Boundary {
+    /// By the scheduler or `sub`: all four tags are handled there.
+    Driver,
+    /// By a `Spawn` of the parent: `set` handled, `count` events so far.
+    Spawn { set: u8, level: u32, count: i64 },
+    /// By a `Ring` of the parent: only `switch`.
+    Ring,
+}
+
+#[derive(Debug, Clone)]
+struct Act {
+    ops: Vec<Op>,
+    pc: usize,
+    boundary: Boundary,
+    /// While the current op is a `Ring`: the coroutine not running.
+    partner: Option<Box<Act>>,
+}
+
+impl Act {
+    fn new(ops: Vec<Op>, boundary: Boundary) -> Act {
+        Act {
+            ops,
+            pc: 0,
+            boundary,
+            partner: None,
+        }
+    }
+}
+
+enum Event {
+    Returned,
+    Suspended(Payload),
+}
+
+struct Model<'p> {
+    prog: &'p Program,
+    log: Vec<(i64, i64)>,
+}
+
+impl Model<'_> {
+    /// A fresh activation of `body`: its prologue logs the arguments.
+    fn start(&self, body: usize, args: (i64, i64), boundary: Boundary) -> Act {
+        let code = ARGS + body as i64;
+        let mut ops = vec![Op::LogCode(code, args.0), Op::LogCode(code, args.1)];
+        ops.extend(self.prog.bodies[body].iter().cloned());
+        Act::new(ops, boundary)
+    }
+
+    /// Runs the stack until it returns or suspends to its driver.
+    fn run(&mut self, stack: &mut Vec<Act>) -> Result<Event, TrapKind> {
+        loop {
+            let top = stack.len() - 1;
+            let act = &mut stack[top];
+            let Some(op) = act.ops.get(act.pc).cloned() else {
+                // The body ends.
+                let done = stack.pop().unwrap();
+                let Some(parent) = stack.last_mut() else {
+                    return Ok(Event::Returned);
+                };
+                match done.boundary {
+                    Boundary::Spawn { level, count, .. } => {
+                        self.log.push((SPAWN_DONE + i64::from(level), count))
+                    }
+                    Boundary::Ring => {
+                        let Op::Ring { id, .. } = &parent.ops[parent.pc] else {
+                            unreachable!()
+                        };
+                        self.log.push((RING_DONE + i64::from(*id), 0));
+                        parent.partner = None;
+                    }
+                    Boundary::Driver => unreachable!(),
+                }
+                parent.pc += 1;
+                continue;
+            };
+            act.pc += 1;
+            match op {
+                Op::Log(v) => self.log.push((LOG_OP, v)),
+                Op::LogCode(c, v) => self.log.push((c, v)),
+                Op::Yield(p) => {
+                    // The innermost boundary that handles the tag.
+                    let tag = p.tag();
+                    let handler = (1..stack.len()).rev().find(|&b| {
+                        matches!(stack[b].boundary, Boundary::Spawn { set, .. } if set & (1 << tag) != 0)
+                    });
+                    match handler {
+                        Some(b) => {
+                            let Boundary::Spawn { level, count, .. } = &mut stack[b].boundary
+                            else {
+                                unreachable!()
+                            };
+                            *count += 1;
+                            let code = HANDLED + 10 * i64::from(*level) + tag as i64;
+                            for v in p.logged() {
+                                self.log.push((code, v));
+                            }
+                        }
+                        None => return Ok(Event::Suspended(p)),
+                    }
+                }
+                Op::Trap(k) => return Err(k),
+                Op::Unhandled => return Err(TrapKind::UnhandledTag),
+                Op::Return => act.pc = act.ops.len(),
+                Op::Spawn {
+                    body, args, set, level, ..
+                } => {
+                    act.pc -= 1; // the op completes when the child returns
+                    let child = self.start(
+                        body,
+                        args,
+                        Boundary::Spawn {
+                            set,
+                            level,
+                            count: 0,
+                        },
+                    );
+                    stack.push(child);
+                }
+                Op::Ring { a, b, .. } => {
+                    act.pc -= 1;
+                    act.partner = Some(Box::new(Act::new(b, Boundary::Ring)));
+                    stack.push(Act::new(a, Boundary::Ring));
+                }
+                Op::Switch => {
+                    let me = stack.pop().unwrap();
+                    let parent = stack.last_mut().unwrap();
+                    let other = parent.partner.replace(Box::new(me)).unwrap();
+                    stack.push(*other);
+                }
+                Op::Reenter(j) => {
+                    self.log.push((REENTER + j as i64, 0));
+                    let count = self.sub(j)?;
+                    self.log.push((REENTER_DONE + j as i64, count));
+                }
+            }
+        }
+    }
+
+    /// The export `sub(j)`: drives body `j`, handling every tag.
+    fn sub(&mut self, j: usize) -> Result<i64, TrapKind> {
+        let mut stack = vec![self.start(j, sub_args(j), Boundary::Driver)];
+        let mut count = 0;
+        loop {
+            match self.run(&mut stack)? {
+                Event::Returned => return Ok(count),
+                Event::Suspended(p) => {
+                    count += 1;
+                    for v in p.logged() {
+                        self.log.push((HANDLED + p.tag() as i64, v));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The export `main`: the scheduler.
+    fn main(&mut self) -> Result<i64, TrapKind> {
+        // Continuations by identity: `None` once consumed.
+        let mut conts: Vec<Option<Vec<Act>>> = Vec::new();
+        let mut queue: VecDeque<usize> = VecDeque::new();
+        for r in &self.prog.roots {
+            let a = self.start(r.body, r.args, Boundary::Driver);
+            conts.push(Some(vec![a]));
+            queue.push_back(conts.len() - 1);
+        }
+        let mut kept: Option<usize> = None;
+        let mut iter = 0i64;
+        loop {
+            let k = if iter == self.prog.resume_copy_at {
+                kept.ok_or(TrapKind::NullContinuation)?
+            } else {
+                let next = if self.prog.lifo {
+                    queue.pop_back()
+                } else {
+                    queue.pop_front()
+                };
+                match next {
+                    Some(k) => k,
+                    None => return Ok(iter),
+                }
+            };
+            iter += 1;
+            let mut stack = conts[k].take().ok_or(TrapKind::Consumed)?;
+            match self.run(&mut stack)? {
+                Event::Returned => self.log.push((SCHED_DONE, iter)),
+                Event::Suspended(p) => {
+                    for v in p.logged() {
+                        self.log.push((SCHED + p.tag() as i64, v));
+                    }
+                    conts.push(Some(stack));
+                    let id = conts.len() - 1;
+                    if iter == self.prog.keep_at {
+                        kept = Some(id);
+                    }
+                    queue.push_back(id);
+                }
+            }
+        }
+    }
+}
+
+pub fn model(prog: &Program) -> Expected {
+    let mut m = Model {
+        prog,
+        log: Vec::new(),
+    };
+    let result = m.main();
+    Expected { result, log: m.log }
+}
+
+// ---- wasm text ----------------------------------------------------------------
+
+/// The in-module log's hash (FNV-1a style over code and value).
+pub fn hash_log(log: &[(i64, i64)]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &(c, v) in log {
+        h = (h ^ c as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        h = (h ^ v as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
+}
+
+fn mkcont(body: usize, args: (i64, i64), two_binds: bool) -> String {
+    let new = format!("(cont.new $c2 (ref.func $b{body}))");
+    if two_binds {
+        format!(
+            "(cont.bind $c1 $ct (i64.const {}) (cont.bind $c2 $c1 (i64.const {}) {new}))",
+            args.1, args.0
+        )
+    } else {
+        format!(
+            "(cont.bind $c2 $ct (i64.const {}) (i64.const {}) {new})",
+            args.0, args.1
+        )
+    }
+}
+
+/// The handler blocks of a loop that resumes local `$k` with the tags in
+/// `set` and, for each handled tag, logs its payload with code
+/// `code_local + tag`, then runs `after` (with the new continuation in
+/// `$k`) and branches to `$l`. Falls through when `$k` returns.
+fn handler_loop(out: &mut String, set: u8, code: &str, after: &str, returned: &str) {
+    let tys = ["i32", "i64", "f64", "i32 i64"];
+    let tags = ["$yi", "$yl", "$yd", "$yp"];
+    out.push_str("    (block $exit\n    (loop $l\n      block $h3 (result i32 i64 (ref $ct))\n");
+    for t in (0..3).rev() {
+        let _ = writeln!(out, "      block $h{t} (result {} (ref $ct))", tys[t]);
+    }
+    out.push_str("      local.get $k\n      resume $ct");
+    for (t, tag) in tags.iter().enumerate() {
+        if set & (1 << t) != 0 {
+            let _ = write!(out, " (on {tag} $h{t})");
+        }
+    }
+    let _ = writeln!(out, "\n      {returned}\n      br $exit");
+    let logs = [
+        "local.set $k i64.extend_i32_s local.set $v (call $log (i64.add {C} (i64.const 0)) (local.get $v))",
+        "local.set $k local.set $v (call $log (i64.add {C} (i64.const 1)) (local.get $v))",
+        "local.set $k i64.reinterpret_f64 local.set $v (call $log (i64.add {C} (i64.const 2)) (local.get $v))",
+        "local.set $k local.set $v i64.extend_i32_s local.set $w (call $log (i64.add {C} (i64.const 3)) (local.get $w)) (call $log (i64.add {C} (i64.const 3)) (local.get $v))",
+    ];
+    for (t, l) in logs.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "      end ;; $h{t}\n      {}\n      {after}\n      br $l",
+            l.replace("{C}", code)
+        );
+    }
+    out.push_str("    ))\n");
+}
+
+fn emit_ops(out: &mut String, ops: &[Op], rings: &mut Vec<(u32, Vec<Op>, Vec<Op>)>) {
+    for op in ops {
+        match op {
+            Op::Log(v) => {
+                let _ = writeln!(out, "    (call $log (i64.const {LOG_OP}) (i64.const {v}))");
+            }
+            Op::Yield(p) => {
+                let _ = match *p {
+                    Payload::I32(v) => writeln!(out, "    (suspend $yi (i32.const {v}))"),
+                    Payload::I64(v) => writeln!(out, "    (suspend $yl (i64.const {v}))"),
+                    Payload::F64(b) => writeln!(
+                        out,
+                        "    (suspend $yd (f64.reinterpret_i64 (i64.const {})))",
+                        b as i64
+                    ),
+                    Payload::Pair(a, b) => {
+                        writeln!(out, "    (suspend $yp (i32.const {a}) (i64.const {b}))")
+                    }
+                };
+            }
+            Op::Trap(TrapKind::Unreachable) => out.push_str("    unreachable\n"),
+            Op::Trap(_) => {
+                out.push_str("    (drop (i32.div_u (i32.const 1) (global.get $zero)))\n")
+            }
+            Op::Unhandled => out.push_str("    (suspend $never)\n"),
+            Op::Return => out.push_str("    (return)\n"),
+            Op::Spawn {
+                body,
+                args,
+                two_binds,
+                set,
+                level,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "    (call $log (i64.const {}) (call $drive{set} {} (i64.const {level})))",
+                    SPAWN_DONE + i64::from(*level),
+                    mkcont(*body, *args, *two_binds)
+                );
+            }
+            Op::Ring { a, b, id } => {
+                let _ = writeln!(
+                    out,
+                    "    (resume $cs (on $swap switch) (cont.new $cs (ref.func $r{id}b)) (cont.new $cs (ref.func $r{id}a)))\n    (call $log (i64.const {}) (i64.const 0))",
+                    RING_DONE + i64::from(*id)
+                );
+                rings.push((*id, a.clone(), b.clone()));
+            }
+            Op::Switch => out.push_str("    (local.set $next (switch $cs $swap (local.get $next)))\n"),
+            Op::Reenter(j) => {
+                let _ = writeln!(out, "    (call $reenter (i32.const {j}))");
+            }
+            Op::LogCode(c, v) => {
+                let _ = writeln!(out, "    (call $log (i64.const {c}) (i64.const {v}))");
+            }
+        }
+    }
+}
+
+/// The module. `in_module_log`: `log` folds into the global `$hash`
+/// (exported by `hash`) and `reenter` calls `sub` directly, so the text is
+/// a self-contained `.wast` module; otherwise both are host imports.
+pub fn emit(prog: &Program, in_module_log: bool) -> String {
+    let mut o = String::new();
+    o.push_str(
+        "(module\n  (type $f0 (func))\n  (type $ct (cont $f0))\n  (type $f1 (func (param i64)))\n  (type $c1 (cont $f1))\n  (type $f2 (func (param i64 i64)))\n  (type $c2 (cont $f2))\n  (rec (type $fs (func (param (ref null $cs)))) (type $cs (cont $fs)))\n",
+    );
+    if in_module_log {
+        o.push_str(
+            "  (global $hash (mut i64) (i64.const 0))\n  (func $log (param i64 i64)\n    (global.set $hash (i64.mul (i64.xor (global.get $hash) (local.get 0)) (i64.const 1099511628211)))\n    (global.set $hash (i64.mul (i64.xor (global.get $hash) (local.get 1)) (i64.const 1099511628211))))\n  (func (export \"hash\") (result i64) (global.get $hash))\n  (func $reenter (param $j i32)\n    (call $log (i64.add (i64.const 40000) (i64.extend_i32_u (local.get $j))) (i64.const 0))\n    (call $log (i64.add (i64.const 40100) (i64.extend_i32_u (local.get $j))) (call $sub (local.get $j))))\n",
+        );
+    } else {
+        o.push_str(
+            "  (import \"h\" \"log\" (func $log (param i64 i64)))\n  (import \"h\" \"reenter\" (func $reenter (param i32)))\n",
+        );
+    }
+    o.push_str(
+        "  (tag $yi (param i32))\n  (tag $yl (param i64))\n  (tag $yd (param f64))\n  (tag $yp (param i32 i64))\n  (tag $never)\n  (tag $swap)\n  (global $zero (mut i32) (i32.const 0))\n  (global $head (mut i32) (i32.const 0))\n  (global $tail (mut i32) (i32.const 0))\n  (global $iter (mut i64) (i64.const 0))\n  (global $kept (mut (ref null $ct)) (ref.null $ct))\n  (table $q 64 (ref null $ct))\n",
+    );
+    // The drivers, one per handled subset used.
+    let mut sets: Vec<u8> = vec![15];
+    let mut rings = Vec::new();
+    let mut bodies = String::new();
+    for (i, ops) in prog.bodies.iter().enumerate() {
+        let _ = writeln!(
+            bodies,
+            "  (func $b{i} (type $f2)\n    (call $log (i64.const {}) (local.get 0))\n    (call $log (i64.const {}) (local.get 1))",
+            ARGS + i as i64,
+            ARGS + i as i64
+        );
+        emit_ops(&mut bodies, ops, &mut rings);
+        bodies.push_str("  )\n");
+        for op in ops {
+            if let Op::Spawn { set, .. } = op
+                && !sets.contains(set)
+            {
+                sets.push(*set);
+            }
+        }
+    }
+    while let Some((id, a, b)) = rings.pop() {
+        for (name, ops) in [("a", a), ("b", b)] {
+            let _ = writeln!(
+                bodies,
+                "  (func $r{id}{name} (type $fs)\n    (local $next (ref null $cs))\n    (local.set $next (local.get 0))"
+            );
+            emit_ops(&mut bodies, &ops, &mut rings);
+            bodies.push_str("  )\n");
+        }
+    }
+    o.push_str(&bodies);
+    for set in sets {
+        let _ = writeln!(
+            o,
+            "  (func $drive{set} (param $k (ref null $ct)) (param $lvl i64) (result i64)\n    (local $n i64) (local $c i64) (local $v i64) (local $w i64)\n    (local.set $c (i64.add (i64.const {HANDLED}) (i64.mul (local.get $lvl) (i64.const 10))))"
+        );
+        handler_loop(
+            &mut o,
+            set,
+            "(local.get $c)",
+            "(local.set $n (i64.add (local.get $n) (i64.const 1)))",
+            "",
+        );
+        o.push_str("    (local.get $n))\n");
+    }
+    // sub(j)
+    o.push_str("  (func $sub (export \"sub\") (param $j i32) (result i64)\n");
+    for j in 0..prog.bodies.len() {
+        let _ = writeln!(
+            o,
+            "    (if (i32.eq (local.get $j) (i32.const {j})) (then (return (call $drive15 {} (i64.const 0)))))",
+            mkcont(j, sub_args(j), j % 2 == 1)
+        );
+    }
+    o.push_str("    unreachable)\n");
+    // The scheduler.
+    let (push, pop) = (
+        "(table.set $q (i32.and (global.get $tail) (i32.const 63)) (local.get $k)) (global.set $tail (i32.add (global.get $tail) (i32.const 1)))",
+        if prog.lifo {
+            "(global.set $tail (i32.sub (global.get $tail) (i32.const 1))) (local.set $k (table.get $q (i32.and (global.get $tail) (i32.const 63))))"
+        } else {
+            "(local.set $k (table.get $q (i32.and (global.get $head) (i32.const 63)))) (global.set $head (i32.add (global.get $head) (i32.const 1)))"
+        },
+    );
+    o.push_str(
+        "  (func (export \"main\") (result i64)\n    (local $k (ref null $ct)) (local $v i64) (local $w i64)\n    (global.set $head (i32.const 0)) (global.set $tail (i32.const 0)) (global.set $iter (i64.const 0)) (global.set $kept (ref.null $ct))\n",
+    );
+    if in_module_log {
+        o.push_str("    (global.set $hash (i64.const -3750763034362895579))\n");
+    }
+    for r in &prog.roots {
+        let _ = writeln!(
+            o,
+            "    (local.set $k {})\n    {push}",
+            mkcont(r.body, r.args, r.two_binds)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "    (block $stop (loop $next\n    (if (i64.eq (global.get $iter) (i64.const {})) (then (local.set $k (global.get $kept)))\n      (else (br_if $stop (i32.eq (global.get $head) (global.get $tail))) {pop}))\n    (global.set $iter (i64.add (global.get $iter) (i64.const 1)))",
+        prog.resume_copy_at
+    );
+    let after = format!(
+        "(if (i64.eq (global.get $iter) (i64.const {})) (then (global.set $kept (local.get $k)))) {push} (br $next)",
+        prog.keep_at
+    );
+    handler_loop(
+        &mut o,
+        15,
+        &format!("(i64.const {SCHED})"),
+        &after,
+        &format!("(call $log (i64.const {SCHED_DONE}) (global.get $iter)) (br $next)"),
+    );
+    o.push_str("    ))\n    (global.get $iter))\n");
+    let mut names = Vec::new();
+    for (i, _) in prog.bodies.iter().enumerate() {
+        names.push(format!("$b{i}"));
+    }
+    for op in prog.bodies.iter().flatten() {
+        collect_rings(op, &mut names);
+    }
+    let _ = writeln!(o, "  (elem declare func {}))", names.join(" "));
+    o
+}
+
+fn collect_rings(op: &Op, names: &mut Vec<String>) {
+    if let Op::Ring { a, b, id } = op {
+        names.push(format!("$r{id}a"));
+        names.push(format!("$r{id}b"));
+        for op in a.iter().chain(b) {
+            collect_rings(op, names);
+        }
+    }
+}
+
+// ---- running in weft ----------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub result: Result<i64, String>,
+    pub log: Vec<(i64, i64)>,
+}
+
+fn weft_trap(e: &anyhow::Error) -> String {
+    use weft::Trap as T;
+    match e.downcast_ref::<T>() {
+        Some(T::UnreachableCodeReached) => TrapKind::Unreachable.message().into(),
+        Some(T::IntegerDivisionByZero) => TrapKind::DivideByZero.message().into(),
+        Some(T::ContinuationConsumed) => TrapKind::Consumed.message().into(),
+        Some(T::NullContinuation) => TrapKind::NullContinuation.message().into(),
+        Some(T::UnhandledTag) => TrapKind::UnhandledTag.message().into(),
+        Some(other) => format!("other trap {other:?}"),
+        None => format!("error {e:#}"),
+    }
+}
+
+type Log = Vec<(i64, i64)>;
+
+/// Runs `main` twice in one store with host imports (the second run checks
+/// that the store survives what the first did, traps included), then the
+/// in-module variant once; returns the first difference from `exp`.
+pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<String> {
+    let want = Observed {
+        result: exp.result.map_err(|t| t.message().to_string()),
+        log: exp.log.clone(),
+    };
+    let text = emit(prog, false);
+    let module = match weft::Module::new(engine, &text) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("weft rejects the module: {e:#}")),
+    };
+    let mut store = weft::Store::new(engine, Log::new());
+    let log = weft::Func::wrap(&mut store, |mut c: weft::Caller<'_, Log>, code: i64, v: i64| {
+        c.data_mut().push((code, v));
+    });
+    let reenter = weft::Func::wrap(
+        &mut store,
+        |mut c: weft::Caller<'_, Log>, j: i32| -> anyhow::Result<()> {
+            c.data_mut().push((REENTER + i64::from(j), 0));
+            let sub = c.get_export("sub").unwrap().into_func().unwrap();
+            let mut out = [weft::Val::I64(0)];
+            sub.call(&mut c, &[weft::Val::I32(j)], &mut out)?;
+            let weft::Val::I64(n) = out[0] else { unreachable!() };
+            c.data_mut().push((REENTER_DONE + i64::from(j), n));
+            Ok(())
+        },
+    );
+    let instance = match weft::Instance::new(&mut store, &module, &[log.into(), reenter.into()]) {
+        Ok(i) => i,
+        Err(e) => return Some(format!("weft cannot instantiate: {e:#}")),
+    };
+    let main = instance
+        .get_typed_func::<(), i64>(&mut store, "main")
+        .expect("main");
+    for run in 1..=2 {
+        store.data_mut().clear();
+        let result = main.call(&mut store, ()).map_err(|e| weft_trap(&e));
+        let got = Observed {
+            result,
+            log: std::mem::take(store.data_mut()),
+        };
+        if got != want {
+            return Some(describe(&format!("run {run} with host imports"), &got, &want));
+        }
+    }
+    // The in-module variant.
+    let text = emit(prog, true);
+    let module = match weft::Module::new(engine, &text) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("weft rejects the in-module variant: {e:#}")),
+    };
+    let mut store = weft::Store::new(engine, Log::new());
+    let instance = match weft::Instance::new(&mut store, &module, &[]) {
+        Ok(i) => i,
+        Err(e) => return Some(format!("weft cannot instantiate: {e:#}")),
+    };
+    let main = instance
+        .get_typed_func::<(), i64>(&mut store, "main")
+        .expect("main");
+    let hash = instance
+        .get_typed_func::<(), i64>(&mut store, "hash")
+        .expect("hash");
+    let result = main.call(&mut store, ()).map_err(|e| weft_trap(&e));
+    let h = hash.call(&mut store, ()).map_err(|e| weft_trap(&e));
+    if result != want.result || h != Ok(hash_log(&want.log)) {
+        return Some(format!(
+            "in-module variant: weft {result:?} hash {h:?}, model {:?} hash {}",
+            want.result,
+            hash_log(&want.log)
+        ));
+    }
+    None
+}
+
+fn describe(what: &str, got: &Observed, want: &Observed) -> String {
+    let mut s = format!("{what}: weft {:?}, model {:?}", got.result, want.result);
+    if got.log != want.log {
+        let i = got
+            .log
+            .iter()
+            .zip(&want.log)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.log.len().min(want.log.len()));
+        let _ = write!(
+            s,
+            "; logs differ at entry {i} (weft {} entries, model {}): weft {:?}, model {:?}",
+            got.log.len(),
+            want.log.len(),
+            got.log.get(i),
+            want.log.get(i)
+        );
+    }
+    s
+}
+
+// ---- shrinking and regression files --------------------------------------------
+
+/// Smaller variants of `p`: a root or an op removed, a body emptied.
+fn shrink_candidates(p: &Program) -> Vec<Program> {
+    let mut out = Vec::new();
+    for i in 0..p.roots.len() {
+        if p.roots.len() > 1 {
+            let mut q = p.clone();
+            q.roots.remove(i);
+            out.push(q);
+        }
+    }
+    if p.resume_copy_at >= 0 {
+        let mut q = p.clone();
+        q.keep_at = 0;
+        q.resume_copy_at = -1;
+        out.push(q);
+    }
+    for b in 0..p.bodies.len() {
+        for i in 0..p.bodies[b].len() {
+            let mut q = p.clone();
+            q.bodies[b].remove(i);
+            out.push(q);
+            if let Op::Ring { a, b: bb, id } = &p.bodies[b][i] {
+                for (side, ops) in [(0, a), (1, bb)] {
+                    for k in 0..ops.len() {
+                        let mut ops2 = ops.clone();
+                        ops2.remove(k);
+                        let mut q = p.clone();
+                        q.bodies[b][i] = if side == 0 {
+                            Op::Ring { a: ops2, b: bb.clone(), id: *id }
+                        } else {
+                            Op::Ring { a: a.clone(), b: ops2, id: *id }
+                        };
+                        out.push(q);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn shrink(engine: &weft::Engine, mut p: Program) -> Program {
+    let fails = |q: &Program| {
+        let exp = model(q);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(engine, q, &exp).is_some()))
+            .unwrap_or(true)
+    };
+    'outer: loop {
+        for q in shrink_candidates(&p) {
+            if fails(&q) {
+                p = q;
+                continue 'outer;
+            }
+        }
+        return p;
+    }
+}
+
+/// A `.wast` regression: the in-module variant with the model's results.
+pub fn wast(p: &Program, seed: u64, index: u64, why: &str) -> String {
+    let exp = model(p);
+    let mut s = format!(
+        ";; Found by the continuation fuzzer (fuzz/src/continuations.rs): weft-fuzz --continuations --seed {seed} --case {index}\n;; {}\n;; Expected behaviour from the model, after shrinking; log folded into `hash`.\n",
+        why.replace('\n', " ")
+    );
+    s.push_str(&emit(p, true));
+    match exp.result {
+        Ok(v) => {
+            let _ = writeln!(s, "(assert_return (invoke \"main\") (i64.const {v}))");
+        }
+        Err(TrapKind::UnhandledTag) => {
+            let _ = writeln!(s, "(assert_suspension (invoke \"main\") \"unhandled tag\")");
+        }
+        Err(t) => {
+            let _ = writeln!(s, "(assert_trap (invoke \"main\") \"{}\")", t.message());
+        }
+    }
+    let _ = writeln!(s, "(assert_return (invoke \"hash\") (i64.const {}))", hash_log(&exp.log));
+    s
+}
+
+/// Runs cases `from..from+cases` of `seed` on `threads` threads; prints
+/// and writes failures; returns (passed, failed).
+pub fn run(seed: u64, from: u64, cases: u64, threads: usize, out: &std::path::Path, quiet: bool) -> (u64, u64) {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let next = AtomicU64::new(from);
+    let passed = AtomicU64::new(0);
+    let failed = Mutex::new(Vec::new());
+    let (traps, events) = (AtomicU64::new(0), AtomicU64::new(0));
+    let start = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                let mut c = weft::Config::new();
+                c.parallel_compilation(false);
+                let engine = weft::Engine::new(&c).expect("engine");
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= from + cases {
+                        break;
+                    }
+                    let p = generate(seed, i);
+                    let exp = model(&p);
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        check(&engine, &p, &exp)
+                    }))
+                    .unwrap_or_else(|_| Some("panic".into()));
+                    match r {
+                        None => {
+                            passed.fetch_add(1, Ordering::Relaxed);
+                            traps.fetch_add(u64::from(exp.result.is_err()), Ordering::Relaxed);
+                            events.fetch_add(exp.log.len() as u64, Ordering::Relaxed);
+                        }
+                        Some(why) => {
+                            eprintln!("FAILED continuation case {i} (seed {seed}): {why}");
+                            let small = shrink(&engine, p);
+                            let exp2 = model(&small);
+                            let why2 = check(&engine, &small, &exp2).unwrap_or(why);
+                            let path = out.join(format!("cont-{seed}-{i}.wast"));
+                            let _ = std::fs::create_dir_all(out);
+                            match std::fs::write(&path, wast(&small, seed, i, &why2)) {
+                                Ok(()) => eprintln!("  wrote {}: {why2}", path.display()),
+                                Err(e) => eprintln!("  could not write {}: {e}", path.display()),
+                            }
+                            failed.lock().unwrap().push(i);
+                        }
+                    }
+                    let done = i + 1 - from;
+                    if !quiet && done.is_multiple_of(10_000) {
+                        eprintln!("{done}/{cases} continuation cases, {:.0}/s", done as f64 / start.elapsed().as_secs_f64());
+                    }
+                }
+            });
+        }
+    });
+    let (p, f) = (passed.load(Ordering::Relaxed), failed.lock().unwrap().len() as u64);
+    println!(
+        "continuations: {p} passed, {f} failed ({cases} cases of seed {seed} in {:.1} s; passing cases: {} trapped, {} log entries)",
+        start.elapsed().as_secs_f64(),
+        traps.load(Ordering::Relaxed),
+        events.load(Ordering::Relaxed)
+    );
+    (p, f)
+}
