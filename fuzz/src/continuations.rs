@@ -103,11 +103,29 @@ pub enum Op {
         level: u32,
     },
     /// Two coroutines switching between each other; the first runs first.
-    Ring { a: Vec<Op>, b: Vec<Op>, id: u32 },
+    Ring {
+        a: Vec<Op>,
+        b: Vec<Op>,
+        id: u32,
+    },
     /// Only in ring coroutines: `switch` to the partner.
     Switch,
     /// The host calls the export `sub(body)`.
     Reenter(usize),
+    /// A generator loop inside the body: `$gen(n, base)` yields `base + 7i`
+    /// (tag `$yl`) for i < n; the loop takes `take` of them (abandoning
+    /// the generator suspended if `take < n`) and logs their sum.
+    Gen {
+        n: u32,
+        take: u32,
+        base: i64,
+    },
+    /// `cont.bind` twice of one continuation: traps (consumed).
+    BindTwice,
+    /// Resumes a continuation of `$nop` twice: traps (consumed).
+    ResumeTwice,
+    /// `resume` of a null contref: traps.
+    ResumeNull,
     /// The model's own: a body's prologue logging an argument.
     LogCode(i64, i64),
 }
@@ -140,6 +158,7 @@ const SCHED_DONE: i64 = 30_010;
 const REENTER: i64 = 40_000; // + body
 const REENTER_DONE: i64 = 40_100; // + body
 const RING_DONE: i64 = 50_000; // + ring id
+const GEN_SUM: i64 = 60_000;
 /// `sub(j)` drives body `j` with these arguments.
 fn sub_args(j: usize) -> (i64, i64) {
     (j as i64 * 11, 5)
@@ -211,8 +230,7 @@ impl Gen {
         let mut ops = Vec::new();
         for _ in 0..n {
             let higher = i + 1 < nbodies && refs < 2;
-            let pick_higher =
-                |g: &mut Gen| i + 1 + g.below((nbodies - i - 1) as u64) as usize;
+            let pick_higher = |g: &mut Gen| i + 1 + g.below((nbodies - i - 1) as u64) as usize;
             let op = match self.below(100) {
                 0..=24 => Op::Log(self.value()),
                 25..=59 => Op::Yield(self.payload()),
@@ -245,6 +263,22 @@ impl Gen {
                 87..=89 if self.chance(35) => self.trap(),
                 90 if self.chance(50) => Op::Unhandled,
                 91..=93 => Op::Return,
+                94..=96 => {
+                    let n = self.below(60) as u32;
+                    let take = if self.chance(70) {
+                        n + self.below(2) as u32
+                    } else {
+                        self.below(u64::from(n) + 1) as u32
+                    };
+                    Op::Gen {
+                        n,
+                        take,
+                        base: self.value(),
+                    }
+                }
+                97 if self.chance(30) => {
+                    [Op::BindTwice, Op::ResumeTwice, Op::ResumeNull][self.below(3) as usize].clone()
+                }
                 _ => Op::Log(self.value()),
             };
             ops.push(op);
@@ -398,10 +432,21 @@ impl Model<'_> {
                     }
                 }
                 Op::Trap(k) => return Err(k),
+                Op::BindTwice | Op::ResumeTwice => return Err(TrapKind::Consumed),
+                Op::ResumeNull => return Err(TrapKind::NullContinuation),
+                Op::Gen { n, take, base } => {
+                    let sum = (0..i64::from(take.min(n)))
+                        .fold(0i64, |s, i| s.wrapping_add(base.wrapping_add(7 * i)));
+                    self.log.push((GEN_SUM, sum));
+                }
                 Op::Unhandled => return Err(TrapKind::UnhandledTag),
                 Op::Return => act.pc = act.ops.len(),
                 Op::Spawn {
-                    body, args, set, level, ..
+                    body,
+                    args,
+                    set,
+                    level,
+                    ..
                 } => {
                     act.pc -= 1; // the op completes when the child returns
                     let child = self.start(
@@ -623,6 +668,19 @@ fn emit_ops(out: &mut String, ops: &[Op], rings: &mut Vec<(u32, Vec<Op>, Vec<Op>
             Op::LogCode(c, v) => {
                 let _ = writeln!(out, "    (call $log (i64.const {c}) (i64.const {v}))");
             }
+            Op::Gen { n, take, base } => {
+                let _ = writeln!(
+                    out,
+                    "    (call $log (i64.const {GEN_SUM}) (call $take (cont.bind $c2 $ct (i64.const {n}) (i64.const {base}) (cont.new $c2 (ref.func $gen))) (i32.const {take})))"
+                );
+            }
+            Op::BindTwice => out.push_str(
+                "    (local.set $k2 (cont.new $c2 (ref.func $gen)))\n    (drop (cont.bind $c2 $c1 (i64.const 1) (local.get $k2)))\n    (drop (cont.bind $c2 $ct (i64.const 1) (i64.const 2) (local.get $k2)))\n",
+            ),
+            Op::ResumeTwice => out.push_str(
+                "    (local.set $k0 (cont.new $ct (ref.func $nop)))\n    (resume $ct (local.get $k0))\n    (resume $ct (local.get $k0))\n",
+            ),
+            Op::ResumeNull => out.push_str("    (resume $ct (ref.null $ct))\n"),
         }
     }
 }
@@ -654,7 +712,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     for (i, ops) in prog.bodies.iter().enumerate() {
         let _ = writeln!(
             bodies,
-            "  (func $b{i} (type $f2)\n    (call $log (i64.const {}) (local.get 0))\n    (call $log (i64.const {}) (local.get 1))",
+            "  (func $b{i} (type $f2)\n    (local $k0 (ref null $ct)) (local $k2 (ref null $c2))\n    (call $log (i64.const {}) (local.get 0))\n    (call $log (i64.const {}) (local.get 1))",
             ARGS + i as i64,
             ARGS + i as i64
         );
@@ -672,7 +730,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
         for (name, ops) in [("a", a), ("b", b)] {
             let _ = writeln!(
                 bodies,
-                "  (func $r{id}{name} (type $fs)\n    (local $next (ref null $cs))\n    (local.set $next (local.get 0))"
+                "  (func $r{id}{name} (type $fs)\n    (local $next (ref null $cs)) (local $k0 (ref null $ct)) (local $k2 (ref null $c2))\n    (local.set $next (local.get 0))"
             );
             emit_ops(&mut bodies, &ops, &mut rings);
             bodies.push_str("  )\n");
@@ -693,6 +751,10 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
         );
         o.push_str("    (local.get $n))\n");
     }
+    // The generator and its consumer; `$nop`.
+    o.push_str(
+        "  (func $nop)\n  (func $gen (type $f2) (local $i i64)\n    (block $done (loop $l\n      (br_if $done (i64.ge_u (local.get $i) (local.get 0)))\n      (suspend $yl (i64.add (local.get 1) (i64.mul (local.get $i) (i64.const 7))))\n      (local.set $i (i64.add (local.get $i) (i64.const 1)))\n      (br $l))))\n  (func $take (param $k (ref null $ct)) (param $m i32) (result i64) (local $s i64)\n    (block $done (loop $l\n      (br_if $done (i32.eqz (local.get $m)))\n      (local.set $m (i32.sub (local.get $m) (i32.const 1)))\n      (block $y (result i64 (ref $ct))\n        (resume $ct (on $yl $y) (local.get $k))\n        (br $done))\n      (local.set $k)\n      (local.set $s (i64.add (local.get $s)))\n      (br $l)))\n    (local.get $s))\n",
+    );
     // sub(j)
     o.push_str("  (func $sub (export \"sub\") (param $j i32) (result i64)\n");
     for j in 0..prog.bodies.len() {
@@ -742,7 +804,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
         &format!("(call $log (i64.const {SCHED_DONE}) (global.get $iter)) (br $next)"),
     );
     o.push_str("    ))\n    (global.get $iter))\n");
-    let mut names = Vec::new();
+    let mut names = vec!["$gen".to_string(), "$nop".to_string()];
     for (i, _) in prog.bodies.iter().enumerate() {
         names.push(format!("$b{i}"));
     }
@@ -800,9 +862,12 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
         Err(e) => return Some(format!("weft rejects the module: {e:#}")),
     };
     let mut store = weft::Store::new(engine, Log::new());
-    let log = weft::Func::wrap(&mut store, |mut c: weft::Caller<'_, Log>, code: i64, v: i64| {
-        c.data_mut().push((code, v));
-    });
+    let log = weft::Func::wrap(
+        &mut store,
+        |mut c: weft::Caller<'_, Log>, code: i64, v: i64| {
+            c.data_mut().push((code, v));
+        },
+    );
     let reenter = weft::Func::wrap(
         &mut store,
         |mut c: weft::Caller<'_, Log>, j: i32| -> anyhow::Result<()> {
@@ -810,7 +875,9 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
             let sub = c.get_export("sub").unwrap().into_func().unwrap();
             let mut out = [weft::Val::I64(0)];
             sub.call(&mut c, &[weft::Val::I32(j)], &mut out)?;
-            let weft::Val::I64(n) = out[0] else { unreachable!() };
+            let weft::Val::I64(n) = out[0] else {
+                unreachable!()
+            };
             c.data_mut().push((REENTER_DONE + i64::from(j), n));
             Ok(())
         },
@@ -830,7 +897,11 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
             log: std::mem::take(store.data_mut()),
         };
         if got != want {
-            return Some(describe(&format!("run {run} with host imports"), &got, &want));
+            return Some(describe(
+                &format!("run {run} with host imports"),
+                &got,
+                &want,
+            ));
         }
     }
     // The in-module variant.
@@ -913,9 +984,17 @@ fn shrink_candidates(p: &Program) -> Vec<Program> {
                         ops2.remove(k);
                         let mut q = p.clone();
                         q.bodies[b][i] = if side == 0 {
-                            Op::Ring { a: ops2, b: bb.clone(), id: *id }
+                            Op::Ring {
+                                a: ops2,
+                                b: bb.clone(),
+                                id: *id,
+                            }
                         } else {
-                            Op::Ring { a: a.clone(), b: ops2, id: *id }
+                            Op::Ring {
+                                a: a.clone(),
+                                b: ops2,
+                                id: *id,
+                            }
                         };
                         out.push(q);
                     }
@@ -929,8 +1008,10 @@ fn shrink_candidates(p: &Program) -> Vec<Program> {
 pub fn shrink(engine: &weft::Engine, mut p: Program) -> Program {
     let fails = |q: &Program| {
         let exp = model(q);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(engine, q, &exp).is_some()))
-            .unwrap_or(true)
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check(engine, q, &exp).is_some()
+        }))
+        .unwrap_or(true)
     };
     'outer: loop {
         for q in shrink_candidates(&p) {
@@ -962,13 +1043,24 @@ pub fn wast(p: &Program, seed: u64, index: u64, why: &str) -> String {
             let _ = writeln!(s, "(assert_trap (invoke \"main\") \"{}\")", t.message());
         }
     }
-    let _ = writeln!(s, "(assert_return (invoke \"hash\") (i64.const {}))", hash_log(&exp.log));
+    let _ = writeln!(
+        s,
+        "(assert_return (invoke \"hash\") (i64.const {}))",
+        hash_log(&exp.log)
+    );
     s
 }
 
 /// Runs cases `from..from+cases` of `seed` on `threads` threads; prints
 /// and writes failures; returns (passed, failed).
-pub fn run(seed: u64, from: u64, cases: u64, threads: usize, out: &std::path::Path, quiet: bool) -> (u64, u64) {
+pub fn run(
+    seed: u64,
+    from: u64,
+    cases: u64,
+    threads: usize,
+    out: &std::path::Path,
+    quiet: bool,
+) -> (u64, u64) {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
     let next = AtomicU64::new(from);
@@ -1015,13 +1107,19 @@ pub fn run(seed: u64, from: u64, cases: u64, threads: usize, out: &std::path::Pa
                     }
                     let done = i + 1 - from;
                     if !quiet && done.is_multiple_of(10_000) {
-                        eprintln!("{done}/{cases} continuation cases, {:.0}/s", done as f64 / start.elapsed().as_secs_f64());
+                        eprintln!(
+                            "{done}/{cases} continuation cases, {:.0}/s",
+                            done as f64 / start.elapsed().as_secs_f64()
+                        );
                     }
                 }
             });
         }
     });
-    let (p, f) = (passed.load(Ordering::Relaxed), failed.lock().unwrap().len() as u64);
+    let (p, f) = (
+        passed.load(Ordering::Relaxed),
+        failed.lock().unwrap().len() as u64,
+    );
     println!(
         "continuations: {p} passed, {f} failed ({cases} cases of seed {seed} in {:.1} s; passing cases: {} trapped, {} log entries)",
         start.elapsed().as_secs_f64(),
