@@ -325,8 +325,8 @@ pub fn generate(seed: u64, index: u64) -> Program {
 /// host log (code, value) in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
-    pub result: Result<i64, TrapKind>,
-    pub log: Vec<(i64, i64)>,
+    /// For each of [`CALLS`]: the result or trap, and the host log.
+    pub calls: Vec<(Result<i64, TrapKind>, Vec<(i64, i64)>)>,
 }
 
 /// How an activation was resumed by its parent.
@@ -368,6 +368,7 @@ enum Event {
 struct Model<'p> {
     prog: &'p Program,
     log: Vec<(i64, i64)>,
+    sched: Sched,
 }
 
 impl Model<'_> {
@@ -497,59 +498,87 @@ impl Model<'_> {
         }
     }
 
-    /// The export `main`: the scheduler.
+    /// The export `main`: the roots queued, then the scheduler.
     fn main(&mut self) -> Result<i64, TrapKind> {
-        // Continuations by identity: `None` once consumed.
-        let mut conts: Vec<Option<Vec<Act>>> = Vec::new();
-        let mut queue: VecDeque<usize> = VecDeque::new();
+        self.sched = Sched::default();
         for r in &self.prog.roots {
             let a = self.start(r.body, r.args, Boundary::Driver);
-            conts.push(Some(vec![a]));
-            queue.push_back(conts.len() - 1);
+            self.sched.conts.push(Some(vec![a]));
+            self.sched.queue.push_back(self.sched.conts.len() - 1);
         }
-        let mut kept: Option<usize> = None;
-        let mut iter = 0i64;
+        self.schedule()
+    }
+
+    /// The export `drain`: the scheduler again, from where the last call
+    /// left it (after a trap, the queue's other continuations are intact).
+    fn schedule(&mut self) -> Result<i64, TrapKind> {
         loop {
-            let k = if iter == self.prog.resume_copy_at {
-                kept.ok_or(TrapKind::NullContinuation)?
+            let s = &mut self.sched;
+            let k = if s.iter == self.prog.resume_copy_at {
+                s.kept
             } else {
                 let next = if self.prog.lifo {
-                    queue.pop_back()
+                    s.queue.pop_back()
                 } else {
-                    queue.pop_front()
+                    s.queue.pop_front()
                 };
                 match next {
-                    Some(k) => k,
-                    None => return Ok(iter),
+                    Some(k) => Some(k),
+                    None => return Ok(s.iter),
                 }
             };
-            iter += 1;
-            let mut stack = conts[k].take().ok_or(TrapKind::Consumed)?;
+            s.iter += 1;
+            let k = k.ok_or(TrapKind::NullContinuation)?;
+            let mut stack = s.conts[k].take().ok_or(TrapKind::Consumed)?;
+            let iter = s.iter;
             match self.run(&mut stack)? {
                 Event::Returned => self.log.push((SCHED_DONE, iter)),
                 Event::Suspended(p) => {
                     for v in p.logged() {
                         self.log.push((SCHED + p.tag() as i64, v));
                     }
-                    conts.push(Some(stack));
-                    let id = conts.len() - 1;
+                    let s = &mut self.sched;
+                    s.conts.push(Some(stack));
+                    let id = s.conts.len() - 1;
                     if iter == self.prog.keep_at {
-                        kept = Some(id);
+                        s.kept = Some(id);
                     }
-                    queue.push_back(id);
+                    s.queue.push_back(id);
                 }
             }
         }
     }
 }
 
+/// The scheduler's state, kept between `main` and `drain`.
+#[derive(Default)]
+struct Sched {
+    /// Continuations by identity: `None` once consumed.
+    conts: Vec<Option<Vec<Act>>>,
+    queue: VecDeque<usize>,
+    kept: Option<usize>,
+    iter: i64,
+}
+
+/// The calls made, in order, in one store: `main`, then `drain` twice.
+pub const CALLS: [&str; 3] = ["main", "drain", "drain"];
+
 pub fn model(prog: &Program) -> Expected {
     let mut m = Model {
         prog,
         log: Vec::new(),
+        sched: Sched::default(),
     };
-    let result = m.main();
-    Expected { result, log: m.log }
+    let mut calls = Vec::new();
+    for name in CALLS {
+        let result = if name == "main" {
+            m.main()
+        } else {
+            m.schedule()
+        };
+        calls.push((result, std::mem::take(&mut m.log)));
+    }
+    Expected { calls }
 }
 
 // ---- wasm text ----------------------------------------------------------------
@@ -787,6 +816,9 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
             mkcont(r.body, r.args, r.two_binds)
         );
     }
+    o.push_str(
+        "    (call $sched))\n  (func $sched (export \"drain\") (result i64)\n    (local $k (ref null $ct)) (local $v i64) (local $w i64)\n",
+    );
     let _ = writeln!(
         o,
         "    (block $stop (loop $next\n    (if (i64.eq (global.get $iter) (i64.const {})) (then (local.set $k (global.get $kept)))\n      (else (br_if $stop (i32.eq (global.get $head) (global.get $tail))) {pop}))\n    (global.set $iter (i64.add (global.get $iter) (i64.const 1)))",
@@ -848,14 +880,19 @@ fn weft_trap(e: &anyhow::Error) -> String {
 
 type Log = Vec<(i64, i64)>;
 
-/// Runs `main` twice in one store with host imports (the second run checks
-/// that the store survives what the first did, traps included), then the
-/// in-module variant once; returns the first difference from `exp`.
+/// Runs [`CALLS`] in one store with host imports, then `main` once more
+/// (the store must survive whatever happened, traps included); then the
+/// in-module variant, comparing results and the hash after each call.
+/// Returns the first difference from `exp`.
 pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<String> {
-    let want = Observed {
-        result: exp.result.map_err(|t| t.message().to_string()),
-        log: exp.log.clone(),
-    };
+    let want: Vec<Observed> = exp
+        .calls
+        .iter()
+        .map(|(r, log)| Observed {
+            result: r.map_err(|t| t.message().to_string()),
+            log: log.clone(),
+        })
+        .collect();
     let text = emit(prog, false);
     let module = match weft::Module::new(engine, &text) {
         Ok(m) => m,
@@ -886,21 +923,22 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
         Ok(i) => i,
         Err(e) => return Some(format!("weft cannot instantiate: {e:#}")),
     };
-    let main = instance
-        .get_typed_func::<(), i64>(&mut store, "main")
-        .expect("main");
-    for run in 1..=2 {
+    let calls = CALLS.iter().chain(&["main"]);
+    for (n, (name, want)) in calls.zip(want.iter().chain(&want[..1])).enumerate() {
+        let f = instance
+            .get_typed_func::<(), i64>(&mut store, name)
+            .expect("export");
         store.data_mut().clear();
-        let result = main.call(&mut store, ()).map_err(|e| weft_trap(&e));
+        let result = f.call(&mut store, ()).map_err(|e| weft_trap(&e));
         let got = Observed {
             result,
             log: std::mem::take(store.data_mut()),
         };
-        if got != want {
+        if &got != want {
             return Some(describe(
-                &format!("run {run} with host imports"),
+                &format!("call {} ({name}) with host imports", n + 1),
                 &got,
-                &want,
+                want,
             ));
         }
     }
@@ -915,20 +953,25 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
         Ok(i) => i,
         Err(e) => return Some(format!("weft cannot instantiate: {e:#}")),
     };
-    let main = instance
-        .get_typed_func::<(), i64>(&mut store, "main")
-        .expect("main");
     let hash = instance
         .get_typed_func::<(), i64>(&mut store, "hash")
         .expect("hash");
-    let result = main.call(&mut store, ()).map_err(|e| weft_trap(&e));
-    let h = hash.call(&mut store, ()).map_err(|e| weft_trap(&e));
-    if result != want.result || h != Ok(hash_log(&want.log)) {
-        return Some(format!(
-            "in-module variant: weft {result:?} hash {h:?}, model {:?} hash {}",
-            want.result,
-            hash_log(&want.log)
-        ));
+    let mut all = Vec::new();
+    for (n, (name, want)) in CALLS.iter().zip(&want).enumerate() {
+        let f = instance
+            .get_typed_func::<(), i64>(&mut store, name)
+            .expect("export");
+        let result = f.call(&mut store, ()).map_err(|e| weft_trap(&e));
+        let h = hash.call(&mut store, ()).map_err(|e| weft_trap(&e));
+        all.extend_from_slice(&want.log);
+        if result != want.result || h != Ok(hash_log(&all)) {
+            return Some(format!(
+                "in-module variant, call {} ({name}): weft {result:?} hash {h:?}, model {:?} hash {}",
+                n + 1,
+                want.result,
+                hash_log(&all)
+            ));
+        }
     }
     None
 }
@@ -1032,22 +1075,29 @@ pub fn wast(p: &Program, seed: u64, index: u64, why: &str) -> String {
         why.replace('\n', " ")
     );
     s.push_str(&emit(p, true));
-    match exp.result {
-        Ok(v) => {
-            let _ = writeln!(s, "(assert_return (invoke \"main\") (i64.const {v}))");
+    let mut all = Vec::new();
+    for (name, (result, log)) in CALLS.iter().zip(&exp.calls) {
+        match result {
+            Ok(v) => {
+                let _ = writeln!(s, "(assert_return (invoke \"{name}\") (i64.const {v}))");
+            }
+            Err(TrapKind::UnhandledTag) => {
+                let _ = writeln!(
+                    s,
+                    "(assert_suspension (invoke \"{name}\") \"unhandled tag\")"
+                );
+            }
+            Err(t) => {
+                let _ = writeln!(s, "(assert_trap (invoke \"{name}\") \"{}\")", t.message());
+            }
         }
-        Err(TrapKind::UnhandledTag) => {
-            let _ = writeln!(s, "(assert_suspension (invoke \"main\") \"unhandled tag\")");
-        }
-        Err(t) => {
-            let _ = writeln!(s, "(assert_trap (invoke \"main\") \"{}\")", t.message());
-        }
+        all.extend_from_slice(log);
+        let _ = writeln!(
+            s,
+            "(assert_return (invoke \"hash\") (i64.const {}))",
+            hash_log(&all)
+        );
     }
-    let _ = writeln!(
-        s,
-        "(assert_return (invoke \"hash\") (i64.const {}))",
-        hash_log(&exp.log)
-    );
     s
 }
 
@@ -1088,8 +1138,9 @@ pub fn run(
                     match r {
                         None => {
                             passed.fetch_add(1, Ordering::Relaxed);
-                            traps.fetch_add(u64::from(exp.result.is_err()), Ordering::Relaxed);
-                            events.fetch_add(exp.log.len() as u64, Ordering::Relaxed);
+                            let (r, log) = &exp.calls[0];
+                            traps.fetch_add(u64::from(r.is_err()), Ordering::Relaxed);
+                            events.fetch_add(log.len() as u64, Ordering::Relaxed);
                         }
                         Some(why) => {
                             eprintln!("FAILED continuation case {i} (seed {seed}): {why}");
