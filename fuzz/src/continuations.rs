@@ -148,6 +148,9 @@ pub struct Program {
     resume_copy_at: i64,
 }
 
+/// A log: (code, value) per host call, in order.
+type Log = Vec<(i64, i64)>;
+
 // Log codes.
 const LOG_OP: i64 = 1;
 const ARGS: i64 = 100;
@@ -326,7 +329,7 @@ pub fn generate(seed: u64, index: u64) -> Program {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
     /// For each of [`CALLS`]: the result or trap, and the host log.
-    pub calls: Vec<(Result<i64, TrapKind>, Vec<(i64, i64)>)>,
+    pub calls: Vec<(Result<i64, TrapKind>, Log)>,
 }
 
 /// How an activation was resumed by its parent.
@@ -877,8 +880,6 @@ fn weft_trap(e: &anyhow::Error) -> String {
         None => format!("error {e:#}"),
     }
 }
-
-type Log = Vec<(i64, i64)>;
 
 /// Runs [`CALLS`] in one store with host imports, then `main` once more
 /// (the store must survive whatever happened, traps included); then the
