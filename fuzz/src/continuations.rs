@@ -41,6 +41,10 @@ pub enum Payload {
     I64(i64),
     F64(u64),
     Pair(i32, i64),
+    /// Suspended by the function `y` of the peer instance registered as
+    /// `p`, with its tag `t`, which the main module imports as `$yt`
+    /// (tag 4: handled only by the scheduler and by `sub`).
+    Peer(i32),
 }
 
 impl Payload {
@@ -50,12 +54,13 @@ impl Payload {
             Payload::I64(_) => 1,
             Payload::F64(_) => 2,
             Payload::Pair(..) => 3,
+            Payload::Peer(_) => 4,
         }
     }
     /// The values a handler logs for it, in order.
     fn logged(&self) -> Vec<i64> {
         match *self {
-            Payload::I32(v) => vec![i64::from(v)],
+            Payload::I32(v) | Payload::Peer(v) => vec![i64::from(v)],
             Payload::I64(v) => vec![v],
             Payload::F64(b) => vec![b as i64],
             Payload::Pair(a, b) => vec![i64::from(a), b],
@@ -126,6 +131,10 @@ pub enum Op {
     ResumeTwice,
     /// `resume` of a null contref: traps.
     ResumeNull,
+    /// Calls `y` of a second peer instance (`q`), whose tag nobody
+    /// imports: the suspension is unhandled even though every handler
+    /// has a tag of that type from the first peer instance.
+    ForeignYield(i32),
     /// The model's own: a body's prologue logging an argument.
     LogCode(i64, i64),
 }
@@ -191,7 +200,7 @@ impl Gen {
         }
     }
     fn payload(&mut self) -> Payload {
-        match self.below(4) {
+        match self.below(5) {
             0 => Payload::I32(self.value() as i32),
             1 => Payload::I64(self.value()),
             2 => Payload::F64(match self.below(4) {
@@ -201,7 +210,8 @@ impl Gen {
                 2 => 0x7ff4_0000_0000_0001,
                 _ => (self.value() as f64 * 0.5).to_bits(),
             }),
-            _ => Payload::Pair(self.value() as i32, self.value()),
+            3 => Payload::Pair(self.value() as i32, self.value()),
+            _ => Payload::Peer(self.value() as i32),
         }
     }
     fn trap(&mut self) -> Op {
@@ -280,7 +290,14 @@ impl Gen {
                     }
                 }
                 97 if self.chance(30) => {
-                    [Op::BindTwice, Op::ResumeTwice, Op::ResumeNull][self.below(3) as usize].clone()
+                    let v = self.value() as i32;
+                    [
+                        Op::BindTwice,
+                        Op::ResumeTwice,
+                        Op::ResumeNull,
+                        Op::ForeignYield(v),
+                    ][self.below(4) as usize]
+                        .clone()
                 }
                 _ => Op::Log(self.value()),
             };
@@ -438,6 +455,7 @@ impl Model<'_> {
                 Op::Trap(k) => return Err(k),
                 Op::BindTwice | Op::ResumeTwice => return Err(TrapKind::Consumed),
                 Op::ResumeNull => return Err(TrapKind::NullContinuation),
+                Op::ForeignYield(_) => return Err(TrapKind::UnhandledTag),
                 Op::Gen { n, take, base } => {
                     let sum = (0..i64::from(take.min(n)))
                         .fold(0i64, |s, i| s.wrapping_add(base.wrapping_add(7 * i)));
@@ -586,6 +604,9 @@ pub fn model(prog: &Program) -> Expected {
 
 // ---- wasm text ----------------------------------------------------------------
 
+/// The peer module, instantiated twice (`p` and `q`).
+pub const PEER: &str = "(module\n  (tag $t (export \"t\") (param i32))\n  (func (export \"y\") (param i32) (suspend $t (local.get 0))))\n";
+
 /// The in-module log's hash (FNV-1a style over code and value).
 pub fn hash_log(log: &[(i64, i64)]) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -616,10 +637,10 @@ fn mkcont(body: usize, args: (i64, i64), two_binds: bool) -> String {
 /// `code_local + tag`, then runs `after` (with the new continuation in
 /// `$k`) and branches to `$l`. Falls through when `$k` returns.
 fn handler_loop(out: &mut String, set: u8, code: &str, after: &str, returned: &str) {
-    let tys = ["i32", "i64", "f64", "i32 i64"];
-    let tags = ["$yi", "$yl", "$yd", "$yp"];
-    out.push_str("    (block $exit\n    (loop $l\n      block $h3 (result i32 i64 (ref $ct))\n");
-    for t in (0..3).rev() {
+    let tys = ["i32", "i64", "f64", "i32 i64", "i32"];
+    let tags = ["$yi", "$yl", "$yd", "$yp", "$yt"];
+    out.push_str("    (block $exit\n    (loop $l\n");
+    for t in (0..5).rev() {
         let _ = writeln!(out, "      block $h{t} (result {} (ref $ct))", tys[t]);
     }
     out.push_str("      local.get $k\n      resume $ct");
@@ -634,6 +655,7 @@ fn handler_loop(out: &mut String, set: u8, code: &str, after: &str, returned: &s
         "local.set $k local.set $v (call $log (i64.add {C} (i64.const 1)) (local.get $v))",
         "local.set $k i64.reinterpret_f64 local.set $v (call $log (i64.add {C} (i64.const 2)) (local.get $v))",
         "local.set $k local.set $v i64.extend_i32_s local.set $w (call $log (i64.add {C} (i64.const 3)) (local.get $w)) (call $log (i64.add {C} (i64.const 3)) (local.get $v))",
+        "local.set $k i64.extend_i32_s local.set $v (call $log (i64.add {C} (i64.const 4)) (local.get $v))",
     ];
     for (t, l) in logs.iter().enumerate() {
         let _ = writeln!(
@@ -663,6 +685,7 @@ fn emit_ops(out: &mut String, ops: &[Op], rings: &mut Vec<(u32, Vec<Op>, Vec<Op>
                     Payload::Pair(a, b) => {
                         writeln!(out, "    (suspend $yp (i32.const {a}) (i64.const {b}))")
                     }
+                    Payload::Peer(v) => writeln!(out, "    (call $py (i32.const {v}))"),
                 };
             }
             Op::Trap(TrapKind::Unreachable) => out.push_str("    unreachable\n"),
@@ -713,6 +736,9 @@ fn emit_ops(out: &mut String, ops: &[Op], rings: &mut Vec<(u32, Vec<Op>, Vec<Op>
                 "    (local.set $k0 (cont.new $ct (ref.func $nop)))\n    (resume $ct (local.get $k0))\n    (resume $ct (local.get $k0))\n",
             ),
             Op::ResumeNull => out.push_str("    (resume $ct (ref.null $ct))\n"),
+            Op::ForeignYield(v) => {
+                let _ = writeln!(out, "    (call $qy (i32.const {v}))");
+            }
         }
     }
 }
@@ -724,6 +750,9 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     let mut o = String::new();
     o.push_str(
         "(module\n  (type $f0 (func))\n  (type $ct (cont $f0))\n  (type $f1 (func (param i64)))\n  (type $c1 (cont $f1))\n  (type $f2 (func (param i64 i64)))\n  (type $c2 (cont $f2))\n  (rec (type $fs (func (param (ref null $cs)))) (type $cs (cont $fs)))\n",
+    );
+    o.push_str(
+        "  (import \"p\" \"y\" (func $py (param i32)))\n  (import \"p\" \"t\" (tag $yt (param i32)))\n  (import \"q\" \"y\" (func $qy (param i32)))\n",
     );
     if in_module_log {
         o.push_str(
@@ -738,7 +767,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
         "  (tag $yi (param i32))\n  (tag $yl (param i64))\n  (tag $yd (param f64))\n  (tag $yp (param i32 i64))\n  (tag $never)\n  (tag $swap)\n  (global $zero (mut i32) (i32.const 0))\n  (global $head (mut i32) (i32.const 0))\n  (global $tail (mut i32) (i32.const 0))\n  (global $iter (mut i64) (i64.const 0))\n  (global $kept (mut (ref null $ct)) (ref.null $ct))\n  (table $q 64 (ref null $ct))\n",
     );
     // The drivers, one per handled subset used.
-    let mut sets: Vec<u8> = vec![15];
+    let mut sets: Vec<u8> = vec![31];
     let mut rings = Vec::new();
     let mut bodies = String::new();
     for (i, ops) in prog.bodies.iter().enumerate() {
@@ -792,7 +821,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     for j in 0..prog.bodies.len() {
         let _ = writeln!(
             o,
-            "    (if (i32.eq (local.get $j) (i32.const {j})) (then (return (call $drive15 {} (i64.const 0)))))",
+            "    (if (i32.eq (local.get $j) (i32.const {j})) (then (return (call $drive31 {} (i64.const 0)))))",
             mkcont(j, sub_args(j), j % 2 == 1)
         );
     }
@@ -833,7 +862,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     );
     handler_loop(
         &mut o,
-        15,
+        31,
         &format!("(i64.const {SCHED})"),
         &after,
         &format!("(call $log (i64.const {SCHED_DONE}) (global.get $iter)) (br $next)"),
@@ -881,6 +910,25 @@ fn weft_trap(e: &anyhow::Error) -> String {
     }
 }
 
+/// Two instances of [`PEER`]: the imports `p.y`, `p.t`, `q.y`.
+fn peers(engine: &weft::Engine, store: &mut weft::Store<Log>) -> anyhow::Result<Vec<weft::Extern>> {
+    let module = weft::Module::new(engine, PEER)?;
+    let p = weft::Instance::new(&mut *store, &module, &[])?;
+    let q = weft::Instance::new(&mut *store, &module, &[])?;
+    let get = |store: &mut weft::Store<Log>, i: &weft::Instance, name: &str| {
+        i.exports(&mut *store)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e)
+            .expect("peer export")
+    };
+    Ok(vec![
+        get(store, &p, "y"),
+        get(store, &p, "t"),
+        get(store, &q, "y"),
+    ])
+}
+
 /// Runs [`CALLS`] in one store with host imports, then `main` once more
 /// (the store must survive whatever happened, traps included); then the
 /// in-module variant, comparing results and the hash after each call.
@@ -920,7 +968,12 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
             Ok(())
         },
     );
-    let instance = match weft::Instance::new(&mut store, &module, &[log.into(), reenter.into()]) {
+    let mut imports = match peers(engine, &mut store) {
+        Ok(i) => i,
+        Err(e) => return Some(format!("weft cannot instantiate the peers: {e:#}")),
+    };
+    imports.extend([weft::Extern::from(log), weft::Extern::from(reenter)]);
+    let instance = match weft::Instance::new(&mut store, &module, &imports) {
         Ok(i) => i,
         Err(e) => return Some(format!("weft cannot instantiate: {e:#}")),
     };
@@ -950,7 +1003,11 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
         Err(e) => return Some(format!("weft rejects the in-module variant: {e:#}")),
     };
     let mut store = weft::Store::new(engine, Log::new());
-    let instance = match weft::Instance::new(&mut store, &module, &[]) {
+    let imports = match peers(engine, &mut store) {
+        Ok(i) => i,
+        Err(e) => return Some(format!("weft cannot instantiate the peers: {e:#}")),
+    };
+    let instance = match weft::Instance::new(&mut store, &module, &imports) {
         Ok(i) => i,
         Err(e) => return Some(format!("weft cannot instantiate: {e:#}")),
     };
@@ -1074,6 +1131,12 @@ pub fn wast(p: &Program, seed: u64, index: u64, why: &str) -> String {
     let mut s = format!(
         ";; Found by the continuation fuzzer (fuzz/src/continuations.rs): weft-fuzz --continuations --seed {seed} --case {index}\n;; {}\n;; Expected behaviour from the model, after shrinking; log folded into `hash`.\n",
         why.replace('\n', " ")
+    );
+    let _ = write!(
+        s,
+        "(module $p {}(register \"p\" $p)\n(module $q {}(register \"q\" $q)\n",
+        &PEER[8..],
+        &PEER[8..]
     );
     s.push_str(&emit(p, true));
     let mut all = Vec::new();
