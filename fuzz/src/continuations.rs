@@ -131,6 +131,12 @@ pub enum Op {
     ResumeTwice,
     /// `resume` of a null contref: traps.
     ResumeNull,
+    /// Recurses `depth` wasm frames, then suspends `$yl` with `v` (the
+    /// continuation captures the frames), then returns through them.
+    Deep {
+        depth: u32,
+        v: i64,
+    },
     /// Calls `y` of a second peer instance (`q`), whose tag nobody
     /// imports: the suspension is unhandled even though every handler
     /// has a tag of that type from the first peer instance.
@@ -246,7 +252,11 @@ impl Gen {
             let pick_higher = |g: &mut Gen| i + 1 + g.below((nbodies - i - 1) as u64) as usize;
             let op = match self.below(100) {
                 0..=24 => Op::Log(self.value()),
-                25..=59 => Op::Yield(self.payload()),
+                25..=56 => Op::Yield(self.payload()),
+                57..=59 => Op::Deep {
+                    depth: self.below(100) as u32,
+                    v: self.value(),
+                },
                 60..=73 if higher => {
                     refs += 1;
                     let level = self.next_level;
@@ -428,6 +438,11 @@ impl Model<'_> {
                 continue;
             };
             act.pc += 1;
+            // To the model, the frames in between make no difference.
+            let op = match op {
+                Op::Deep { v, .. } => Op::Yield(Payload::I64(v)),
+                op => op,
+            };
             match op {
                 Op::Log(v) => self.log.push((LOG_OP, v)),
                 Op::LogCode(c, v) => self.log.push((c, v)),
@@ -456,6 +471,7 @@ impl Model<'_> {
                 Op::BindTwice | Op::ResumeTwice => return Err(TrapKind::Consumed),
                 Op::ResumeNull => return Err(TrapKind::NullContinuation),
                 Op::ForeignYield(_) => return Err(TrapKind::UnhandledTag),
+                Op::Deep { .. } => unreachable!("read as a Yield"),
                 Op::Gen { n, take, base } => {
                     let sum = (0..i64::from(take.min(n)))
                         .fold(0i64, |s, i| s.wrapping_add(base.wrapping_add(7 * i)));
@@ -739,6 +755,9 @@ fn emit_ops(out: &mut String, ops: &[Op], rings: &mut Vec<(u32, Vec<Op>, Vec<Op>
             Op::ForeignYield(v) => {
                 let _ = writeln!(out, "    (call $qy (i32.const {v}))");
             }
+            Op::Deep { depth, v } => {
+                let _ = writeln!(out, "    (call $deep (i32.const {depth}) (i64.const {v}))");
+            }
         }
     }
 }
@@ -814,7 +833,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     }
     // The generator and its consumer; `$nop`.
     o.push_str(
-        "  (func $nop)\n  (func $gen (type $f2) (local $i i64)\n    (block $done (loop $l\n      (br_if $done (i64.ge_u (local.get $i) (local.get 0)))\n      (suspend $yl (i64.add (local.get 1) (i64.mul (local.get $i) (i64.const 7))))\n      (local.set $i (i64.add (local.get $i) (i64.const 1)))\n      (br $l))))\n  (func $take (param $k (ref null $ct)) (param $m i32) (result i64) (local $s i64)\n    (block $done (loop $l\n      (br_if $done (i32.eqz (local.get $m)))\n      (local.set $m (i32.sub (local.get $m) (i32.const 1)))\n      (block $y (result i64 (ref $ct))\n        (resume $ct (on $yl $y) (local.get $k))\n        (br $done))\n      (local.set $k)\n      (local.set $s (i64.add (local.get $s)))\n      (br $l)))\n    (local.get $s))\n",
+        "  (func $deep (param $d i32) (param $v i64)\n    (if (i32.eqz (local.get $d)) (then (suspend $yl (local.get $v)) (return)))\n    (call $deep (i32.sub (local.get $d) (i32.const 1)) (local.get $v)))\n  (func $nop)\n  (func $gen (type $f2) (local $i i64)\n    (block $done (loop $l\n      (br_if $done (i64.ge_u (local.get $i) (local.get 0)))\n      (suspend $yl (i64.add (local.get 1) (i64.mul (local.get $i) (i64.const 7))))\n      (local.set $i (i64.add (local.get $i) (i64.const 1)))\n      (br $l))))\n  (func $take (param $k (ref null $ct)) (param $m i32) (result i64) (local $s i64)\n    (block $done (loop $l\n      (br_if $done (i32.eqz (local.get $m)))\n      (local.set $m (i32.sub (local.get $m) (i32.const 1)))\n      (block $y (result i64 (ref $ct))\n        (resume $ct (on $yl $y) (local.get $k))\n        (br $done))\n      (local.set $k)\n      (local.set $s (i64.add (local.get $s)))\n      (br $l)))\n    (local.get $s))\n",
     );
     // sub(j)
     o.push_str("  (func $sub (export \"sub\") (param $j i32) (result i64)\n");
@@ -1165,6 +1184,33 @@ pub fn wast(p: &Program, seed: u64, index: u64, why: &str) -> String {
     s
 }
 
+/// The engine configurations; case `i` runs under `ENGINES[i % 3]`.
+const ENGINES: [&str; 3] = [
+    "default",
+    "cranelift_opt_level(None)",
+    "continuation_stack_size(32 KiB), continuation_red_zone(8 KiB)",
+];
+
+fn engines() -> Vec<weft::Engine> {
+    (0..3)
+        .map(|k| {
+            let mut c = weft::Config::new();
+            c.parallel_compilation(false);
+            match k {
+                1 => {
+                    c.cranelift_opt_level(weft::OptLevel::None);
+                }
+                2 => {
+                    c.continuation_stack_size(32 * 1024);
+                    c.continuation_red_zone(8 * 1024);
+                }
+                _ => {}
+            }
+            weft::Engine::new(&c).expect("engine")
+        })
+        .collect()
+}
+
 /// Runs cases `from..from+cases` of `seed` on `threads` threads; prints
 /// and writes failures; returns (passed, failed).
 pub fn run(
@@ -1185,9 +1231,7 @@ pub fn run(
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
             s.spawn(|| {
-                let mut c = weft::Config::new();
-                c.parallel_compilation(false);
-                let engine = weft::Engine::new(&c).expect("engine");
+                let engines = engines();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= from + cases {
@@ -1195,8 +1239,9 @@ pub fn run(
                     }
                     let p = generate(seed, i);
                     let exp = model(&p);
+                    let engine = &engines[(i % 3) as usize];
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        check(&engine, &p, &exp)
+                        check(engine, &p, &exp)
                     }))
                     .unwrap_or_else(|_| Some("panic".into()));
                     match r {
@@ -1208,9 +1253,11 @@ pub fn run(
                         }
                         Some(why) => {
                             eprintln!("FAILED continuation case {i} (seed {seed}): {why}");
-                            let small = shrink(&engine, p);
+                            let small = shrink(engine, p);
                             let exp2 = model(&small);
-                            let why2 = check(&engine, &small, &exp2).unwrap_or(why);
+                            let why2 = check(engine, &small, &exp2).unwrap_or(why);
+                            let why2 =
+                                format!("engine config {}: {why2}", ENGINES[(i % 3) as usize]);
                             let path = out.join(format!("cont-{seed}-{i}.wast"));
                             let _ = std::fs::create_dir_all(out);
                             match std::fs::write(&path, wast(&small, seed, i, &why2)) {
