@@ -1268,7 +1268,7 @@ pub fn run(
                         }
                     }
                     let done = i + 1 - from;
-                    if !quiet && done.is_multiple_of(10_000) {
+                    if !quiet && done.is_multiple_of(2_000) {
                         eprintln!(
                             "{done}/{cases} continuation cases, {:.0}/s",
                             done as f64 / start.elapsed().as_secs_f64()
