@@ -894,6 +894,11 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     for op in prog.bodies.iter().flatten() {
         collect_rings(op, &mut names);
     }
+    // For the host scheduler (`host_schedule`).
+    for (i, _) in prog.bodies.iter().enumerate() {
+        let _ = writeln!(o, "  (export \"b{i}\" (func $b{i}))");
+    }
+    o.push_str("  (export \"yi\" (tag $yi)) (export \"yl\" (tag $yl)) (export \"yd\" (tag $yd)) (export \"yp\" (tag $yp)) (export \"yt\" (tag $yt))\n");
     let _ = writeln!(o, "  (elem declare func {}))", names.join(" "));
     o
 }
@@ -927,6 +932,95 @@ fn weft_trap(e: &anyhow::Error) -> String {
         Some(other) => format!("other trap {other:?}"),
         None => format!("error {e:#}"),
     }
+}
+
+/// `main`'s scheduler written in Rust over the embedder API
+/// (`ContRef::new`, `ContRef::resume`), on a fresh instance: its log and
+/// result must be the model's for `main`. A null copy at iteration B is
+/// the host's own check (the API has no null contref); a consumed one
+/// must be refused by `resume`.
+fn host_schedule(
+    store: &mut weft::Store<Log>,
+    instance: &weft::Instance,
+    prog: &Program,
+) -> Result<i64, String> {
+    let trap = |e: anyhow::Error| weft_trap(&e);
+    let export = |store: &mut weft::Store<Log>, name: &str| {
+        instance.get_export(&mut *store, name).expect("export")
+    };
+    let tags: Vec<weft::Tag> = ["yi", "yl", "yd", "yp", "yt"]
+        .iter()
+        .map(|n| export(store, n).into_tag().expect("tag"))
+        .collect();
+    // Each entry: a contref and, for a root, its arguments.
+    let mut queue: VecDeque<(weft::ContRef, Vec<weft::Val>)> = VecDeque::new();
+    for r in &prog.roots {
+        let f = export(store, &format!("b{}", r.body))
+            .into_func()
+            .expect("func");
+        let k = weft::ContRef::new(&mut *store, &f).map_err(trap)?;
+        queue.push_back((k, vec![weft::Val::I64(r.args.0), weft::Val::I64(r.args.1)]));
+    }
+    let mut kept: Option<weft::ContRef> = None;
+    let mut iter = 0i64;
+    loop {
+        let next = if iter == prog.resume_copy_at {
+            kept.map(|k| (k, Vec::new()))
+        } else {
+            let next = if prog.lifo {
+                queue.pop_back()
+            } else {
+                queue.pop_front()
+            };
+            match next {
+                Some(k) => Some(k),
+                None => return Ok(iter),
+            }
+        };
+        iter += 1;
+        let (k, args) = next.ok_or_else(|| TrapKind::NullContinuation.message().to_string())?;
+        match k.resume(&mut *store, &args, &tags).map_err(trap)? {
+            weft::Resumed::Returned(_) => store.data_mut().push((SCHED_DONE, iter)),
+            weft::Resumed::Suspended {
+                tag,
+                payload,
+                continuation,
+            } => {
+                let t = tags.iter().position(|x| *x == tag).expect("a handled tag") as i64;
+                for v in payload {
+                    let v = match v {
+                        weft::Val::I32(x) => i64::from(x),
+                        weft::Val::I64(x) => x,
+                        weft::Val::F64(b) => b as i64,
+                        other => return Err(format!("payload {other:?}")),
+                    };
+                    store.data_mut().push((SCHED + t, v));
+                }
+                if iter == prog.keep_at {
+                    kept = Some(continuation);
+                }
+                queue.push_back((continuation, Vec::new()));
+            }
+        }
+    }
+}
+
+/// The host import `reenter(j)`: logs, calls the export `sub(j)`, logs.
+fn reenter_func(store: &mut weft::Store<Log>) -> weft::Func {
+    weft::Func::wrap(
+        store,
+        |mut c: weft::Caller<'_, Log>, j: i32| -> anyhow::Result<()> {
+            c.data_mut().push((REENTER + i64::from(j), 0));
+            let sub = c.get_export("sub").unwrap().into_func().unwrap();
+            let mut out = [weft::Val::I64(0)];
+            sub.call(&mut c, &[weft::Val::I32(j)], &mut out)?;
+            let weft::Val::I64(n) = out[0] else {
+                unreachable!()
+            };
+            c.data_mut().push((REENTER_DONE + i64::from(j), n));
+            Ok(())
+        },
+    )
 }
 
 /// Two instances of [`PEER`]: the imports `p.y`, `p.t`, `q.y`.
@@ -973,20 +1067,7 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
             c.data_mut().push((code, v));
         },
     );
-    let reenter = weft::Func::wrap(
-        &mut store,
-        |mut c: weft::Caller<'_, Log>, j: i32| -> anyhow::Result<()> {
-            c.data_mut().push((REENTER + i64::from(j), 0));
-            let sub = c.get_export("sub").unwrap().into_func().unwrap();
-            let mut out = [weft::Val::I64(0)];
-            sub.call(&mut c, &[weft::Val::I32(j)], &mut out)?;
-            let weft::Val::I64(n) = out[0] else {
-                unreachable!()
-            };
-            c.data_mut().push((REENTER_DONE + i64::from(j), n));
-            Ok(())
-        },
-    );
+    let reenter = reenter_func(&mut store);
     let mut imports = match peers(engine, &mut store) {
         Ok(i) => i,
         Err(e) => return Some(format!("weft cannot instantiate the peers: {e:#}")),
@@ -1014,6 +1095,36 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
                 want,
             ));
         }
+    }
+    // The scheduler in Rust, on a fresh store.
+    let mut store = weft::Store::new(engine, Log::new());
+    let mut imports = match peers(engine, &mut store) {
+        Ok(i) => i,
+        Err(e) => return Some(format!("weft cannot instantiate the peers: {e:#}")),
+    };
+    let log = weft::Func::wrap(
+        &mut store,
+        |mut c: weft::Caller<'_, Log>, code: i64, v: i64| {
+            c.data_mut().push((code, v));
+        },
+    );
+    let reenter = reenter_func(&mut store);
+    imports.extend([weft::Extern::from(log), weft::Extern::from(reenter)]);
+    let instance = match weft::Instance::new(&mut store, &module, &imports) {
+        Ok(i) => i,
+        Err(e) => return Some(format!("weft cannot instantiate: {e:#}")),
+    };
+    let result = host_schedule(&mut store, &instance, prog);
+    let got = Observed {
+        result,
+        log: std::mem::take(store.data_mut()),
+    };
+    if got != want[0] {
+        return Some(describe(
+            "the scheduler in Rust (ContRef::resume)",
+            &got,
+            &want[0],
+        ));
     }
     // The in-module variant.
     let text = emit(prog, true);
