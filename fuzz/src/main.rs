@@ -91,7 +91,7 @@ fn parse_args() -> Result<Options, String> {
                 println!(
                     "weft-fuzz [--continuations] [--seed S] [--cases N] [--from I] [--case I] [--threads T] [--out DIR] [--ci] [--write]\n\
                      --continuations: random stack-switching programs checked against a model (not wasm-smith)\n\
-                     --ci: 2,000 continuation cases, then 20,000 wasm-smith cases (seed 1)\n\
+                     --ci: 1,500 continuation cases, then 20,000 wasm-smith cases (seed 1)\n\
                      --write: also write passing cases as .wast (the oracle's results)"
                 );
                 std::process::exit(0);
@@ -375,7 +375,7 @@ fn main() {
     if o.continuations || o.ci {
         let (from, cases) = match o.single {
             Some(i) => (i, 1),
-            None if o.ci => (0, 2_000),
+            None if o.ci => (0, 1_500),
             None => (o.from, o.cases),
         };
         if o.write {
