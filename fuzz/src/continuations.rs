@@ -45,6 +45,10 @@ pub enum Payload {
     /// `p`, with its tag `t`, which the main module imports as `$yt`
     /// (tag 4: handled only by the scheduler and by `sub`).
     Peer(i32),
+    /// `$yr (param i32) (result i64)`, handled only by the scheduler and
+    /// `sub`, which bind the answer (`3v + iteration`, `5v + count`)
+    /// to the continuation; the body logs what it receives.
+    Req(i32),
 }
 
 impl Payload {
@@ -55,12 +59,13 @@ impl Payload {
             Payload::F64(_) => 2,
             Payload::Pair(..) => 3,
             Payload::Peer(_) => 4,
+            Payload::Req(_) => 5,
         }
     }
     /// The values a handler logs for it, in order.
     fn logged(&self) -> Vec<i64> {
         match *self {
-            Payload::I32(v) | Payload::Peer(v) => vec![i64::from(v)],
+            Payload::I32(v) | Payload::Peer(v) | Payload::Req(v) => vec![i64::from(v)],
             Payload::I64(v) => vec![v],
             Payload::F64(b) => vec![b as i64],
             Payload::Pair(a, b) => vec![i64::from(a), b],
@@ -168,6 +173,7 @@ type Log = Vec<(i64, i64)>;
 
 // Log codes.
 const LOG_OP: i64 = 1;
+const RECV: i64 = 2;
 const ARGS: i64 = 100;
 const HANDLED: i64 = 10_000; // + 10 * level + tag
 const SPAWN_DONE: i64 = 20_000; // + level
@@ -206,7 +212,7 @@ impl Gen {
         }
     }
     fn payload(&mut self) -> Payload {
-        match self.below(5) {
+        match self.below(6) {
             0 => Payload::I32(self.value() as i32),
             1 => Payload::I64(self.value()),
             2 => Payload::F64(match self.below(4) {
@@ -217,7 +223,8 @@ impl Gen {
                 _ => (self.value() as f64 * 0.5).to_bits(),
             }),
             3 => Payload::Pair(self.value() as i32, self.value()),
-            _ => Payload::Peer(self.value() as i32),
+            4 => Payload::Peer(self.value() as i32),
+            _ => Payload::Req(self.value() as i32),
         }
     }
     fn trap(&mut self) -> Op {
@@ -377,6 +384,8 @@ struct Act {
     boundary: Boundary,
     /// While the current op is a `Ring`: the coroutine not running.
     partner: Option<Box<Act>>,
+    /// Suspended in `$yr`: the answer it logs when resumed.
+    recv: Option<i64>,
 }
 
 impl Act {
@@ -386,6 +395,7 @@ impl Act {
             pc: 0,
             boundary,
             partner: None,
+            recv: None,
         }
     }
 }
@@ -412,6 +422,9 @@ impl Model<'_> {
 
     /// Runs the stack until it returns or suspends to its driver.
     fn run(&mut self, stack: &mut Vec<Act>) -> Result<Event, TrapKind> {
+        if let Some(v) = stack.last_mut().and_then(|a| a.recv.take()) {
+            self.log.push((RECV, v));
+        }
         loop {
             let top = stack.len() - 1;
             let act = &mut stack[top];
@@ -530,6 +543,10 @@ impl Model<'_> {
                     for v in p.logged() {
                         self.log.push((HANDLED + p.tag() as i64, v));
                     }
+                    if let Payload::Req(v) = p {
+                        stack.last_mut().unwrap().recv =
+                            Some(i64::from(v).wrapping_mul(5).wrapping_add(count));
+                    }
                 }
             }
         }
@@ -573,6 +590,10 @@ impl Model<'_> {
                 Event::Suspended(p) => {
                     for v in p.logged() {
                         self.log.push((SCHED + p.tag() as i64, v));
+                    }
+                    if let Payload::Req(v) = p {
+                        stack.last_mut().unwrap().recv =
+                            Some(i64::from(v).wrapping_mul(3).wrapping_add(iter));
                     }
                     let s = &mut self.sched;
                     s.conts.push(Some(stack));
@@ -652,12 +673,15 @@ fn mkcont(body: usize, args: (i64, i64), two_binds: bool) -> String {
 /// `set` and, for each handled tag, logs its payload with code
 /// `code_local + tag`, then runs `after` (with the new continuation in
 /// `$k`) and branches to `$l`. Falls through when `$k` returns.
-fn handler_loop(out: &mut String, set: u8, code: &str, after: &str, returned: &str) {
-    let tys = ["i32", "i64", "f64", "i32 i64", "i32"];
-    let tags = ["$yi", "$yl", "$yd", "$yp", "$yt"];
+/// `answer`: for tag 5 (`$yr`, which waits for an i64), the value the
+/// continuation is bound to (payload in `$v`) before `after`.
+fn handler_loop(out: &mut String, set: u8, code: &str, after: &str, returned: &str, answer: &str) {
+    let tys = ["i32", "i64", "f64", "i32 i64", "i32", "i32"];
+    let tags = ["$yi", "$yl", "$yd", "$yp", "$yt", "$yr"];
     out.push_str("    (block $exit\n    (loop $l\n");
-    for t in (0..5).rev() {
-        let _ = writeln!(out, "      block $h{t} (result {} (ref $ct))", tys[t]);
+    for t in (0..6).rev() {
+        let k = if t == 5 { "$c1" } else { "$ct" };
+        let _ = writeln!(out, "      block $h{t} (result {} (ref {k}))", tys[t]);
     }
     out.push_str("      local.get $k\n      resume $ct");
     for (t, tag) in tags.iter().enumerate() {
@@ -672,12 +696,13 @@ fn handler_loop(out: &mut String, set: u8, code: &str, after: &str, returned: &s
         "local.set $k i64.reinterpret_f64 local.set $v (call $log (i64.add {C} (i64.const 2)) (local.get $v))",
         "local.set $k local.set $v i64.extend_i32_s local.set $w (call $log (i64.add {C} (i64.const 3)) (local.get $w)) (call $log (i64.add {C} (i64.const 3)) (local.get $v))",
         "local.set $k i64.extend_i32_s local.set $v (call $log (i64.add {C} (i64.const 4)) (local.get $v))",
+        "local.set $k1 i64.extend_i32_s local.set $v (call $log (i64.add {C} (i64.const 5)) (local.get $v)) (local.set $k (cont.bind $c1 $ct {A} (local.get $k1)))",
     ];
     for (t, l) in logs.iter().enumerate() {
         let _ = writeln!(
             out,
             "      end ;; $h{t}\n      {}\n      {after}\n      br $l",
-            l.replace("{C}", code)
+            l.replace("{C}", code).replace("{A}", answer)
         );
     }
     out.push_str("    ))\n");
@@ -702,6 +727,10 @@ fn emit_ops(out: &mut String, ops: &[Op], rings: &mut Vec<(u32, Vec<Op>, Vec<Op>
                         writeln!(out, "    (suspend $yp (i32.const {a}) (i64.const {b}))")
                     }
                     Payload::Peer(v) => writeln!(out, "    (call $py (i32.const {v}))"),
+                    Payload::Req(v) => writeln!(
+                        out,
+                        "    (call $log (i64.const {RECV}) (suspend $yr (i32.const {v})))"
+                    ),
                 };
             }
             Op::Trap(TrapKind::Unreachable) => out.push_str("    unreachable\n"),
@@ -783,10 +812,10 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
         );
     }
     o.push_str(
-        "  (tag $yi (param i32))\n  (tag $yl (param i64))\n  (tag $yd (param f64))\n  (tag $yp (param i32 i64))\n  (tag $never)\n  (tag $swap)\n  (global $zero (mut i32) (i32.const 0))\n  (global $head (mut i32) (i32.const 0))\n  (global $tail (mut i32) (i32.const 0))\n  (global $iter (mut i64) (i64.const 0))\n  (global $kept (mut (ref null $ct)) (ref.null $ct))\n  (table $q 64 (ref null $ct))\n",
+        "  (tag $yi (param i32))\n  (tag $yl (param i64))\n  (tag $yd (param f64))\n  (tag $yp (param i32 i64))\n  (tag $yr (param i32) (result i64))\n  (tag $never)\n  (tag $swap)\n  (global $zero (mut i32) (i32.const 0))\n  (global $head (mut i32) (i32.const 0))\n  (global $tail (mut i32) (i32.const 0))\n  (global $iter (mut i64) (i64.const 0))\n  (global $kept (mut (ref null $ct)) (ref.null $ct))\n  (table $q 64 (ref null $ct))\n",
     );
     // The drivers, one per handled subset used.
-    let mut sets: Vec<u8> = vec![31];
+    let mut sets: Vec<u8> = vec![63];
     let mut rings = Vec::new();
     let mut bodies = String::new();
     for (i, ops) in prog.bodies.iter().enumerate() {
@@ -820,7 +849,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     for set in sets {
         let _ = writeln!(
             o,
-            "  (func $drive{set} (param $k (ref null $ct)) (param $lvl i64) (result i64)\n    (local $n i64) (local $c i64) (local $v i64) (local $w i64)\n    (local.set $c (i64.add (i64.const {HANDLED}) (i64.mul (local.get $lvl) (i64.const 10))))"
+            "  (func $drive{set} (param $k (ref null $ct)) (param $lvl i64) (result i64)\n    (local $n i64) (local $c i64) (local $v i64) (local $w i64) (local $k1 (ref null $c1))\n    (local.set $c (i64.add (i64.const {HANDLED}) (i64.mul (local.get $lvl) (i64.const 10))))"
         );
         handler_loop(
             &mut o,
@@ -828,6 +857,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
             "(local.get $c)",
             "(local.set $n (i64.add (local.get $n) (i64.const 1)))",
             "",
+            "(i64.add (i64.mul (local.get $v) (i64.const 5)) (i64.add (local.get $n) (i64.const 1)))",
         );
         o.push_str("    (local.get $n))\n");
     }
@@ -840,7 +870,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     for j in 0..prog.bodies.len() {
         let _ = writeln!(
             o,
-            "    (if (i32.eq (local.get $j) (i32.const {j})) (then (return (call $drive31 {} (i64.const 0)))))",
+            "    (if (i32.eq (local.get $j) (i32.const {j})) (then (return (call $drive63 {} (i64.const 0)))))",
             mkcont(j, sub_args(j), j % 2 == 1)
         );
     }
@@ -868,7 +898,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
         );
     }
     o.push_str(
-        "    (call $sched))\n  (func $sched (export \"drain\") (result i64)\n    (local $k (ref null $ct)) (local $v i64) (local $w i64)\n",
+        "    (call $sched))\n  (func $sched (export \"drain\") (result i64)\n    (local $k (ref null $ct)) (local $v i64) (local $w i64) (local $k1 (ref null $c1))\n",
     );
     let _ = writeln!(
         o,
@@ -881,10 +911,11 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     );
     handler_loop(
         &mut o,
-        31,
+        63,
         &format!("(i64.const {SCHED})"),
         &after,
         &format!("(call $log (i64.const {SCHED_DONE}) (global.get $iter)) (br $next)"),
+        "(i64.add (i64.mul (local.get $v) (i64.const 3)) (global.get $iter))",
     );
     o.push_str("    ))\n    (global.get $iter))\n");
     let mut names = vec!["$gen".to_string(), "$nop".to_string()];
@@ -898,7 +929,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     for (i, _) in prog.bodies.iter().enumerate() {
         let _ = writeln!(o, "  (export \"b{i}\" (func $b{i}))");
     }
-    o.push_str("  (export \"yi\" (tag $yi)) (export \"yl\" (tag $yl)) (export \"yd\" (tag $yd)) (export \"yp\" (tag $yp)) (export \"yt\" (tag $yt))\n");
+    o.push_str("  (export \"yi\" (tag $yi)) (export \"yl\" (tag $yl)) (export \"yd\" (tag $yd)) (export \"yp\" (tag $yp)) (export \"yt\" (tag $yt)) (export \"yr\" (tag $yr))\n");
     let _ = writeln!(o, "  (elem declare func {}))", names.join(" "));
     o
 }
@@ -948,7 +979,7 @@ fn host_schedule(
     let export = |store: &mut weft::Store<Log>, name: &str| {
         instance.get_export(&mut *store, name).expect("export")
     };
-    let tags: Vec<weft::Tag> = ["yi", "yl", "yd", "yp", "yt"]
+    let tags: Vec<weft::Tag> = ["yi", "yl", "yd", "yp", "yt", "yr"]
         .iter()
         .map(|n| export(store, n).into_tag().expect("tag"))
         .collect();
@@ -961,11 +992,11 @@ fn host_schedule(
         let k = weft::ContRef::new(&mut *store, &f).map_err(trap)?;
         queue.push_back((k, vec![weft::Val::I64(r.args.0), weft::Val::I64(r.args.1)]));
     }
-    let mut kept: Option<weft::ContRef> = None;
+    let mut kept: Option<(weft::ContRef, Vec<weft::Val>)> = None;
     let mut iter = 0i64;
     loop {
         let next = if iter == prog.resume_copy_at {
-            kept.map(|k| (k, Vec::new()))
+            kept.clone()
         } else {
             let next = if prog.lifo {
                 queue.pop_back()
@@ -987,6 +1018,12 @@ fn host_schedule(
                 continuation,
             } => {
                 let t = tags.iter().position(|x| *x == tag).expect("a handled tag") as i64;
+                let mut args = Vec::new();
+                if let (5, [weft::Val::I32(v)]) = (t, &payload[..]) {
+                    args.push(weft::Val::I64(
+                        i64::from(*v).wrapping_mul(3).wrapping_add(iter),
+                    ));
+                }
                 for v in payload {
                     let v = match v {
                         weft::Val::I32(x) => i64::from(x),
@@ -997,9 +1034,9 @@ fn host_schedule(
                     store.data_mut().push((SCHED + t, v));
                 }
                 if iter == prog.keep_at {
-                    kept = Some(continuation);
+                    kept = Some((continuation, args.clone()));
                 }
-                queue.push_back((continuation, Vec::new()));
+                queue.push_back((continuation, args));
             }
         }
     }
