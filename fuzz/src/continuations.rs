@@ -1042,6 +1042,66 @@ fn host_schedule(
     }
 }
 
+/// A minimal executor: polls until ready (the futures here wake themselves).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    let mut f = std::pin::pin!(f);
+    let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+    let mut cx = std::task::Context::from_waker(&waker);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// Pending once (waking itself), then ready.
+struct YieldOnce(bool);
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// `log` and `reenter` as async host functions (each pending once before
+/// it acts; `reenter` calls `sub` with `call_async`).
+fn async_host_funcs(store: &mut weft::Store<Log>) -> (weft::Func, weft::Func) {
+    let log = weft::Func::wrap_async(
+        &mut *store,
+        |mut c: weft::Caller<'_, Log>, (code, v): (i64, i64)| {
+            Box::new(async move {
+                YieldOnce(false).await;
+                c.data_mut().push((code, v));
+            })
+        },
+    );
+    let reenter =
+        weft::Func::wrap_async(&mut *store, |mut c: weft::Caller<'_, Log>, (j,): (i32,)| {
+            Box::new(async move {
+                c.data_mut().push((REENTER + i64::from(j), 0));
+                YieldOnce(false).await;
+                let sub = c.get_export("sub").unwrap().into_func().unwrap();
+                let sub = sub.typed::<i32, i64>(&c)?;
+                let n = sub.call_async(&mut c, j).await?;
+                c.data_mut().push((REENTER_DONE + i64::from(j), n));
+                anyhow::Ok(())
+            })
+        });
+    (log, reenter)
+}
+
 /// The host import `reenter(j)`: logs, calls the export `sub(j)`, logs.
 fn reenter_func(store: &mut weft::Store<Log>) -> weft::Func {
     weft::Func::wrap(
@@ -1083,7 +1143,12 @@ fn peers(engine: &weft::Engine, store: &mut weft::Store<Log>) -> anyhow::Result<
 /// (the store must survive whatever happened, traps included); then the
 /// in-module variant, comparing results and the hash after each call.
 /// Returns the first difference from `exp`.
-pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<String> {
+pub fn check(
+    engine: &weft::Engine,
+    async_calls: bool,
+    prog: &Program,
+    exp: &Expected,
+) -> Option<String> {
     let want: Vec<Observed> = exp
         .calls
         .iter()
@@ -1098,13 +1163,17 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
         Err(e) => return Some(format!("weft rejects the module: {e:#}")),
     };
     let mut store = weft::Store::new(engine, Log::new());
-    let log = weft::Func::wrap(
-        &mut store,
-        |mut c: weft::Caller<'_, Log>, code: i64, v: i64| {
-            c.data_mut().push((code, v));
-        },
-    );
-    let reenter = reenter_func(&mut store);
+    let (log, reenter) = if async_calls {
+        async_host_funcs(&mut store)
+    } else {
+        let log = weft::Func::wrap(
+            &mut store,
+            |mut c: weft::Caller<'_, Log>, code: i64, v: i64| {
+                c.data_mut().push((code, v));
+            },
+        );
+        (log, reenter_func(&mut store))
+    };
     let mut imports = match peers(engine, &mut store) {
         Ok(i) => i,
         Err(e) => return Some(format!("weft cannot instantiate the peers: {e:#}")),
@@ -1120,7 +1189,12 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
             .get_typed_func::<(), i64>(&mut store, name)
             .expect("export");
         store.data_mut().clear();
-        let result = f.call(&mut store, ()).map_err(|e| weft_trap(&e));
+        let result = if async_calls {
+            block_on(f.call_async(&mut store, ()))
+        } else {
+            f.call(&mut store, ())
+        };
+        let result = result.map_err(|e| weft_trap(&e));
         let got = Observed {
             result,
             log: std::mem::take(store.data_mut()),
@@ -1132,6 +1206,10 @@ pub fn check(engine: &weft::Engine, prog: &Program, exp: &Expected) -> Option<St
                 want,
             ));
         }
+    }
+    if async_calls {
+        // The rest runs synchronously: done by the other configurations.
+        return None;
     }
     // The scheduler in Rust, on a fresh store.
     let mut store = weft::Store::new(engine, Log::new());
@@ -1273,11 +1351,11 @@ fn shrink_candidates(p: &Program) -> Vec<Program> {
     out
 }
 
-pub fn shrink(engine: &weft::Engine, mut p: Program) -> Program {
+pub fn shrink(engine: &weft::Engine, async_calls: bool, mut p: Program) -> Program {
     let fails = |q: &Program| {
         let exp = model(q);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            check(engine, q, &exp).is_some()
+            check(engine, async_calls, q, &exp).is_some()
         }))
         .unwrap_or(true)
     };
@@ -1332,15 +1410,16 @@ pub fn wast(p: &Program, seed: u64, index: u64, why: &str) -> String {
     s
 }
 
-/// The engine configurations; case `i` runs under `ENGINES[i % 3]`.
-const ENGINES: [&str; 3] = [
+/// The engine configurations; case `i` runs under `ENGINES[i % 4]`.
+const ENGINES: [&str; 4] = [
     "default",
     "cranelift_opt_level(None)",
     "continuation_stack_size(32 KiB), continuation_red_zone(8 KiB)",
+    "async_support, calls with call_async, async host functions",
 ];
 
 fn engines() -> Vec<weft::Engine> {
-    (0..3)
+    (0..4)
         .map(|k| {
             let mut c = weft::Config::new();
             c.parallel_compilation(false);
@@ -1351,6 +1430,9 @@ fn engines() -> Vec<weft::Engine> {
                 2 => {
                     c.continuation_stack_size(32 * 1024);
                     c.continuation_red_zone(8 * 1024);
+                }
+                3 => {
+                    c.async_support(true);
                 }
                 _ => {}
             }
@@ -1387,9 +1469,10 @@ pub fn run(
                     }
                     let p = generate(seed, i);
                     let exp = model(&p);
-                    let engine = &engines[(i % 3) as usize];
+                    let k = (i % 4) as usize;
+                    let engine = &engines[k];
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        check(engine, &p, &exp)
+                        check(engine, k == 3, &p, &exp)
                     }))
                     .unwrap_or_else(|_| Some("panic".into()));
                     match r {
@@ -1401,11 +1484,10 @@ pub fn run(
                         }
                         Some(why) => {
                             eprintln!("FAILED continuation case {i} (seed {seed}): {why}");
-                            let small = shrink(engine, p);
+                            let small = shrink(engine, k == 3, p);
                             let exp2 = model(&small);
-                            let why2 = check(engine, &small, &exp2).unwrap_or(why);
-                            let why2 =
-                                format!("engine config {}: {why2}", ENGINES[(i % 3) as usize]);
+                            let why2 = check(engine, k == 3, &small, &exp2).unwrap_or(why);
+                            let why2 = format!("engine config {}: {why2}", ENGINES[k]);
                             let path = out.join(format!("cont-{seed}-{i}.wast"));
                             let _ = std::fs::create_dir_all(out);
                             match std::fs::write(&path, wast(&small, seed, i, &why2)) {
