@@ -80,6 +80,7 @@ pub enum TrapKind {
     Consumed,
     NullContinuation,
     UnhandledTag,
+    StackOverflow,
 }
 
 impl TrapKind {
@@ -90,6 +91,7 @@ impl TrapKind {
             TrapKind::Consumed => "continuation already consumed",
             TrapKind::NullContinuation => "null continuation reference",
             TrapKind::UnhandledTag => "unhandled tag",
+            TrapKind::StackOverflow => "call stack exhausted",
         }
     }
 }
@@ -228,10 +230,10 @@ impl Gen {
         }
     }
     fn trap(&mut self) -> Op {
-        Op::Trap(if self.chance(50) {
-            TrapKind::Unreachable
-        } else {
-            TrapKind::DivideByZero
+        Op::Trap(match self.below(10) {
+            0..=4 => TrapKind::Unreachable,
+            5..=8 => TrapKind::DivideByZero,
+            _ => TrapKind::StackOverflow,
         })
     }
     fn ring_ops(&mut self, owner: usize, nbodies: usize) -> Vec<Op> {
@@ -734,6 +736,7 @@ fn emit_ops(out: &mut String, ops: &[Op], rings: &mut Vec<(u32, Vec<Op>, Vec<Op>
                 };
             }
             Op::Trap(TrapKind::Unreachable) => out.push_str("    unreachable\n"),
+            Op::Trap(TrapKind::StackOverflow) => out.push_str("    (call $rec)\n"),
             Op::Trap(_) => {
                 out.push_str("    (drop (i32.div_u (i32.const 1) (global.get $zero)))\n")
             }
@@ -863,7 +866,7 @@ pub fn emit(prog: &Program, in_module_log: bool) -> String {
     }
     // The generator and its consumer; `$nop`.
     o.push_str(
-        "  (func $deep (param $d i32) (param $v i64)\n    (if (i32.eqz (local.get $d)) (then (suspend $yl (local.get $v)) (return)))\n    (call $deep (i32.sub (local.get $d) (i32.const 1)) (local.get $v)))\n  (func $nop)\n  (func $gen (type $f2) (local $i i64)\n    (block $done (loop $l\n      (br_if $done (i64.ge_u (local.get $i) (local.get 0)))\n      (suspend $yl (i64.add (local.get 1) (i64.mul (local.get $i) (i64.const 7))))\n      (local.set $i (i64.add (local.get $i) (i64.const 1)))\n      (br $l))))\n  (func $take (param $k (ref null $ct)) (param $m i32) (result i64) (local $s i64)\n    (block $done (loop $l\n      (br_if $done (i32.eqz (local.get $m)))\n      (local.set $m (i32.sub (local.get $m) (i32.const 1)))\n      (block $y (result i64 (ref $ct))\n        (resume $ct (on $yl $y) (local.get $k))\n        (br $done))\n      (local.set $k)\n      (local.set $s (i64.add (local.get $s)))\n      (br $l)))\n    (local.get $s))\n",
+        "  (func $rec (call $rec))\n  (func $deep (param $d i32) (param $v i64)\n    (if (i32.eqz (local.get $d)) (then (suspend $yl (local.get $v)) (return)))\n    (call $deep (i32.sub (local.get $d) (i32.const 1)) (local.get $v)))\n  (func $nop)\n  (func $gen (type $f2) (local $i i64)\n    (block $done (loop $l\n      (br_if $done (i64.ge_u (local.get $i) (local.get 0)))\n      (suspend $yl (i64.add (local.get 1) (i64.mul (local.get $i) (i64.const 7))))\n      (local.set $i (i64.add (local.get $i) (i64.const 1)))\n      (br $l))))\n  (func $take (param $k (ref null $ct)) (param $m i32) (result i64) (local $s i64)\n    (block $done (loop $l\n      (br_if $done (i32.eqz (local.get $m)))\n      (local.set $m (i32.sub (local.get $m) (i32.const 1)))\n      (block $y (result i64 (ref $ct))\n        (resume $ct (on $yl $y) (local.get $k))\n        (br $done))\n      (local.set $k)\n      (local.set $s (i64.add (local.get $s)))\n      (br $l)))\n    (local.get $s))\n",
     );
     // sub(j)
     o.push_str("  (func $sub (export \"sub\") (param $j i32) (result i64)\n");
@@ -960,6 +963,7 @@ fn weft_trap(e: &anyhow::Error) -> String {
         Some(T::ContinuationConsumed) => TrapKind::Consumed.message().into(),
         Some(T::NullContinuation) => TrapKind::NullContinuation.message().into(),
         Some(T::UnhandledTag) => TrapKind::UnhandledTag.message().into(),
+        Some(T::StackOverflow) => TrapKind::StackOverflow.message().into(),
         Some(other) => format!("other trap {other:?}"),
         None => format!("error {e:#}"),
     }
