@@ -3,29 +3,29 @@
 //!
 //! ```text
 //! case i of seed S: SplitMix -> Program (abstract: bodies of ops, roots,
-//!                   a scheduling policy, a one-shot probe)
-//!   Program --emit--> wat (host imports: h.log, h.reenter) --weft--> log, result
-//!   Program --emit--> wat (log folded into a hash in-module)  --weft--> hash, result
-//!   Program --model--> log, result             (a Rust interpreter of the ops,
-//!                                                 never of wasm)
-//!   all three agree ? passed : shrink the Program, write a .wast
+//!                   a scheduling policy, a one-shot probe, sub's tags)
+//!   Program --model--> per call: log, result or trap   (a Rust interpreter
+//!                                                  of the ops, never of wasm)
+//!   Program --emit--> wat with host imports h.log, h.reenter --weft-->
+//!       main, drain, drain, main in one store             == model ?
+//!       main's scheduler in Rust over ContRef::resume      == model ?
+//!   Program --emit--> wat, log folded into an in-module hash --weft-->
+//!       main, drain, drain: results and hash              == model ?
+//!   any difference: shrink the Program, write tests/wast/cont-S-i.wast
 //! ```
 //!
-//! The family. A *body* (`(param i64 i64)`, started through `cont.new` and
-//! one or two `cont.bind`s) runs a straight line of ops: log a value
-//! through the host, suspend with an i32 / i64 / f64 / (i32 i64) payload,
-//! trap (`unreachable`, division by zero), suspend with a tag nobody
-//! handles, return early, *spawn* a higher-numbered body under a handler
-//! for a random subset of the four tags (the others pass through it to
-//! outer handlers), run a *ring* of two coroutines that `switch` between
-//! each other under `(on $swap switch)` (their suspensions pass through
-//! the switch handler), or *re-enter* wasm: the host function `reenter(j)`
-//! calls the export `sub(j)`, which drives body `j` on the native stack.
-//! `main` is a scheduler over a table of contrefs (FIFO or LIFO) that
-//! handles all four tags; at iteration A it keeps a copy of the
-//! continuation it got back, and at iteration B resumes that copy instead
-//! of the queue's next: a null, consumed or live continuation, which the
-//! model tracks by identity.
+//! The family (fuzz/README.md has the full list). A *body* (`(param i64
+//! i64)`, started through `cont.new` and one or two `cont.bind`s) runs a
+//! straight line of ops: log a value through the host; suspend with a
+//! payload on one of six tags (one imported from a peer instance, one with
+//! a result that the handler binds); trap; suspend with a tag nobody
+//! handles; return early; run a generator loop; *spawn* a higher-numbered
+//! body under handlers for a random subset of the local tags (the others
+//! pass through to outer handlers); run a *ring* of two coroutines that
+//! `switch` between each other; *re-enter* wasm through the host. `main`
+//! is a scheduler over a table of contrefs (FIFO or LIFO) with a one-shot
+//! probe (a kept copy resumed later: null, consumed or live, which the
+//! model tracks by identity); `drain` continues it after a trap.
 
 use crate::SplitMix;
 use std::collections::VecDeque;
