@@ -14,8 +14,9 @@
 //!
 //! `--continuations` runs instead random stack-switching programs checked
 //! against a model (`continuations.rs`); `--ci` runs 1,500 of those, then
-//! 20,000 wasm-smith cases of seed 1, and exits non-zero on any divergence; without it the run prints progress and ends with
-//! `N passed, M failed` (plus how many cases were skipped, and why).
+//! 20,000 wasm-smith cases of seed 1, and exits non-zero on any
+//! divergence; without it the run prints progress and ends with `N passed,
+//! M failed` (plus how many cases were skipped, and why).
 //! Every case is reproducible from its seed and index: `--seed S --case I`
 //! reruns one.
 
