@@ -12,12 +12,15 @@
 //!             write DIR/fuzz-S-i.wast asserting the oracle's behaviour
 //! ```
 //!
-//! `--ci` runs 20,000 cases of seed 1 (about a minute) and exits non-zero on
-//! any divergence; without it the run prints progress and ends with
-//! `N passed, M failed` (plus how many cases were skipped, and why).
+//! `--continuations` runs instead random stack-switching programs checked
+//! against a model (`continuations.rs`); `--ci` runs 1,500 of those, then
+//! 20,000 wasm-smith cases of seed 1, and exits non-zero on any
+//! divergence; without it the run prints progress and ends with `N passed,
+//! M failed` (plus how many cases were skipped, and why).
 //! Every case is reproducible from its seed and index: `--seed S --case I`
 //! reruns one.
 
+mod continuations;
 mod exec;
 
 use exec::{Outcome, Step};
@@ -48,6 +51,8 @@ struct Options {
     threads: usize,
     out: PathBuf,
     ci: bool,
+    /// `--continuations`: only the continuation programs.
+    continuations: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -60,6 +65,7 @@ fn parse_args() -> Result<Options, String> {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/wast")),
         ci: false,
+        continuations: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -77,6 +83,7 @@ fn parse_args() -> Result<Options, String> {
             "--write" => o.write = true,
             "--threads" => o.threads = num(value("--threads")?)?.max(1) as usize,
             "--out" => o.out = PathBuf::from(value("--out")?),
+            "--continuations" => o.continuations = true,
             "--ci" => {
                 o.ci = true;
                 o.seed = 1;
@@ -84,7 +91,9 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "weft-fuzz [--seed S] [--cases N] [--from I] [--case I] [--threads T] [--out DIR] [--ci] [--write]\n\
+                    "weft-fuzz [--continuations] [--seed S] [--cases N] [--from I] [--case I] [--threads T] [--out DIR] [--ci] [--write]\n\
+                     --continuations: random stack-switching programs checked against a model (not wasm-smith)\n\
+                     --ci: 1,500 continuation cases, then 20,000 wasm-smith cases (seed 1)\n\
                      --write: also write passing cases as .wast (the oracle's results)"
                 );
                 std::process::exit(0);
@@ -364,6 +373,30 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let mut continuations_failed = false;
+    if o.continuations || o.ci {
+        let (from, cases) = match o.single {
+            Some(i) => (i, 1),
+            None if o.ci => (0, 1_500),
+            None => (o.from, o.cases),
+        };
+        if o.write {
+            for i in from..from + cases {
+                let p = continuations::generate(o.seed, i);
+                let path = o.out.join(format!("cont-{}-{i}.wast", o.seed));
+                let text = continuations::wast(&p, o.seed, i, "written with --write");
+                match std::fs::write(&path, text) {
+                    Ok(()) => eprintln!("case {i}: wrote {}", path.display()),
+                    Err(e) => eprintln!("case {i}: could not write it: {e}"),
+                }
+            }
+        }
+        let (_, failed) = continuations::run(o.seed, from, cases, o.threads, &o.out, o.ci);
+        continuations_failed = failed > 0;
+        if o.continuations {
+            std::process::exit(i32::from(continuations_failed));
+        }
+    }
     let indices: Vec<u64> = match o.single {
         Some(i) => vec![i],
         None => (o.from..o.from + o.cases).collect(),
@@ -464,7 +497,7 @@ fn main() {
         trapped.load(Ordering::Relaxed),
         bytes.load(Ordering::Relaxed) / p
     );
-    if !failed.is_empty() {
+    if !failed.is_empty() || continuations_failed {
         std::process::exit(1);
     }
 }
