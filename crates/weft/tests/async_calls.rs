@@ -50,19 +50,8 @@ fn block_on<F: Future>(f: F) -> F::Output {
     run_all(vec![f]).pop().unwrap()
 }
 
-/// Pending `n` times (waking itself each time), then ready.
-struct YieldN(u32);
-impl Future for YieldN {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 == 0 {
-            return Poll::Ready(());
-        }
-        self.0 -= 1;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
+mod common;
+use common::YieldN;
 
 fn async_engine() -> Engine {
     let mut config = Config::new();

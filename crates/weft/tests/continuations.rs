@@ -3,41 +3,11 @@
 //! async host functions), traps and stack exhaustion inside continuations,
 //! one-shot violations, unhandled suspensions, and stack reuse.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 use weft::{Caller, Config, Engine, Func, Instance, Module, Store, Trap};
 
-struct Noop;
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
-/// Pending `n` times (waking itself each time), then ready.
-struct YieldN(u32);
-impl Future for YieldN {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 == 0 {
-            return Poll::Ready(());
-        }
-        self.0 -= 1;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
+mod common;
+use common::{YieldN, block_on};
 
 fn trap_of(err: &anyhow::Error) -> Trap {
     *err.downcast_ref::<Trap>()

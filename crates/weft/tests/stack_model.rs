@@ -3,43 +3,13 @@
 //! move between threads.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Waker};
 use weft::{Caller, Config, Engine, Func, Instance, Module, Store, Trap, Val, WasmBacktrace};
 
-struct Noop;
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-/// Polls `f` until it is ready, on this thread (the futures in these tests
-/// wake themselves or are ready at once).
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
-/// Pending `n` times (waking itself each time), then ready.
-struct YieldN(u32);
-impl Future for YieldN {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 == 0 {
-            return Poll::Ready(());
-        }
-        self.0 -= 1;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
+mod common;
+use common::{YieldN, block_on};
 
 fn async_engine() -> Engine {
     let mut config = Config::new();
@@ -378,7 +348,7 @@ fn a_pending_call_async_moves_to_another_thread_and_completes_on_tokio() {
     };
     let mut task = Box::pin(task);
     // First poll here: the guest runs until the host future is pending.
-    let waker = Waker::from(Arc::new(Noop));
+    let waker = Waker::noop().clone();
     assert!(
         task.as_mut()
             .poll(&mut Context::from_waker(&waker))
