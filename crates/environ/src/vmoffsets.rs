@@ -364,14 +364,6 @@ macro_rules! foreach_builtin {
             /// `cont.bind`: binds `n` values from `args` to `contref`; the
             /// new contref, or 0 = trap (error parked).
             ContBind: cont_bind(vmctx: vmctx, contref: u64, args: ptr<ValRaw>, n: u32) -> u64;
-            /// `resume`: hands `n` values from `buf` to `contref`, links it
-            /// under the running stack with the handler table `table`
-            /// (`[count, entry...]`), and returns the record to switch to
-            /// (0 = trap, error parked). `buf` later receives the results or
-            /// a handled suspension's payload and continuation.
-            ContResume: cont_resume(
-                vmctx: vmctx, contref: u64, buf: ptr<ValRaw>, n: u32, table: ptr<usize>
-            ) -> usize;
             /// `suspend`: finds the handler of tag identity `tag`, gives it
             /// the `n` values in `buf` and the suspended continuation, and
             /// returns the record to switch to (0 = trap, error parked).
@@ -389,7 +381,7 @@ macro_rules! foreach_builtin {
             /// The inline `resume` fast path found `contref` null or stale:
             /// parks the matching trap; always 0.
             ContFail: cont_fail(vmctx: vmctx, contref: u64) -> u32;
-            /// `resume_throw`: links `contref` like `ContResume` and leaves it
+            /// `resume_throw`: links `contref` as `resume` does and leaves it
             /// the exception `exn` to throw where it is suspended; returns the
             /// record to switch to, 1 if the continuation never ran (it is
             /// dropped; the caller throws `exn` itself), or 0 = trap.

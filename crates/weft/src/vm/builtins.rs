@@ -401,6 +401,20 @@ unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) -> u32 {
 
 // ---- continuations (`super::continuation`) --------------------------------
 
+/// The store's continuation pool, or (when it cannot be made) the error
+/// parked and 0 returned from the calling builtin.
+macro_rules! pool_or_return {
+    ($store:expr) => {
+        match super::continuation::pool_of($store) {
+            Ok(p) => p,
+            Err(e) => {
+                park($store, e);
+                return 0;
+            }
+        }
+    };
+}
+
 /// Parks `e` for the `HostError` trap generated code raises on a zero
 /// result.
 fn park(store: &mut StoreOpaque, e: crate::Error) {
@@ -427,13 +441,7 @@ unsafe extern "C" fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64 {
         .inner
         .trampoline(id)
         .expect("every function type of a module has an array trampoline");
-    let pool = match super::continuation::pool_of(store) {
-        Ok(p) => p,
-        Err(e) => {
-            park(store, e);
-            return 0;
-        }
-    };
+    let pool = pool_or_return!(store);
     // SAFETY: `funcref` is null or a live funcref of this store of type
     // `func_ty` (validation), whose trampoline is `tramp`.
     let made = unsafe {
@@ -472,13 +480,7 @@ unsafe extern "C" fn cont_throw(
         park(store, crate::Error::new(weft_environ::Trap::NullReference));
         return 0;
     }
-    let pool = match super::continuation::pool_of(store) {
-        Ok(p) => p,
-        Err(e) => {
-            park(store, e);
-            return 0;
-        }
-    };
+    let pool = pool_or_return!(store);
     // SAFETY: generated code passes its resume buffer and table, and a
     // live exception.
     match unsafe { super::continuation::cont_throw(pool, contref, exn, buf, table) } {
@@ -506,13 +508,7 @@ unsafe extern "C" fn exn_new(vmctx: *mut u8, tag: u32, values: *mut ValRaw) -> u
 unsafe extern "C" fn cont_bind(vmctx: *mut u8, contref: u64, args: *mut ValRaw, n: u32) -> u64 {
     // SAFETY: called by generated code with its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
-    let pool = match super::continuation::pool_of(store) {
-        Ok(p) => p,
-        Err(e) => {
-            park(store, e);
-            return 0;
-        }
-    };
+    let pool = pool_or_return!(store);
     // SAFETY: generated code passes `n` values (validated types).
     match unsafe { super::continuation::cont_bind(pool, contref, args, n) } {
         Ok(r) => r,
@@ -537,39 +533,12 @@ fn switch_result(
     }
 }
 
-unsafe extern "C" fn cont_resume(
-    vmctx: *mut u8,
-    contref: u64,
-    buf: *mut ValRaw,
-    n: u32,
-    table: *mut usize,
-) -> usize {
-    // SAFETY: called by generated code with its own vmctx.
-    let (store, _) = unsafe { parts(vmctx) };
-    let pool = match super::continuation::pool_of(store) {
-        Ok(p) => p,
-        Err(e) => {
-            park(store, e);
-            return 0;
-        }
-    };
-    // SAFETY: generated code passes its resume buffer and table.
-    let r = unsafe { super::continuation::cont_resume(pool, contref, buf, n, table) };
-    switch_result(store, r)
-}
-
 unsafe extern "C" fn cont_suspend(vmctx: *mut u8, tag: usize, buf: *mut ValRaw, n: u32) -> usize {
     // SAFETY: called by generated code with its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
     // The tag identity is the tag's index in the store.
     let tag_type = store.tags[tag];
-    let pool = match super::continuation::pool_of(store) {
-        Ok(p) => p,
-        Err(e) => {
-            park(store, e);
-            return 0;
-        }
-    };
+    let pool = pool_or_return!(store);
     // SAFETY: generated code passes its suspend buffer.
     let r = unsafe { super::continuation::cont_suspend(pool, tag, tag_type, buf, n) };
     switch_result(store, r)
@@ -588,13 +557,7 @@ unsafe extern "C" fn cont_switch(
     // SAFETY: the instance is alive.
     let inst = unsafe { &*inst };
     let recv_type = inst.module.inner.type_ids[recv_ty as usize];
-    let pool = match super::continuation::pool_of(store) {
-        Ok(p) => p,
-        Err(e) => {
-            park(store, e);
-            return 0;
-        }
-    };
+    let pool = pool_or_return!(store);
     // SAFETY: generated code passes its switch buffer.
     let r = unsafe { super::continuation::cont_switch(pool, tag, contref, recv_type, buf, n) };
     switch_result(store, r)

@@ -313,6 +313,26 @@ impl ContPool {
         Ok(self.encode(index))
     }
 
+    /// Links the chain whose outermost record is `o` and innermost
+    /// `inner` under the running stack, with the resumer's handler table
+    /// and buffer, and makes `inner` the running record (what `resume` and
+    /// `resume_throw` do before switching; the inline `resume` does the
+    /// same in generated code).
+    fn link(
+        &self,
+        o: &VMContRecord,
+        inner: *mut VMContRecord,
+        table: *const usize,
+        buf: *mut ValRaw,
+    ) {
+        // SAFETY: the store context outlives its pool.
+        let ctx = unsafe { &*self.store_ctx };
+        o.stack.parent.set(ctx.current_stack.get());
+        o.handlers.set(table);
+        o.resumer_buf.set(buf);
+        ctx.current_stack.set(inner.cast());
+    }
+
     /// Returns the slot of a continuation that is done (returned or
     /// killed) to the pool; its references become stale.
     ///
@@ -466,12 +486,7 @@ pub(crate) unsafe fn cont_resume(
         )
     };
     inner.bound.set(0);
-    // SAFETY: the store context outlives its pool.
-    let ctx = unsafe { &*pool.store_ctx };
-    o.stack.parent.set(ctx.current_stack.get());
-    o.handlers.set(table);
-    o.resumer_buf.set(buf);
-    ctx.current_stack.set(inner_ptr.cast());
+    pool.link(o, inner_ptr, table, buf);
     Ok(inner_ptr.cast())
 }
 
@@ -504,12 +519,7 @@ pub(crate) unsafe fn cont_throw(
     }
     inner.pending_exn.set(exn);
     inner.bound.set(0);
-    // SAFETY: the store context outlives its pool.
-    let ctx = unsafe { &*pool.store_ctx };
-    o.stack.parent.set(ctx.current_stack.get());
-    o.handlers.set(table);
-    o.resumer_buf.set(buf);
-    ctx.current_stack.set(inner_ptr.cast());
+    pool.link(o, inner_ptr, table, buf);
     Ok(inner_ptr as usize)
 }
 
@@ -551,6 +561,26 @@ unsafe fn find_handler(
     }
 }
 
+/// The running chain from `h` (its outermost record, whose resumer
+/// handles the suspension) down to `cur` (the stack that suspends or
+/// switches, waiting with `buf`) becomes a suspended continuation: it will
+/// be resumed at `cur` with values described by `recv_type` (its results
+/// for `suspend`, its parameters for `switch`) arriving in `buf[1..]`.
+fn suspend_chain(
+    h: &VMContRecord,
+    cur: &VMContRecord,
+    buf: *mut ValRaw,
+    recv_type: u32,
+    results: bool,
+) {
+    h.innermost.set((cur as *const VMContRecord).cast_mut());
+    // `buf` stays valid: it is in `cur`'s frame, which waits for the resume.
+    cur.recv_buf.set(buf.wrapping_add(1));
+    cur.bound.set(0);
+    cur.recv_type.set(recv_type);
+    cur.recv_results.set(u32::from(results));
+}
+
 /// `suspend`: the record to switch to.
 ///
 /// # Safety
@@ -579,14 +609,7 @@ pub(crate) unsafe fn cont_suspend(
         copy_values(buf.add(1), resumer_buf.add(1), n as usize);
         (*resumer_buf).bits = (index + 1) as u128;
     }
-    h.innermost.set(current.cast());
-    cur.recv_buf.set(
-        // SAFETY: within the suspend's buffer.
-        unsafe { buf.add(1) },
-    );
-    cur.bound.set(0);
-    cur.recv_type.set(tag_type);
-    cur.recv_results.set(1);
+    suspend_chain(h, cur, buf, tag_type, true);
     let contref = pool.encode(h.slot);
     // SAFETY: as above.
     unsafe { (*resumer_buf.add(1 + n as usize)).bits = u128::from(contref) };
@@ -622,12 +645,7 @@ pub(crate) unsafe fn cont_switch(
     pool.consume(t.slot);
     // The running chain, from its handler down, becomes the suspended
     // continuation handed to the target.
-    h.innermost.set(current.cast());
-    // SAFETY: within the switch's buffer.
-    cur.recv_buf.set(unsafe { buf.add(1) });
-    cur.bound.set(0);
-    cur.recv_type.set(recv_type);
-    cur.recv_results.set(0);
+    suspend_chain(h, cur, buf, recv_type, false);
     let suspended = pool.encode(h.slot);
     let t_inner_ptr = t.innermost.get();
     // SAFETY: the target chain's innermost record is live.
