@@ -379,13 +379,16 @@ pub fn format_val(v: &Val) -> String {
         Val::F32(b) => f32::from_bits(*b).to_string(),
         Val::F64(b) => f64::from_bits(*b).to_string(),
         Val::V128(x) => format!("{x:#034x}"),
-        Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::ContRef(None) => {
-            "null".to_string()
-        }
+        Val::FuncRef(None)
+        | Val::ExternRef(None)
+        | Val::ExnRef(None)
+        | Val::ContRef(None)
+        | Val::AnyRef(None) => "null".to_string(),
         Val::FuncRef(Some(_)) => "<funcref>".to_string(),
         Val::ExternRef(Some(_)) => "<externref>".to_string(),
         Val::ExnRef(Some(_)) => "<exnref>".to_string(),
         Val::ContRef(Some(_)) => "<contref>".to_string(),
+        Val::AnyRef(Some(_)) => "<anyref>".to_string(),
     }
 }
 

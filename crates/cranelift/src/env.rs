@@ -89,6 +89,10 @@ pub enum Region {
     Tables = 2,
     /// The store context's fuel counter (`crate::fuel`).
     Fuel = 3,
+    /// Fields and headers of GC objects (structs, arrays).
+    GcObjects = 4,
+    /// The store context's GC bump pointer and limit.
+    GcAlloc = 5,
 }
 
 impl Region {
@@ -105,7 +109,14 @@ impl Region {
 
 /// Creates the [`Region`]s in `func`; call before any instruction is built.
 pub fn declare_alias_regions(func: &mut ir::Function) {
-    for (i, name) in ["wasm heap", "wasm globals", "wasm tables", "fuel"]
+    for (i, name) in [
+        "wasm heap",
+        "wasm globals",
+        "wasm tables",
+        "fuel",
+        "gc objects",
+        "gc allocation",
+    ]
         .into_iter()
         .enumerate()
     {

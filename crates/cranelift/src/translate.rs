@@ -8,6 +8,7 @@
 //! not translated, except for the nesting of its control instructions.
 
 mod exceptions;
+mod gc;
 mod stack_switching;
 
 use crate::env::{FuncEnv, PTR, Region, clif_type, const_flags};
@@ -90,13 +91,14 @@ pub fn translate_function(
         handlers: Vec::new(),
         tries: Vec::new(),
         too_many_handlers: false,
+        low_water: 0,
     };
 
     // Parameters become the first locals.
     for (i, p) in fty.params().iter().enumerate() {
         let ty = clif_type(*p);
         let var = t.b.declare_var(ty);
-        if exceptions::is_exnref(p) {
+        if info.is_gc_ref(*p) {
             t.b.declare_var_needs_stack_map(var);
         }
         let val = t.b.block_params(entry)[i + 2];
@@ -112,7 +114,7 @@ pub fn translate_function(
         let cty = clif_type(ty);
         for _ in 0..count {
             let var = t.b.declare_var(cty);
-            if exceptions::is_exnref(&ty) {
+            if info.is_gc_ref(ty) {
                 t.b.declare_var_needs_stack_map(var);
             }
             let zero = t.zero(cty);
@@ -151,7 +153,12 @@ pub fn translate_function(
         validator.op(pos, &op)?;
         t.b.set_srcloc(SourceLoc::new(pos as u32));
         t.charge_fuel(&op);
+        t.low_water = t.stack.len();
+        let was_reachable = t.reachable;
         t.translate(&op)?;
+        if was_reachable && t.reachable {
+            t.declare_new_refs(validator);
+        }
         if t.too_many_handlers {
             bail!(
                 "more than {} distinct exception handlers are in scope at one point",
@@ -237,6 +244,9 @@ pub struct Translator<'a, 'm> {
     /// Set when more than `MAX_HANDLERS_PER_CALL` distinct clauses were
     /// in scope (the function is rejected).
     too_many_handlers: bool,
+    /// The lowest operand stack height during the current operator (see
+    /// `declare_new_refs`).
+    low_water: usize,
 }
 
 fn block_args(vals: &[Value]) -> Vec<BlockArg> {
@@ -258,9 +268,12 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.stack.push(v);
     }
     pub fn pop(&mut self) -> Value {
-        self.stack
+        let v = self
+            .stack
             .pop()
-            .expect("validated: operand stack underflow")
+            .expect("validated: operand stack underflow");
+        self.low_water = self.low_water.min(self.stack.len());
+        v
     }
     pub fn pop2(&mut self) -> (Value, Value) {
         let b = self.pop();
@@ -277,7 +290,25 @@ impl<'a, 'm> Translator<'a, 'm> {
     }
     pub fn popn(&mut self, n: usize) -> Vec<Value> {
         let at = self.stack.len() - n;
+        self.low_water = self.low_water.min(at);
         self.stack.split_off(at)
+    }
+
+    /// Declares the managed references among the operands the last
+    /// operator pushed (those above the lowest height it popped to) as
+    /// needing stack maps, from the validator's view of their types: then
+    /// Cranelift spills them around every call and reloads them after (the
+    /// collector may move objects), wherever they flow.
+    fn declare_new_refs(&mut self, validator: &FuncValidator<ValidatorResources>) {
+        let len = self.stack.len();
+        for i in self.low_water.min(len)..len {
+            let depth = len - 1 - i;
+            if let Some(Some(ty)) = validator.get_operand_type(depth)
+                && self.env.info.is_gc_ref(ty)
+            {
+                self.b.declare_value_needs_stack_map(self.stack[i]);
+            }
+        }
     }
 
     /// Bitcasts a vector value to `ty` if it has another vector type.
@@ -1014,6 +1045,89 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.push(lo);
                 self.push(hi);
             }
+
+            // -------- GC (translate/gc.rs) --------
+            StructNew { struct_type_index } => self.translate_struct_new(struct_type_index, false),
+            StructNewDefault { struct_type_index } => {
+                self.translate_struct_new(struct_type_index, true)
+            }
+            StructGet {
+                struct_type_index,
+                field_index,
+            }
+            | StructGetU {
+                struct_type_index,
+                field_index,
+            } => self.translate_struct_get(struct_type_index, field_index, false),
+            StructGetS {
+                struct_type_index,
+                field_index,
+            } => self.translate_struct_get(struct_type_index, field_index, true),
+            StructSet {
+                struct_type_index,
+                field_index,
+            } => self.translate_struct_set(struct_type_index, field_index),
+            ArrayNew { array_type_index } => self.translate_array_new(array_type_index, false),
+            ArrayNewDefault { array_type_index } => {
+                self.translate_array_new(array_type_index, true)
+            }
+            ArrayNewFixed {
+                array_type_index,
+                array_size,
+            } => self.translate_array_new_fixed(array_type_index, array_size),
+            ArrayNewData {
+                array_type_index,
+                array_data_index,
+            } => self.translate_array_new_segment(array_type_index, array_data_index, true),
+            ArrayNewElem {
+                array_type_index,
+                array_elem_index,
+            } => self.translate_array_new_segment(array_type_index, array_elem_index, false),
+            ArrayGet { array_type_index } | ArrayGetU { array_type_index } => {
+                self.translate_array_get(array_type_index, false)
+            }
+            ArrayGetS { array_type_index } => self.translate_array_get(array_type_index, true),
+            ArraySet { array_type_index } => self.translate_array_set(array_type_index),
+            ArrayLen => self.translate_array_len(),
+            ArrayFill { array_type_index } => self.translate_array_fill(array_type_index),
+            ArrayCopy {
+                array_type_index_dst,
+                ..
+            } => self.translate_array_copy(array_type_index_dst),
+            ArrayInitData {
+                array_type_index,
+                array_data_index,
+            } => self.translate_array_init(array_type_index, array_data_index, true),
+            ArrayInitElem {
+                array_type_index,
+                array_elem_index,
+            } => self.translate_array_init(array_type_index, array_elem_index, false),
+            RefI31 => self.translate_ref_i31(),
+            I31GetS => self.translate_i31_get(true),
+            I31GetU => self.translate_i31_get(false),
+            AnyConvertExtern | ExternConvertAny => {}
+            RefTestNonNull { hty } => {
+                self.translate_ref_test(weft_environ::wasmparser::RefType::new(false, hty).unwrap())
+            }
+            RefTestNullable { hty } => {
+                self.translate_ref_test(weft_environ::wasmparser::RefType::new(true, hty).unwrap())
+            }
+            RefCastNonNull { hty } => {
+                self.translate_ref_cast(weft_environ::wasmparser::RefType::new(false, hty).unwrap())
+            }
+            RefCastNullable { hty } => {
+                self.translate_ref_cast(weft_environ::wasmparser::RefType::new(true, hty).unwrap())
+            }
+            BrOnCast {
+                relative_depth,
+                to_ref_type,
+                ..
+            } => self.translate_br_on_cast(relative_depth, to_ref_type, false),
+            BrOnCastFail {
+                relative_depth,
+                to_ref_type,
+                ..
+            } => self.translate_br_on_cast(relative_depth, to_ref_type, true),
 
             // -------- stack switching (translate/stack_switching.rs) --------
             ContNew { cont_type_index } => self.translate_cont_new(cont_type_index),

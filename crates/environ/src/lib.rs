@@ -13,6 +13,7 @@
 //! It must not depend on Cranelift, on the runtime, or on anything that
 //! touches the operating system: it is pure data plus `wasmparser`.
 
+pub mod gc;
 mod limits;
 mod module;
 mod translate;

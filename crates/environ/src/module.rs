@@ -68,9 +68,18 @@ pub enum ConstOp {
     I64Sub,
     /// `i64.mul`
     I64Mul,
-    /// An operator weft does not evaluate in constant expressions (GC
-    /// allocation); instantiation fails with an "unsupported" error.
-    Unsupported(&'static str),
+    /// `ref.i31`
+    RefI31,
+    /// `struct.new` of a module type
+    StructNew(u32),
+    /// `struct.new_default`
+    StructNewDefault(u32),
+    /// `array.new`
+    ArrayNew(u32),
+    /// `array.new_default`
+    ArrayNewDefault(u32),
+    /// `array.new_fixed` (type, length)
+    ArrayNewFixed(u32, u32),
 }
 
 /// Where an element segment goes.
@@ -210,6 +219,52 @@ pub struct ModuleInfo {
 }
 
 impl ModuleInfo {
+    /// Whether module type `ty` is a struct or array type (a managed-heap
+    /// object type).
+    pub fn is_gc_type(&self, ty: u32) -> bool {
+        matches!(
+            self.types.get(ty as usize).map(|t| &t.sub.composite_type.inner),
+            Some(wasmparser::CompositeInnerType::Struct(_) | wasmparser::CompositeInnerType::Array(_))
+        )
+    }
+
+    /// The layout of struct type `ty`.
+    pub fn struct_layout(&self, ty: u32) -> crate::gc::StructLayout {
+        match &self.types[ty as usize].sub.composite_type.inner {
+            wasmparser::CompositeInnerType::Struct(s) => {
+                crate::gc::StructLayout::of(s, &|i| self.is_gc_type(i))
+            }
+            other => panic!("type {ty} is not a struct type: {other:?}"),
+        }
+    }
+
+    /// The element storage and mutability of array type `ty`.
+    pub fn array_elem(&self, ty: u32) -> (crate::gc::FieldKind, wasmparser::StorageType) {
+        match &self.types[ty as usize].sub.composite_type.inner {
+            wasmparser::CompositeInnerType::Array(a) => (
+                crate::gc::storage_kind(a.0.element_type, &|i| self.is_gc_type(i)),
+                a.0.element_type,
+            ),
+            other => panic!("type {ty} is not an array type: {other:?}"),
+        }
+    }
+
+    /// The field storage types of struct type `ty`.
+    pub fn struct_fields(&self, ty: u32) -> Vec<wasmparser::StorageType> {
+        match &self.types[ty as usize].sub.composite_type.inner {
+            wasmparser::CompositeInnerType::Struct(s) => {
+                s.fields.iter().map(|f| f.element_type).collect()
+            }
+            other => panic!("type {ty} is not a struct type: {other:?}"),
+        }
+    }
+
+    /// Whether a value of type `v` is a managed-heap reference (needs a
+    /// stack map, is traced).
+    pub fn is_gc_ref(&self, v: ValType) -> bool {
+        crate::gc::val_kind(v, &|i| self.is_gc_type(i)) == crate::gc::FieldKind::GcRef
+    }
+
     /// The function type of function `func`.
     pub fn func_type(&self, func: u32) -> &FuncType {
         self.type_as_func(self.functions[func as usize])

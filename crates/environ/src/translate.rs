@@ -73,16 +73,22 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
             Operator::I64Sub => ConstOp::I64Sub,
             Operator::I64Mul => ConstOp::I64Mul,
             Operator::End => continue,
-            Operator::RefI31 => ConstOp::Unsupported("ref.i31"),
-            Operator::StructNew { .. } | Operator::StructNewDefault { .. } => {
-                ConstOp::Unsupported("struct.new")
+            Operator::RefI31 => ConstOp::RefI31,
+            Operator::StructNew { struct_type_index } => ConstOp::StructNew(struct_type_index),
+            Operator::StructNewDefault { struct_type_index } => {
+                ConstOp::StructNewDefault(struct_type_index)
             }
-            Operator::ArrayNew { .. }
-            | Operator::ArrayNewDefault { .. }
-            | Operator::ArrayNewFixed { .. } => ConstOp::Unsupported("array.new"),
-            Operator::AnyConvertExtern | Operator::ExternConvertAny => {
-                ConstOp::Unsupported("any.convert_extern/extern.convert_any")
+            Operator::ArrayNew { array_type_index } => ConstOp::ArrayNew(array_type_index),
+            Operator::ArrayNewDefault { array_type_index } => {
+                ConstOp::ArrayNewDefault(array_type_index)
             }
+            Operator::ArrayNewFixed {
+                array_type_index,
+                array_size,
+            } => ConstOp::ArrayNewFixed(array_type_index, array_size),
+            // Host references and objects share one encoding (see
+            // `gc_object`): the conversions are the identity.
+            Operator::AnyConvertExtern | Operator::ExternConvertAny => continue,
             other => bail!("unsupported operator in constant expression: {other:?}"),
         });
     }

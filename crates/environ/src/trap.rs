@@ -48,6 +48,15 @@ pub enum Trap {
     /// `suspend` or `switch` found no handler for its tag between it and
     /// the nearest host frame.
     UnhandledTag,
+    /// `ref.cast` or `br_on_cast` of a value that is not of the target
+    /// type (only `ref.cast` traps).
+    CastFailure,
+    /// An array access (`array.get`, `array.set`, `array.copy`, ...)
+    /// outside the array's length.
+    ArrayOutOfBounds,
+    /// The managed heap could not hold a new object (its configured limit
+    /// was reached, or the object is larger than any heap can be).
+    GcHeapOutOfMemory,
 }
 
 impl Trap {
@@ -70,6 +79,9 @@ impl Trap {
         Trap::ContinuationConsumed,
         Trap::NullContinuation,
         Trap::UnhandledTag,
+        Trap::CastFailure,
+        Trap::ArrayOutOfBounds,
+        Trap::GcHeapOutOfMemory,
     ];
 
     /// A stable small number for this trap (1-based, never zero), used as
@@ -104,6 +116,9 @@ impl Trap {
             Trap::ContinuationConsumed => "continuation already consumed",
             Trap::NullContinuation => "null continuation reference",
             Trap::UnhandledTag => "unhandled tag",
+            Trap::CastFailure => "cast failure",
+            Trap::ArrayOutOfBounds => "out of bounds array access",
+            Trap::GcHeapOutOfMemory => "out of memory: the GC heap is full",
         }
     }
 }

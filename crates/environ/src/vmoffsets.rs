@@ -105,9 +105,60 @@ pub mod store_ctx {
     pub const CONT_TABLE: u32 = 32;
     /// `cont_table_len: usize`
     pub const CONT_TABLE_LEN: u32 = 40;
+    /// `gc_next: usize`: the managed heap's bump pointer (next free byte
+    /// of the active semispace; see [`super::gc_object`]).
+    pub const GC_NEXT: u32 = 48;
+    /// `gc_limit: usize`: allocation past this address takes the
+    /// `GcAlloc` slow path (collect or grow).
+    pub const GC_LIMIT: u32 = 56;
     /// Size of the record.
-    pub const SIZE: u32 = 48;
+    pub const SIZE: u32 = 64;
 }
+
+/// The layout of an object on the managed heap (structs and arrays; see
+/// `weft`'s `vm::gc::heap`). A reference to it is its address; `anyref`
+/// values also encode `i31` and host (extern) references in the low bits:
+///
+/// ```text
+///   anyref / eqref / structref / arrayref / externref (raw, 64 bits)
+///     0 .................................... null
+///     ........................ pppp pppp 000  object address (8-aligned)
+///     vvvv vvvv ... (31 bits) ............ 1  i31: value << 1 | 1
+///     iiii iiii ... (index + 1) ........ 100  host reference (externref)
+///
+///   object (8-aligned)
+///     +0  u32  header: canonical type id | kind << KIND_SHIFT
+///     +4  u32  array length (arrays), 0 (structs)
+///     +8  ...  fields (structs, see `StructLayout`) or elements (arrays)
+/// ```
+pub mod gc_object {
+    /// Offset of the header word (type id and kind).
+    pub const HEADER: u32 = 0;
+    /// Offset of an array's length.
+    pub const ARRAY_LEN: u32 = 4;
+    /// Offset of the first field or element.
+    pub const FIELDS: u32 = 8;
+    /// Objects are allocated in multiples of this, at addresses aligned
+    /// to it.
+    pub const ALIGN: u32 = 8;
+    /// The kind sits in the header's top two bits.
+    pub const KIND_SHIFT: u32 = 30;
+    /// Mask of the canonical type id in the header.
+    pub const ID_MASK: u32 = (1 << KIND_SHIFT) - 1;
+    /// Kind of a struct.
+    pub const KIND_STRUCT: u32 = 0;
+    /// Kind of an array.
+    pub const KIND_ARRAY: u32 = 1;
+    /// Low bit set: an `i31` value.
+    pub const I31_TAG: u64 = 1;
+    /// Low three bits `100`: a host reference (`index + 1 << 3 | 4`).
+    pub const HOST_TAG: u64 = 4;
+    /// Mask of the tag bits.
+    pub const TAG_MASK: u64 = 7;
+    /// The largest object the heap allocates (bytes).
+    pub const MAX_OBJECT: u64 = 1 << 32;
+}
+
 
 /// Offsets inside `VMStackRecord`, the per-stack record (see the diagram
 /// at the top of this module).
@@ -407,6 +458,28 @@ macro_rules! foreach_builtin {
             /// The store-wide tag identity of exception `exn` (non-null),
             /// for a legacy `catch` to compare.
             ExnTag: exn_tag(vmctx: vmctx, exn: usize) -> usize;
+            /// The inline bump allocation found no room: allocates `size`
+            /// bytes (collecting or growing the heap), writes `header`, and
+            /// returns the object's address; 0 = trap (error parked).
+            GcAlloc: gc_alloc(vmctx: vmctx, size: u64, header: u64) -> usize;
+            /// 1 if canonical type `actual` is a subtype of `expected`.
+            IsSubtype: is_subtype(vmctx: vmctx, actual: u32, expected: u32) -> u32;
+            /// `array.init_data` of array `array` (non-null) of module type
+            /// `ty`; with `array` = 0 only checks that the segment holds the
+            /// `len` elements at `src` (`array.new_data` before it
+            /// allocates). 1 = ok, 0 = trap (error parked).
+            ArrayInitData: array_init_data(
+                vmctx: vmctx, ty: u32, seg: u32, array: usize, dst: u32, src: u32, len: u32
+            ) -> u32;
+            /// `array.init_elem` (as `ArrayInitData`, for element segment `seg`).
+            ArrayInitElem: array_init_elem(
+                vmctx: vmctx, ty: u32, seg: u32, array: usize, dst: u32, src: u32, len: u32
+            ) -> u32;
+            /// `array.copy` of `len` elements of `size` bytes between non-null
+            /// arrays: 1 = ok, 0 = trap (error parked).
+            ArrayCopy: array_copy(
+                vmctx: vmctx, dst: usize, dst_idx: u32, src: usize, src_idx: u32, len: u32, size: u32
+            ) -> u32;
         }
     };
 }

@@ -109,5 +109,6 @@ fn print_val(v: &Val) -> String {
         Val::ExternRef(_) => "externref".to_string(),
         Val::ContRef(_) => "contref".to_string(),
         Val::ExnRef(_) => "exnref".to_string(),
+        Val::AnyRef(_) => "anyref".to_string(),
     }
 }

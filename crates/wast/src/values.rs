@@ -49,10 +49,10 @@ pub fn arg_to_val(mut store: impl AsContextMut, arg: &WastArgCore<'_>) -> Result
             Val::ExternRef(Some(ExternRef::new(store.as_context_mut(), HostRef(*n))))
         }
         WastArgCore::RefHost(n) => {
-            return Err(format!(
-                "cannot pass `ref.host {n}`: weft::Val has no variant for `anyref` host \
-                 references (needs GC support in the public API)"
-            ));
+            let e = ExternRef::new(store.as_context_mut(), HostRef(*n));
+            Val::AnyRef(Some(
+                weft::AnyRef::from_extern(store.as_context_mut(), e).map_err(|e| e.to_string())?,
+            ))
         }
     })
 }
@@ -119,22 +119,21 @@ fn match_val_inner<C: AsContext>(
             Some(n) => r.data(store).downcast_ref::<HostRef>() == Some(&HostRef(*n)),
         },
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
-        (
-            WastRetCore::RefHost(_)
-            | WastRetCore::RefAny
-            | WastRetCore::RefEq
-            | WastRetCore::RefArray
-            | WastRetCore::RefStruct
-            | WastRetCore::RefI31
-            | WastRetCore::RefI31Shared,
-            _,
-        ) => {
-            return Err(format!(
-                "cannot check `{}`: weft::Val has no variant for GC references (`anyref` \
-                 hierarchy); got {}",
-                describe_pattern(expected),
-                describe_val(store, actual)
-            ));
+        (WastRetCore::RefHost(n), Val::AnyRef(Some(a))) => {
+            a.host_data(store).and_then(|d| d.downcast_ref::<HostRef>()) == Some(&HostRef(*n))
+        }
+        (WastRetCore::RefAny, Val::AnyRef(Some(_))) => true,
+        (WastRetCore::RefEq, Val::AnyRef(Some(a))) => {
+            !matches!(a.kind(store), weft::AnyKind::Host)
+        }
+        (WastRetCore::RefStruct, Val::AnyRef(Some(a))) => {
+            matches!(a.kind(store), weft::AnyKind::Struct)
+        }
+        (WastRetCore::RefArray, Val::AnyRef(Some(a))) => {
+            matches!(a.kind(store), weft::AnyKind::Array(_))
+        }
+        (WastRetCore::RefI31 | WastRetCore::RefI31Shared, Val::AnyRef(Some(a))) => {
+            matches!(a.kind(store), weft::AnyKind::I31(_))
         }
         (WastRetCore::Either(alternatives), a) => {
             let mut errors = Vec::new();
@@ -424,6 +423,16 @@ pub fn describe_val(store: &impl AsContext, v: &Val) -> String {
         Val::ContRef(Some(_)) => "(continuation reference)".into(),
         Val::ExnRef(None) => "ref.null exn".into(),
         Val::ExnRef(Some(_)) => "ref.exn".into(),
+        Val::AnyRef(None) => "ref.null any".into(),
+        Val::AnyRef(Some(a)) => match a.kind(store) {
+            weft::AnyKind::I31(v) => format!("ref.i31 {v}"),
+            weft::AnyKind::Struct => "ref.struct".into(),
+            weft::AnyKind::Array(n) => format!("ref.array (length {n})"),
+            weft::AnyKind::Host => match a.host_data(store).and_then(|d| d.downcast_ref::<HostRef>()) {
+                Some(HostRef(n)) => format!("ref.host {n}"),
+                None => "ref.host (host value not made by the script)".into(),
+            },
+        },
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Config {
     pub(crate) memory_init_cow: bool,
     /// Continuation stack sizes.
     pub(crate) cont_stacks: crate::vm::continuation::ContStackConfig,
+    /// Most bytes the live GC objects of one store may occupy.
+    pub(crate) gc_heap_max_size: usize,
 }
 
 /// Default size of one continuation stack: 256 KiB of address space
@@ -86,6 +88,7 @@ impl Default for Config {
                 red_zone: DEFAULT_CONTINUATION_RED_ZONE,
                 max_live: 4 << 20,
             },
+            gc_heap_max_size: 1 << 30,
         }
     }
 }
@@ -214,6 +217,16 @@ impl Config {
     /// Creating one more is a trap with an error saying so.
     pub fn max_live_continuations(&mut self, n: usize) -> &mut Config {
         self.cont_stacks.max_live = n;
+        self
+    }
+
+    /// Most bytes the live GC objects (structs and arrays) of one store
+    /// may occupy; allocating past it (after a collection) traps with
+    /// "out of memory". The heap reserves twice this much address space
+    /// (two semispaces) on first use and commits only what it touches.
+    /// Default 1 GiB; at least 64 KiB.
+    pub fn gc_heap_max_size(&mut self, bytes: usize) -> &mut Config {
+        self.gc_heap_max_size = bytes;
         self
     }
 
@@ -409,6 +422,12 @@ impl Engine {
                 "continuation_red_zone ({} bytes) must be at least 8192 bytes and at most half of continuation_stack_size ({} bytes)",
                 cs.red_zone,
                 cs.stack_size
+            );
+        }
+        if config.gc_heap_max_size < 64 * 1024 || config.gc_heap_max_size > 1 << 32 {
+            anyhow::bail!(
+                "gc_heap_max_size ({} bytes) must be between 65536 bytes and 4 GiB",
+                config.gc_heap_max_size
             );
         }
         if cs.max_live == 0 || cs.max_live >= 1 << 24 {

@@ -110,7 +110,7 @@ impl WasmTy for Option<ExternRef> {
             .val_to_raw(&crate::Val::ExternRef(self), &ValType::EXTERNREF)
     }
     fn from_raw(raw: u128, store: &mut RawStore<'_>) -> Self {
-        ExternRef::from_raw(store.0.id, raw as usize)
+        ExternRef::from_raw_gc(store.0, raw as usize)
     }
 }
 

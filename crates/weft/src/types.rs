@@ -144,6 +144,21 @@ impl HeapType {
         )
     }
 
+    /// Whether references of this heap type belong to the `any`
+    /// hierarchy (GC values).
+    pub fn is_any(&self) -> bool {
+        matches!(
+            self,
+            HeapType::Any
+                | HeapType::Eq
+                | HeapType::I31
+                | HeapType::Struct
+                | HeapType::Array
+                | HeapType::None
+                | HeapType::Concrete(_)
+        )
+    }
+
     /// Whether references of this heap type are extern references.
     pub fn is_extern(&self) -> bool {
         matches!(self, HeapType::Extern | HeapType::NoExtern)

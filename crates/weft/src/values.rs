@@ -25,6 +25,9 @@ pub enum Val {
     ContRef(Option<crate::ContRef>),
     /// An exception reference or null (see [`crate::ExnRef`]).
     ExnRef(Option<crate::ExnRef>),
+    /// A reference of the `any` hierarchy (`anyref`, `eqref`,
+    /// `structref`, `arrayref`, `i31ref`, concrete struct and array types).
+    AnyRef(Option<crate::AnyRef>),
 }
 
 impl Val {
@@ -36,6 +39,8 @@ impl Val {
             Val::ContRef(None)
         } else if matches!(ty.heap, HeapType::Exn | HeapType::NoExn) {
             Val::ExnRef(None)
+        } else if ty.heap.is_any() {
+            Val::AnyRef(None)
         } else {
             Val::FuncRef(None)
         }
@@ -93,6 +98,14 @@ impl Val {
                 nullable: false,
                 heap: HeapType::Exn,
             }),
+            Val::AnyRef(None) => ValType::Ref(RefType {
+                nullable: true,
+                heap: HeapType::None,
+            }),
+            Val::AnyRef(Some(_)) => ValType::Ref(RefType {
+                nullable: false,
+                heap: HeapType::Any,
+            }),
         }
     }
 
@@ -132,7 +145,11 @@ impl Val {
     pub fn is_null(&self) -> bool {
         matches!(
             self,
-            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::ContRef(None)
+            Val::FuncRef(None)
+                | Val::ExternRef(None)
+                | Val::ExnRef(None)
+                | Val::ContRef(None)
+                | Val::AnyRef(None)
         )
     }
 }
@@ -158,7 +175,8 @@ impl From<f64> for Val {
     }
 }
 
-/// A reference to a host value, owned by a store (the `externref` type).
+/// A reference to a host value, owned by a store (the `externref` type),
+/// or a GC value converted with `extern.convert_any`.
 ///
 /// Two `ExternRef`s are the same reference when they were produced by the
 /// same [`ExternRef::new`] call.
@@ -166,6 +184,8 @@ impl From<f64> for Val {
 pub struct ExternRef {
     pub(crate) store: StoreId,
     pub(crate) index: u32,
+    /// For a converted GC value: its root (see [`crate::AnyRef`]).
+    pub(crate) any: Option<u32>,
 }
 
 impl ExternRef {
@@ -177,30 +197,61 @@ impl ExternRef {
         ExternRef {
             store: store.id,
             index,
+            any: None,
         }
     }
 
-    /// The host value behind the reference.
+    /// The host value behind the reference; `()` for a GC value converted
+    /// with `extern.convert_any` (see [`ExternRef::as_any`]).
     pub fn data<'a>(&self, store: &'a impl AsContext) -> &'a (dyn Any + Send + Sync) {
         let store = store.as_context().0;
         assert_eq!(
             store.id, self.store,
             "ExternRef used with a different store"
         );
-        &*store.extern_refs[self.index as usize]
+        match self.any {
+            Some(_) => &(),
+            None => &*store.extern_refs[self.index as usize],
+        }
     }
 
-    /// The raw value stored in tables and passed to wasm: index + 1, so that
-    /// 0 stays null.
-    pub(crate) fn to_raw(self) -> usize {
-        self.index as usize + 1
+    /// The GC value this reference wraps (`extern.convert_any`), if any.
+    pub fn as_any(&self) -> Option<crate::AnyRef> {
+        self.any.map(|root| crate::AnyRef {
+            store: self.store,
+            root,
+        })
     }
 
-    /// Inverse of [`ExternRef::to_raw`]; `None` for null.
-    pub(crate) fn from_raw(store: StoreId, raw: usize) -> Option<ExternRef> {
-        (raw != 0).then(|| ExternRef {
-            store,
-            index: (raw - 1) as u32,
+    /// The raw value stored in tables and passed to wasm: a host
+    /// reference is `(index + 1) << 3 | 4` (see `weft_environ::gc_object`),
+    /// so that 0 stays null and host references never look like objects
+    /// or `i31`s; a wrapped GC value is its own raw reference.
+    pub(crate) fn to_raw(self, store: &crate::vm::StoreOpaque) -> usize {
+        match self.any {
+            Some(root) => store.gc_roots.get(root) as usize,
+            None => ((self.index as usize + 1) << 3) | weft_environ::gc_object::HOST_TAG as usize,
+        }
+    }
+
+    /// Inverse of [`ExternRef::to_raw`]; `None` for null. A GC value is
+    /// rooted.
+    pub(crate) fn from_raw_gc(store: &mut crate::vm::StoreOpaque, raw: usize) -> Option<ExternRef> {
+        if raw == 0 {
+            return None;
+        }
+        if raw as u64 & weft_environ::gc_object::TAG_MASK == weft_environ::gc_object::HOST_TAG {
+            return Some(ExternRef {
+                store: store.id,
+                index: ((raw >> 3) - 1) as u32,
+                any: None,
+            });
+        }
+        let any = crate::AnyRef::root(store, raw as u64);
+        Some(ExternRef {
+            store: store.id,
+            index: 0,
+            any: Some(any.root),
         })
     }
 }

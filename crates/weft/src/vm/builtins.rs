@@ -8,6 +8,7 @@
 //! the generated code.
 
 use super::exceptions::{exn_payload, exn_tag, throw, throw_ref};
+use super::gc::ops::{array_copy, array_init_data, array_init_elem, gc_alloc, is_subtype};
 use super::func::HostCallFn;
 use super::instance::InstanceData;
 use super::store::{HostFunc, Pending, StoreOpaque};

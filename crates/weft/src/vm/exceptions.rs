@@ -204,7 +204,7 @@ unsafe fn alloc_with_layout(
             .map(|i| payload[*i as usize] as usize)
             .collect();
         // SAFETY: forwarded.
-        unsafe { super::gc::roots::collect(store, start, &extra) };
+        unsafe { super::gc::roots::collect(store, start, &extra, &[]) };
     }
     store.gc_heap.alloc(identity, payload, refs)
 }
@@ -475,14 +475,19 @@ pub(crate) fn tag_layout(store: &mut StoreOpaque, identity: u32) -> (usize, RefS
         store: store.id,
         index: identity,
     });
-    let refs: Vec<u32> = ty
-        .params()
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| matches!(t, crate::ValType::Ref(r) if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn)))
-        .map(|(i, _)| i as u32)
-        .collect();
-    let layout = (ty.params().len(), RefSlots(refs.into()));
+    let is_exn = |t: &crate::ValType| matches!(t, crate::ValType::Ref(r) if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn));
+    let is_obj = |t: &crate::ValType| matches!(t, crate::ValType::Ref(r) if !matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) && super::gc::roots::is_managed_heap(&r.heap));
+    let pick = |f: &dyn Fn(&crate::ValType) -> bool| -> Vec<u32> {
+        ty.params()
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| f(t))
+            .map(|(i, _)| i as u32)
+            .collect()
+    };
+    let refs = pick(&is_exn);
+    let objs = pick(&is_obj);
+    let layout = (ty.params().len(), RefSlots(refs.into(), objs.into()));
     if store.tag_layouts.len() <= identity as usize {
         store.tag_layouts.resize(identity as usize + 1, None);
     }
@@ -494,7 +499,7 @@ pub(crate) fn tag_layout(store: &mut StoreOpaque, identity: u32) -> (usize, RefS
 /// function called from wasm: then the wasm frames below are roots).
 pub(crate) fn collect_from_host(store: &mut StoreOpaque) {
     // SAFETY: as in `new_from_host`.
-    unsafe { super::gc::roots::collect(store, Start::LastExit, &[]) };
+    unsafe { super::gc::roots::collect(store, Start::LastExit, &[], &[]) };
 }
 
 /// Allocates an exception of `tag` with raw payload `payload` from the

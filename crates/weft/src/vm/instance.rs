@@ -321,6 +321,7 @@ pub(crate) fn instantiate(
 
     store.instances.push(inst);
     store.modules.push(module.clone());
+    super::gc::ops::register_layouts(store, module);
     let handle = Instance {
         store: store.id,
         index,
@@ -444,8 +445,7 @@ pub(crate) fn instantiate(
 }
 
 /// Evaluates a constant expression in the context of instance `inst`.
-fn eval_const(store: &StoreOpaque, inst: u32, expr: &ConstExpr) -> Result<u128> {
-    let instance = &store.instances[inst as usize];
+fn eval_const(store: &mut StoreOpaque, inst: u32, expr: &ConstExpr) -> Result<u128> {
     let mut stack: Vec<u128> = Vec::with_capacity(2);
     for op in &expr.ops {
         let v = match *op {
@@ -455,11 +455,40 @@ fn eval_const(store: &StoreOpaque, inst: u32, expr: &ConstExpr) -> Result<u128> 
             ConstOp::F64Const(v) => v as u128,
             ConstOp::V128Const(v) => v,
             ConstOp::GlobalGet(g) => {
-                let h = instance.globals[g as usize];
+                let h = store.instances[inst as usize].globals[g as usize];
                 store.globals[h.index as usize].storage.bits
             }
             ConstOp::RefNull => 0,
-            ConstOp::RefFunc(f) => instance.funcref_ptr(f) as usize as u128,
+            ConstOp::RefFunc(f) => store.instances[inst as usize].funcref_ptr(f) as usize as u128,
+            ConstOp::RefI31 => {
+                let x = stack.pop().unwrap() as u32;
+                u128::from((x << 1) | 1)
+            }
+            ConstOp::StructNew(ty) | ConstOp::StructNewDefault(ty) => {
+                let module = store.instances[inst as usize].module.clone();
+                let vals = if let ConstOp::StructNew(_) = *op {
+                    let n = module.info().struct_fields(ty).len();
+                    Some(stack.split_off(stack.len() - n))
+                } else {
+                    None
+                };
+                super::gc::ops::new_struct_no_gc(store, &module, ty, vals.as_deref())? as u128
+            }
+            ConstOp::ArrayNew(ty) | ConstOp::ArrayNewDefault(ty) => {
+                let module = store.instances[inst as usize].module.clone();
+                let len = stack.pop().unwrap() as u32;
+                let fill = if let ConstOp::ArrayNew(_) = *op {
+                    stack.pop().unwrap()
+                } else {
+                    0
+                };
+                super::gc::ops::new_array_no_gc(store, &module, ty, len, fill, None)? as u128
+            }
+            ConstOp::ArrayNewFixed(ty, n) => {
+                let module = store.instances[inst as usize].module.clone();
+                let vals = stack.split_off(stack.len() - n as usize);
+                super::gc::ops::new_array_no_gc(store, &module, ty, n, 0, Some(&vals))? as u128
+            }
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let b = stack.pop().unwrap() as u32;
                 let a = stack.pop().unwrap() as u32;
@@ -477,9 +506,6 @@ fn eval_const(store: &StoreOpaque, inst: u32, expr: &ConstExpr) -> Result<u128> 
                     ConstOp::I64Sub => a.wrapping_sub(b),
                     _ => a.wrapping_mul(b),
                 }) as u128
-            }
-            ConstOp::Unsupported(what) => {
-                bail!("unsupported constant expression: {what} (GC is not supported yet)")
             }
         };
         stack.push(v);

@@ -57,3 +57,5 @@ pub(crate) use vmcontext::ValRaw;
 
 /// `exnref` raw values <-> heap handles, for the public API.
 pub(crate) use gc::heap::{handle_of as exn_handle_of, raw_of as exn_raw_of};
+pub(crate) use gc::ops::{read_field as gc_read_field, write_field as gc_write_field};
+pub(crate) use gc::semispace::ObjLayout;

@@ -82,6 +82,10 @@ pub(crate) struct StoreOpaque {
     pub(crate) pending: Option<Pending>,
     /// Exception objects (`exnref`s) of this store.
     pub(crate) gc_heap: super::gc::GcHeap,
+    /// The heap of GC objects (structs, arrays).
+    pub(crate) objects: super::gc::Semispace,
+    /// References to GC objects the embedder holds.
+    pub(crate) gc_roots: super::gc::HostRoots,
     /// Payload length and `exnref` slots per tag identity, cached.
     pub(crate) tag_layouts: Vec<Option<(usize, super::gc::heap::RefSlots)>>,
     /// The code the last exception handler search ended in (searches
@@ -122,6 +126,7 @@ unsafe impl Send for StoreOpaque {}
 
 impl StoreOpaque {
     pub(crate) fn new(engine: Engine, id: StoreId) -> StoreOpaque {
+        let gc_capacity = engine.inner.config.gc_heap_max_size;
         StoreOpaque {
             engine,
             id,
@@ -137,6 +142,8 @@ impl StoreOpaque {
             modules: Vec::new(),
             pending: None,
             gc_heap: Default::default(),
+            objects: super::gc::Semispace::new(gc_capacity),
+            gc_roots: Default::default(),
             tag_layouts: Vec::new(),
             throw_code_cache: None,
             native_stack: Box::new(VMStackRecord::new(0, 0, 0)),
@@ -292,7 +299,7 @@ impl StoreOpaque {
                 None => bail!("null reference passed where {ty} is expected"),
                 Some(e) => {
                     self.check(e.store, "extern reference");
-                    e.to_raw() as u128
+                    e.to_raw(self) as u128
                 }
             },
             (Val::ContRef(c), ValType::Ref(r)) if r.heap.is_cont() => match c {
@@ -319,8 +326,24 @@ impl StoreOpaque {
                     }
                 }
             }
+            (Val::AnyRef(a), ValType::Ref(r)) if r.heap.is_any() => match a {
+                None if r.nullable => 0,
+                None => bail!("null reference passed where {ty} is expected"),
+                Some(a) => {
+                    self.check(a.store, "GC reference");
+                    let raw = a.raw(self);
+                    if !self.any_matches(raw, &r.heap) {
+                        bail!("GC reference of the wrong type passed where {ty} is expected");
+                    }
+                    u128::from(raw)
+                }
+            },
             (
-                Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::ContRef(None),
+                Val::FuncRef(None)
+                | Val::ExternRef(None)
+                | Val::ExnRef(None)
+                | Val::ContRef(None)
+                | Val::AnyRef(None),
                 ValType::Ref(r),
             ) if r.nullable => 0,
             (v, ty) => bail!(
@@ -328,6 +351,35 @@ impl StoreOpaque {
                 v.ty()
             ),
         })
+    }
+
+    /// Whether the non-null raw reference `raw` of the `any` hierarchy is
+    /// of heap type `heap`.
+    pub(crate) fn any_matches(&self, raw: u64, heap: &crate::HeapType) -> bool {
+        use crate::HeapType as H;
+        use weft_environ::gc_object as g;
+        let tag = raw & g::TAG_MASK;
+        let header = || {
+            // SAFETY: an untagged reference held by the embedder is a live
+            // object (rooted).
+            unsafe { *(raw as *const u32) }
+        };
+        match heap {
+            H::Any => true,
+            H::Eq => tag != g::HOST_TAG,
+            H::I31 => raw & g::I31_TAG != 0,
+            H::Struct => tag == 0 && header() >> g::KIND_SHIFT == g::KIND_STRUCT,
+            H::Array => tag == 0 && header() >> g::KIND_SHIFT == g::KIND_ARRAY,
+            H::Concrete(id) => {
+                tag == 0
+                    && self
+                        .engine
+                        .inner
+                        .types
+                        .is_subtype(header() & g::ID_MASK, *id)
+            }
+            _ => false,
+        }
     }
 
     /// Converts raw bits of type `ty` to an API value.
@@ -339,7 +391,10 @@ impl StoreOpaque {
             ValType::F64 => Val::F64(bits as u64),
             ValType::V128 => Val::V128(bits),
             ValType::Ref(r) if r.heap.is_extern() => {
-                Val::ExternRef(crate::ExternRef::from_raw(self.id, bits as usize))
+                Val::ExternRef(crate::ExternRef::from_raw_gc(self, bits as usize))
+            }
+            ValType::Ref(r) if r.heap.is_any() => {
+                Val::AnyRef((bits != 0).then(|| crate::AnyRef::root(self, bits as u64)))
             }
             ValType::Ref(r) if r.heap.is_cont() => {
                 Val::ContRef(crate::ContRef::from_raw(self.id, bits as u64))

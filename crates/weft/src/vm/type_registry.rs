@@ -56,6 +56,8 @@ struct CSub {
 struct Entry {
     /// The API view of the type when it is a function type.
     func: Option<FuncType>,
+    /// The declared supertype's canonical id.
+    sup: Option<u32>,
 }
 
 #[derive(Default)]
@@ -111,7 +113,15 @@ impl TypeRegistry {
                             )
                         });
                         let _ = k;
-                        inner.entries.push(Entry { func });
+                        let sup = t.sub.supertype_idxs.first().map(|i| {
+                            let idx = module_index(&i.unpack()) as usize;
+                            if idx >= start && idx < start + len {
+                                first + (idx - start) as u32
+                            } else {
+                                ids[idx]
+                            }
+                        });
+                        inner.entries.push(Entry { func, sup });
                     }
                     inner.groups.insert(key, first);
                     first
@@ -156,9 +166,26 @@ impl TypeRegistry {
         let id = inner.entries.len() as u32;
         inner.entries.push(Entry {
             func: Some(ty.clone()),
+            sup: None,
         });
         inner.groups.insert(key, id);
         id
+    }
+
+    /// Whether canonical type `sub` is `sup` or declares it (directly or
+    /// through its supertypes) as a supertype. Canonical ids make this
+    /// exact: equivalent types have one id.
+    pub(crate) fn is_subtype(&self, mut sub: u32, sup: u32) -> bool {
+        let inner = self.inner.lock().unwrap();
+        loop {
+            if sub == sup {
+                return true;
+            }
+            match inner.entries.get(sub as usize).and_then(|e| e.sup) {
+                Some(s) => sub = s,
+                None => return false,
+            }
+        }
     }
 
     /// The function type with canonical id `id`.

@@ -24,6 +24,12 @@ pub(crate) struct VMStoreContext {
     /// store's continuation pool is made.
     pub cont_table: Cell<*const u8>,
     pub cont_table_len: Cell<usize>,
+    /// The object heap's bump pointer and window end
+    /// (`weft_environ::store_ctx::GC_NEXT`, `GC_LIMIT`; see
+    /// `vm::gc::semispace`). Both 0 until the heap is first used, so the
+    /// first allocation takes the slow path.
+    pub gc_next: Cell<usize>,
+    pub gc_limit: Cell<usize>,
 }
 
 impl Default for VMStoreContext {
@@ -35,6 +41,8 @@ impl Default for VMStoreContext {
             fuel_consumed: UnsafeCell::new(0),
             cont_table: Cell::new(std::ptr::null()),
             cont_table_len: Cell::new(0),
+            gc_next: Cell::new(0),
+            gc_limit: Cell::new(0),
         }
     }
 }
@@ -123,6 +131,14 @@ mod tests {
         assert_eq!(
             offset_of!(VMStoreContext, cont_table_len) as u32,
             store_ctx::CONT_TABLE_LEN
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, gc_next) as u32,
+            store_ctx::GC_NEXT
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, gc_limit) as u32,
+            store_ctx::GC_LIMIT
         );
         assert_eq!(size_of::<VMStoreContext>() as u32, store_ctx::SIZE);
 

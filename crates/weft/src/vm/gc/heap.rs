@@ -38,9 +38,11 @@ pub(crate) struct ExnObject {
     pub refs: RefSlots,
 }
 
-/// The payload slots of an object that hold `exnref` values.
+/// The payload slots of an object that hold `exnref` values (`.0`,
+/// traced by this heap) and references to GC objects (`.1`, roots of the
+/// object heap, see `super::semispace`).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RefSlots(pub std::sync::Arc<[u32]>);
+pub(crate) struct RefSlots(pub std::sync::Arc<[u32]>, pub std::sync::Arc<[u32]>);
 
 #[derive(Debug)]
 struct Slot {
@@ -138,6 +140,19 @@ impl GcHeap {
         self.slots.get(handle_of(raw)? as usize)?.object.as_ref()
     }
 
+    /// The addresses of the GC-reference payload slots of every live
+    /// exception (roots of the object heap, which may move what they
+    /// reference).
+    pub(crate) fn gc_payload_slots(&mut self, out: &mut Vec<*mut u64>) {
+        for s in &mut self.slots {
+            if let Some(o) = &mut s.object {
+                for i in o.refs.1.iter() {
+                    out.push((&mut o.payload[*i as usize] as *mut u128).cast::<u64>());
+                }
+            }
+        }
+    }
+
     /// Marks everything reachable from `roots` (raw `exnref` values; nulls
     /// and non-objects are ignored), then frees every unmarked object.
     pub(crate) fn collect(&mut self, roots: impl IntoIterator<Item = usize>) {
@@ -210,7 +225,7 @@ mod tests {
     fn payload_references_are_traced() {
         let mut h = GcHeap::default();
         let inner = h.alloc(0, &[], RefSlots::default());
-        let outer = h.alloc(1, &[5, inner as u128], RefSlots(vec![1].into()));
+        let outer = h.alloc(1, &[5, inner as u128], RefSlots(vec![1].into(), Default::default()));
         let loose = h.alloc(0, &[], RefSlots::default());
         h.collect([outer, 0]);
         assert!(h.get(inner).is_some());

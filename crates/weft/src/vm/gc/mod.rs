@@ -9,6 +9,11 @@
 //! into a non-moving mark-sweep heap?").
 
 pub(crate) mod heap;
+pub(crate) mod host_roots;
+pub(crate) mod ops;
+pub(crate) mod semispace;
 pub(crate) mod roots;
 
 pub(crate) use heap::GcHeap;
+pub(crate) use host_roots::HostRoots;
+pub(crate) use semispace::Semispace;

@@ -53,35 +53,71 @@ pub(crate) unsafe fn frame_roots(pc: usize, fp: usize, mut visit: impl FnMut(*mu
     }
 }
 
-/// Every raw `exnref` the store's data holds: globals and tables of
-/// exception reference type. (Host handles are kept by the heap itself.)
-pub(crate) fn store_roots(store: &StoreOpaque, out: &mut Vec<usize>) {
-    for g in &store.globals {
+/// The addresses of every slot in the store's data that may hold a
+/// managed reference (an object of the GC heap or an exception handle):
+/// globals, table elements and element segments of such types, the
+/// embedder's `AnyRef` roots, and the GC-reference payload slots of live
+/// exceptions. Host `ExnRef`s are kept by the exception heap itself.
+pub(crate) fn store_root_slots(store: &mut StoreOpaque, out: &mut Vec<*mut u64>) {
+    for g in &mut store.globals {
         if let crate::ValType::Ref(r) = &g.ty.content
-            && is_exn_heap(&r.heap)
+            && is_managed_heap(&r.heap)
         {
-            out.push(g.storage.bits as usize);
+            out.push((&mut g.storage.bits as *mut u128).cast::<u64>());
         }
     }
-    for t in &store.tables {
-        if is_exn_heap(&t.ty.element.heap) {
-            out.extend(t.elems().iter().copied());
+    for t in &mut store.tables {
+        if is_managed_heap(&t.ty.element.heap) {
+            out.extend(
+                t.elems_mut()
+                    .iter_mut()
+                    .map(|e| (e as *mut usize).cast::<u64>()),
+            );
         }
     }
+    for (i, inst) in store.instances.iter_mut().enumerate() {
+        let info = store.modules[i].info();
+        for (seg, items) in info.elems.iter().zip(inst.elems.iter_mut()) {
+            if let Some(items) = items
+                && info.is_gc_ref(weft_environ::wasmparser::ValType::Ref(seg.ty))
+            {
+                out.extend(items.iter_mut().map(|e| (e as *mut usize).cast::<u64>()));
+            }
+        }
+    }
+    out.extend(store.gc_roots.slots_mut());
+    store.gc_heap.gc_payload_slots(out);
 }
 
-fn is_exn_heap(h: &crate::HeapType) -> bool {
-    matches!(h, crate::HeapType::Exn | crate::HeapType::NoExn)
+/// Whether references of heap type `h` are managed (GC objects, host
+/// references in the `extern` hierarchy, exceptions).
+pub(crate) fn is_managed_heap(h: &crate::HeapType) -> bool {
+    use crate::HeapType as H;
+    matches!(
+        h,
+        H::Any
+            | H::Eq
+            | H::I31
+            | H::Struct
+            | H::Array
+            | H::None
+            | H::Concrete(_)
+            | H::Extern
+            | H::NoExtern
+            | H::Exn
+            | H::NoExn
+    )
 }
 
-/// The `exnref`s in every wasm frame of the store that is live now, from
-/// `start` outwards through every activation and parent stack.
+/// The addresses of the reference slots of every wasm frame of the store
+/// that is live now, from `start` outwards through every activation and
+/// parent stack.
 ///
 /// # Safety
 ///
 /// As for [`walk`]: the store's current record and activations are live
 /// and `start` is a live frame of the current stack.
-pub(crate) unsafe fn stack_roots(store: &StoreOpaque, start: Start, out: &mut Vec<usize>) {
+pub(crate) unsafe fn stack_root_slots(store: &StoreOpaque, start: Start, out: &mut Vec<*mut u64>) {
     let record = store.vm_store_ctx.current_stack.get();
     // SAFETY: the record is live (contract).
     if !unsafe { (*record).is_active() } {
@@ -92,32 +128,53 @@ pub(crate) unsafe fn stack_roots(store: &StoreOpaque, start: Start, out: &mut Ve
         walk(record, start, code_registry::lookup, |frame, _| {
             if frame.is_return_address {
                 // SAFETY: the walker found a live frame.
-                frame_roots(frame.pc, frame.fp, |slot| out.push(*slot));
+                frame_roots(frame.pc, frame.fp, |slot| out.push(slot.cast::<u64>()));
             }
             std::ops::ControlFlow::Continue(())
         })
     }
 }
 
-/// Collects the store's heap with every root: store data, host handles,
-/// the wasm frames from `start`, and `extra` (values in flight, such as a
-/// payload being copied into a new exception).
+/// Collects both managed heaps with every root: store data, host handles,
+/// the wasm frames from `start`, `extra_exn` (exception values in flight,
+/// such as a payload being copied into a new exception) and `extra_slots`
+/// (slots of the caller holding references in flight; they are updated).
+///
+/// The object heap is copied first; the exceptions it references (exnref
+/// fields) and everything the roots hold then mark the exception heap.
 ///
 /// # Safety
 ///
-/// As for [`stack_roots`] (`start` is ignored when no wasm is active).
-pub(crate) unsafe fn collect(store: &mut StoreOpaque, start: Start, extra: &[usize]) {
+/// As for [`stack_root_slots`] (`start` is ignored when no wasm is
+/// active); `extra_slots` are valid and writable.
+pub(crate) unsafe fn collect(
+    store: &mut StoreOpaque,
+    start: Start,
+    extra_exn: &[usize],
+    extra_slots: &[*mut u64],
+) {
     // The frames of suspended continuations are not scanned yet (their
     // stacks are not on the running chain, and Cranelift emits no stack
     // map at `stack_switch`): while any continuation is alive, refs may
-    // live there, so nothing is reclaimed. Exceptions then wait for the
-    // continuations to finish (the GC issue scans suspended stacks).
+    // live there, so nothing is reclaimed or moved. The object heap then
+    // grows instead, up to its capacity.
     if store.continuations.as_ref().is_some_and(|p| p.live() > 0) {
         return;
     }
-    let mut roots = Vec::from(extra);
-    store_roots(store, &mut roots);
+    let mut slots: Vec<*mut u64> = Vec::from(extra_slots);
+    store_root_slots(store, &mut slots);
     // SAFETY: forwarded.
-    unsafe { stack_roots(store, start, &mut roots) };
+    unsafe { stack_root_slots(store, start, &mut slots) };
+    let mut roots: Vec<usize> = Vec::from(extra_exn);
+    // SAFETY: every slot gathered above is live and writable, and holds a
+    // null, tagged, exception or object reference (the collector is
+    // precise).
+    unsafe {
+        store
+            .objects
+            .collect(&store.vm_store_ctx, &slots, &mut roots)
+    };
+    // SAFETY: as above.
+    roots.extend(slots.iter().map(|s| unsafe { **s } as usize));
     store.gc_heap.collect(roots);
 }
