@@ -253,6 +253,9 @@ impl Compiler {
         allocs: FuncValidatorAllocations,
     ) -> Result<(CompiledFunction, FuncValidatorAllocations)> {
         let (mut ctx, allocs) = self.translate(info, func_index, body, allocs)?;
+        if std::env::var_os("WEFT_DEBUG_CLIF").is_some() {
+            eprintln!("function {func_index}:\n{}", ctx.func.display());
+        }
         let compiled = self.finish_plain(&mut ctx)?;
         Ok((compiled, allocs))
     }

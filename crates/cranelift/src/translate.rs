@@ -92,6 +92,8 @@ pub fn translate_function(
         tries: Vec::new(),
         too_many_handlers: false,
         low_water: 0,
+        gc_values: std::collections::HashSet::new(),
+        gc_locals: Vec::new(),
     };
 
     // Parameters become the first locals.
@@ -100,6 +102,7 @@ pub fn translate_function(
         let var = t.b.declare_var(ty);
         if info.is_gc_ref(*p) {
             t.b.declare_var_needs_stack_map(var);
+            t.gc_locals.push(t.locals.len());
         }
         let val = t.b.block_params(entry)[i + 2];
         t.b.def_var(var, val);
@@ -116,6 +119,7 @@ pub fn translate_function(
             let var = t.b.declare_var(cty);
             if info.is_gc_ref(ty) {
                 t.b.declare_var_needs_stack_map(var);
+                t.gc_locals.push(t.locals.len());
             }
             let zero = t.zero(cty);
             t.b.def_var(var, zero);
@@ -176,6 +180,28 @@ pub fn translate_function(
     t.b.seal_all_blocks();
     t.b.finalize(isa.frontend_config());
     Ok(())
+}
+
+/// Whether an operand of type `ty` (as the validator reports it: concrete
+/// types may be named by canonical id rather than module index) is a
+/// managed reference.
+fn is_managed_operand(
+    info: &ModuleInfo,
+    validator: &FuncValidator<ValidatorResources>,
+    ty: ValType,
+) -> bool {
+    use weft_environ::wasmparser::{CompositeInnerType, HeapType, WasmModuleResources};
+    if let ValType::Ref(r) = ty
+        && let HeapType::Concrete(idx) | HeapType::Exact(idx) = r.heap_type()
+        && let Some(id) = idx.as_core_type_id()
+    {
+        let sub = validator.resources().sub_type_at_id(id);
+        return matches!(
+            sub.composite_type.inner,
+            CompositeInnerType::Struct(_) | CompositeInnerType::Array(_)
+        );
+    }
+    info.is_gc_ref(ty)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +273,10 @@ pub struct Translator<'a, 'm> {
     /// The lowest operand stack height during the current operator (see
     /// `declare_new_refs`).
     low_water: usize,
+    /// Operand values declared as managed references.
+    gc_values: std::collections::HashSet<Value>,
+    /// Indices of the locals that hold managed references.
+    gc_locals: Vec<usize>,
 }
 
 fn block_args(vals: &[Value]) -> Vec<BlockArg> {
@@ -304,9 +334,10 @@ impl<'a, 'm> Translator<'a, 'm> {
         for i in self.low_water.min(len)..len {
             let depth = len - 1 - i;
             if let Some(Some(ty)) = validator.get_operand_type(depth)
-                && self.env.info.is_gc_ref(ty)
+                && is_managed_operand(self.env.info, validator, ty)
             {
                 self.b.declare_value_needs_stack_map(self.stack[i]);
+                self.gc_values.insert(self.stack[i]);
             }
         }
     }
@@ -1531,8 +1562,30 @@ impl<'a, 'm> Translator<'a, 'm> {
             weft_environ::func_ref::TYPE_ID as i32,
         );
         let expected = self.env.type_id(&mut self.b, ty);
-        let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
-        self.env.trapnz(&mut self.b, mismatch, Trap::BadSignature);
+        if self.env.info.types[ty as usize].sub.is_final {
+            let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
+            self.env.trapnz(&mut self.b, mismatch, Trap::BadSignature);
+        } else {
+            // A non-final expected type admits declared subtypes: equal ids
+            // pass inline, anything else asks the type registry.
+            let same = self.b.ins().icmp(IntCC::Equal, actual, expected);
+            let slow = self.b.create_block();
+            let ok = self.b.create_block();
+            self.b.set_cold_block(slow);
+            self.b.ins().brif(same, ok, &[], slow, &[]);
+            self.b.switch_to_block(slow);
+            self.b.seal_block(slow);
+            let call = self.env.call_builtin(
+                &mut self.b,
+                weft_environ::Builtin::IsSubtype,
+                &[actual, expected],
+            );
+            let r = self.b.inst_results(call)[0];
+            self.env.trapz(&mut self.b, r, Trap::BadSignature);
+            self.b.ins().jump(ok, &[]);
+            self.b.switch_to_block(ok);
+            self.b.seal_block(ok);
+        }
         self.indirect_call(ty, funcref, tail);
     }
 

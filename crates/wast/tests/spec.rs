@@ -47,33 +47,7 @@ const THREADS: &str = "threads";
 /// `(path relative to the spec corpus, category, reason, number of failing
 /// directives)`. The category is one of GC, exception handling, threads.
 const EXPECTED_FAILURES: &[(&str, &str, &str, usize)] = &[
-    // GC: struct/array/i31 objects, casts, subtyping, GC reference values.
-    ("array.wast", GC, "array types and instructions", 46),
-    ("array_copy.wast", GC, "array.copy", 31),
-    ("array_fill.wast", GC, "array.fill", 27),
-    ("array_init_data.wast", GC, "array.init_data", 44),
-    ("array_init_elem.wast", GC, "array.init_elem", 33),
-    ("array_new_data.wast", GC, "array.new_data", 28),
-    ("array_new_elem.wast", GC, "array.new_elem", 24),
-    ("struct.wast", GC, "struct types and instructions", 23),
-    ("i31.wast", GC, "i31 references", 71),
-    ("br_on_cast.wast", GC, "br_on_cast", 31),
-    ("br_on_cast_fail.wast", GC, "br_on_cast_fail", 31),
-    ("ref_cast.wast", GC, "ref.cast", 45),
-    ("ref_test.wast", GC, "ref.test", 71),
-    ("ref_eq.wast", GC, "ref.eq on eqref values", 83),
-    (
-        "type-subtyping.wast",
-        GC,
-        "subtyping with struct/array types and casts",
-        36,
-    ),
-    (
-        "extern.wast",
-        GC,
-        "any.convert_extern/extern.convert_any; `ref.host` values need an anyref Val",
-        18,
-    ),
+    // GC: the custom-descriptors proposal (an extension of GC).
     (
         "proposals/custom-descriptors/array_new_exact.wast",
         GC,
@@ -90,7 +64,7 @@ const EXPECTED_FAILURES: &[(&str, &str, &str, usize)] = &[
         "proposals/custom-descriptors/br_on_cast.wast",
         GC,
         "custom descriptors (GC extension)",
-        31,
+        1,
     ),
     (
         "proposals/custom-descriptors/br_on_cast_desc_eq.wast",
@@ -108,7 +82,7 @@ const EXPECTED_FAILURES: &[(&str, &str, &str, usize)] = &[
         "proposals/custom-descriptors/br_on_cast_fail.wast",
         GC,
         "custom descriptors (GC extension)",
-        31,
+        1,
     ),
     (
         "proposals/custom-descriptors/descriptors.wast",
@@ -126,7 +100,7 @@ const EXPECTED_FAILURES: &[(&str, &str, &str, usize)] = &[
         "proposals/custom-descriptors/exact-func-import.wast",
         GC,
         "custom descriptors (GC extension)",
-        25,
+        23,
     ),
     (
         "proposals/custom-descriptors/exact.wast",
@@ -183,22 +157,7 @@ const EXPECTED_FAILURES: &[(&str, &str, &str, usize)] = &[
 /// Single directives that are expected to fail inside files that must
 /// otherwise pass: `(file, line, category, reason)`. A file with entries
 /// here passes when exactly these lines fail.
-const EXPECTED_DIRECTIVE_FAILURES: &[(&str, u32, &str, &str)] = &[
-    (
-        "table_init.wast",
-        2272,
-        GC,
-        "the module's element segment uses array.new_default",
-    ),
-    ("table_init.wast", 2286, GC, "invokes the GC module above"),
-    (
-        "table_init64.wast",
-        2457,
-        GC,
-        "the module's element segment uses array.new_default",
-    ),
-    ("table_init64.wast", 2471, GC, "invokes the GC module above"),
-];
+const EXPECTED_DIRECTIVE_FAILURES: &[(&str, u32, &str, &str)] = &[];
 
 /// Where the lists are, for messages asking to update them.
 const THIS_FILE: &str = "crates/wast/tests/spec.rs";

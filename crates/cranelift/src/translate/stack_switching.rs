@@ -114,11 +114,59 @@ impl<'a, 'm> Translator<'a, 'm> {
 
     /// `stack_switch` from record `cur` to record `target`, passing
     /// `target` (a fresh continuation's start routine reads it).
+    ///
+    /// Cranelift records no stack map at `stack_switch` (it is not a call
+    /// to its lowering), so no value declared to need one may be live
+    /// across it: the managed references in locals and on the operand
+    /// stack go to an explicit stack slot before the switch and come back
+    /// from it after, as fresh values that replace them. (Only the
+    /// parameters of an enclosing `if` kept for its `else` arm, and a
+    /// legacy `catch`'s exception, stay live across; the collector does
+    /// not run while continuations are alive, so nothing moves under them.)
     fn switch_stacks(&mut self, cur: Value, target: Value) {
         let ctx = stack_record::CONTROL_CONTEXT as i64;
         let from = self.b.ins().iadd_imm_s(cur, ctx);
         let to = self.b.ins().iadd_imm_s(target, ctx);
+        // Spill: (location, value), a location being a local index or an
+        // operand stack position.
+        let mut spilled: Vec<(Result<usize, usize>, Value)> = Vec::new();
+        for &l in &self.gc_locals.clone() {
+            let var = self.locals[l].0;
+            let v = self.b.use_var(var);
+            spilled.push((Ok(l), v));
+        }
+        for (i, v) in self.stack.iter().enumerate() {
+            if self.gc_values.contains(v) {
+                spilled.push((Err(i), *v));
+            }
+        }
+        let slot = (!spilled.is_empty()).then(|| {
+            self.b.create_sized_stack_slot(ir::StackSlotData::new(
+                ir::StackSlotKind::ExplicitSlot,
+                (spilled.len() * 8) as u32,
+                3,
+            ))
+        });
+        if let Some(slot) = slot {
+            for (k, (_, v)) in spilled.iter().enumerate() {
+                self.b.ins().stack_store(PTR, *v, slot, (k * 8) as i32);
+            }
+        }
         self.b.ins().stack_switch(from, to, target);
+        if let Some(slot) = slot {
+            for (k, (loc, _)) in spilled.iter().enumerate() {
+                let v = self.b.ins().stack_load(PTR, PTR, slot, (k * 8) as i32);
+                self.b.declare_value_needs_stack_map(v);
+                self.gc_values.insert(v);
+                match loc {
+                    Ok(l) => {
+                        let var = self.locals[*l].0;
+                        self.b.def_var(var, v);
+                    }
+                    Err(i) => self.stack[*i] = v,
+                }
+            }
+        }
     }
 
     /// Calls a switching builtin and traps (with the error it parked) when

@@ -98,7 +98,7 @@ fn check_import(
             };
             let want = module.inner.type_ids[module.info().functions[fi as usize] as usize];
             let have = store.func_data(*f).type_id;
-            if want != have {
+            if !store.engine.inner.types.is_subtype(have, want) {
                 return Err(format!(
                     "expected {}, found {}",
                     store.engine.inner.types.func_type(want).unwrap(),
@@ -111,7 +111,7 @@ fn check_import(
             let ok = have.mutability == want.mutability
                 && (have.content == want.content
                     || (want.mutability == Mutability::Const
-                        && val_subtype(&have.content, &want.content)));
+                        && val_subtype(store, &have.content, &want.content)));
             if !ok {
                 return Err(format!("expected global {want:?}, found {have:?}"));
             }
@@ -177,14 +177,11 @@ fn extern_kind(e: &Extern) -> &'static str {
     }
 }
 
-fn val_subtype(have: &crate::ValType, want: &crate::ValType) -> bool {
-    use crate::{HeapType as H, ValType as V};
+fn val_subtype(store: &StoreOpaque, have: &crate::ValType, want: &crate::ValType) -> bool {
+    use crate::ValType as V;
     match (have, want) {
         (V::Ref(h), V::Ref(w)) => {
-            (!h.nullable || w.nullable)
-                && (h.heap == w.heap
-                    || matches!((h.heap, w.heap), (H::ConcreteFunc(_) | H::NoFunc, H::Func))
-                    || matches!((h.heap, w.heap), (H::NoExtern, H::Extern)))
+            (!h.nullable || w.nullable) && store.engine.inner.types.heap_subtype(&h.heap, &w.heap)
         }
         _ => have == want,
     }

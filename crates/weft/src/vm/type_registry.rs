@@ -58,6 +58,9 @@ struct Entry {
     func: Option<FuncType>,
     /// The declared supertype's canonical id.
     sup: Option<u32>,
+    /// Whether this is an array type (else struct, function or
+    /// continuation type).
+    is_array: bool,
 }
 
 #[derive(Default)]
@@ -121,7 +124,8 @@ impl TypeRegistry {
                                 ids[idx]
                             }
                         });
-                        inner.entries.push(Entry { func, sup });
+                        let is_array = matches!(t.sub.composite_type.inner, CompositeInnerType::Array(_));
+                        inner.entries.push(Entry { func, sup, is_array });
                     }
                     inner.groups.insert(key, first);
                     first
@@ -167,6 +171,7 @@ impl TypeRegistry {
         inner.entries.push(Entry {
             func: Some(ty.clone()),
             sup: None,
+            is_array: false,
         });
         inner.groups.insert(key, id);
         id
@@ -185,6 +190,39 @@ impl TypeRegistry {
                 Some(s) => sub = s,
                 None => return false,
             }
+        }
+    }
+
+    /// Whether heap type `have` is a subtype of `want` (the GC proposal's
+    /// rules over abstract and concrete heap types).
+    pub(crate) fn heap_subtype(&self, have: &HeapType, want: &HeapType) -> bool {
+        use HeapType as H;
+        if have == want {
+            return true;
+        }
+        let is_array = |id: u32| {
+            self.inner
+                .lock()
+                .unwrap()
+                .entries
+                .get(id as usize)
+                .is_some_and(|e| e.is_array)
+        };
+        match (have, want) {
+            (H::None, w) => w.is_any(),
+            (H::NoFunc, w) => w.is_func(),
+            (H::NoExtern, H::Extern) | (H::NoExn, H::Exn) => true,
+            (H::NoCont, w) => w.is_cont(),
+            (H::I31 | H::Struct | H::Array, H::Eq | H::Any) => true,
+            (H::Eq, H::Any) => true,
+            (H::Concrete(_), H::Eq | H::Any) => true,
+            (H::Concrete(id), H::Struct) => !is_array(*id),
+            (H::Concrete(id), H::Array) => is_array(*id),
+            (H::Concrete(a), H::Concrete(b))
+            | (H::ConcreteFunc(a), H::ConcreteFunc(b))
+            | (H::ConcreteCont(a), H::ConcreteCont(b)) => self.is_subtype(*a, *b),
+            (H::ConcreteFunc(_), H::Func) | (H::ConcreteCont(_), H::Cont) => true,
+            _ => false,
         }
     }
 
