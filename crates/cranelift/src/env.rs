@@ -117,8 +117,8 @@ pub fn declare_alias_regions(func: &mut ir::Function) {
         "gc objects",
         "gc allocation",
     ]
-        .into_iter()
-        .enumerate()
+    .into_iter()
+    .enumerate()
     {
         let r = func.dfg.alias_regions.insert(ir::AliasRegionData {
             user_id: i as u32,

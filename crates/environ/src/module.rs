@@ -223,8 +223,13 @@ impl ModuleInfo {
     /// object type).
     pub fn is_gc_type(&self, ty: u32) -> bool {
         matches!(
-            self.types.get(ty as usize).map(|t| &t.sub.composite_type.inner),
-            Some(wasmparser::CompositeInnerType::Struct(_) | wasmparser::CompositeInnerType::Array(_))
+            self.types
+                .get(ty as usize)
+                .map(|t| &t.sub.composite_type.inner),
+            Some(
+                wasmparser::CompositeInnerType::Struct(_)
+                    | wasmparser::CompositeInnerType::Array(_)
+            )
         )
     }
 

@@ -101,7 +101,10 @@ impl AnyRef {
 
     /// The host value, if this is a host reference converted with
     /// `any.convert_extern`.
-    pub fn host_data<'a>(&self, store: &'a impl AsContext) -> Option<&'a (dyn std::any::Any + Send + Sync)> {
+    pub fn host_data<'a>(
+        &self,
+        store: &'a impl AsContext,
+    ) -> Option<&'a (dyn std::any::Any + Send + Sync)> {
         let store = store.as_context().0;
         let raw = self.raw(store);
         if raw & gc_object::TAG_MASK != gc_object::HOST_TAG {

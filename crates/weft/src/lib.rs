@@ -26,9 +26,9 @@ mod cache;
 mod continuation;
 mod engine;
 mod exn;
-mod gc;
 mod externals;
 mod func;
+mod gc;
 mod instance;
 mod limits;
 mod linker;
@@ -44,9 +44,9 @@ pub use cache::{CacheStats, default_cache_directory};
 pub use continuation::{ContRef, Resumed};
 pub use engine::{Config, Engine, OptLevel};
 pub use exn::{Exception, ExnHeapStats, ExnRef};
-pub use gc::{AnyKind, AnyRef, GcHeapStats};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func};
+pub use gc::{AnyKind, AnyRef, GcHeapStats};
 pub use instance::Instance;
 pub use limits::{
     DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter,

@@ -104,6 +104,21 @@ impl<T> Store<T> {
         crate::vm::exceptions::collect_from_host(&mut self.inner.opaque);
     }
 
+    /// Statistics of the store's GC object heap (structs and arrays).
+    pub fn gc_heap_stats(&self) -> crate::GcHeapStats {
+        let o = &self.inner.opaque;
+        let st = o.objects.stats;
+        crate::GcHeapStats {
+            collections: st.collections,
+            bytes_live: st.bytes_live,
+            bytes_allocated_before_last: st.bytes_allocated_before_last,
+            capacity: st.capacity,
+            last_pause_ns: st.last_pause_ns,
+            total_pause_ns: st.total_pause_ns,
+            host_roots: o.gc_roots.len(),
+        }
+    }
+
     /// Statistics of the store's exception heap.
     pub fn exn_heap_stats(&self) -> crate::ExnHeapStats {
         let heap = &self.inner.opaque.gc_heap;

@@ -68,7 +68,8 @@ fn access(s: StorageType) -> Access {
 
 impl<'a, 'm> Translator<'a, 'm> {
     fn gc_store_ctx(&mut self) -> Value {
-        self.env.vmctx_load(&mut self.b, weft_environ::vmctx::STORE_CTX)
+        self.env
+            .vmctx_load(&mut self.b, weft_environ::vmctx::STORE_CTX)
     }
 
     /// The header word of a new object of module type `ty` (struct or
@@ -91,10 +92,7 @@ impl<'a, 'm> Translator<'a, 'm> {
     fn gc_alloc(&mut self, size: Value, header: Value) -> Value {
         let sc = self.gc_store_ctx();
         let flags = Region::GcAlloc.flags(MemFlags::trusted());
-        let next = self
-            .b
-            .ins()
-            .load(PTR, flags, sc, store_ctx::GC_NEXT as i32);
+        let next = self.b.ins().load(PTR, flags, sc, store_ctx::GC_NEXT as i32);
         let limit = self
             .b
             .ins()
@@ -465,10 +463,10 @@ impl<'a, 'm> Translator<'a, 'm> {
                 }
                 AbstractHeapType::Eq => {
                     let tag = self.b.ins().band_imm_s(v, gc_object::TAG_MASK as i64);
-                    let c = self
-                        .b
-                        .ins()
-                        .icmp_imm_s(IntCC::NotEqual, tag, gc_object::HOST_TAG as i64);
+                    let c =
+                        self.b
+                            .ins()
+                            .icmp_imm_s(IntCC::NotEqual, tag, gc_object::HOST_TAG as i64);
                     self.b.ins().jump(done, &[c.into()]);
                 }
                 AbstractHeapType::I31 => {
@@ -592,4 +590,3 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.switch_to_block(next);
     }
 }
-

@@ -8,8 +8,8 @@
 //! the generated code.
 
 use super::exceptions::{exn_payload, exn_tag, throw, throw_ref};
-use super::gc::ops::{array_copy, array_init_data, array_init_elem, gc_alloc, is_subtype};
 use super::func::HostCallFn;
+use super::gc::ops::{array_copy, array_init_data, array_init_elem, gc_alloc, is_subtype};
 use super::instance::InstanceData;
 use super::store::{HostFunc, Pending, StoreOpaque};
 use super::vmcontext::{VMHostFuncContext, ValRaw};

@@ -124,8 +124,13 @@ impl TypeRegistry {
                                 ids[idx]
                             }
                         });
-                        let is_array = matches!(t.sub.composite_type.inner, CompositeInnerType::Array(_));
-                        inner.entries.push(Entry { func, sup, is_array });
+                        let is_array =
+                            matches!(t.sub.composite_type.inner, CompositeInnerType::Array(_));
+                        inner.entries.push(Entry {
+                            func,
+                            sup,
+                            is_array,
+                        });
                     }
                     inner.groups.insert(key, first);
                     first

@@ -225,7 +225,11 @@ mod tests {
     fn payload_references_are_traced() {
         let mut h = GcHeap::default();
         let inner = h.alloc(0, &[], RefSlots::default());
-        let outer = h.alloc(1, &[5, inner as u128], RefSlots(vec![1].into(), Default::default()));
+        let outer = h.alloc(
+            1,
+            &[5, inner as u128],
+            RefSlots(vec![1].into(), Default::default()),
+        );
         let loose = h.alloc(0, &[], RefSlots::default());
         h.collect([outer, 0]);
         assert!(h.get(inner).is_some());

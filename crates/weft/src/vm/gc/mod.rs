@@ -11,8 +11,8 @@
 pub(crate) mod heap;
 pub(crate) mod host_roots;
 pub(crate) mod ops;
-pub(crate) mod semispace;
 pub(crate) mod roots;
+pub(crate) mod semispace;
 
 pub(crate) use heap::GcHeap;
 pub(crate) use host_roots::HostRoots;

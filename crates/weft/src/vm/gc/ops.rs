@@ -19,7 +19,6 @@ use super::super::stack::Start;
 use super::super::store::{Pending, StoreOpaque};
 use super::semispace::ObjLayout;
 use crate::Trap;
-use weft_environ::gc::FieldKind;
 use weft_environ::gc_object;
 use weft_environ::wasmparser::CompositeInnerType;
 
@@ -329,11 +328,6 @@ pub(crate) unsafe extern "C" fn array_copy_impl(
 }
 pub(crate) use array_copy_impl as array_copy;
 
-/// Whether the element kind holds managed references.
-pub(crate) fn is_ref_kind(k: FieldKind) -> bool {
-    k == FieldKind::GcRef
-}
-
 /// Writes the raw value `v` (a `ValRaw`-style slot: little-endian, low
 /// bytes) as a field of `size` bytes at `at`.
 ///
@@ -392,8 +386,8 @@ pub(crate) fn new_array_no_gc(
     let elem = kind.size();
     let size = weft_environ::gc::array_size(elem, len).ok_or(Trap::GcHeapOutOfMemory)?;
     let id = module.inner.type_ids[ty as usize];
-    let header = u64::from(id | gc_object::KIND_ARRAY << gc_object::KIND_SHIFT)
-        | u64::from(len) << 32;
+    let header =
+        u64::from(id | gc_object::KIND_ARRAY << gc_object::KIND_SHIFT) | u64::from(len) << 32;
     let p = alloc_no_gc(store, size, header)?;
     for i in 0..len as usize {
         let v = vals.map_or(fill, |v| v[i]);

@@ -124,11 +124,6 @@ impl Semispace {
         }
     }
 
-    /// Whether the reservation exists (anything was ever allocated).
-    pub(crate) fn is_reserved(&self) -> bool {
-        self.map.is_some()
-    }
-
     /// Records the layout of canonical type `id`.
     pub(crate) fn register(&mut self, id: u32, layout: ObjLayout) {
         let i = id as usize;
@@ -147,17 +142,6 @@ impl Semispace {
 
     fn base(&self, space: usize) -> usize {
         self.map.as_ref().map_or(0, |m| m.as_ptr() as usize) + space * self.capacity
-    }
-
-    /// The active space's `[start, end)` of allocated bytes.
-    pub(crate) fn active_range(&self, ctx: &VMStoreContext) -> (usize, usize) {
-        (self.base(self.active), ctx.gc_next.get())
-    }
-
-    /// Whether `raw` is (the address of) an object of the active space.
-    pub(crate) fn contains(&self, ctx: &VMStoreContext, raw: usize) -> bool {
-        let (lo, hi) = self.active_range(ctx);
-        self.map.is_some() && raw & gc_object::TAG_MASK as usize == 0 && raw >= lo && raw < hi
     }
 
     /// Reserves the spaces and opens the first window.
@@ -306,7 +290,10 @@ impl Semispace {
             // SAFETY: `scan` walks the copies, each a complete object.
             let header = unsafe { *(scan as *const u32) };
             let id = header & gc_object::ID_MASK;
-            let layout = self.layout(id).expect("object of an unregistered type").clone();
+            let layout = self
+                .layout(id)
+                .expect("object of an unregistered type")
+                .clone();
             // SAFETY: as above.
             let size = unsafe { self.size_of(scan) };
             match &layout {

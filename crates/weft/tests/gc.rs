@@ -1,0 +1,325 @@
+//! The GC proposal through the embedding API, with the collector at work:
+//! every test allocates far more than one allocation window (4 MiB), so
+//! objects are copied many times while wasm frames, globals, tables,
+//! arrays, host roots and exceptions in flight refer to them, and checks
+//! that every value survives intact.
+
+use weft::{AnyKind, AnyRef, Config, Engine, Instance, Module, Store, Trap, Val};
+
+const TYPES: &str = r#"
+  (type $node (struct (field $v i64) (field $next (ref null $node))))
+  (type $arr (array (mut (ref null $node))))
+  (type $bytes (array (mut i8)))
+"#;
+
+fn instance(wat_body: &str, config: &Config) -> (Store<()>, Instance) {
+    let engine = Engine::new(config).unwrap();
+    let wat = format!("(module {TYPES} {wat_body})");
+    let module = Module::new(&engine, &wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
+fn call(
+    store: &mut Store<()>,
+    inst: &Instance,
+    name: &str,
+    args: &[Val],
+) -> weft::Result<Vec<Val>> {
+    let f = inst.get_func(&mut *store, name).unwrap();
+    let n = f.ty(&*store).results().len();
+    let mut out = vec![Val::I32(0); n];
+    f.call(&mut *store, args, &mut out)?;
+    Ok(out)
+}
+
+/// Builds a list of `n` nodes in a local while allocating `garbage`
+/// short-lived nodes per kept node, then sums the list.
+const LIST_IN_LOCALS: &str = r#"
+  (func $churn (param $k i32)
+    (loop $l
+      (if (local.get $k)
+        (then
+          (drop (struct.new $node (i64.const -1) (ref.null $node)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $l)))))
+  (func (export "build_and_sum") (param $n i32) (param $garbage i32) (result i64)
+    (local $head (ref null $node)) (local $i i32) (local $sum i64)
+    (loop $build
+      (if (i32.lt_u (local.get $i) (local.get $n))
+        (then
+          (local.set $head (struct.new $node (i64.extend_i32_u (local.get $i)) (local.get $head)))
+          (call $churn (local.get $garbage))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $build))))
+    (loop $walk
+      (if (ref.is_null (local.get $head)) (then (return (local.get $sum))))
+      (local.set $sum (i64.add (local.get $sum) (struct.get $node $v (local.get $head))))
+      (local.set $head (struct.get $node $next (local.get $head)))
+      (br $walk))
+    (local.get $sum))
+"#;
+
+#[test]
+fn objects_in_locals_survive_many_collections() {
+    let (mut store, inst) = instance(LIST_IN_LOCALS, &Config::new());
+    let n = 20_000i64;
+    let out = call(
+        &mut store,
+        &inst,
+        "build_and_sum",
+        &[Val::I32(n as i32), Val::I32(100)],
+    )
+    .unwrap();
+    assert_eq!(out[0].unwrap_i64(), n * (n - 1) / 2);
+    let stats = store.gc_heap_stats();
+    assert!(stats.collections >= 5, "{stats:?}");
+    // The live set is the list (20,000 nodes of 24 bytes), not the
+    // 2,000,000 dead nodes.
+    assert!(stats.bytes_live < 1 << 20, "{stats:?}");
+}
+
+#[test]
+fn objects_in_globals_tables_and_arrays_survive() {
+    let body = r#"
+      (global $g (mut (ref null $node)) (ref.null $node))
+      (table $t 4 (ref null $node))
+      (func $churn (param $k i32)
+        (loop $l
+          (if (local.get $k)
+            (then
+              (drop (array.new $bytes (i32.const 7) (i32.const 40)))
+              (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+              (br $l)))))
+      (func (export "run") (result i64)
+        (local $a (ref null $arr)) (local $i i32) (local $sum i64)
+        (global.set $g (struct.new $node (i64.const 1000) (ref.null $node)))
+        (table.set $t (i32.const 2) (struct.new $node (i64.const 200) (global.get $g)))
+        (local.set $a (array.new_default $arr (i32.const 100)))
+        (loop $fill
+          (if (i32.lt_u (local.get $i) (i32.const 100))
+            (then
+              (array.set $arr (local.get $a) (local.get $i)
+                (struct.new $node (i64.extend_i32_u (local.get $i)) (table.get $t (i32.const 2))))
+              (call $churn (i32.const 5000))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $fill))))
+        ;; sum: each element's value plus its next's (200) plus the global's (1000)
+        (local.set $i (i32.const 0))
+        (loop $sum
+          (if (i32.lt_u (local.get $i) (i32.const 100))
+            (then
+              (local.set $sum (i64.add (local.get $sum)
+                (i64.add
+                  (struct.get $node $v (array.get $arr (local.get $a) (local.get $i)))
+                  (i64.add
+                    (struct.get $node $v (struct.get $node $next (array.get $arr (local.get $a) (local.get $i))))
+                    (struct.get $node $v (struct.get $node $next
+                      (struct.get $node $next (array.get $arr (local.get $a) (local.get $i)))))))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $sum))))
+        (local.get $sum))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let out = call(&mut store, &inst, "run", &[]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), (0..100).sum::<i64>() + 100 * 1200);
+    assert!(
+        store.gc_heap_stats().collections >= 3,
+        "{:?}",
+        store.gc_heap_stats()
+    );
+}
+
+#[test]
+fn host_roots_follow_moved_objects() {
+    let body = r#"
+      (func (export "make") (param i64) (result (ref $node))
+        (struct.new $node (local.get 0) (struct.new $node (i64.const 99) (ref.null $node))))
+      (func (export "churn") (param $k i32)
+        (loop $l
+          (if (local.get $k)
+            (then
+              (drop (struct.new $node (i64.const 0) (ref.null $node)))
+              (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+              (br $l)))))
+      (func (export "value") (param (ref null $node)) (result i64)
+        (struct.get $node $v (local.get 0)))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let out = call(&mut store, &inst, "make", &[Val::I64(42)]).unwrap();
+    let Val::AnyRef(Some(r)) = out[0].clone() else {
+        panic!("{:?}", out[0])
+    };
+    assert_eq!(r.kind(&store), AnyKind::Struct);
+    for _ in 0..3 {
+        call(&mut store, &inst, "churn", &[Val::I32(500_000)]).unwrap();
+    }
+    assert!(store.gc_heap_stats().collections >= 2);
+    // Read through the API and through wasm: both see the moved object.
+    assert_eq!(r.field(&store, 0).unwrap(), 42);
+    let next = r.ref_field(&mut store, 1).unwrap().unwrap();
+    assert_eq!(next.field(&store, 0).unwrap(), 99);
+    let out = call(&mut store, &inst, "value", &[Val::AnyRef(Some(r))]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 42);
+    r.set_field(&mut store, 0, 7).unwrap();
+    let out = call(&mut store, &inst, "value", &[Val::AnyRef(Some(r))]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 7);
+    assert!(
+        r.set_field(&mut store, 1, 0).is_err(),
+        "reference fields are not raw data"
+    );
+    let roots = store.gc_heap_stats().host_roots;
+    next.unroot(&mut store);
+    assert_eq!(store.gc_heap_stats().host_roots, roots - 1);
+}
+
+#[test]
+fn i31_and_host_references_round_trip() {
+    let body = r#"
+      (func (export "i31") (param i32) (result i32)
+        (i31.get_s (ref.i31 (local.get 0))))
+      (func (export "internalize") (param externref) (result anyref)
+        (any.convert_extern (local.get 0)))
+      (func (export "externalize") (param anyref) (result externref)
+        (extern.convert_any (local.get 0)))
+      (func (export "is_eq") (param anyref) (result i32)
+        (ref.test (ref eq) (local.get 0)))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let out = call(&mut store, &inst, "i31", &[Val::I32(-3)]).unwrap();
+    assert_eq!(out[0].unwrap_i32(), -3);
+    let out = call(&mut store, &inst, "i31", &[Val::I32(0x4000_0001)]).unwrap();
+    assert_eq!(out[0].unwrap_i32(), -0x3fff_ffff, "31 bits, sign-extended");
+    let e = weft::ExternRef::new(&mut store, String::from("host"));
+    let out = call(&mut store, &inst, "internalize", &[Val::ExternRef(Some(e))]).unwrap();
+    let Val::AnyRef(Some(a)) = out[0].clone() else {
+        panic!()
+    };
+    assert_eq!(a.kind(&store), AnyKind::Host);
+    let out = call(&mut store, &inst, "is_eq", &[Val::AnyRef(Some(a))]).unwrap();
+    assert_eq!(out[0].unwrap_i32(), 0, "a host reference is not an eqref");
+    let out = call(&mut store, &inst, "externalize", &[Val::AnyRef(Some(a))]).unwrap();
+    let Val::ExternRef(Some(back)) = out[0].clone() else {
+        panic!()
+    };
+    assert_eq!(back.data(&store).downcast_ref::<String>().unwrap(), "host");
+    let i = AnyRef::from_i31(&mut store, 12);
+    let out = call(&mut store, &inst, "is_eq", &[Val::AnyRef(Some(i))]).unwrap();
+    assert_eq!(out[0].unwrap_i32(), 1);
+}
+
+#[test]
+fn heap_exhaustion_is_a_trap_and_the_store_survives() {
+    let body = r#"
+      (func (export "hoard") (param $n i32) (result i32)
+        (local $head (ref null $node))
+        (loop $l
+          (if (local.get $n)
+            (then
+              (local.set $head (struct.new $node (i64.const 1) (local.get $head)))
+              (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+              (br $l))))
+        (i32.const 1))
+      (func (export "huge") (result i32)
+        (array.len (array.new_default $bytes (i32.const -1))))
+    "#;
+    let mut config = Config::new();
+    config.gc_heap_max_size(1 << 20);
+    let (mut store, inst) = instance(body, &config);
+    // 1 MiB holds about 43,000 nodes of 24 bytes: 100,000 live ones trap.
+    let err = call(&mut store, &inst, "hoard", &[Val::I32(100_000)]).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Trap>(),
+        Some(&Trap::GcHeapOutOfMemory),
+        "{err:?}"
+    );
+    // The nodes died with the frame: the store allocates again.
+    let out = call(&mut store, &inst, "hoard", &[Val::I32(10_000)]).unwrap();
+    assert_eq!(out[0].unwrap_i32(), 1);
+    let err = call(&mut store, &inst, "huge", &[]).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Trap>(),
+        Some(&Trap::GcHeapOutOfMemory),
+        "{err:?}"
+    );
+    assert!(Engine::new(Config::new().gc_heap_max_size(100)).is_err());
+}
+
+#[test]
+fn an_exception_in_flight_keeps_its_references() {
+    let body = r#"
+      (tag $t (param (ref null $node)))
+      (func $churn (param $k i32)
+        (loop $l
+          (if (local.get $k)
+            (then
+              (drop (struct.new $node (i64.const 0) (ref.null $node)))
+              (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+              (br $l)))))
+      (func $thrower
+        (throw $t (struct.new $node (i64.const 77) (ref.null $node))))
+      (func (export "run") (result i64)
+        (local $caught (ref null $node))
+        (block $h (result (ref null $node))
+          (try_table (catch $t $h) (call $thrower))
+          (unreachable))
+        (local.set $caught)
+        (call $churn (i32.const 400000))
+        (struct.get $node $v (local.get $caught)))
+      (func (export "held") (result i64)
+        (local $e exnref)
+        (block $h (result exnref)
+          (try_table (catch_all_ref $h) (call $thrower))
+          (unreachable))
+        (local.set $e)
+        ;; The exception object holds the only reference to its node while
+        ;; the heap is churned.
+        (call $churn (i32.const 400000))
+        (block $h2 (result (ref null $node))
+          (try_table (catch $t $h2) (throw_ref (local.get $e)))
+          (unreachable))
+        (struct.get $node $v))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let out = call(&mut store, &inst, "run", &[]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 77);
+    let out = call(&mut store, &inst, "held", &[]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 77);
+    assert!(store.gc_heap_stats().collections >= 2);
+}
+
+#[test]
+fn suspended_continuations_keep_their_references() {
+    let body = r#"
+      (type $f (func))
+      (type $k (cont $f))
+      (tag $yield)
+      (func $churn (param $k i32)
+        (loop $l
+          (if (local.get $k)
+            (then
+              (drop (struct.new $node (i64.const 0) (ref.null $node)))
+              (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+              (br $l)))))
+      (global $out (mut i64) (i64.const 0))
+      (func $gen
+        (local $mine (ref null $node))
+        (local.set $mine (struct.new $node (i64.const 5) (ref.null $node)))
+        (suspend $yield)
+        (global.set $out (struct.get $node $v (local.get $mine))))
+      (elem declare func $gen)
+      (func (export "run") (result i64)
+        (local $kk (ref null $k))
+        (block $h (result (ref $k))
+          (resume $k (on $yield $h) (cont.new $k (ref.func $gen)))
+          (unreachable))
+        (local.set $kk)
+        (call $churn (i32.const 400000))
+        (resume $k (local.get $kk))
+        (global.get $out))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let out = call(&mut store, &inst, "run", &[]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 5);
+}
