@@ -258,6 +258,10 @@ fn weft_value(v: &weft::Val) -> Value {
             null: r.is_none(),
             func: false,
         },
+        weft::Val::AnyRef(r) => Value::Ref {
+            null: r.is_none(),
+            func: false,
+        },
     }
 }
 
