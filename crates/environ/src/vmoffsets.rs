@@ -197,8 +197,15 @@ pub mod stack_record {
     /// `kind: usize`: [`KIND_NATIVE`], [`KIND_FIBER`] or
     /// [`KIND_CONTINUATION`].
     pub const KIND: u32 = 112;
+    /// `gc_spill: usize`: while the stack is switched away from by
+    /// generated code (a resumer waiting in `resume`, a continuation
+    /// suspended in `suspend` or `switch`), the address of the explicit
+    /// slot holding the managed references of the frame that switched.
+    pub const GC_SPILL: u32 = 120;
+    /// `gc_spill_len: usize`: how many references that slot holds.
+    pub const GC_SPILL_LEN: u32 = 128;
     /// Size of the record.
-    pub const SIZE: u32 = 120;
+    pub const SIZE: u32 = 136;
 
     /// The record of a native (embedder) stack.
     pub const KIND_NATIVE: usize = 0;

@@ -289,37 +289,143 @@ fn an_exception_in_flight_keeps_its_references() {
     assert!(store.gc_heap_stats().collections >= 2);
 }
 
+/// Continuations suspended while the heap is churned: a generator whose
+/// frames (the suspending one, and a caller suspended in a call) hold
+/// objects, a bound `cont.bind` argument, a resumer waiting in `resume`
+/// inside another continuation, and many suspended continuations at once.
+const CONTINUATIONS: &str = r#"
+  (type $f (func))
+  (type $k (cont $f))
+  (type $fa (func (param (ref null $node))))
+  (type $ka (cont $fa))
+  (tag $yield)
+  (func $churn (param $k i32)
+    (loop $l
+      (if (local.get $k)
+        (then
+          (drop (struct.new $node (i64.const 0) (ref.null $node)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $l)))))
+  (global $out (mut i64) (i64.const 0))
+  (func $inner (param $n (ref null $node)) (result (ref null $node))
+    (local $mine (ref null $node))
+    (local.set $mine (struct.new $node (i64.const 5) (local.get $n)))
+    (suspend $yield)
+    (local.get $mine))
+  (func $gen
+    (local $outer (ref null $node))
+    (local.set $outer (struct.new $node (i64.const 1000) (ref.null $node)))
+    ;; $outer is live across the call in which $inner suspends.
+    (global.set $out (i64.add
+      (struct.get $node $v (call $inner (struct.new $node (i64.const 20) (ref.null $node))))
+      (struct.get $node $v (local.get $outer)))))
+  (func $takes (param $n (ref null $node))
+    (suspend $yield)
+    (global.set $out (struct.get $node $v (local.get $n))))
+  (elem declare func $gen $takes $nested)
+  (func (export "run") (result i64)
+    (local $kk (ref null $k))
+    (block $h (result (ref $k))
+      (resume $k (on $yield $h) (cont.new $k (ref.func $gen)))
+      (unreachable))
+    (local.set $kk)
+    (call $churn (i32.const 400000))
+    (resume $k (local.get $kk))
+    (global.get $out))
+  (func (export "bound") (result i64)
+    (local $kk (ref null $k))
+    (local.set $kk (cont.bind $ka $k (struct.new $node (i64.const 33) (ref.null $node))
+      (cont.new $ka (ref.func $takes))))
+    (call $churn (i32.const 400000))
+    (block $h (result (ref $k))
+      (resume $k (on $yield $h) (local.get $kk))
+      (unreachable))
+    (local.set $kk)
+    (call $churn (i32.const 400000))
+    (resume $k (local.get $kk))
+    (global.get $out))
+  ;; A continuation that resumes another and churns while the inner one
+  ;; is suspended and it itself holds an object across the inner resume.
+  (func $nested
+    (local $kk (ref null $k)) (local $held (ref null $node))
+    (local.set $held (struct.new $node (i64.const 7) (ref.null $node)))
+    (block $h (result (ref $k))
+      (resume $k (on $yield $h) (cont.new $k (ref.func $gen)))
+      (unreachable))
+    (local.set $kk)
+    (suspend $yield)
+    (call $churn (i32.const 400000))
+    (resume $k (local.get $kk))
+    (global.set $out (i64.add (global.get $out) (struct.get $node $v (local.get $held)))))
+  (func (export "nested") (result i64)
+    (local $kk (ref null $k))
+    (block $h (result (ref $k))
+      (resume $k (on $yield $h) (cont.new $k (ref.func $nested)))
+      (unreachable))
+    (local.set $kk)
+    (call $churn (i32.const 400000))
+    (resume $k (local.get $kk))
+    (global.get $out))
+  ;; Many generators suspended at once, each holding its own object.
+  (func $own (param $n (ref null $node))
+    (suspend $yield)
+    (global.set $out (i64.add (global.get $out) (struct.get $node $v (local.get $n)))))
+  (elem declare func $own)
+  (func (export "many") (param $n i32) (result i64)
+    (local $ks (ref null $karr)) (local $i i32) (local $one (ref null $k))
+    (local.set $ks (array.new_default $karr (local.get $n)))
+    (global.set $out (i64.const 0))
+    (loop $start
+      (if (i32.lt_u (local.get $i) (local.get $n))
+        (then
+          (block $h (result (ref $k))
+            (resume $k (on $yield $h)
+              (cont.bind $ka $k (struct.new $node (i64.extend_i32_u (local.get $i)) (ref.null $node))
+                (cont.new $ka (ref.func $own))))
+            (unreachable))
+          (local.set $one)
+          (array.set $karr (local.get $ks) (local.get $i) (local.get $one))
+          (call $churn (i32.const 1000))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $start))))
+    (local.set $i (i32.const 0))
+    (loop $finish
+      (if (i32.lt_u (local.get $i) (local.get $n))
+        (then
+          (resume $k (array.get $karr (local.get $ks) (local.get $i)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $finish))))
+    (global.get $out))
+"#;
+
+fn continuations_instance() -> (Store<()>, Instance) {
+    let body = CONTINUATIONS.replace(
+        "(type $ka (cont $fa))",
+        "(type $ka (cont $fa))\n  (type $karr (array (mut (ref null $k))))",
+    );
+    instance(&body, &Config::new())
+}
+
 #[test]
-fn suspended_continuations_keep_their_references() {
-    let body = r#"
-      (type $f (func))
-      (type $k (cont $f))
-      (tag $yield)
-      (func $churn (param $k i32)
-        (loop $l
-          (if (local.get $k)
-            (then
-              (drop (struct.new $node (i64.const 0) (ref.null $node)))
-              (local.set $k (i32.sub (local.get $k) (i32.const 1)))
-              (br $l)))))
-      (global $out (mut i64) (i64.const 0))
-      (func $gen
-        (local $mine (ref null $node))
-        (local.set $mine (struct.new $node (i64.const 5) (ref.null $node)))
-        (suspend $yield)
-        (global.set $out (struct.get $node $v (local.get $mine))))
-      (elem declare func $gen)
-      (func (export "run") (result i64)
-        (local $kk (ref null $k))
-        (block $h (result (ref $k))
-          (resume $k (on $yield $h) (cont.new $k (ref.func $gen)))
-          (unreachable))
-        (local.set $kk)
-        (call $churn (i32.const 400000))
-        (resume $k (local.get $kk))
-        (global.get $out))
-    "#;
-    let (mut store, inst) = instance(body, &Config::new());
+fn collections_while_continuations_are_suspended() {
+    let (mut store, inst) = continuations_instance();
     let out = call(&mut store, &inst, "run", &[]).unwrap();
-    assert_eq!(out[0].unwrap_i64(), 5);
+    assert_eq!(out[0].unwrap_i64(), 1005);
+    let after_run = store.gc_heap_stats().collections;
+    assert!(
+        after_run >= 1,
+        "the churn collected while the generator was suspended"
+    );
+    let out = call(&mut store, &inst, "bound", &[]).unwrap();
+    assert_eq!(
+        out[0].unwrap_i64(),
+        33,
+        "a bound argument survives collections"
+    );
+    let out = call(&mut store, &inst, "nested", &[]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 1005 + 7);
+    let out = call(&mut store, &inst, "many", &[Val::I32(3000)]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), (0..3000).sum::<i64>());
+    assert!(store.gc_heap_stats().collections > after_run + 3);
+    assert_eq!(store.continuation_stats().live, 0);
 }

@@ -121,8 +121,10 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// stack go to an explicit stack slot before the switch and come back
     /// from it after, as fresh values that replace them. (Only the
     /// parameters of an enclosing `if` kept for its `else` arm, and a
-    /// legacy `catch`'s exception, stay live across; the collector does
-    /// not run while continuations are alive, so nothing moves under them.)
+    /// legacy `catch`'s exception, stay live across: such functions are
+    /// rare, and their spills are not recorded.) The slot's address and
+    /// length go into the record being left, where the collector finds
+    /// them while this stack waits (`stack_record::GC_SPILL`).
     fn switch_stacks(&mut self, cur: Value, target: Value) {
         let ctx = stack_record::CONTROL_CONTEXT as i64;
         let from = self.b.ins().iadd_imm_s(cur, ctx);
@@ -147,10 +149,21 @@ impl<'a, 'm> Translator<'a, 'm> {
                 3,
             ))
         });
+        // Publish the slot in the record being left, for the collector
+        // (see `stack_record::GC_SPILL`).
+        let flags = MemFlags::trusted();
+        let n = self.b.ins().iconst(PTR, spilled.len() as i64);
+        self.b
+            .ins()
+            .store(flags, n, cur, stack_record::GC_SPILL_LEN as i32);
         if let Some(slot) = slot {
             for (k, (_, v)) in spilled.iter().enumerate() {
                 self.b.ins().stack_store(PTR, *v, slot, (k * 8) as i32);
             }
+            let addr = self.b.ins().stack_addr(PTR, slot, 0);
+            self.b
+                .ins()
+                .store(flags, addr, cur, stack_record::GC_SPILL as i32);
         }
         self.b.ins().stack_switch(from, to, target);
         if let Some(slot) = slot {

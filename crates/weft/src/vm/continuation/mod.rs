@@ -142,6 +142,9 @@ pub(crate) struct ContPool {
     store_ctx: *const VMStoreContext,
     /// Continuations created so far (statistics).
     created: u64,
+    /// One past the highest slot index ever handed out (the collector
+    /// scans the table up to here).
+    high: u32,
 }
 
 /// Sizes of continuation stacks (from `Config`).
@@ -190,12 +193,51 @@ impl ContPool {
             table,
             store_ctx,
             created: 0,
+            high: 0,
         })
     }
 
     /// Continuations alive now (their stacks are out of the pool).
     pub(crate) fn live(&self) -> usize {
         self.slots.live()
+    }
+
+    /// The collector's view of every live continuation except those in
+    /// `running` (the records on the running chain): `record` is called
+    /// with each one's stack record (for its spill slot and frames),
+    /// `slot` with every bound value slot holding a managed reference
+    /// (`is_ref(recv_type, results?, i)` tells), `exn` with a pending
+    /// `resume_throw` exception.
+    pub(crate) fn gc_scan(
+        &self,
+        running: &[*const VMStackRecord],
+        is_ref: &dyn Fn(u32, bool, usize) -> bool,
+        record: &mut dyn FnMut(&VMStackRecord),
+        slot: &mut dyn FnMut(*mut u64),
+        exn: &mut dyn FnMut(usize),
+    ) {
+        for index in 0..self.high {
+            let header = self.entry(index).header.get();
+            if header.is_null() {
+                continue;
+            }
+            // SAFETY: a non-null header in the table is a live record.
+            let c = unsafe { &*header };
+            let bound = c.bound.get() as usize;
+            let (ty, results) = (c.recv_type.get(), c.recv_results.get() != 0);
+            for i in 0..bound {
+                if is_ref(ty, results, i) {
+                    // SAFETY: the receive buffer holds `bound` values.
+                    slot(unsafe { c.recv_buf.get().add(i) }.cast::<u64>());
+                }
+            }
+            if c.pending_exn.get() != 0 {
+                exn(c.pending_exn.get());
+            }
+            if !running.contains(&(header as *const VMStackRecord)) {
+                record(&c.stack);
+            }
+        }
     }
 
     /// Continuations created so far.
@@ -263,6 +305,7 @@ impl ContPool {
             .alloc()
             .map_err(|e| anyhow::anyhow!("cannot create a continuation: {e}"))?;
         let index = slot.index();
+        self.high = self.high.max(index + 1);
         // A new life in the slot: older references to it are stale.
         self.consume(index);
         self.created += 1;
@@ -918,6 +961,10 @@ pub(crate) unsafe extern "C" fn host_resume_shim(data: *mut u8) {
     let pool = unsafe { &mut *d.pool };
     // SAFETY: the store context outlives its pool.
     let current = unsafe { &*pool.store_ctx }.current_stack.get();
+    // This stack waits in Rust, holding no references in a spill slot
+    // (what the collector reads of a resumer; see `stack_record::GC_SPILL`).
+    // SAFETY: the running record is live.
+    unsafe { (*current).gc_spill_len.set(0) };
     // SAFETY: contract (buffer, table).
     match unsafe { cont_resume(pool, d.contref, d.buf, d.n, d.table) } {
         Err(e) => d.error = Some(e),

@@ -21,7 +21,7 @@
 
 use super::super::code_registry;
 use super::super::module::ModuleCode;
-use super::super::stack::{Start, walk};
+use super::super::stack::{Frame, Start, VMStackRecord, walk, walk_stretch};
 use super::super::store::StoreOpaque;
 
 /// Calls `visit` with the address of every `exnref` slot of the wasm frame
@@ -119,8 +119,18 @@ pub(crate) fn is_managed_heap(h: &crate::HeapType) -> bool {
 /// and `start` is a live frame of the current stack.
 pub(crate) unsafe fn stack_root_slots(store: &StoreOpaque, start: Start, out: &mut Vec<*mut u64>) {
     let record = store.vm_store_ctx.current_stack.get();
-    // SAFETY: the record is live (contract).
-    if !unsafe { (*record).is_active() } {
+    // Wasm runs when some record of the chain has an entry (a
+    // continuation's own record has none: its entry is on the native
+    // stack that resumed it).
+    let mut r: *const VMStackRecord = record;
+    let mut active = false;
+    while !r.is_null() {
+        // SAFETY: the chain's records are live (contract).
+        let rec = unsafe { &*r };
+        active |= rec.is_active();
+        r = rec.parent.get();
+    }
+    if !active {
         return;
     }
     // SAFETY: contract.
@@ -132,6 +142,106 @@ pub(crate) unsafe fn stack_root_slots(store: &StoreOpaque, start: Start, out: &m
             }
             std::ops::ControlFlow::Continue(())
         })
+    }
+}
+
+/// The spill slot of a record that generated code switched away from.
+///
+/// # Safety
+///
+/// `r` waits in a switch made by generated code (or has a zero count).
+unsafe fn spill_slots(r: &VMStackRecord, out: &mut Vec<*mut u64>) {
+    let base = r.gc_spill.get() as *mut u64;
+    for i in 0..r.gc_spill_len.get() {
+        // SAFETY: the spill slot holds `gc_spill_len` words (contract).
+        out.push(unsafe { base.add(i) });
+    }
+}
+
+/// The roots on stacks other than the running one: the spill slots of
+/// the resumers waiting on the running chain, and for every other live
+/// continuation its spill slot, the stack-map slots of its frames, its
+/// bound `cont.bind` arguments (slots) and a pending `resume_throw`
+/// exception (into `exns`).
+///
+/// ```text
+///   suspended continuation stack
+///     ctx {sp, fp, pc}  -> frame that ran `suspend`/`switch`/`resume`
+///                          (its references: the record's spill slot)
+///     [fp] -> caller    -> frames suspended in calls: stack maps
+///     ...               -> trampoline, weft_cont_start: the walk stops
+/// ```
+///
+/// # Safety
+///
+/// The store's current record, its parents and every live continuation
+/// record are live; suspended records' control contexts and spill slots
+/// describe their stacks.
+unsafe fn continuation_root_slots(
+    store: &StoreOpaque,
+    out: &mut Vec<*mut u64>,
+    exns: &mut Vec<usize>,
+) {
+    let Some(pool) = store.continuations.as_ref() else {
+        return;
+    };
+    let mut running: Vec<*const VMStackRecord> = Vec::new();
+    let mut r = store.vm_store_ctx.current_stack.get() as *const VMStackRecord;
+    while !r.is_null() {
+        running.push(r);
+        // SAFETY: records on the running chain are live (contract).
+        let rec = unsafe { &*r };
+        let p = rec.parent.get();
+        if !p.is_null() && rec.kind.get() == weft_environ::stack_record::KIND_CONTINUATION {
+            // SAFETY: a continuation's resumer waits in a switch.
+            unsafe { spill_slots(&*p, out) };
+        }
+        r = p;
+    }
+    let types = &store.engine.inner.types;
+    let is_ref = |ty: u32, results: bool, i: usize| {
+        types.func_type(ty).is_some_and(|f| {
+            let vals = if results { f.results() } else { f.params() };
+            matches!(vals.get(i), Some(crate::ValType::Ref(r)) if is_managed_heap(&r.heap))
+        })
+    };
+    let mut frames: Vec<(usize, usize, usize, *const VMStackRecord)> = Vec::new();
+    let mut bound: Vec<*mut u64> = Vec::new();
+    pool.gc_scan(
+        &running,
+        &is_ref,
+        &mut |rec| {
+            // SAFETY: a suspended (or fresh, count 0) record.
+            unsafe { spill_slots(rec, out) };
+            frames.push((rec.ctx_pc.get(), rec.ctx_fp.get(), rec.ctx_sp.get(), rec));
+        },
+        &mut |slot| bound.push(slot),
+        &mut |exn| exns.push(exn),
+    );
+    out.extend(bound);
+    for (pc, fp, sp, record) in frames {
+        let top = Frame {
+            pc,
+            is_return_address: true,
+            fp,
+            sp,
+            host_entries: 0,
+            record,
+        };
+        // SAFETY: a suspended stack's frames are live and linked by frame
+        // pointers down from its control context; a fresh stack's
+        // context is not generated code, so the walk stops at once.
+        let _ = unsafe {
+            walk_stretch(
+                top,
+                &mut |pc| code_registry::lookup(pc),
+                &mut |frame: &Frame, _| {
+                    // SAFETY: a live frame found by the walk.
+                    frame_roots(frame.pc, frame.fp, |slot| out.push(slot.cast::<u64>()));
+                    std::ops::ControlFlow::Continue(())
+                },
+            )
+        };
     }
 }
 
@@ -153,19 +263,13 @@ pub(crate) unsafe fn collect(
     extra_exn: &[usize],
     extra_slots: &[*mut u64],
 ) {
-    // The frames of suspended continuations are not scanned yet (their
-    // stacks are not on the running chain, and Cranelift emits no stack
-    // map at `stack_switch`): while any continuation is alive, refs may
-    // live there, so nothing is reclaimed or moved. The object heap then
-    // grows instead, up to its capacity.
-    if store.continuations.as_ref().is_some_and(|p| p.live() > 0) {
-        return;
-    }
     let mut slots: Vec<*mut u64> = Vec::from(extra_slots);
+    let mut roots: Vec<usize> = Vec::from(extra_exn);
     store_root_slots(store, &mut slots);
     // SAFETY: forwarded.
     unsafe { stack_root_slots(store, start, &mut slots) };
-    let mut roots: Vec<usize> = Vec::from(extra_exn);
+    // SAFETY: the store's records and continuations are live.
+    unsafe { continuation_root_slots(store, &mut slots, &mut roots) };
     // SAFETY: every slot gathered above is live and writable, and holds a
     // null, tagged, exception or object reference (the collector is
     // precise).

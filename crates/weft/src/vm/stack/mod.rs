@@ -5,4 +5,4 @@ mod record;
 mod walk;
 
 pub(crate) use record::{Activation, ResumePoint, VMStackRecord};
-pub(crate) use walk::{Frame, Start, walk};
+pub(crate) use walk::{Frame, Start, walk, walk_stretch};

@@ -85,6 +85,11 @@ pub(crate) struct VMStackRecord {
     pub ctx_pc: Cell<usize>,
     /// `stack_record::KIND_*`: native, fiber or continuation.
     pub kind: Cell<usize>,
+    /// The switching frame's spilled managed references while generated
+    /// code has switched away from this stack (`stack_record::GC_SPILL`):
+    /// address and count. Meaningful only in that state.
+    pub gc_spill: Cell<usize>,
+    pub gc_spill_len: Cell<usize>,
 }
 
 /// Where and how an entry is resumed after a trap: its frame's stack and
@@ -115,6 +120,8 @@ impl VMStackRecord {
             ctx_fp: Cell::new(0),
             ctx_pc: Cell::new(0),
             kind: Cell::new(weft_environ::stack_record::KIND_NATIVE),
+            gc_spill: Cell::new(0),
+            gc_spill_len: Cell::new(0),
         };
         r.set_bounds(low, high, host_reserve);
         r
@@ -255,6 +262,11 @@ mod tests {
         assert_eq!(offset_of!(VMStackRecord, ctx_pc) as u32, o::CTX_PC);
         assert_eq!(o::CONTROL_CONTEXT, o::CTX_SP);
         assert_eq!(offset_of!(VMStackRecord, kind) as u32, o::KIND);
+        assert_eq!(offset_of!(VMStackRecord, gc_spill) as u32, o::GC_SPILL);
+        assert_eq!(
+            offset_of!(VMStackRecord, gc_spill_len) as u32,
+            o::GC_SPILL_LEN
+        );
         assert_eq!(size_of::<VMStackRecord>() as u32, o::SIZE);
     }
 

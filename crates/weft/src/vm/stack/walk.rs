@@ -110,7 +110,7 @@ unsafe fn exit_frame(exit_fp: usize, exit_pc: usize) -> Option<Frame> {
 ///
 /// `frame` must describe a live frame of generated code (or code_at must
 /// reject its pc), and the stretch must be live.
-unsafe fn walk_stretch<C>(
+pub(crate) unsafe fn walk_stretch<C>(
     mut frame: Frame,
     code_at: &mut impl FnMut(usize) -> Option<C>,
     visit: &mut impl FnMut(&Frame, C) -> ControlFlow<()>,
