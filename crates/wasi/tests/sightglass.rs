@@ -56,10 +56,6 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
          (absent blobs, see PROVENANCE.md)",
     ),
     (
-        "splay/splay.wasm",
-        "uses the GC proposal (struct.get, ...), which weft does not support yet",
-    ),
-    (
         "rust-protobuf/benchmark.wasm",
         "the snapshot lacks its input `default.input` (absent blob, see PROVENANCE.md)",
     ),

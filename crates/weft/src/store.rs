@@ -106,17 +106,7 @@ impl<T> Store<T> {
 
     /// Statistics of the store's GC object heap (structs and arrays).
     pub fn gc_heap_stats(&self) -> crate::GcHeapStats {
-        let o = &self.inner.opaque;
-        let st = o.objects.stats;
-        crate::GcHeapStats {
-            collections: st.collections,
-            bytes_live: st.bytes_live,
-            bytes_allocated_before_last: st.bytes_allocated_before_last,
-            capacity: st.capacity,
-            last_pause_ns: st.last_pause_ns,
-            total_pause_ns: st.total_pause_ns,
-            host_roots: o.gc_roots.len(),
-        }
+        gc_stats(&self.inner.opaque)
     }
 
     /// Statistics of the store's exception heap.
@@ -205,7 +195,34 @@ pub struct StoreContext<'a, T>(pub(crate) &'a StoreInner<T>);
 /// An exclusive borrow of a store.
 pub struct StoreContextMut<'a, T>(pub(crate) &'a mut StoreInner<T>);
 
+fn gc_stats(o: &crate::vm::StoreOpaque) -> crate::GcHeapStats {
+    let st = o.objects.stats;
+    crate::GcHeapStats {
+        collections: st.collections,
+        bytes_live: st.bytes_live,
+        bytes_allocated_before_last: st.bytes_allocated_before_last,
+        capacity: st.capacity,
+        last_pause_ns: st.last_pause_ns,
+        total_pause_ns: st.total_pause_ns,
+        host_roots: o.gc_roots.len(),
+    }
+}
+
+impl<T> StoreContext<'_, T> {
+    /// Statistics of the store's GC object heap (see
+    /// [`Store::gc_heap_stats`]).
+    pub fn gc_heap_stats(&self) -> crate::GcHeapStats {
+        gc_stats(&self.0.opaque)
+    }
+}
+
 impl<T> StoreContextMut<'_, T> {
+    /// Statistics of the store's GC object heap (see
+    /// [`Store::gc_heap_stats`]).
+    pub fn gc_heap_stats(&self) -> crate::GcHeapStats {
+        gc_stats(&self.0.opaque)
+    }
+
     /// The user data.
     pub fn data(&self) -> &T {
         &self.0.data

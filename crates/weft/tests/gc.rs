@@ -429,3 +429,69 @@ fn collections_while_continuations_are_suspended() {
     assert!(store.gc_heap_stats().collections > after_run + 3);
     assert_eq!(store.continuation_stats().live, 0);
 }
+
+/// A host function called from wasm holds `AnyRef`s (its arguments and an
+/// object it made through a call into wasm) while it calls back into wasm
+/// that churns the heap; the wasm frames below the host frame hold
+/// objects too.
+#[test]
+fn host_frames_hold_handles_across_collections() {
+    use weft::{AsContext, Caller, FuncType, HeapType, Linker, RefType, ValType};
+    let engine = Engine::default();
+    let wat = format!(
+        r#"(module {TYPES}
+          (import "host" "visit" (func $visit (param anyref) (result i64)))
+          (func $churn (export "churn") (param $k i32)
+            (loop $l
+              (if (local.get $k)
+                (then
+                  (drop (struct.new $node (i64.const 0) (ref.null $node)))
+                  (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                  (br $l)))))
+          (func (export "make") (param i64) (result (ref $node))
+            (struct.new $node (local.get 0) (ref.null $node)))
+          (func (export "run") (result i64)
+            (local $mine (ref null $node))
+            (local.set $mine (struct.new $node (i64.const 3) (ref.null $node)))
+            (i64.add
+              (call $visit (struct.new $node (i64.const 40) (local.get $mine)))
+              (struct.get $node $v (local.get $mine)))))"#
+    );
+    let module = Module::new(&engine, &wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let anyref = ValType::Ref(RefType {
+        nullable: true,
+        heap: HeapType::Any,
+    });
+    linker
+        .func_new(
+            "host",
+            "visit",
+            FuncType::new([anyref], [ValType::I64]),
+            |mut caller: Caller<'_, ()>, params: &[Val], results: &mut [Val]| {
+                let Val::AnyRef(Some(arg)) = params[0].clone() else {
+                    anyhow::bail!("expected a node")
+                };
+                let inst = caller.get_export("make").unwrap().into_func().unwrap();
+                let mut made = [Val::I32(0)];
+                inst.call(&mut caller, &[Val::I64(500)], &mut made)?;
+                let churn = caller.get_export("churn").unwrap().into_func().unwrap();
+                let before = caller.as_context().gc_heap_stats().collections;
+                churn.call(&mut caller, &[Val::I32(500_000)], &mut [])?;
+                let after = caller.as_context().gc_heap_stats().collections;
+                anyhow::ensure!(after > before, "the churn collected");
+                let Val::AnyRef(Some(made)) = made[0].clone() else {
+                    anyhow::bail!("expected a node")
+                };
+                let next = arg.ref_field(&mut caller, 1)?.expect("non-null");
+                let sum = arg.field(&caller, 0)? + made.field(&caller, 0)? + next.field(&caller, 0)?;
+                results[0] = Val::I64(sum as i64);
+                Ok(())
+            },
+        )
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let out = call(&mut store, &instance, "run", &[]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 40 + 500 + 3 + 3);
+}
