@@ -101,6 +101,24 @@ fn uncaught_exception_exit_status() {
 }
 
 #[test]
+fn gc_programs_run_by_default_and_gc_can_be_turned_off() {
+    let f = guest("gc.wat");
+    let f = f.to_str().unwrap();
+    let o = weft(&["run", "--invoke", "sum", f, "100000"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "705082704\n",
+        "100000 * 100001 / 2, wrapped to i32"
+    );
+    let o = weft(&["run", "-W", "gc=y", "--invoke", "misc", f]);
+    assert_eq!(stdout(&o), "8\n", "{}", stderr(&o));
+    let o = weft(&["run", "-W", "gc=n", "--invoke", "misc", f]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("gc"), "{}", stderr(&o));
+}
+
+#[test]
 fn reactor_invoke_runs_initialize_first() {
     let o = weft(&[
         "run",

@@ -5,6 +5,33 @@
 //! collector updates the root when it moves the object, until
 //! [`AnyRef::unroot`] (or the store's drop). Copies of an `AnyRef` name
 //! the same root.
+//!
+//! ```
+//! use weft::{AnyKind, Engine, Instance, Module, Store, Val};
+//! let engine = Engine::default();
+//! let module = Module::new(&engine, r#"(module
+//!   (type $point (struct (field $x (mut i32)) (field $y (mut i32))))
+//!   (func (export "make") (param i32 i32) (result (ref $point))
+//!     (struct.new $point (local.get 0) (local.get 1)))
+//!   (func (export "sum") (param (ref null $point)) (result i32)
+//!     (i32.add (struct.get $point $x (local.get 0))
+//!              (struct.get $point $y (local.get 0)))))"#)?;
+//! let mut store = Store::new(&engine, ());
+//! let instance = Instance::new(&mut store, &module, &[])?;
+//! let make = instance.get_func(&mut store, "make").unwrap();
+//! let mut out = [Val::I32(0)];
+//! make.call(&mut store, &[Val::I32(3), Val::I32(4)], &mut out)?;
+//! // A rooted handle: it stays valid while the collector moves the struct.
+//! let Val::AnyRef(Some(p)) = out[0].clone() else { unreachable!() };
+//! assert_eq!(p.kind(&store), AnyKind::Struct);
+//! assert_eq!(p.field(&store, 1)?, 4);
+//! p.set_field(&mut store, 0, 10)?;
+//! let sum = instance.get_func(&mut store, "sum").unwrap();
+//! sum.call(&mut store, &[Val::AnyRef(Some(p))], &mut out)?;
+//! assert_eq!(out[0].unwrap_i32(), 14);
+//! p.unroot(&mut store);
+//! # Ok::<(), weft::Error>(())
+//! ```
 
 use crate::store::{AsContext, AsContextMut, StoreId};
 use crate::vm::StoreOpaque;

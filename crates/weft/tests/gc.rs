@@ -485,7 +485,8 @@ fn host_frames_hold_handles_across_collections() {
                     anyhow::bail!("expected a node")
                 };
                 let next = arg.ref_field(&mut caller, 1)?.expect("non-null");
-                let sum = arg.field(&caller, 0)? + made.field(&caller, 0)? + next.field(&caller, 0)?;
+                let sum =
+                    arg.field(&caller, 0)? + made.field(&caller, 0)? + next.field(&caller, 0)?;
                 results[0] = Val::I64(sum as i64);
                 Ok(())
             },
