@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """GC allocation throughput and memory: weft vs the wasmtime 49 CLI.
 
-The module's `run(n)` allocates n short-lived structs (an i64 and a
-reference) and, every 100 structs, a small array of 8 i32s: 100 million
-structs and a million arrays for n = 100,000,000. The live set is bounded:
-each struct replaces one of 1,024 slots of a ring (an array of refs), each
-array one of 64, so almost every object dies young while the survivors
-are reachable through a GC array. The result is a checksum over the
+The module's `run(n)` allocates, per iteration, two short-lived structs
+(an i64 and a reference; the second points at the first) and, every 100
+iterations, a small array of 8 i32s: 200 million structs and a million
+arrays for n = 100,000,000. The live set is bounded: each pair replaces
+the pair in one of 1,024 slots of a ring (an array of refs), each array
+one of 64 slots, so almost every object dies young while the survivors
+are reachable through GC arrays. The result is a checksum over the
 fields read back, checked against the value computed here.
 
 Time per struct = (wall(N_big) - wall(N_small)) / (N_big - N_small): the
@@ -40,10 +41,9 @@ MODULE = r"""(module
     (block $done
       (loop $again
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        ;; a new struct pointing at the one it replaces in the ring
-        (local.set $node (struct.new $node
-          (i64.extend_i32_u (local.get $i))
-          (array.get $ring (local.get $ring) (i32.and (local.get $i) (i32.const 1023)))))
+        ;; a new struct, and a second one pointing at it, replace the pair
+        ;; in one of the ring's 1,024 slots (the old pair dies)
+        (local.set $node (struct.new $node (i64.extend_i32_u (local.get $i)) (ref.null $node)))
         (array.set $ring (local.get $ring) (i32.and (local.get $i) (i32.const 1023))
           (struct.new $node (i64.const 1) (local.get $node)))
         ;; read back: the new node's value

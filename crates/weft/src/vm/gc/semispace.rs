@@ -22,8 +22,8 @@
 //!     from-space object  --copy-->  to-space at to_next; its header becomes
 //!                                   FORWARDED and its +4 word the new offset
 //!   then the spaces swap; gc_next = end of the copies; gc_limit = gc_next +
-//!   window, the window being at least MIN_WINDOW and at least the live
-//!   size (so collection work stays proportional to allocation)
+//!   window, the window being at least MIN_WINDOW and at least twice the
+//!   live size (so collection work stays proportional to allocation)
 //! ```
 //!
 //! Only values that point into the from-space at an 8-aligned address are
@@ -290,45 +290,46 @@ impl Semispace {
             // SAFETY: `scan` walks the copies, each a complete object.
             let header = unsafe { *(scan as *const u32) };
             let id = header & gc_object::ID_MASK;
-            let layout = self
-                .layout(id)
-                .expect("object of an unregistered type")
-                .clone();
-            // SAFETY: as above.
-            let size = unsafe { self.size_of(scan) };
-            match &layout {
-                ObjLayout::Struct { refs, .. } => {
+            let layout = self.layout(id).expect("object of an unregistered type");
+            let size = match layout {
+                ObjLayout::Struct { size, refs, .. } => {
                     for off in refs.iter() {
                         let slot = (scan + *off as usize) as *mut u64;
                         if let Some(v) = forward(slot, &mut to_next, self) {
                             foreign.push(v);
                         }
                     }
+                    *size as usize
                 }
-                ObjLayout::Array { kind, .. } if *kind == FieldKind::GcRef => {
+                ObjLayout::Array { elem, kind } => {
                     // SAFETY: arrays have a length word.
                     let len = unsafe { *((scan + gc_object::ARRAY_LEN as usize) as *const u32) };
-                    for i in 0..len as usize {
-                        let slot = scan + gc_object::FIELDS as usize + 8 * i;
-                        if let Some(v) = forward(slot as *mut u64, &mut to_next, self) {
-                            foreign.push(v);
+                    if *kind == FieldKind::GcRef {
+                        for i in 0..len as usize {
+                            let slot = scan + gc_object::FIELDS as usize + 8 * i;
+                            if let Some(v) = forward(slot as *mut u64, &mut to_next, self) {
+                                foreign.push(v);
+                            }
                         }
                     }
+                    weft_environ::gc::array_size(*elem, len).expect("allocated arrays fit") as usize
                 }
-                ObjLayout::Array { .. } => {}
-            }
+            };
             scan += size;
         }
         let allocated = from_end - from;
         self.live = to_next - to;
         self.active = to_space;
-        let window = MIN_WINDOW.max(self.live).min(self.capacity - self.live);
+        // Twice the live size (a heap of three times the live data): the
+        // copying work per allocated byte stays at most one half.
+        let window = MIN_WINDOW.max(2 * self.live).min(self.capacity - self.live);
         ctx.gc_next.set(to_next);
         ctx.gc_limit.set(to_next + window);
         // Give the from-space's pages back beyond what the next cycle will
         // touch again, so a heap that shrank does not keep its peak.
         let keep = (self.live + window).next_multiple_of(weft_sys::mmap::page_size());
-        if allocated > keep {
+        // (Only when it is worth a system call and the faults that follow.)
+        if allocated > keep + keep / 4 {
             let off = self.base(1 - to_space) - self.base(0) + keep;
             if let Some(m) = self.map.as_mut() {
                 let _ = m.decommit(off, allocated - keep);
