@@ -54,22 +54,27 @@ pub struct ExnRef {
 impl ExnRef {
     /// A host root for the live object `raw` (a raw `exnref`).
     pub(crate) fn root(store: &mut crate::vm::StoreOpaque, raw: usize) -> ExnRef {
-        let handle = crate::vm::exn_handle_of(raw).expect("non-null exnref");
-        store.gc_heap.host_roots.push(handle);
+        assert!(raw != 0, "non-null exnref");
         ExnRef {
             store: store.id,
-            handle,
+            handle: store.gc_roots.add(raw as u64),
         }
+    }
+
+    /// The raw `exnref` (valid until the next allocation).
+    pub(crate) fn raw(&self, store: &crate::vm::StoreOpaque) -> usize {
+        assert!(self.store == store.id, "exception used with another store");
+        let raw = store.gc_roots.get(self.handle) as usize;
+        assert!(raw != 0, "exception used after unroot");
+        raw
     }
 
     /// Drops one host root of this object and returns its raw value (the
     /// object must be used right away, e.g. thrown).
     pub(crate) fn release(self, store: &mut crate::vm::StoreOpaque) -> usize {
-        let roots = &mut store.gc_heap.host_roots;
-        if let Some(i) = roots.iter().rposition(|h| *h == self.handle) {
-            roots.swap_remove(i);
-        }
-        crate::vm::exn_raw_of(self.handle)
+        let raw = store.gc_roots.get(self.handle) as usize;
+        store.gc_roots.remove(self.handle);
+        raw
     }
 
     /// A new exception of `tag` carrying `payload` (one value per tag
@@ -93,7 +98,7 @@ impl ExnRef {
                     .map_err(|e| anyhow::anyhow!("payload value {i}: {e}"))?,
             );
         }
-        let exn = crate::vm::exceptions::new_from_host(store, tag, &raw);
+        let exn = crate::vm::exceptions::new_from_host(store, tag, &mut raw)?;
         Ok(ExnRef::root(store, exn))
     }
 
@@ -104,10 +109,8 @@ impl ExnRef {
 
     fn tag_in(&self, store: &crate::vm::StoreOpaque) -> Tag {
         assert!(self.store == store.id, "exception used with another store");
-        let o = store
-            .gc_heap
-            .get(crate::vm::exn_raw_of(self.handle))
-            .expect("a rooted exception is live");
+        // SAFETY: a rooted exception is a live object.
+        let o = unsafe { crate::vm::exn_object(self.raw(store)) }.expect("non-null");
         Tag {
             store: store.id,
             index: o.tag,
@@ -121,12 +124,13 @@ impl ExnRef {
         assert!(self.store == store.id, "exception used with another store");
         let tag = self.tag_in(store);
         let ty = store.tag_ty(tag);
-        let bits: Vec<u128> = store
-            .gc_heap
-            .get(crate::vm::exn_raw_of(self.handle))
-            .expect("a rooted exception is live")
-            .payload
-            .clone();
+        // SAFETY: a rooted exception is a live object, and nothing
+        // allocates while its payload is copied out.
+        let bits: Vec<u128> = unsafe {
+            crate::vm::exn_object(self.raw(store))
+                .expect("non-null")
+                .payload()
+        };
         bits.iter()
             .zip(ty.params())
             .map(|(b, t)| store.raw_to_val(*b, t))
@@ -146,9 +150,11 @@ impl ExnRef {
 /// Statistics of a store's exception heap ([`crate::Store::exn_heap_stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExnHeapStats {
-    /// Exception objects allocated and not reclaimed.
+    /// Exception objects allocated and not reclaimed (exact right after a
+    /// collection: the survivors plus those allocated since).
     pub live: usize,
-    /// Object slots (live + free for reuse): the heap's size.
+    /// How many exception objects may be live before the next collection
+    /// is due (twice the last survivors, at least 1,024).
     pub capacity: usize,
     /// Collections so far.
     pub collections: u64,

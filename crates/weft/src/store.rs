@@ -115,7 +115,7 @@ impl<T> Store<T> {
         crate::ExnHeapStats {
             live: heap.live(),
             capacity: heap.capacity(),
-            collections: heap.collections,
+            collections: self.inner.opaque.objects.stats.collections,
         }
     }
 

@@ -283,9 +283,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         }
         let tag_index = self.b.ins().iconst(I32, i64::from(tag));
         self.call_throw_builtin(Builtin::Throw, &[tag_index, addr]);
-        self.b
-            .ins()
-            .trap(crate::trap_code(Trap::UnreachableCodeReached));
+        self.b.ins().trap(crate::trap_code(Trap::HostError));
         self.set_unreachable();
     }
 
@@ -310,9 +308,10 @@ impl<'a, 'm> Translator<'a, 'm> {
         let base = self.b.inst_results(call)[0];
         let mut vals = Vec::with_capacity(params.len());
         for (i, p) in params.iter().enumerate() {
+            // The payload lies in the object heap, 8-aligned only.
             let v = self.b.ins().load(
                 clif_type(*p),
-                MemFlags::trusted(),
+                MemFlags::new().with_notrap(),
                 base,
                 (i as u32 * weft_environ::VAL_RAW_SIZE) as i32,
             );

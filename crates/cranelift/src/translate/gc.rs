@@ -29,8 +29,11 @@ use weft_environ::wasmparser::{
 };
 use weft_environ::{Builtin, Trap, gc_object, store_ctx};
 
+/// Object fields cannot trap (null is checked first) but are only
+/// 8-aligned: `v128` fields must not be claimed aligned (a load folded
+/// into an SSE instruction would then fault).
 fn obj_flags() -> MemFlags {
-    Region::GcObjects.flags(MemFlags::trusted())
+    Region::GcObjects.flags(MemFlags::new().with_notrap())
 }
 
 /// How a field or element is loaded and stored.

@@ -352,7 +352,7 @@ unsafe extern "C" fn host_call(
                 .downcast_ref::<crate::Exception>()
                 .filter(|x| x.exn().store == store.id)
                 .map(|x| x.exn())
-                .filter(|exn| store.gc_heap.get(super::exn_raw_of(exn.handle)).is_some());
+                .filter(|exn| store.gc_roots.get(exn.handle) != 0);
             if let Some(exn) = exn {
                 drop(e);
                 let raw = exn.release(store);
@@ -498,12 +498,18 @@ unsafe extern "C" fn exn_new(vmctx: *mut u8, tag: u32, values: *mut ValRaw) -> u
     let (store, inst) = unsafe { parts(vmctx) };
     // SAFETY: the instance is alive.
     let identity = unsafe { (&(*inst).tags)[tag as usize].index };
-    let (n, refs) = super::exceptions::tag_layout(store, identity);
+    let (n, _) = super::exceptions::tag_layout(store, identity);
     // SAFETY: generated code stored one slot per tag parameter there.
-    let payload: &[u128] = unsafe { std::slice::from_raw_parts(values.cast::<u128>(), n) };
-    // No collection here: the caller is about to hand the exception to a
-    // continuation, and none runs while continuations are alive.
-    store.gc_heap.alloc(identity, payload, refs)
+    let payload: &mut [u128] = unsafe { std::slice::from_raw_parts_mut(values.cast::<u128>(), n) };
+    // No collection here (the calling frame's pc is not known to walk from;
+    // the heap widens its window instead).
+    match super::exceptions::alloc_exception_no_gc(store, identity, payload) {
+        Ok(exn) => exn,
+        Err(e) => {
+            park(store, e);
+            0
+        }
+    }
 }
 
 unsafe extern "C" fn cont_bind(vmctx: *mut u8, contref: u64, args: *mut ValRaw, n: u32) -> u64 {

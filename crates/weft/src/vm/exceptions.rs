@@ -151,23 +151,27 @@ unsafe extern "C" fn throw_impl(
     // SAFETY: generated code passes its own vmctx.
     let (store, inst) = unsafe { parts(vmctx) };
     let identity = inst.tags[tag as usize].index;
-    let (n, refs) = store.tag_layout(identity);
+    let (n, _) = store.tag_layout(identity);
     // SAFETY: the generated code stored one slot per tag parameter there.
-    let payload: &[u128] = unsafe { std::slice::from_raw_parts(values.cast::<u128>(), n) };
+    let payload: &mut [u128] = unsafe { std::slice::from_raw_parts_mut(values.cast::<u128>(), n) };
     let start = Start::Call { pc, fp, sp };
     // SAFETY: `start` is the live throwing frame.
-    let exn = unsafe { alloc_with_layout(store, identity, payload, refs, start) };
-    // SAFETY: this frame owns nothing that needs dropping (everything
-    // above is plain data or already dropped).
-    unsafe { throw_exception(store, exn, start) }
+    match unsafe { alloc_exception(store, identity, payload, start) } {
+        // SAFETY: this frame owns nothing that needs dropping (everything
+        // above is plain data or already dropped).
+        Ok(exn) => unsafe { throw_exception(store, exn, start) },
+        // The heap is full: returning makes the caller trap with the
+        // parked error.
+        Err(e) => store.pending = Some(super::store::Pending::Error(e)),
+    }
 }
 
 /// Allocates an exception of the tag with store-wide identity `identity`
 /// carrying `payload` (one raw slot per tag parameter), collecting first
 /// when the heap is due, with the wasm frames from `start` as roots (and
-/// the payload's own `exnref`s). Returns the raw `exnref`. With
-/// [`throw_exception`] this is what a runtime-side throw needs (e.g.
-/// `resume_throw`).
+/// the payload's own references, which are updated if they move). Returns
+/// the raw `exnref`. With [`throw_exception`] this is what a runtime-side
+/// throw needs (e.g. `resume_throw`).
 ///
 /// # Safety
 ///
@@ -177,36 +181,54 @@ unsafe extern "C" fn throw_impl(
 pub(crate) unsafe fn alloc_exception(
     store: &mut StoreOpaque,
     identity: u32,
-    payload: &[u128],
+    payload: &mut [u128],
     start: Start,
-) -> usize {
+) -> crate::Result<usize> {
     let (_, refs) = store.tag_layout(identity);
-    // SAFETY: forwarded.
-    unsafe { alloc_with_layout(store, identity, payload, refs, start) }
+    let size = super::gc::heap::size(payload.len());
+    let ctx: *const super::vmcontext::VMStoreContext = &*store.vm_store_ctx;
+    // SAFETY: the boxed store context outlives this call.
+    let window_full = store.objects.window_full(unsafe { &*ctx }, size);
+    if store.gc_heap.wants_collection() || window_full {
+        let slots: Vec<*mut u64> = refs
+            .0
+            .iter()
+            .chain(refs.1.iter())
+            .map(|i| (&mut payload[*i as usize] as *mut u128).cast::<u64>())
+            .collect();
+        // SAFETY: forwarded; the payload slots are writable.
+        unsafe { super::gc::roots::collect(store, start, &slots) };
+    }
+    alloc_exception_no_gc(store, identity, payload)
 }
 
-/// [`alloc_exception`] with the tag's `exnref` slots already looked up.
-///
-/// # Safety
-///
-/// As for [`alloc_exception`].
-unsafe fn alloc_with_layout(
+/// Allocates an exception without collecting (see [`alloc_exception`]).
+pub(crate) fn alloc_exception_no_gc(
     store: &mut StoreOpaque,
     identity: u32,
     payload: &[u128],
-    refs: RefSlots,
-    start: Start,
-) -> usize {
-    if store.gc_heap.wants_collection() {
-        let extra: Vec<usize> = refs
-            .0
-            .iter()
-            .map(|i| payload[*i as usize] as usize)
-            .collect();
-        // SAFETY: forwarded.
-        unsafe { super::gc::roots::collect(store, start, &extra, &[]) };
+) -> crate::Result<usize> {
+    use super::gc::heap;
+    let n = payload.len();
+    let size = heap::size(n);
+    let p = store
+        .objects
+        .alloc_no_gc(&store.vm_store_ctx, size)?
+        .ok_or(crate::Trap::GcHeapOutOfMemory)?;
+    // SAFETY: `p` is the start of `size` fresh bytes of the heap; the
+    // payload follows the 16-byte header.
+    unsafe {
+        *(p as *mut u64) = heap::header(identity, n);
+        *((p + 8) as *mut u64) = 0;
+        // (Objects are 8-aligned: copy bytes, not `u128`s.)
+        std::ptr::copy_nonoverlapping(
+            payload.as_ptr().cast::<u8>(),
+            (p + heap::PAYLOAD) as *mut u8,
+            16 * n,
+        );
     }
-    store.gc_heap.alloc(identity, payload, refs)
+    store.gc_heap.allocated();
+    Ok(p)
 }
 
 /// `throw_ref`: returns (and the caller traps) for null.
@@ -217,9 +239,8 @@ unsafe fn alloc_with_layout(
 unsafe extern "C" fn throw_ref_impl(vmctx: *mut u8, exn: usize, pc: usize, sp: usize, fp: usize) {
     // SAFETY: generated code passes its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
-    // Null (and, defensively, anything that is not a live object: the
-    // collector is precise, so wasm cannot hold one) traps in the caller.
-    if store.gc_heap.get(exn).is_none() {
+    // Null traps in the caller.
+    if exn == 0 {
         return;
     }
     // SAFETY: nothing here needs dropping.
@@ -234,12 +255,10 @@ unsafe extern "C" fn throw_ref_impl(vmctx: *mut u8, exn: usize, pc: usize, sp: u
 pub(super) unsafe extern "C" fn exn_payload(vmctx: *mut u8, exn: usize) -> usize {
     // SAFETY: generated code passes its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
-    match store.gc_heap.get(exn) {
-        Some(o) => o.payload.as_ptr() as usize,
-        // Cannot happen for a caught exception (it is live); a null
-        // pointer makes the load fault rather than read garbage.
-        None => 0,
-    }
+    let _ = store;
+    // SAFETY: a caught exception is a live object (or null, which makes
+    // the load fault rather than read garbage).
+    unsafe { super::gc::heap::get(exn) }.map_or(0, |o| o.payload as usize)
 }
 
 /// `ExnTag`: the tag identity of exception `exn`.
@@ -250,10 +269,9 @@ pub(super) unsafe extern "C" fn exn_payload(vmctx: *mut u8, exn: usize) -> usize
 pub(super) unsafe extern "C" fn exn_tag(vmctx: *mut u8, exn: usize) -> usize {
     // SAFETY: generated code passes its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
-    store
-        .gc_heap
-        .get(exn)
-        .map_or(usize::MAX, |o| o.tag as usize)
+    let _ = store;
+    // SAFETY: a caught exception is a live object.
+    unsafe { super::gc::heap::get(exn) }.map_or(usize::MAX, |o| o.tag as usize)
 }
 
 /// The landing pad in `frame` (a caller suspended at return address
@@ -315,9 +333,10 @@ unsafe fn handler_in(
 /// running destructors: the caller's own frames must own nothing that
 /// needs dropping.
 pub(crate) unsafe fn throw_exception(store: &mut StoreOpaque, exn: usize, start: Start) -> ! {
-    let tag = match store.gc_heap.get(exn) {
+    // SAFETY: callers throw live exception objects.
+    let tag = match unsafe { super::gc::heap::get(exn) } {
         Some(o) => o.tag as usize,
-        None => panic!("throwing an exception that is not in the store's heap"),
+        None => panic!("throwing a null exception"),
     };
     let record = store.vm_store_ctx.current_stack.get();
     let mut found = None;
@@ -487,6 +506,8 @@ pub(crate) fn tag_layout(store: &mut StoreOpaque, identity: u32) -> (usize, RefS
     };
     let refs = pick(&is_exn);
     let objs = pick(&is_obj);
+    let all: Vec<u32> = refs.iter().chain(objs.iter()).copied().collect();
+    store.objects.register_tag(identity, &all);
     let layout = (ty.params().len(), RefSlots(refs.into(), objs.into()));
     if store.tag_layouts.len() <= identity as usize {
         store.tag_layouts.resize(identity as usize + 1, None);
@@ -499,14 +520,18 @@ pub(crate) fn tag_layout(store: &mut StoreOpaque, identity: u32) -> (usize, RefS
 /// function called from wasm: then the wasm frames below are roots).
 pub(crate) fn collect_from_host(store: &mut StoreOpaque) {
     // SAFETY: as in `new_from_host`.
-    unsafe { super::gc::roots::collect(store, Start::LastExit, &[], &[]) };
+    unsafe { super::gc::roots::collect(store, Start::LastExit, &[]) };
 }
 
 /// Allocates an exception of `tag` with raw payload `payload` from the
 /// host (collecting first when the heap wants to, with every root: store
 /// data, host handles, and the wasm frames live below the host function
 /// this may be called from). Returns the raw `exnref`.
-pub(crate) fn new_from_host(store: &mut StoreOpaque, tag: crate::Tag, payload: &[u128]) -> usize {
+pub(crate) fn new_from_host(
+    store: &mut StoreOpaque,
+    tag: crate::Tag,
+    payload: &mut [u128],
+) -> crate::Result<usize> {
     // SAFETY: the host runs either outside wasm (no active entry: no
     // frames are walked) or in a host function called from wasm, whose
     // trampoline recorded the last exit of the current stack.

@@ -13,8 +13,8 @@
 //! * `exceptions`: throwing (the `Throw`/`ThrowRef` shims), handler
 //!   search with the walker, resume at the landing pad, uncaught
 //!   exceptions at the entry;
-//! * `gc`: the per-store heap of exception objects, its precise roots and
-//!   mark-sweep collector;
+//! * `gc`: the per-store heap of GC objects (structs, arrays, exceptions),
+//!   its precise roots and copying collector;
 //! * `limits`: the embedder's resource limiter, asked before growth;
 //! * `memory`, `table`, `type_registry`, `backtrace`, `libcalls`.
 
@@ -55,7 +55,6 @@ pub(crate) use traphandlers::init_traps;
 pub(crate) use type_registry::TypeRegistry;
 pub(crate) use vmcontext::ValRaw;
 
-/// `exnref` raw values <-> heap handles, for the public API.
-pub(crate) use gc::heap::{handle_of as exn_handle_of, raw_of as exn_raw_of};
+pub(crate) use gc::heap::get as exn_object;
 pub(crate) use gc::ops::{read_field as gc_read_field, write_field as gc_write_field};
 pub(crate) use gc::semispace::ObjLayout;

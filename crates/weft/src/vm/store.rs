@@ -86,6 +86,8 @@ pub(crate) struct StoreOpaque {
     pub(crate) objects: super::gc::Semispace,
     /// References to GC objects the embedder holds.
     pub(crate) gc_roots: super::gc::HostRoots,
+    /// The collector's root-slot buffer, kept between collections.
+    pub(crate) gc_scratch: Vec<*mut u64>,
     /// Payload length and `exnref` slots per tag identity, cached.
     pub(crate) tag_layouts: Vec<Option<(usize, super::gc::heap::RefSlots)>>,
     /// The code the last exception handler search ended in (searches
@@ -144,6 +146,7 @@ impl StoreOpaque {
             gc_heap: Default::default(),
             objects: super::gc::Semispace::new(gc_capacity),
             gc_roots: Default::default(),
+            gc_scratch: Vec::new(),
             tag_layouts: Vec::new(),
             throw_code_cache: None,
             native_stack: Box::new(VMStackRecord::new(0, 0, 0)),
@@ -318,11 +321,11 @@ impl StoreOpaque {
                     None => bail!("null reference passed where {ty} is expected"),
                     Some(e) => {
                         self.check(e.store, "exception reference");
-                        let raw = super::gc::heap::raw_of(e.handle);
-                        if self.gc_heap.get(raw).is_none() {
-                            bail!("exception reference used after it was unrooted and reclaimed");
+                        let raw = self.gc_roots.get(e.handle);
+                        if raw == 0 {
+                            bail!("exception reference used after it was unrooted");
                         }
-                        raw as u128
+                        u128::from(raw)
                     }
                 }
             }
@@ -400,10 +403,7 @@ impl StoreOpaque {
                 Val::ContRef(crate::ContRef::from_raw(self.id, bits as u64))
             }
             ValType::Ref(r) if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) => {
-                Val::ExnRef(
-                    (bits != 0 && self.gc_heap.get(bits as usize).is_some())
-                        .then(|| crate::ExnRef::root(self, bits as usize)),
-                )
+                Val::ExnRef((bits != 0).then(|| crate::ExnRef::root(self, bits as usize)))
             }
             ValType::Ref(_) => Val::FuncRef(self.func_from_raw(bits as usize)),
         }

@@ -206,7 +206,7 @@ impl ContPool {
     /// `running` (the records on the running chain): `record` is called
     /// with each one's stack record (for its spill slot and frames),
     /// `slot` with every bound value slot holding a managed reference
-    /// (`is_ref(recv_type, results?, i)` tells), `exn` with a pending
+    /// (`is_ref(recv_type, results?, i)` tells) and the slot of a pending
     /// `resume_throw` exception.
     pub(crate) fn gc_scan(
         &self,
@@ -214,7 +214,6 @@ impl ContPool {
         is_ref: &dyn Fn(u32, bool, usize) -> bool,
         record: &mut dyn FnMut(&VMStackRecord),
         slot: &mut dyn FnMut(*mut u64),
-        exn: &mut dyn FnMut(usize),
     ) {
         for index in 0..self.high {
             let header = self.entry(index).header.get();
@@ -232,7 +231,7 @@ impl ContPool {
                 }
             }
             if c.pending_exn.get() != 0 {
-                exn(c.pending_exn.get());
+                slot(c.pending_exn.as_ptr().cast::<u64>());
             }
             if !running.contains(&(header as *const VMStackRecord)) {
                 record(&c.stack);

@@ -1,12 +1,17 @@
-//! The per-store managed heap (today: exception objects) and its
-//! collector.
+//! The per-store managed heap and its collector.
 //!
-//! * `heap`: the objects, their 32-bit handles and mark-sweep collection;
+//! * `semispace`: the object heap (two semispaces, bump allocation in
+//!   generated code, Cheney copying) and object layouts by type;
+//! * `heap`: exception objects on that heap, and when they make a
+//!   collection due;
+//! * `ops`: the allocation slow path and the GC builtins;
 //! * `roots`: the precise roots: stack-map slots of every wasm frame the
-//!   one walker finds, `exnref` globals and tables, host-held handles.
+//!   one walker finds, spill slots and frames of suspended continuations,
+//!   globals, tables, element segments, host-held handles;
+//! * `host_roots`: the embedder's roots (`AnyRef`, `ExnRef`).
 //!
-//! See `docs/RATIONALE.md` ("Why are exception objects 32-bit handles
-//! into a non-moving mark-sweep heap?").
+//! See `docs/RATIONALE.md` ("Why are GC objects on a copying semispace
+//! heap, addressed by raw pointers?").
 
 pub(crate) mod heap;
 pub(crate) mod host_roots;

@@ -125,7 +125,7 @@ pub(crate) unsafe fn alloc_object(
         None => {
             if store.objects.window_full(ctx, size) {
                 // SAFETY: forwarded (the caller's roots are in slots).
-                unsafe { super::roots::collect(store, start, &[], &[]) };
+                unsafe { super::roots::collect(store, start, &[]) };
             }
             match store.objects.alloc_no_gc(ctx, size)? {
                 Some(p) => p,

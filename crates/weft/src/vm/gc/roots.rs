@@ -54,10 +54,9 @@ pub(crate) unsafe fn frame_roots(pc: usize, fp: usize, mut visit: impl FnMut(*mu
 }
 
 /// The addresses of every slot in the store's data that may hold a
-/// managed reference (an object of the GC heap or an exception handle):
-/// globals, table elements and element segments of such types, the
-/// embedder's `AnyRef` roots, and the GC-reference payload slots of live
-/// exceptions. Host `ExnRef`s are kept by the exception heap itself.
+/// managed reference (an object of the heap: struct, array or
+/// exception): globals, table elements and element segments of such
+/// types, and the embedder's roots (`AnyRef`, `ExnRef`).
 pub(crate) fn store_root_slots(store: &mut StoreOpaque, out: &mut Vec<*mut u64>) {
     for g in &mut store.globals {
         if let crate::ValType::Ref(r) = &g.ty.content
@@ -86,7 +85,6 @@ pub(crate) fn store_root_slots(store: &mut StoreOpaque, out: &mut Vec<*mut u64>)
         }
     }
     out.extend(store.gc_roots.slots_mut());
-    store.gc_heap.gc_payload_slots(out);
 }
 
 /// Whether references of heap type `h` are managed (GC objects, host
@@ -161,8 +159,7 @@ unsafe fn spill_slots(r: &VMStackRecord, out: &mut Vec<*mut u64>) {
 /// The roots on stacks other than the running one: the spill slots of
 /// the resumers waiting on the running chain, and for every other live
 /// continuation its spill slot, the stack-map slots of its frames, its
-/// bound `cont.bind` arguments (slots) and a pending `resume_throw`
-/// exception (into `exns`).
+/// bound `cont.bind` arguments and a pending `resume_throw` exception.
 ///
 /// ```text
 ///   suspended continuation stack
@@ -177,11 +174,7 @@ unsafe fn spill_slots(r: &VMStackRecord, out: &mut Vec<*mut u64>) {
 /// The store's current record, its parents and every live continuation
 /// record are live; suspended records' control contexts and spill slots
 /// describe their stacks.
-unsafe fn continuation_root_slots(
-    store: &StoreOpaque,
-    out: &mut Vec<*mut u64>,
-    exns: &mut Vec<usize>,
-) {
+unsafe fn continuation_root_slots(store: &StoreOpaque, out: &mut Vec<*mut u64>) {
     let Some(pool) = store.continuations.as_ref() else {
         return;
     };
@@ -216,7 +209,6 @@ unsafe fn continuation_root_slots(
             frames.push((rec.ctx_pc.get(), rec.ctx_fp.get(), rec.ctx_sp.get(), rec));
         },
         &mut |slot| bound.push(slot),
-        &mut |exn| exns.push(exn),
     );
     out.extend(bound);
     for (pc, fp, sp, record) in frames {
@@ -245,40 +237,29 @@ unsafe fn continuation_root_slots(
     }
 }
 
-/// Collects both managed heaps with every root: store data, host handles,
-/// the wasm frames from `start`, `extra_exn` (exception values in flight,
-/// such as a payload being copied into a new exception) and `extra_slots`
-/// (slots of the caller holding references in flight; they are updated).
-///
-/// The object heap is copied first; the exceptions it references (exnref
-/// fields) and everything the roots hold then mark the exception heap.
+/// Collects the heap with every root: store data, host handles, the wasm
+/// frames from `start`, every continuation, and `extra_slots` (slots of
+/// the caller holding references in flight, such as a payload being
+/// copied into a new exception; they are updated).
 ///
 /// # Safety
 ///
 /// As for [`stack_root_slots`] (`start` is ignored when no wasm is
 /// active); `extra_slots` are valid and writable.
-pub(crate) unsafe fn collect(
-    store: &mut StoreOpaque,
-    start: Start,
-    extra_exn: &[usize],
-    extra_slots: &[*mut u64],
-) {
-    let mut slots: Vec<*mut u64> = Vec::from(extra_slots);
-    let mut roots: Vec<usize> = Vec::from(extra_exn);
+pub(crate) unsafe fn collect(store: &mut StoreOpaque, start: Start, extra_slots: &[*mut u64]) {
+    // One buffer for the root slots, kept by the store between
+    // collections: a collection allocates nothing once it has grown.
+    let mut slots = std::mem::take(&mut store.gc_scratch);
+    slots.clear();
+    slots.extend_from_slice(extra_slots);
     store_root_slots(store, &mut slots);
     // SAFETY: forwarded.
     unsafe { stack_root_slots(store, start, &mut slots) };
     // SAFETY: the store's records and continuations are live.
-    unsafe { continuation_root_slots(store, &mut slots, &mut roots) };
+    unsafe { continuation_root_slots(store, &mut slots) };
     // SAFETY: every slot gathered above is live and writable, and holds a
-    // null, tagged, exception or object reference (the collector is
-    // precise).
-    unsafe {
-        store
-            .objects
-            .collect(&store.vm_store_ctx, &slots, &mut roots)
-    };
-    // SAFETY: as above.
-    roots.extend(slots.iter().map(|s| unsafe { **s } as usize));
-    store.gc_heap.collect(roots);
+    // null, tagged or object reference (the collector is precise).
+    let exceptions = unsafe { store.objects.collect(&store.vm_store_ctx, &slots) };
+    store.gc_heap.collected(exceptions);
+    store.gc_scratch = slots;
 }

@@ -27,9 +27,9 @@
 //! ```
 //!
 //! Only values that point into the from-space at an 8-aligned address are
-//! objects: nulls, `i31`s (low bit 1), host references (low bits `100`)
-//! and exception handles (small integers, below any mapping of this heap)
-//! are left alone. Reference fields are known from each type's layout
+//! objects: nulls, `i31`s (low bit 1) and host references (low bits
+//! `100`) are left alone. Exception objects (`super::heap`) live here
+//! too. Reference fields are known from each type's layout
 //! (`weft_environ::gc::StructLayout`), registered per canonical type id
 //! when a module is instantiated in the store. Objects never hold
 //! interior pointers, and generated code reloads every reference from its
@@ -103,6 +103,9 @@ pub(crate) struct Semispace {
     active: usize,
     /// Layouts by canonical type id.
     layouts: Vec<Option<ObjLayout>>,
+    /// The reference payload slots of exception objects, by tag identity
+    /// (see `super::heap`).
+    tag_refs: Vec<Option<Box<[u32]>>>,
     /// Bytes live after the last collection.
     live: usize,
     /// Bytes handed out since the last collection, up to `gc_next`.
@@ -119,6 +122,7 @@ impl Semispace {
             capacity: capacity.next_multiple_of(page).max(page),
             active: 0,
             layouts: Vec::new(),
+            tag_refs: Vec::new(),
             live: 0,
             stats: Stats::default(),
         }
@@ -132,6 +136,18 @@ impl Semispace {
         }
         if self.layouts[i].is_none() {
             self.layouts[i] = Some(layout);
+        }
+    }
+
+    /// Records which payload slots of exceptions of tag identity `tag`
+    /// hold references.
+    pub(crate) fn register_tag(&mut self, tag: u32, refs: &[u32]) {
+        let i = tag as usize;
+        if self.tag_refs.len() <= i {
+            self.tag_refs.resize(i + 1, None);
+        }
+        if self.tag_refs[i].is_none() {
+            self.tag_refs[i] = Some(refs.into());
         }
     }
 
@@ -216,6 +232,11 @@ impl Semispace {
     unsafe fn size_of(&self, obj: usize) -> usize {
         // SAFETY: contract: a header is readable at `obj`.
         let header = unsafe { *(obj as *const u32) };
+        if header >> gc_object::KIND_SHIFT == super::heap::KIND_EXN {
+            // SAFETY: exception objects keep their length at +4.
+            let n = unsafe { *((obj + 4) as *const u32) };
+            return super::heap::size(n as usize);
+        }
         let id = header & gc_object::ID_MASK;
         match self.layout(id).expect("object of an unregistered type") {
             ObjLayout::Struct { size, .. } => *size as usize,
@@ -229,35 +250,30 @@ impl Semispace {
 
     /// Copies every object reachable from `roots` (addresses of slots
     /// holding raw references) to the other space, updates the slots, and
-    /// makes that space active. `foreign` receives every non-null value of
-    /// a reference field of a live object that is not an object (exception
-    /// handles among them: roots for the exception heap).
+    /// makes that space active. Returns how many exception objects
+    /// survived.
     ///
     /// # Safety
     ///
     /// Every root is a valid, writable slot; every reference value in the
-    /// heap's objects and roots is null, tagged, foreign or a live object
+    /// heap's objects and roots is null, tagged or a live object
     /// of the active space. Nothing may use a from-space address after.
-    pub(crate) unsafe fn collect(
-        &mut self,
-        ctx: &VMStoreContext,
-        roots: &[*mut u64],
-        foreign: &mut Vec<usize>,
-    ) {
+    pub(crate) unsafe fn collect(&mut self, ctx: &VMStoreContext, roots: &[*mut u64]) -> usize {
         if self.map.is_none() {
-            return;
+            return 0;
         }
+        let mut exceptions = 0;
         let t0 = std::time::Instant::now();
         let from = self.base(self.active);
         let from_end = ctx.gc_next.get();
         let to_space = 1 - self.active;
         let to = self.base(to_space);
         let mut to_next = to;
-        let forward = |slot: *mut u64, to_next: &mut usize, this: &Semispace| -> Option<usize> {
+        let forward = |slot: *mut u64, to_next: &mut usize, this: &Semispace| {
             // SAFETY: slots are valid (contract / fields of copied objects).
             let v = unsafe { *slot } as usize;
             if v < from || v >= from_end || v & gc_object::TAG_MASK as usize != 0 {
-                return (v != 0).then_some(v);
+                return;
             }
             // SAFETY: `v` is an object (or a forwarded one) of the from-space.
             let header = unsafe { *(v as *const u32) };
@@ -280,7 +296,6 @@ impl Semispace {
             };
             // SAFETY: see above.
             unsafe { *slot = new as u64 };
-            None
         };
         for r in roots {
             forward(*r, &mut to_next, self);
@@ -289,15 +304,26 @@ impl Semispace {
         while scan < to_next {
             // SAFETY: `scan` walks the copies, each a complete object.
             let header = unsafe { *(scan as *const u32) };
+            if header >> gc_object::KIND_SHIFT == super::heap::KIND_EXN {
+                exceptions += 1;
+                // SAFETY: exception objects keep their length at +4.
+                let n = unsafe { *((scan + 4) as *const u32) } as usize;
+                let tag = (header & gc_object::ID_MASK) as usize;
+                if let Some(Some(refs)) = self.tag_refs.get(tag) {
+                    for i in refs.iter() {
+                        let slot = scan + super::heap::PAYLOAD + 16 * *i as usize;
+                        forward(slot as *mut u64, &mut to_next, self);
+                    }
+                }
+                scan += super::heap::size(n);
+                continue;
+            }
             let id = header & gc_object::ID_MASK;
             let layout = self.layout(id).expect("object of an unregistered type");
             let size = match layout {
                 ObjLayout::Struct { size, refs, .. } => {
                     for off in refs.iter() {
-                        let slot = (scan + *off as usize) as *mut u64;
-                        if let Some(v) = forward(slot, &mut to_next, self) {
-                            foreign.push(v);
-                        }
+                        forward((scan + *off as usize) as *mut u64, &mut to_next, self);
                     }
                     *size as usize
                 }
@@ -307,9 +333,7 @@ impl Semispace {
                     if *kind == FieldKind::GcRef {
                         for i in 0..len as usize {
                             let slot = scan + gc_object::FIELDS as usize + 8 * i;
-                            if let Some(v) = forward(slot as *mut u64, &mut to_next, self) {
-                                foreign.push(v);
-                            }
+                            forward(slot as *mut u64, &mut to_next, self);
                         }
                     }
                     weft_environ::gc::array_size(*elem, len).expect("allocated arrays fit") as usize
@@ -342,5 +366,6 @@ impl Semispace {
         self.stats.window = window;
         self.stats.last_pause_ns = pause;
         self.stats.total_pause_ns += pause;
+        exceptions
     }
 }
