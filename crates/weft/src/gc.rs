@@ -78,6 +78,8 @@ pub struct GcHeapStats {
     pub total_pause_ns: u64,
     /// Roots the embedder holds.
     pub host_roots: usize,
+    /// Host values behind `externref`s still alive.
+    pub host_values: usize,
 }
 
 impl AnyRef {
@@ -137,7 +139,7 @@ impl AnyRef {
         if raw & gc_object::TAG_MASK != gc_object::HOST_TAG {
             return None;
         }
-        Some(&*store.extern_refs[((raw >> 3) - 1) as usize])
+        store.extern_refs.get(((raw >> 3) - 1) as usize)
     }
 
     /// The `i31` value (sign-extended), if this is an `i31ref`.

@@ -205,6 +205,7 @@ fn gc_stats(o: &crate::vm::StoreOpaque) -> crate::GcHeapStats {
         last_pause_ns: st.last_pause_ns,
         total_pause_ns: st.total_pause_ns,
         host_roots: o.gc_roots.len(),
+        host_values: o.extern_refs.len(),
     }
 }
 

@@ -178,49 +178,84 @@ impl From<f64> for Val {
 /// A reference to a host value, owned by a store (the `externref` type),
 /// or a GC value converted with `extern.convert_any`.
 ///
-/// Two `ExternRef`s are the same reference when they were produced by the
-/// same [`ExternRef::new`] call.
+/// An `ExternRef` is a root: the store keeps what it refers to alive until
+/// [`ExternRef::unroot`] (or the store's drop). Host values that neither
+/// wasm nor a root can reach any more are dropped by the next collection
+/// (`Store::gc`, or one the GC heap starts). Copies of an `ExternRef` name
+/// the same root; [`ExternRef::same`] tells whether two roots name the same
+/// reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ExternRef {
     pub(crate) store: StoreId,
-    pub(crate) index: u32,
-    /// For a converted GC value: its root (see [`crate::AnyRef`]).
-    pub(crate) any: Option<u32>,
+    /// The root (see `vm::gc::HostRoots`) holding the raw reference.
+    pub(crate) root: u32,
 }
 
 impl ExternRef {
-    /// Moves `value` into the store and returns a reference to it.
+    /// Moves `value` into the store and returns a (rooted) reference to it.
     pub fn new<T: Any + Send + Sync>(mut store: impl AsContextMut, value: T) -> ExternRef {
         let store = store.as_context_mut().0;
-        let index = store.extern_refs.len() as u32;
-        store.extern_refs.push(Box::new(value));
+        let index = store.extern_refs.insert(Box::new(value));
+        let raw = ((index as u64 + 1) << 3) | weft_environ::gc_object::HOST_TAG;
+        ExternRef::root(store, raw as usize)
+    }
+
+    /// Roots the raw (non-null) reference `raw`.
+    pub(crate) fn root(store: &mut crate::vm::StoreOpaque, raw: usize) -> ExternRef {
         ExternRef {
             store: store.id,
-            index,
-            any: None,
+            root: store.gc_roots.add(raw as u64),
         }
+    }
+
+    fn raw_in(&self, store: &crate::vm::StoreOpaque) -> u64 {
+        assert_eq!(
+            store.id, self.store,
+            "ExternRef used with a different store"
+        );
+        let raw = store.gc_roots.get(self.root);
+        assert!(raw != 0, "ExternRef used after unroot");
+        raw
     }
 
     /// The host value behind the reference; `()` for a GC value converted
     /// with `extern.convert_any` (see [`ExternRef::as_any`]).
     pub fn data<'a>(&self, store: &'a impl AsContext) -> &'a (dyn Any + Send + Sync) {
         let store = store.as_context().0;
+        let raw = self.raw_in(store);
+        if raw & weft_environ::gc_object::TAG_MASK == weft_environ::gc_object::HOST_TAG {
+            store
+                .extern_refs
+                .get(((raw >> 3) - 1) as usize)
+                .expect("a rooted host value is alive")
+        } else {
+            &()
+        }
+    }
+
+    /// The GC value this reference wraps (`extern.convert_any`), rooted
+    /// anew, if it is one.
+    pub fn as_any(&self, mut store: impl AsContextMut) -> Option<crate::AnyRef> {
+        let store = store.as_context_mut().0;
+        let raw = self.raw_in(store);
+        (raw & weft_environ::gc_object::TAG_MASK != weft_environ::gc_object::HOST_TAG)
+            .then(|| crate::AnyRef::root(store, raw))
+    }
+
+    /// Whether `self` and `other` refer to the same host value or object.
+    pub fn same(&self, other: &ExternRef, store: impl AsContext) -> bool {
+        let store = store.as_context().0;
+        self.raw_in(store) == other.raw_in(store)
+    }
+
+    /// Releases the root; the value may then be reclaimed.
+    pub fn unroot(self, mut store: impl AsContextMut) {
+        let store = store.as_context_mut().0;
         assert_eq!(
             store.id, self.store,
             "ExternRef used with a different store"
         );
-        match self.any {
-            Some(_) => &(),
-            None => &*store.extern_refs[self.index as usize],
-        }
-    }
-
-    /// The GC value this reference wraps (`extern.convert_any`), if any.
-    pub fn as_any(&self) -> Option<crate::AnyRef> {
-        self.any.map(|root| crate::AnyRef {
-            store: self.store,
-            root,
-        })
+        store.gc_roots.remove(self.root);
     }
 
     /// The raw value stored in tables and passed to wasm: a host
@@ -228,30 +263,11 @@ impl ExternRef {
     /// so that 0 stays null and host references never look like objects
     /// or `i31`s; a wrapped GC value is its own raw reference.
     pub(crate) fn to_raw(self, store: &crate::vm::StoreOpaque) -> usize {
-        match self.any {
-            Some(root) => store.gc_roots.get(root) as usize,
-            None => ((self.index as usize + 1) << 3) | weft_environ::gc_object::HOST_TAG as usize,
-        }
+        self.raw_in(store) as usize
     }
 
-    /// Inverse of [`ExternRef::to_raw`]; `None` for null. A GC value is
-    /// rooted.
+    /// Inverse of [`ExternRef::to_raw`], rooting the value; `None` for null.
     pub(crate) fn from_raw_gc(store: &mut crate::vm::StoreOpaque, raw: usize) -> Option<ExternRef> {
-        if raw == 0 {
-            return None;
-        }
-        if raw as u64 & weft_environ::gc_object::TAG_MASK == weft_environ::gc_object::HOST_TAG {
-            return Some(ExternRef {
-                store: store.id,
-                index: ((raw >> 3) - 1) as u32,
-                any: None,
-            });
-        }
-        let any = crate::AnyRef::root(store, raw as u64);
-        Some(ExternRef {
-            store: store.id,
-            index: 0,
-            any: Some(any.root),
-        })
+        (raw != 0).then(|| ExternRef::root(store, raw))
     }
 }

@@ -496,3 +496,61 @@ fn host_frames_hold_handles_across_collections() {
     let out = call(&mut store, &instance, "run", &[]).unwrap();
     assert_eq!(out[0].unwrap_i64(), 40 + 500 + 3 + 3);
 }
+
+/// Host values behind `externref`s live while a root or something
+/// reachable from wasm refers to them, and are dropped by a collection
+/// once nothing does.
+#[test]
+fn unreachable_host_references_are_dropped() {
+    use weft::{AsContextMut, ExternRef};
+    let body = r#"
+      (table $t 8 externref)
+      (global $g (mut externref) (ref.null extern))
+      (func (export "keep") (param externref) (param i32)
+        (table.set $t (i32.and (local.get 1) (i32.const 7)) (local.get 0)))
+      (func (export "global") (param externref) (global.set $g (local.get 0)))
+      (func (export "boxed") (param externref) (result (ref $node))
+        (struct.new $node (i64.const 0) (ref.null $node)))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let mut kept = None;
+    for i in 0..1000 {
+        let e = ExternRef::new(store.as_context_mut(), Counted(dropped.clone()));
+        call(
+            &mut store,
+            &inst,
+            "keep",
+            &[Val::ExternRef(Some(e)), Val::I32(i)],
+        )
+        .unwrap();
+        if i == 500 {
+            call(&mut store, &inst, "global", &[Val::ExternRef(Some(e))]).unwrap();
+        }
+        if i == 600 {
+            kept = Some(e);
+        } else {
+            e.unroot(&mut store);
+        }
+    }
+    assert_eq!(store.gc_heap_stats().host_values, 1000);
+    store.gc();
+    // Alive: the 8 in the table, the one in the global, the rooted one.
+    assert_eq!(store.gc_heap_stats().host_values, 10);
+    assert_eq!(dropped.load(std::sync::atomic::Ordering::Relaxed), 990);
+    let kept = kept.unwrap();
+    assert!(kept.data(&store).downcast_ref::<Counted>().is_some());
+    kept.unroot(&mut store);
+    store.gc();
+    assert_eq!(store.gc_heap_stats().host_values, 9);
+    // Indices are reused.
+    let e = ExternRef::new(store.as_context_mut(), 5u8);
+    assert_eq!(e.data(&store).downcast_ref::<u8>(), Some(&5));
+    assert!(e.same(&e, &store));
+}

@@ -72,7 +72,7 @@ pub(crate) struct StoreOpaque {
     pub(crate) memories: Vec<LinearMemory>,
     pub(crate) tables: Vec<TableData>,
     pub(crate) globals: Vec<GlobalData>,
-    pub(crate) extern_refs: Vec<Box<dyn Any + Send + Sync>>,
+    pub(crate) extern_refs: super::gc::HostValues,
     /// Canonical type id of each tag.
     pub(crate) tags: Vec<u32>,
     /// `VMFuncRef` address -> handle, for turning raw funcrefs into `Func`s.
@@ -138,7 +138,7 @@ impl StoreOpaque {
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
-            extern_refs: Vec::new(),
+            extern_refs: Default::default(),
             tags: Vec::new(),
             func_by_ref: HashMap::new(),
             modules: Vec::new(),

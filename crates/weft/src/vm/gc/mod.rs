@@ -20,5 +20,5 @@ pub(crate) mod roots;
 pub(crate) mod semispace;
 
 pub(crate) use heap::GcHeap;
-pub(crate) use host_roots::HostRoots;
+pub(crate) use host_roots::{HostRoots, HostValues};
 pub(crate) use semispace::Semispace;

@@ -257,9 +257,17 @@ pub(crate) unsafe fn collect(store: &mut StoreOpaque, start: Start, extra_slots:
     unsafe { stack_root_slots(store, start, &mut slots) };
     // SAFETY: the store's records and continuations are live.
     unsafe { continuation_root_slots(store, &mut slots) };
+    let mut marks = Vec::new();
     // SAFETY: every slot gathered above is live and writable, and holds a
     // null, tagged or object reference (the collector is precise).
-    let exceptions = unsafe { store.objects.collect(&store.vm_store_ctx, &slots) };
+    let exceptions = unsafe {
+        store
+            .objects
+            .collect(&store.vm_store_ctx, &slots, &mut marks)
+    };
     store.gc_heap.collected(exceptions);
+    if !store.extern_refs.is_empty() {
+        store.extern_refs.sweep(&marks);
+    }
     store.gc_scratch = slots;
 }

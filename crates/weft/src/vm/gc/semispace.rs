@@ -251,15 +251,30 @@ impl Semispace {
     /// Copies every object reachable from `roots` (addresses of slots
     /// holding raw references) to the other space, updates the slots, and
     /// makes that space active. Returns how many exception objects
-    /// survived.
+    /// survived; `host_marks` receives the index of every host reference
+    /// found in a root or a live object.
     ///
     /// # Safety
     ///
     /// Every root is a valid, writable slot; every reference value in the
     /// heap's objects and roots is null, tagged or a live object
     /// of the active space. Nothing may use a from-space address after.
-    pub(crate) unsafe fn collect(&mut self, ctx: &VMStoreContext, roots: &[*mut u64]) -> usize {
+    pub(crate) unsafe fn collect(
+        &mut self,
+        ctx: &VMStoreContext,
+        roots: &[*mut u64],
+        host_marks: &mut Vec<u32>,
+    ) -> usize {
+        let host = |v: usize, marks: &mut Vec<u32>| {
+            if v as u64 & gc_object::TAG_MASK == gc_object::HOST_TAG {
+                marks.push(((v >> 3) - 1) as u32);
+            }
+        };
         if self.map.is_none() {
+            for r in roots {
+                // SAFETY: roots are valid slots (contract).
+                host(unsafe { **r } as usize, host_marks);
+            }
             return 0;
         }
         let mut exceptions = 0;
@@ -269,36 +284,38 @@ impl Semispace {
         let to_space = 1 - self.active;
         let to = self.base(to_space);
         let mut to_next = to;
-        let forward = |slot: *mut u64, to_next: &mut usize, this: &Semispace| {
-            // SAFETY: slots are valid (contract / fields of copied objects).
-            let v = unsafe { *slot } as usize;
-            if v < from || v >= from_end || v & gc_object::TAG_MASK as usize != 0 {
-                return;
-            }
-            // SAFETY: `v` is an object (or a forwarded one) of the from-space.
-            let header = unsafe { *(v as *const u32) };
-            let new = if header == FORWARDED {
-                // SAFETY: a forwarded object keeps its copy's offset at +4.
-                to + unsafe { *((v + 4) as *const u32) } as usize
-            } else {
-                // SAFETY: a live object of a registered type.
-                let size = unsafe { this.size_of(v) };
-                // SAFETY: the to-space has room for every live byte (it is as
-                // large as the from-space), and the ranges are disjoint.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(v as *const u8, *to_next as *mut u8, size);
-                    *(v as *mut u32) = FORWARDED;
-                    *((v + 4) as *mut u32) = (*to_next - to) as u32;
+        let forward =
+            |slot: *mut u64, to_next: &mut usize, this: &Semispace, marks: &mut Vec<u32>| {
+                // SAFETY: slots are valid (contract / fields of copied objects).
+                let v = unsafe { *slot } as usize;
+                if v < from || v >= from_end || v & gc_object::TAG_MASK as usize != 0 {
+                    host(v, marks);
+                    return;
                 }
-                let n = *to_next;
-                *to_next += size;
-                n
+                // SAFETY: `v` is an object (or a forwarded one) of the from-space.
+                let header = unsafe { *(v as *const u32) };
+                let new = if header == FORWARDED {
+                    // SAFETY: a forwarded object keeps its copy's offset at +4.
+                    to + unsafe { *((v + 4) as *const u32) } as usize
+                } else {
+                    // SAFETY: a live object of a registered type.
+                    let size = unsafe { this.size_of(v) };
+                    // SAFETY: the to-space has room for every live byte (it is as
+                    // large as the from-space), and the ranges are disjoint.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(v as *const u8, *to_next as *mut u8, size);
+                        *(v as *mut u32) = FORWARDED;
+                        *((v + 4) as *mut u32) = (*to_next - to) as u32;
+                    }
+                    let n = *to_next;
+                    *to_next += size;
+                    n
+                };
+                // SAFETY: see above.
+                unsafe { *slot = new as u64 };
             };
-            // SAFETY: see above.
-            unsafe { *slot = new as u64 };
-        };
         for r in roots {
-            forward(*r, &mut to_next, self);
+            forward(*r, &mut to_next, self, host_marks);
         }
         let mut scan = to;
         while scan < to_next {
@@ -312,7 +329,7 @@ impl Semispace {
                 if let Some(Some(refs)) = self.tag_refs.get(tag) {
                     for i in refs.iter() {
                         let slot = scan + super::heap::PAYLOAD + 16 * *i as usize;
-                        forward(slot as *mut u64, &mut to_next, self);
+                        forward(slot as *mut u64, &mut to_next, self, host_marks);
                     }
                 }
                 scan += super::heap::size(n);
@@ -323,7 +340,12 @@ impl Semispace {
             let size = match layout {
                 ObjLayout::Struct { size, refs, .. } => {
                     for off in refs.iter() {
-                        forward((scan + *off as usize) as *mut u64, &mut to_next, self);
+                        forward(
+                            (scan + *off as usize) as *mut u64,
+                            &mut to_next,
+                            self,
+                            host_marks,
+                        );
                     }
                     *size as usize
                 }
@@ -333,7 +355,7 @@ impl Semispace {
                     if *kind == FieldKind::GcRef {
                         for i in 0..len as usize {
                             let slot = scan + gc_object::FIELDS as usize + 8 * i;
-                            forward(slot as *mut u64, &mut to_next, self);
+                            forward(slot as *mut u64, &mut to_next, self, host_marks);
                         }
                     }
                     weft_environ::gc::array_size(*elem, len).expect("allocated arrays fit") as usize
