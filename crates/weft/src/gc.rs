@@ -186,6 +186,35 @@ impl AnyRef {
         Ok((raw != 0).then(|| AnyRef::root(store, raw)))
     }
 
+    /// Writes reference field or element `index` (mutable fields only):
+    /// `value` must be of the field's type (checked), `None` for null.
+    pub fn set_ref_field(
+        &self,
+        mut store: impl AsContextMut,
+        index: u32,
+        value: Option<AnyRef>,
+    ) -> Result<()> {
+        let store = store.as_context_mut().0;
+        let raw = match value {
+            Some(v) => v.raw(store),
+            None => 0,
+        };
+        let (at, size, is_ref) = field_addr(store, self.raw(store), index)?;
+        if !is_ref {
+            bail!("field {index} is not a reference; set it with `set_field`");
+        }
+        let (heap, nullable) = field_ref_type(store, self.raw(store), index)?;
+        if raw == 0 && !nullable {
+            bail!("field {index} is not nullable");
+        }
+        if raw != 0 && !store.any_matches(raw, &heap) {
+            bail!("the value is not of field {index}'s type ({heap})");
+        }
+        // SAFETY: `field_addr` checked that the field lies in the object.
+        unsafe { crate::vm::gc_write_field(at, size, u128::from(raw)) };
+        Ok(())
+    }
+
     /// Releases the root; the value may then be collected.
     pub fn unroot(self, mut store: impl AsContextMut) {
         let store = store.as_context_mut().0;
@@ -209,6 +238,23 @@ pub(crate) fn kind_of(raw: u64) -> AnyKind {
         } else {
             AnyKind::Struct
         }
+    }
+}
+
+/// The heap type and nullability of reference field/element `index` of
+/// object `raw` (which must have one).
+fn field_ref_type(store: &StoreOpaque, raw: u64, index: u32) -> Result<(crate::HeapType, bool)> {
+    // SAFETY: a rooted untagged reference is a live object.
+    let header = unsafe { *(raw as *const u32) };
+    let id = header & gc_object::ID_MASK;
+    match store.engine.inner.types.field_ref_type(id, index) {
+        Some((heap, nullable, mutable)) => {
+            if !mutable {
+                bail!("field {index} is immutable");
+            }
+            Ok((heap, nullable))
+        }
+        None => bail!("field {index} is not a reference of the `any` hierarchy"),
     }
 }
 

@@ -114,6 +114,24 @@ impl WasmTy for Option<ExternRef> {
     }
 }
 
+impl WasmTy for Option<crate::AnyRef> {
+    fn valtype() -> ValType {
+        ValType::ANYREF
+    }
+    fn into_raw(self, store: &mut RawStore<'_>) -> Result<u128> {
+        store
+            .0
+            .val_to_raw(&crate::Val::AnyRef(self), &ValType::ANYREF)
+    }
+    /// A non-null reference becomes a host root (see [`crate::AnyRef`]).
+    fn from_raw(raw: u128, store: &mut RawStore<'_>) -> Self {
+        match store.0.raw_to_val(raw, &ValType::ANYREF) {
+            crate::Val::AnyRef(a) => a,
+            _ => None,
+        }
+    }
+}
+
 impl WasmTy for Option<crate::ExnRef> {
     fn valtype() -> ValType {
         ValType::EXNREF

@@ -31,6 +31,12 @@ impl ValType {
         heap: HeapType::Exn,
     });
 
+    /// `anyref`, i.e. `(ref null any)`.
+    pub const ANYREF: ValType = ValType::Ref(RefType {
+        nullable: true,
+        heap: HeapType::Any,
+    });
+
     /// Whether this is a reference type.
     pub fn is_ref(&self) -> bool {
         matches!(self, ValType::Ref(_))

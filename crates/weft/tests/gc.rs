@@ -554,3 +554,57 @@ fn unreachable_host_references_are_dropped() {
     assert_eq!(e.data(&store).downcast_ref::<u8>(), Some(&5));
     assert!(e.same(&e, &store));
 }
+
+/// References written from Rust (`set_ref_field`, typed calls with
+/// `Option<AnyRef>`) are checked against the field's type; a contref
+/// stored in a struct field survives collections and resumes.
+#[test]
+fn reference_fields_from_rust_and_contrefs_in_structs() {
+    let body = r#"
+      (type $f (func (result i64)))
+      (type $k (cont $f))
+      (type $holder (struct (field $c (mut (ref null $k))) (field $n (mut (ref null $node)))))
+      (func $body (result i64) (i64.const 99))
+      (elem declare func $body)
+      (func $churn (param $k i32)
+        (loop $l
+          (if (local.get $k)
+            (then
+              (drop (struct.new $node (i64.const 0) (ref.null $node)))
+              (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+              (br $l)))))
+      (func (export "holder") (result (ref $holder))
+        (struct.new $holder (cont.new $k (ref.func $body)) (ref.null $node)))
+      (func (export "node") (param i64) (result (ref $node))
+        (struct.new $node (local.get 0) (ref.null $node)))
+      (func (export "run") (param anyref) (result i64)
+        (local $h (ref null $holder))
+        (local.set $h (ref.cast (ref null $holder) (local.get 0)))
+        (call $churn (i32.const 400000))
+        (i64.add
+          (resume $k (struct.get $holder $c (local.get $h)))
+          (struct.get $node $v (struct.get $holder $n (local.get $h)))))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let out = call(&mut store, &inst, "holder", &[]).unwrap();
+    let Val::AnyRef(Some(holder)) = out[0].clone() else {
+        panic!()
+    };
+    let out = call(&mut store, &inst, "node", &[Val::I64(1)]).unwrap();
+    let Val::AnyRef(Some(node)) = out[0].clone() else {
+        panic!()
+    };
+    // Field 1 takes a $node; an i31 is refused, a node accepted.
+    let i31 = AnyRef::from_i31(&mut store, 3);
+    assert!(holder.set_ref_field(&mut store, 1, Some(i31)).is_err());
+    assert!(
+        holder.set_ref_field(&mut store, 0, None).is_err(),
+        "field 0 is a contref"
+    );
+    holder.set_ref_field(&mut store, 1, Some(node)).unwrap();
+    let run = inst
+        .get_typed_func::<Option<AnyRef>, i64>(&mut store, "run")
+        .unwrap();
+    assert_eq!(run.call(&mut store, Some(holder)).unwrap(), 100);
+    assert!(store.gc_heap_stats().collections >= 1);
+}

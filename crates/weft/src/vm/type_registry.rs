@@ -61,6 +61,9 @@ struct Entry {
     /// Whether this is an array type (else struct, function or
     /// continuation type).
     is_array: bool,
+    /// Struct fields (or an array's one element type): each its reference
+    /// type if it is a reference, and whether it is mutable.
+    fields: Vec<(Option<RefType>, bool)>,
 }
 
 #[derive(Default)]
@@ -126,10 +129,33 @@ impl TypeRegistry {
                         });
                         let is_array =
                             matches!(t.sub.composite_type.inner, CompositeInnerType::Array(_));
+                        let id_of = |idx: u32| {
+                            let idx = idx as usize;
+                            if idx >= start && idx < start + len {
+                                first + (idx - start) as u32
+                            } else {
+                                ids[idx]
+                            }
+                        };
+                        let field = |f: &wp::FieldType| {
+                            let r = match f.element_type {
+                                StorageType::Val(wp::ValType::Ref(r)) => {
+                                    Some(api_ref_type(&r, &id_of, info))
+                                }
+                                _ => None,
+                            };
+                            (r, f.mutable)
+                        };
+                        let fields = match &t.sub.composite_type.inner {
+                            CompositeInnerType::Struct(st) => st.fields.iter().map(field).collect(),
+                            CompositeInnerType::Array(a) => vec![field(&a.0)],
+                            _ => Vec::new(),
+                        };
                         inner.entries.push(Entry {
                             func,
                             sup,
                             is_array,
+                            fields,
                         });
                     }
                     inner.groups.insert(key, first);
@@ -177,6 +203,7 @@ impl TypeRegistry {
             func: Some(ty.clone()),
             sup: None,
             is_array: false,
+            fields: Vec::new(),
         });
         inner.groups.insert(key, id);
         id
@@ -229,6 +256,17 @@ impl TypeRegistry {
             (H::ConcreteFunc(_), H::Func) | (H::ConcreteCont(_), H::Cont) => true,
             _ => false,
         }
+    }
+
+    /// The reference type of field `index` of struct type `id` (or of the
+    /// elements of array type `id`, for any index), with whether it is
+    /// mutable; `None` if it is not a reference field.
+    pub(crate) fn field_ref_type(&self, id: u32, index: u32) -> Option<(HeapType, bool, bool)> {
+        let inner = self.inner.lock().unwrap();
+        let e = inner.entries.get(id as usize)?;
+        let i = if e.is_array { 0 } else { index as usize };
+        let (r, mutable) = e.fields.get(i)?;
+        r.as_ref().map(|r| (r.heap, r.nullable, *mutable))
     }
 
     /// The function type with canonical id `id`.
