@@ -97,9 +97,12 @@ impl<T> Store<T> {
         &mut self.inner.data
     }
 
-    /// Reclaims every exception object that neither wasm nor the host
-    /// ([`crate::ExnRef`] handles not yet unrooted) can reach. The store
-    /// also collects by itself when its exception heap grows.
+    /// Collects the store's managed heap now: reclaims every struct, array
+    /// and exception object, and every host value behind an `externref`,
+    /// that neither wasm (frames, suspended continuations, globals, tables)
+    /// nor the host (`AnyRef`, `ExnRef`, `ExternRef` roots not yet
+    /// unrooted) can reach. The store also collects by itself when its
+    /// allocation window fills up or exceptions pile up.
     pub fn gc(&mut self) {
         crate::vm::exceptions::collect_from_host(&mut self.inner.opaque);
     }
