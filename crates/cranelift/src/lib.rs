@@ -323,9 +323,15 @@ impl Compiler {
         let mut ctrl = Default::default();
         let names = ctx.func.params.user_named_funcs().clone();
         let isa = self.isa_for(&ctx.func);
+        let disasm = std::env::var_os("WEFT_DEBUG_ASM").is_some();
+        ctx.set_disasm(disasm);
+        let fname = ctx.func.name.to_string();
         let code = ctx
             .compile(isa, &mut ctrl)
             .map_err(|e| anyhow!("code generation failed: {:?}", e.inner))?;
+        if disasm && let Some(text) = &code.vcode {
+            eprintln!("{fname}:\n{text}");
+        }
         let mut relocs = Vec::new();
         for r in code.buffer.relocs() {
             let target = match &r.target {
