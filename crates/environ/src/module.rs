@@ -74,6 +74,10 @@ pub enum ConstOp {
     StructNew(u32),
     /// `struct.new_default`
     StructNewDefault(u32),
+    /// `struct.new_desc`: the fields, then the descriptor
+    StructNewDesc(u32),
+    /// `struct.new_default_desc`: the descriptor
+    StructNewDefaultDesc(u32),
     /// `array.new`
     ArrayNew(u32),
     /// `array.new_default`
@@ -236,9 +240,15 @@ impl ModuleInfo {
     /// The layout of struct type `ty`.
     pub fn struct_layout(&self, ty: u32) -> crate::gc::StructLayout {
         match &self.types[ty as usize].sub.composite_type.inner {
-            wasmparser::CompositeInnerType::Struct(s) => {
-                crate::gc::StructLayout::of(s, &|i| self.is_gc_type(i))
-            }
+            wasmparser::CompositeInnerType::Struct(s) => crate::gc::StructLayout::of(
+                s,
+                self.types[ty as usize]
+                    .sub
+                    .composite_type
+                    .descriptor_idx
+                    .is_some(),
+                &|i| self.is_gc_type(i),
+            ),
             other => panic!("type {ty} is not a struct type: {other:?}"),
         }
     }

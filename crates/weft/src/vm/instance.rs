@@ -461,15 +461,26 @@ fn eval_const(store: &mut StoreOpaque, inst: u32, expr: &ConstExpr) -> Result<u1
                 let x = stack.pop().unwrap() as u32;
                 u128::from((x << 1) | 1)
             }
-            ConstOp::StructNew(ty) | ConstOp::StructNewDefault(ty) => {
+            ConstOp::StructNew(ty)
+            | ConstOp::StructNewDefault(ty)
+            | ConstOp::StructNewDesc(ty)
+            | ConstOp::StructNewDefaultDesc(ty) => {
                 let module = store.instances[inst as usize].module.clone();
-                let vals = if let ConstOp::StructNew(_) = *op {
-                    let n = module.info().struct_fields(ty).len();
-                    Some(stack.split_off(stack.len() - n))
-                } else {
-                    None
+                // The descriptor is the last operand (`struct.new_desc`).
+                let desc = match *op {
+                    ConstOp::StructNewDesc(_) | ConstOp::StructNewDefaultDesc(_) => {
+                        Some(stack.pop().unwrap() as u64)
+                    }
+                    _ => None,
                 };
-                super::gc::ops::new_struct_no_gc(store, &module, ty, vals.as_deref())? as u128
+                let vals = match *op {
+                    ConstOp::StructNew(_) | ConstOp::StructNewDesc(_) => {
+                        let n = module.info().struct_fields(ty).len();
+                        Some(stack.split_off(stack.len() - n))
+                    }
+                    _ => None,
+                };
+                super::gc::ops::new_struct_no_gc(store, &module, ty, vals.as_deref(), desc)? as u128
             }
             ConstOp::ArrayNew(ty) | ConstOp::ArrayNewDefault(ty) => {
                 let module = store.instances[inst as usize].module.clone();
