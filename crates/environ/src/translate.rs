@@ -185,6 +185,7 @@ pub fn translate_module_with_limits<'a>(
                         module: import.module.to_string(),
                         name: import.name.to_string(),
                         index,
+                        exact: matches!(import.ty, TypeRef::FuncExact(_)),
                     });
                 }
             }

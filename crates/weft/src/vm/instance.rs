@@ -90,6 +90,7 @@ fn check_import(
     item: &Extern,
     expected: &ExternType,
     index: weft_environ::EntityIndex,
+    exact: bool,
 ) -> Result<(), String> {
     match (item, expected) {
         (Extern::Func(f), ExternType::Func(_)) => {
@@ -98,9 +99,16 @@ fn check_import(
             };
             let want = module.inner.type_ids[module.info().functions[fi as usize] as usize];
             let have = store.func_data(*f).type_id;
-            if !store.engine.inner.types.is_subtype(have, want) {
+            // An exact import admits the declared type only.
+            let ok = if exact {
+                have == want
+            } else {
+                store.engine.inner.types.is_subtype(have, want)
+            };
+            if !ok {
                 return Err(format!(
-                    "expected {}, found {}",
+                    "expected {}{}, found {}",
+                    if exact { "exactly " } else { "" },
                     store.engine.inner.types.func_type(want).unwrap(),
                     store.engine.inner.types.func_type(have).unwrap()
                 ));
@@ -206,7 +214,7 @@ pub(crate) fn instantiate(
     }
     for (import, item) in info.imports.iter().zip(imports) {
         let expected = module.entity_type(import.index);
-        check_import(store, module, item, &expected, import.index)
+        check_import(store, module, item, &expected, import.index, import.exact)
             .map_err(|why| import_mismatch(&import.module, &import.name, why))?;
     }
 
