@@ -37,12 +37,10 @@
 //!     size 24
 //! ```
 //!
-//! The proposal lets a subtype add a descriptor to a supertype that has
-//! none; the descriptor then follows the fields inherited from that
-//! supertype, so the supertype's layout stays a prefix and every subtype
-//! of a described type finds its descriptor at the same offset
-//! ([`StructLayout::with_descriptor`]; wasmparser 0.263 still rejects
-//! such subtypes, so today the descriptor always sits at +8).
+//! Validation keeps this a prefix too: a subtype has a descriptor exactly
+//! when its supertype has one (the proposal's rule since
+//! WebAssembly/custom-descriptors#109, which wasmparser 0.263 enforces), so
+//! every subtype of a described type has its descriptor at +8.
 
 use crate::vmoffsets::gc_object;
 use wasmparser::{AbstractHeapType, HeapType, StorageType, StructType, ValType};
@@ -139,37 +137,27 @@ pub struct StructLayout {
 impl StructLayout {
     /// Lays out `fields` (see the module docs), without a descriptor.
     pub fn new(fields: impl IntoIterator<Item = FieldKind>) -> StructLayout {
-        StructLayout::with_descriptor(None, fields)
+        StructLayout::with_descriptor(false, fields)
     }
 
-    /// Lays out `fields` with a hidden descriptor reference placed before
-    /// declared field `descriptor_at` (the number of fields of the nearest
-    /// supertype without a descriptor, 0 when there is none), or none
-    /// when `descriptor_at` is `None` (see the module docs).
+    /// Lays out `fields` after a hidden descriptor reference when
+    /// `descriptor` is set (see the module docs).
     pub fn with_descriptor(
-        descriptor_at: Option<usize>,
+        descriptor: bool,
         fields: impl IntoIterator<Item = FieldKind>,
     ) -> StructLayout {
         let mut off = gc_object::FIELDS;
-        let mut descriptor = None;
+        let descriptor = descriptor.then(|| {
+            let at = off;
+            off += FieldKind::GcRef.size();
+            at
+        });
         let mut out = Vec::new();
-        let place_descriptor = |off: &mut u32, descriptor: &mut Option<u32>| {
-            *off = off.next_multiple_of(8);
-            *descriptor = Some(*off);
-            *off += FieldKind::GcRef.size();
-        };
-        for (i, k) in fields.into_iter().enumerate() {
-            if descriptor_at == Some(i) {
-                place_descriptor(&mut off, &mut descriptor);
-            }
+        for k in fields {
             let align = k.size().min(8);
             off = off.next_multiple_of(align);
             out.push((off, k));
             off += k.size();
-        }
-        if descriptor.is_none() && descriptor_at.is_some() {
-            // After the last field (a supertype with as many fields).
-            place_descriptor(&mut off, &mut descriptor);
         }
         StructLayout {
             size: off.next_multiple_of(gc_object::ALIGN),
@@ -179,15 +167,14 @@ impl StructLayout {
     }
 
     /// The layout of a wasmparser struct type, with a hidden descriptor
-    /// field before field `descriptor_at` when the type has a
-    /// `descriptor` clause (see [`StructLayout::with_descriptor`]).
+    /// field when `descriptor` is set (the type has a `descriptor` clause).
     pub fn of(
         s: &StructType,
-        descriptor_at: Option<usize>,
+        descriptor: bool,
         is_gc_concrete: &dyn Fn(u32) -> bool,
     ) -> StructLayout {
         StructLayout::with_descriptor(
-            descriptor_at,
+            descriptor,
             s.fields
                 .iter()
                 .map(|f| storage_kind(f.element_type, is_gc_concrete)),
@@ -224,31 +211,14 @@ mod tests {
 
     #[test]
     fn the_descriptor_comes_first() {
-        let l = StructLayout::with_descriptor(Some(0), [FieldKind::Bits(1), FieldKind::Bits(8)]);
+        let l = StructLayout::with_descriptor(true, [FieldKind::Bits(1), FieldKind::Bits(8)]);
         assert_eq!(l.descriptor, Some(8));
         let offs: Vec<u32> = l.fields.iter().map(|f| f.0).collect();
         assert_eq!(offs, vec![16, 24]);
         assert_eq!(l.size, 32);
-        let empty = StructLayout::with_descriptor(Some(0), []);
+        let empty = StructLayout::with_descriptor(true, []);
         assert_eq!((empty.descriptor, empty.size), (Some(8), 16));
         assert_eq!(StructLayout::new([FieldKind::Bits(4)]).descriptor, None);
-    }
-
-    #[test]
-    fn a_descriptor_added_by_a_subtype_follows_the_inherited_fields() {
-        let sup = StructLayout::new([FieldKind::Bits(1), FieldKind::Bits(4)]);
-        let sub = StructLayout::with_descriptor(
-            Some(2),
-            [FieldKind::Bits(1), FieldKind::Bits(4), FieldKind::Bits(2)],
-        );
-        assert_eq!(&sub.fields[..2], &sup.fields[..]);
-        // Fields at 8 and 12; the descriptor 8-aligned at 16, then 24.
-        assert_eq!(sub.descriptor, Some(16));
-        assert_eq!(sub.fields[2].0, 24);
-        assert_eq!(sub.size, 32);
-        // A supertype with every field inherited: descriptor at the end.
-        let same = StructLayout::with_descriptor(Some(1), [FieldKind::Bits(1)]);
-        assert_eq!((same.descriptor, same.size), (Some(16), 24));
     }
 
     #[test]

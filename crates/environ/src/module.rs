@@ -244,43 +244,17 @@ impl ModuleInfo {
     /// The layout of struct type `ty`.
     pub fn struct_layout(&self, ty: u32) -> crate::gc::StructLayout {
         match &self.types[ty as usize].sub.composite_type.inner {
-            wasmparser::CompositeInnerType::Struct(s) => {
-                crate::gc::StructLayout::of(s, self.descriptor_at(ty), &|i| self.is_gc_type(i))
-            }
+            wasmparser::CompositeInnerType::Struct(s) => crate::gc::StructLayout::of(
+                s,
+                self.types[ty as usize]
+                    .sub
+                    .composite_type
+                    .descriptor_idx
+                    .is_some(),
+                &|i| self.is_gc_type(i),
+            ),
             other => panic!("type {ty} is not a struct type: {other:?}"),
         }
-    }
-
-    /// For a struct type with a descriptor, how many declared fields
-    /// precede the hidden descriptor field: those of the nearest supertype
-    /// without a descriptor (0 when every supertype has one), so that all
-    /// subtypes of a described type keep it at one offset.
-    fn descriptor_at(&self, ty: u32) -> Option<usize> {
-        let has_desc = |t: u32| {
-            self.types[t as usize]
-                .sub
-                .composite_type
-                .descriptor_idx
-                .is_some()
-        };
-        let sup = |t: u32| {
-            self.types[t as usize]
-                .sub
-                .supertype_idxs
-                .first()
-                .and_then(|i| i.as_module_index())
-        };
-        if !has_desc(ty) {
-            return None;
-        }
-        let mut t = ty;
-        while let Some(s) = sup(t) {
-            if !has_desc(s) {
-                return Some(self.struct_fields(s).len());
-            }
-            t = s;
-        }
-        Some(0)
     }
 
     /// The element storage and mutability of array type `ty`.
