@@ -39,7 +39,7 @@
 //!
 //! Validation keeps this a prefix too: a subtype has a descriptor exactly
 //! when its supertype has one (the proposal's rule since
-//! WebAssembly/custom-descriptors#109, which wasmparser 0.263 enforces), so
+//! WebAssembly/custom-descriptors#111, which wasmparser 0.263 enforces), so
 //! every subtype of a described type has its descriptor at +8.
 
 use crate::vmoffsets::gc_object;

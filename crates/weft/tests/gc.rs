@@ -532,7 +532,6 @@ fn descriptors_survive_collections() {
               (call $churn (local.get $garbage))
               (local.set $i (i32.add (local.get $i) (i32.const 1)))
               (br $build))))
-        (local.set $d (ref.null $vt))
         (loop $walk
           (if (i32.eqz (ref.is_null (local.get $head)))
             (then

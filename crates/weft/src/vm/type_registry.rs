@@ -346,9 +346,7 @@ fn canon_sub(sub: &wp::SubType, resolve: &dyn Fn(u32) -> CHeap) -> CSub {
             .iter()
             .map(|i| resolve(module_index(&i.unpack())))
             .collect(),
-        descriptor: c
-            .descriptor_idx
-            .map(|i| resolve(module_index(&i.unpack()))),
+        descriptor: c.descriptor_idx.map(|i| resolve(module_index(&i.unpack()))),
         describes: c.describes_idx.map(|i| resolve(module_index(&i.unpack()))),
         composite,
     }
