@@ -581,3 +581,36 @@ fn descriptors_survive_collections() {
     let out = call(&mut store, &inst, "cast_other", &[]).unwrap();
     assert_eq!(out[0].unwrap_i32(), 0);
 }
+
+/// Exact reference types through the embedding API: a global's exact type
+/// is visible as `HeapType::Exact`, accepts an object of exactly that type
+/// and refuses one of a subtype (which the inexact type accepts).
+#[test]
+fn host_values_of_exact_types() {
+    let body = r#"
+      (type $t (sub (struct (field i32))))
+      (type $s (sub $t (struct (field i32))))
+      (global (export "exact") (mut (ref null (exact $t))) (ref.null none))
+      (global (export "inexact") (mut (ref null $t)) (ref.null none))
+      (func (export "new_t") (result (ref $t)) (struct.new $t (i32.const 1)))
+      (func (export "new_s") (result (ref $t)) (struct.new $s (i32.const 2)))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let exact = inst.get_global(&mut store, "exact").unwrap();
+    let inexact = inst.get_global(&mut store, "inexact").unwrap();
+    let weft::ValType::Ref(r) = exact.ty(&store).content else {
+        panic!("not a reference global");
+    };
+    assert!(matches!(r.heap, weft::HeapType::Exact(_)), "{r}");
+    let weft::ValType::Ref(r) = inexact.ty(&store).content else {
+        panic!("not a reference global");
+    };
+    assert!(matches!(r.heap, weft::HeapType::Concrete(_)), "{r}");
+    let t = call(&mut store, &inst, "new_t", &[]).unwrap().remove(0);
+    let s = call(&mut store, &inst, "new_s", &[]).unwrap().remove(0);
+    exact.set(&mut store, t.clone()).unwrap();
+    let e = exact.set(&mut store, s.clone()).unwrap_err().to_string();
+    assert!(e.contains("wrong type"), "{e}");
+    inexact.set(&mut store, s).unwrap();
+    inexact.set(&mut store, t).unwrap();
+}

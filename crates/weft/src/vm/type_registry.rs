@@ -170,7 +170,7 @@ impl TypeRegistry {
                 ValType::V128 => CVal::V128,
                 ValType::Ref(r) => CVal::Ref {
                     nullable: r.nullable,
-                    exact: false,
+                    exact: r.heap.is_exact(),
                     heap: api_heap(&r.heap),
                 },
             }
@@ -231,6 +231,9 @@ impl TypeRegistry {
                 .is_some_and(|e| e.is_array)
         };
         match (have, want) {
+            // `(exact $t)` <: `$t` and whatever `$t` is a subtype of; only
+            // `(exact $t)` itself (equal above) and bottoms are below it.
+            (h, w) if h.is_exact() => self.heap_subtype(&h.inexact(), w),
             (H::None, w) => w.is_any(),
             (H::NoFunc, w) => w.is_func(),
             (H::NoExtern, H::Extern) | (H::NoExn, H::Exn) => true,
@@ -277,9 +280,12 @@ fn api_heap(h: &HeapType) -> CHeap {
         HeapType::NoExn => CHeap::Abstract(A::NoExn, false),
         HeapType::Cont => CHeap::Abstract(A::Cont, false),
         HeapType::NoCont => CHeap::Abstract(A::NoCont, false),
-        HeapType::ConcreteFunc(id) | HeapType::ConcreteCont(id) | HeapType::Concrete(id) => {
-            CHeap::External(*id)
-        }
+        HeapType::ConcreteFunc(id)
+        | HeapType::ConcreteCont(id)
+        | HeapType::Concrete(id)
+        | HeapType::ExactFunc(id)
+        | HeapType::ExactCont(id)
+        | HeapType::Exact(id) => CHeap::External(*id),
     }
 }
 
@@ -396,14 +402,19 @@ pub(crate) fn api_ref_type(
         wp::HeapType::Concrete(idx) | wp::HeapType::Exact(idx) => {
             let m = module_index(&idx);
             let id = id_of(m);
-            match info
-                .types
-                .get(m as usize)
-                .map(|t| &t.sub.composite_type.inner)
-            {
-                Some(wp::CompositeInnerType::Func(_)) => HeapType::ConcreteFunc(id),
-                Some(wp::CompositeInnerType::Cont(_)) => HeapType::ConcreteCont(id),
-                _ => HeapType::Concrete(id),
+            let exact = matches!(r.heap_type(), wp::HeapType::Exact(_));
+            match (
+                info.types
+                    .get(m as usize)
+                    .map(|t| &t.sub.composite_type.inner),
+                exact,
+            ) {
+                (Some(wp::CompositeInnerType::Func(_)), false) => HeapType::ConcreteFunc(id),
+                (Some(wp::CompositeInnerType::Func(_)), true) => HeapType::ExactFunc(id),
+                (Some(wp::CompositeInnerType::Cont(_)), false) => HeapType::ConcreteCont(id),
+                (Some(wp::CompositeInnerType::Cont(_)), true) => HeapType::ExactCont(id),
+                (_, false) => HeapType::Concrete(id),
+                (_, true) => HeapType::Exact(id),
             }
         }
     };
