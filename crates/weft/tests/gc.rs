@@ -614,3 +614,31 @@ fn host_values_of_exact_types() {
     inexact.set(&mut store, s).unwrap();
     inexact.set(&mut store, t).unwrap();
 }
+
+/// The embedder's field indices are the declared fields: the hidden
+/// descriptor field of a described struct is not one of them.
+#[test]
+fn host_field_access_skips_the_descriptor() {
+    let body = r#"
+      (rec
+        (type $obj (descriptor $vt) (struct (field (mut i64)) (field (ref null $obj))))
+        (type $vt (describes $obj) (struct (field i64))))
+      (func (export "make") (result anyref)
+        (struct.new_desc $obj (i64.const 41) (ref.null none) (struct.new $vt (i64.const 7))))
+      (func (export "tag") (param anyref) (result i64)
+        (struct.get $vt 0 (ref.get_desc $obj (ref.cast (ref $obj) (local.get 0)))))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let out = call(&mut store, &inst, "make", &[]).unwrap();
+    let Val::AnyRef(Some(a)) = out[0].clone() else {
+        panic!("expected a struct, got {:?}", out[0]);
+    };
+    assert_eq!(a.field(&store, 0).unwrap(), 41);
+    assert!(a.ref_field(&mut store, 1).unwrap().is_none());
+    assert!(a.field(&store, 2).is_err());
+    a.set_field(&mut store, 0, 42).unwrap();
+    assert_eq!(a.field(&store, 0).unwrap(), 42);
+    // The write went to the declared field, not over the descriptor.
+    let out = call(&mut store, &inst, "tag", &[Val::AnyRef(Some(a))]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 7);
+}
