@@ -38,6 +38,11 @@ const WASM_KEYS: &[(&str, &str, &str)] = &[
         "the stack-switching proposal (typed continuations)",
     ),
     ("gc", "y|n", "the GC proposal"),
+    (
+        "custom-descriptors",
+        "y|n",
+        "the custom-descriptors extension of GC (exact types, descriptors; weft only)",
+    ),
 ];
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -228,6 +233,9 @@ impl CommonOptions {
                     }
                     "gc" => {
                         config.wasm_gc(parse_bool("-W", key, value)?);
+                    }
+                    "custom-descriptors" => {
+                        config.wasm_custom_descriptors(parse_bool("-W", key, value)?);
                     }
                     _ => bail!(
                         "unknown `-W` setting `{key}`; available settings:\n{}",

@@ -119,6 +119,32 @@ fn gc_programs_run_by_default_and_gc_can_be_turned_off() {
 }
 
 #[test]
+fn custom_descriptors_are_on_by_default_and_can_be_turned_off() {
+    let f = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("descriptors.wat");
+    std::fs::write(
+        &f,
+        r#"(module
+          (rec
+            (type $t (descriptor $d) (struct (field i32)))
+            (type $d (describes $t) (struct (field i32))))
+          (func (export "tag") (param i32) (result i32)
+            (struct.get $d 0
+              (ref.get_desc $t
+                (struct.new_desc $t (i32.const 1) (struct.new $d (local.get 0)))))))"#,
+    )
+    .unwrap();
+    let f = f.to_str().unwrap();
+    let o = weft(&["run", "--invoke", "tag", f, "42"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "42\n");
+    for off in ["custom-descriptors=n", "gc=n"] {
+        let o = weft(&["run", "-W", off, "--invoke", "tag", f, "42"]);
+        assert_eq!(o.status.code(), Some(1), "{off}: {}", stderr(&o));
+        assert!(stderr(&o).contains("descriptor"), "{off}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn reactor_invoke_runs_initialize_first() {
     let o = weft(&[
         "run",

@@ -1078,10 +1078,35 @@ impl<'a, 'm> Translator<'a, 'm> {
             }
 
             // -------- GC (translate/gc.rs) --------
-            StructNew { struct_type_index } => self.translate_struct_new(struct_type_index, false),
-            StructNewDefault { struct_type_index } => {
-                self.translate_struct_new(struct_type_index, true)
+            StructNew { struct_type_index } => {
+                self.translate_struct_new(struct_type_index, false, false)
             }
+            StructNewDefault { struct_type_index } => {
+                self.translate_struct_new(struct_type_index, true, false)
+            }
+            StructNewDesc { struct_type_index } => {
+                self.translate_struct_new(struct_type_index, false, true)
+            }
+            StructNewDefaultDesc { struct_type_index } => {
+                self.translate_struct_new(struct_type_index, true, true)
+            }
+            RefGetDesc { type_index } => self.translate_ref_get_desc(type_index),
+            RefCastDescEqNonNull { hty } => self.translate_ref_cast_desc_eq(
+                weft_environ::wasmparser::RefType::new(false, hty).unwrap(),
+            ),
+            RefCastDescEqNullable { hty } => self.translate_ref_cast_desc_eq(
+                weft_environ::wasmparser::RefType::new(true, hty).unwrap(),
+            ),
+            BrOnCastDescEq {
+                relative_depth,
+                to_ref_type,
+                ..
+            } => self.translate_br_on_cast_desc_eq(relative_depth, to_ref_type, false),
+            BrOnCastDescEqFail {
+                relative_depth,
+                to_ref_type,
+                ..
+            } => self.translate_br_on_cast_desc_eq(relative_depth, to_ref_type, true),
             StructGet {
                 struct_type_index,
                 field_index,

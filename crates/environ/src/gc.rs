@@ -23,6 +23,24 @@
 //! x86_64 loads handle). Declaration order keeps a subtype's layout a
 //! prefix of its own (subtypes only append fields), so a field access
 //! through a supertype reads the same offset.
+//!
+//! A struct type with a descriptor (`(descriptor $d)`, custom-descriptors
+//! proposal) holds a reference to its descriptor object in a hidden first
+//! field, before the declared ones:
+//!
+//! ```text
+//!   (type $t (descriptor $d) (struct (field i32)))
+//!     +0   header
+//!     +4   0
+//!     +8   (ref (exact $d))  descriptor  (StructLayout::descriptor; traced)
+//!     +16  i32      field 0
+//!     size 24
+//! ```
+//!
+//! Validation keeps this a prefix too: a subtype has a descriptor exactly
+//! when its supertype has one (the proposal's rule since
+//! WebAssembly/custom-descriptors#111, which wasmparser 0.263 enforces), so
+//! every subtype of a described type has its descriptor at +8.
 
 use crate::vmoffsets::gc_object;
 use wasmparser::{AbstractHeapType, HeapType, StorageType, StructType, ValType};
@@ -108,14 +126,32 @@ pub struct StructLayout {
     /// Object size in bytes, header included, a multiple of
     /// `gc_object::ALIGN`.
     pub size: u32,
-    /// `(offset from the object's address, kind)` per field.
+    /// `(offset from the object's address, kind)` per declared field.
     pub fields: Vec<(u32, FieldKind)>,
+    /// Offset of the hidden descriptor reference (a [`FieldKind::GcRef`],
+    /// never null once the object is initialised), for struct types with a
+    /// descriptor.
+    pub descriptor: Option<u32>,
 }
 
 impl StructLayout {
-    /// Lays out `fields` (see the module docs).
+    /// Lays out `fields` (see the module docs), without a descriptor.
     pub fn new(fields: impl IntoIterator<Item = FieldKind>) -> StructLayout {
+        StructLayout::with_descriptor(false, fields)
+    }
+
+    /// Lays out `fields` after a hidden descriptor reference when
+    /// `descriptor` is set (see the module docs).
+    pub fn with_descriptor(
+        descriptor: bool,
+        fields: impl IntoIterator<Item = FieldKind>,
+    ) -> StructLayout {
         let mut off = gc_object::FIELDS;
+        let descriptor = descriptor.then(|| {
+            let at = off;
+            off += FieldKind::GcRef.size();
+            at
+        });
         let mut out = Vec::new();
         for k in fields {
             let align = k.size().min(8);
@@ -126,12 +162,19 @@ impl StructLayout {
         StructLayout {
             size: off.next_multiple_of(gc_object::ALIGN),
             fields: out,
+            descriptor,
         }
     }
 
-    /// The layout of a wasmparser struct type.
-    pub fn of(s: &StructType, is_gc_concrete: &dyn Fn(u32) -> bool) -> StructLayout {
-        StructLayout::new(
+    /// The layout of a wasmparser struct type, with a hidden descriptor
+    /// field when `descriptor` is set (the type has a `descriptor` clause).
+    pub fn of(
+        s: &StructType,
+        descriptor: bool,
+        is_gc_concrete: &dyn Fn(u32) -> bool,
+    ) -> StructLayout {
+        StructLayout::with_descriptor(
+            descriptor,
             s.fields
                 .iter()
                 .map(|f| storage_kind(f.element_type, is_gc_concrete)),
@@ -164,6 +207,18 @@ mod tests {
         assert_eq!(offs, vec![8, 16, 24, 28, 32]);
         assert_eq!(l.size, 48);
         assert_eq!(StructLayout::new([]).size, 8);
+    }
+
+    #[test]
+    fn the_descriptor_comes_first() {
+        let l = StructLayout::with_descriptor(true, [FieldKind::Bits(1), FieldKind::Bits(8)]);
+        assert_eq!(l.descriptor, Some(8));
+        let offs: Vec<u32> = l.fields.iter().map(|f| f.0).collect();
+        assert_eq!(offs, vec![16, 24]);
+        assert_eq!(l.size, 32);
+        let empty = StructLayout::with_descriptor(true, []);
+        assert_eq!((empty.descriptor, empty.size), (Some(8), 16));
+        assert_eq!(StructLayout::new([FieldKind::Bits(4)]).descriptor, None);
     }
 
     #[test]

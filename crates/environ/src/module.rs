@@ -28,6 +28,10 @@ pub struct Import {
     pub name: String,
     /// The entity the import defines in this module.
     pub index: EntityIndex,
+    /// A function import declared `(func (exact ...))` (custom
+    /// descriptors): the provided function's type must be exactly the
+    /// declared one, not a subtype.
+    pub exact: bool,
 }
 
 /// A constant expression, kept as a small stack program.
@@ -74,6 +78,10 @@ pub enum ConstOp {
     StructNew(u32),
     /// `struct.new_default`
     StructNewDefault(u32),
+    /// `struct.new_desc`: the fields, then the descriptor
+    StructNewDesc(u32),
+    /// `struct.new_default_desc`: the descriptor
+    StructNewDefaultDesc(u32),
     /// `array.new`
     ArrayNew(u32),
     /// `array.new_default`
@@ -236,9 +244,15 @@ impl ModuleInfo {
     /// The layout of struct type `ty`.
     pub fn struct_layout(&self, ty: u32) -> crate::gc::StructLayout {
         match &self.types[ty as usize].sub.composite_type.inner {
-            wasmparser::CompositeInnerType::Struct(s) => {
-                crate::gc::StructLayout::of(s, &|i| self.is_gc_type(i))
-            }
+            wasmparser::CompositeInnerType::Struct(s) => crate::gc::StructLayout::of(
+                s,
+                self.types[ty as usize]
+                    .sub
+                    .composite_type
+                    .descriptor_idx
+                    .is_some(),
+                &|i| self.is_gc_type(i),
+            ),
             other => panic!("type {ty} is not a struct type: {other:?}"),
         }
     }

@@ -43,6 +43,9 @@ pub fn default_features() -> WasmFeatures {
         | WasmFeatures::WIDE_ARITHMETIC
         | WasmFeatures::GC
         | WasmFeatures::GC_TYPES
+        // Exact reference types and struct descriptors (an extension of
+        // GC, `weft_environ::gc` has the layout).
+        | WasmFeatures::CUSTOM_DESCRIPTORS
         | WasmFeatures::EXCEPTIONS
         | WasmFeatures::STACK_SWITCHING
         // The pre-3.0 instructions (`try`, `catch`, `rethrow`, `delegate`)
@@ -77,6 +80,12 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
             Operator::StructNew { struct_type_index } => ConstOp::StructNew(struct_type_index),
             Operator::StructNewDefault { struct_type_index } => {
                 ConstOp::StructNewDefault(struct_type_index)
+            }
+            Operator::StructNewDesc { struct_type_index } => {
+                ConstOp::StructNewDesc(struct_type_index)
+            }
+            Operator::StructNewDefaultDesc { struct_type_index } => {
+                ConstOp::StructNewDefaultDesc(struct_type_index)
             }
             Operator::ArrayNew { array_type_index } => ConstOp::ArrayNew(array_type_index),
             Operator::ArrayNewDefault { array_type_index } => {
@@ -176,6 +185,7 @@ pub fn translate_module_with_limits<'a>(
                         module: import.module.to_string(),
                         name: import.name.to_string(),
                         index,
+                        exact: matches!(import.ty, TypeRef::FuncExact(_)),
                     });
                 }
             }

@@ -57,6 +57,8 @@ pub enum Trap {
     /// The managed heap could not hold a new object (its configured limit
     /// was reached, or the object is larger than any heap can be).
     GcHeapOutOfMemory,
+    /// `ref.cast_desc_eq` of a value whose descriptor is not the given one.
+    DescriptorCastFailure,
 }
 
 impl Trap {
@@ -82,6 +84,7 @@ impl Trap {
         Trap::CastFailure,
         Trap::ArrayOutOfBounds,
         Trap::GcHeapOutOfMemory,
+        Trap::DescriptorCastFailure,
     ];
 
     /// A stable small number for this trap (1-based, never zero), used as
@@ -119,6 +122,7 @@ impl Trap {
             Trap::CastFailure => "cast failure",
             Trap::ArrayOutOfBounds => "out of bounds array access",
             Trap::GcHeapOutOfMemory => "out of memory: the GC heap is full",
+            Trap::DescriptorCastFailure => "descriptor cast failure",
         }
     }
 }

@@ -169,6 +169,152 @@ pub const ALIASES: &[Alias] = &[
         accepted: "field is immutable",
         reason: "wasmparser's wording for `struct.set` on an immutable field (GC)",
     },
+    // Custom descriptors: wasmparser checks the descriptor/describes pairing
+    // and names the failed rule where the spec interpreter names the types.
+    Alias {
+        expected: "descriptor type is outside rec group",
+        prefix: false,
+        accepted: "unknown type",
+        reason: "a `descriptor` clause naming a later group: wasmparser reports the index as not yet \
+                 defined",
+    },
+    Alias {
+        expected: "descriptor type is outside rec group",
+        prefix: false,
+        accepted: "descriptor with no matching describes",
+        reason: "a `descriptor` clause naming an earlier group's type: that type's `describes` cannot \
+                 point back, which is what wasmparser reports",
+    },
+    Alias {
+        expected: "described type is outside rec group",
+        prefix: false,
+        accepted: "forward describes reference",
+        reason: "a `describes` clause naming a later group: wasmparser reports the forward reference",
+    },
+    Alias {
+        expected: "described type is outside rec group",
+        prefix: false,
+        accepted: "describes with no matching descriptor",
+        reason: "a `describes` clause naming an earlier group's type: that type's `descriptor` cannot \
+                 point back, which is what wasmparser reports",
+    },
+    Alias {
+        expected: "type is not described by its descriptor",
+        prefix: false,
+        accepted: "descriptor with no matching describes",
+        reason: "the same unpaired `descriptor` clause, named from the descriptor's side",
+    },
+    Alias {
+        expected: "described type is not described by descriptor",
+        prefix: false,
+        accepted: "describes with no matching descriptor",
+        reason: "the same unpaired `describes` clause, named from the described type's side",
+    },
+    Alias {
+        expected: "forward use of described type",
+        prefix: false,
+        accepted: "forward describes reference",
+        reason: "wasmparser's wording for a `describes` clause naming a later type of the group",
+    },
+    Alias {
+        expected: "descriptor type must be a struct",
+        prefix: false,
+        accepted: "descriptor clause on non-struct type",
+        reason: "wasmparser's wording for a `descriptor` clause on (or naming) an array or function type",
+    },
+    Alias {
+        expected: "described type must be a struct",
+        prefix: false,
+        accepted: "describes clause on non-struct type",
+        reason: "wasmparser's wording for a `describes` clause on (or naming) an array or function type",
+    },
+    Alias {
+        expected: "sub type",
+        prefix: true,
+        accepted: "supertype of type without descriptor cannot have descriptor",
+        reason: "a subtype whose descriptor or describes clause breaks its supertype's: the spec \
+                 interpreter reports the failed match (`sub type 2 does not match super type 0`), \
+                 wasmparser the clause that breaks it",
+    },
+    Alias {
+        expected: "sub type",
+        prefix: true,
+        accepted: "supertype of descriptor must be a descriptor",
+        reason: "a subtype whose descriptor or describes clause breaks its supertype's: the spec \
+                 interpreter reports the failed match (`sub type 2 does not match super type 0`), \
+                 wasmparser the clause that breaks it",
+    },
+    Alias {
+        expected: "sub type",
+        prefix: true,
+        accepted: "supertype of non-descriptor type cannot be a descriptor",
+        reason: "a subtype whose descriptor or describes clause breaks its supertype's: the spec \
+                 interpreter reports the failed match (`sub type 2 does not match super type 0`), \
+                 wasmparser the clause that breaks it",
+    },
+    Alias {
+        expected: "sub type",
+        prefix: true,
+        accepted: "sub type with descriptor must have super type with descriptor",
+        reason: "a subtype whose descriptor or describes clause breaks its supertype's: the spec \
+                 interpreter reports the failed match (`sub type 2 does not match super type 0`), \
+                 wasmparser the clause that breaks it",
+    },
+    Alias {
+        expected: "descriptor type",
+        prefix: true,
+        accepted: "supertype of described type must be described by supertype of descriptor",
+        reason: "`descriptor type 3 does not match`: the subtype's descriptor is not a subtype of the \
+                 supertype's descriptor, in wasmparser's words",
+    },
+    Alias {
+        expected: "described type",
+        prefix: true,
+        accepted: "supertype of descriptor does not match",
+        reason: "`described type 2 does not match`: the descriptor's supertype does not describe the \
+                 described type's supertype, in wasmparser's words",
+    },
+    Alias {
+        expected: "type any does not have a descriptor",
+        prefix: false,
+        accepted: "unexpected heap type",
+        reason: "`ref.cast_desc_eq`/`br_on_cast_desc_eq` to an abstract heap type: wasmparser rejects \
+                 the heap type itself",
+    },
+    Alias {
+        expected: "type none does not have a descriptor",
+        prefix: false,
+        accepted: "unexpected heap type",
+        reason: "`ref.cast_desc_eq`/`br_on_cast_desc_eq` to an abstract heap type: wasmparser rejects \
+                 the heap type itself",
+    },
+    Alias {
+        expected: "type 0 does not have a descriptor",
+        prefix: false,
+        accepted: "cast target must have descriptor",
+        reason: "`ref.cast_desc_eq`/`br_on_cast_desc_eq` to a type without a descriptor: the spec \
+                 interpreter names the type index, wasmparser does not",
+    },
+    Alias {
+        expected: "type 1 does not have a descriptor",
+        prefix: false,
+        accepted: "cast target must have descriptor",
+        reason: "`ref.cast_desc_eq`/`br_on_cast_desc_eq` to a type without a descriptor: the spec \
+                 interpreter names the type index, wasmparser does not",
+    },
+    Alias {
+        expected: "type without descriptor",
+        prefix: false,
+        accepted: "expected type with descriptor",
+        reason: "`ref.get_desc` of a type without a descriptor, in wasmparser's words",
+    },
+    Alias {
+        expected: "type without descriptor requires non-descriptor allocation",
+        prefix: false,
+        accepted: "is not described",
+        reason: "`struct.new_desc` of a type without a descriptor: wasmparser says the type `is not \
+                 described`",
+    },
 ];
 
 /// Whether `actual` (one message) satisfies the script's `expected` text.

@@ -354,10 +354,25 @@ impl Config {
         self
     }
 
-    /// Enables or disables the GC proposal (and its types).
+    /// Enables or disables the GC proposal (and its types). Disabling it
+    /// also disables custom descriptors, which extend it.
     pub fn wasm_gc(&mut self, enable: bool) -> &mut Config {
         self.features.set(WasmFeatures::GC, enable);
         self.features.set(WasmFeatures::GC_TYPES, enable);
+        if !enable {
+            self.features.remove(WasmFeatures::CUSTOM_DESCRIPTORS);
+        }
+        self
+    }
+
+    /// Enables or disables the custom-descriptors proposal (on by default
+    /// with GC): exact reference types `(ref (exact $t))`, struct types
+    /// with `descriptor`/`describes` clauses, `struct.new_desc`,
+    /// `ref.get_desc`, `ref.cast_desc_eq`, `br_on_cast_desc_eq(_fail)`.
+    /// It also relaxes `br_on_cast`'s typing (the target need only share
+    /// the source's hierarchy), so Wasm 3.0 test suites run without it.
+    pub fn wasm_custom_descriptors(&mut self, enable: bool) -> &mut Config {
+        self.features.set(WasmFeatures::CUSTOM_DESCRIPTORS, enable);
         self
     }
 

@@ -131,6 +131,13 @@ pub enum HeapType {
     ConcreteFunc(u32),
     /// A concrete non-function (GC) type, by engine canonical type id.
     Concrete(u32),
+    /// `(exact $t)` of a continuation type (custom descriptors): that
+    /// type only, no subtype.
+    ExactCont(u32),
+    /// `(exact $t)` of a function type.
+    ExactFunc(u32),
+    /// `(exact $t)` of a struct or array type.
+    Exact(u32),
 }
 
 impl HeapType {
@@ -138,7 +145,7 @@ impl HeapType {
     pub fn is_func(&self) -> bool {
         matches!(
             self,
-            HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_)
+            HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) | HeapType::ExactFunc(_)
         )
     }
 
@@ -146,7 +153,7 @@ impl HeapType {
     pub fn is_cont(&self) -> bool {
         matches!(
             self,
-            HeapType::Cont | HeapType::NoCont | HeapType::ConcreteCont(_)
+            HeapType::Cont | HeapType::NoCont | HeapType::ConcreteCont(_) | HeapType::ExactCont(_)
         )
     }
 
@@ -162,7 +169,27 @@ impl HeapType {
                 | HeapType::Array
                 | HeapType::None
                 | HeapType::Concrete(_)
+                | HeapType::Exact(_)
         )
+    }
+
+    /// Whether this is an exact heap type `(exact $t)`.
+    pub fn is_exact(&self) -> bool {
+        matches!(
+            self,
+            HeapType::ExactCont(_) | HeapType::ExactFunc(_) | HeapType::Exact(_)
+        )
+    }
+
+    /// The inexact heap type `$t` of an exact `(exact $t)`; other heap
+    /// types unchanged.
+    pub fn inexact(self) -> HeapType {
+        match self {
+            HeapType::ExactCont(id) => HeapType::ConcreteCont(id),
+            HeapType::ExactFunc(id) => HeapType::ConcreteFunc(id),
+            HeapType::Exact(id) => HeapType::Concrete(id),
+            h => h,
+        }
     }
 
     /// Whether references of this heap type are extern references.
@@ -191,6 +218,9 @@ impl fmt::Display for HeapType {
             HeapType::ConcreteCont(id) => write!(f, "(cont type #{id})"),
             HeapType::ConcreteFunc(id) => write!(f, "(func type #{id})"),
             HeapType::Concrete(id) => write!(f, "(type #{id})"),
+            HeapType::ExactCont(id) => write!(f, "(exact (cont type #{id}))"),
+            HeapType::ExactFunc(id) => write!(f, "(exact (func type #{id}))"),
+            HeapType::Exact(id) => write!(f, "(exact (type #{id}))"),
         }
     }
 }

@@ -608,3 +608,149 @@ fn reference_fields_from_rust_and_contrefs_in_structs() {
     assert_eq!(run.call(&mut store, Some(holder)).unwrap(), 100);
     assert!(store.gc_heap_stats().collections >= 1);
 }
+
+/// Custom descriptors: each object's descriptor lives in its hidden
+/// descriptor field only (no local, global or table holds most of them),
+/// so the collector must trace that field and update it when both move.
+#[test]
+fn descriptors_survive_collections() {
+    let body = r#"
+      (rec
+        (type $obj (descriptor $vt) (struct (field $v i64) (field $next (ref null $obj))))
+        (type $vt (describes $obj) (struct (field $tag i64))))
+      (global $g (ref $obj)
+        (struct.new_desc $obj (i64.const 7) (ref.null $obj) (struct.new $vt (i64.const 99))))
+      (func $churn (param $k i32)
+        (loop $l
+          (if (local.get $k)
+            (then
+              (drop (struct.new $node (i64.const -1) (ref.null $node)))
+              (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+              (br $l)))))
+      ;; Builds a list of $n objects, a new descriptor for every two (its
+      ;; tag the even value), with $garbage dead nodes per object; then
+      ;; checks every descriptor and returns (sum of values, number of
+      ;; objects sharing their descriptor with the next one).
+      (func (export "build_and_check") (param $n i32) (param $garbage i32) (result i64 i64)
+        (local $head (ref null $obj)) (local $next (ref null $obj))
+        (local $d (ref null (exact $vt))) (local $i i32) (local $sum i64) (local $shared i64)
+        (loop $build
+          (if (i32.lt_u (local.get $i) (local.get $n))
+            (then
+              (if (i32.eqz (i32.and (local.get $i) (i32.const 1)))
+                (then (local.set $d (struct.new $vt (i64.extend_i32_u (local.get $i))))))
+              (local.set $head
+                (struct.new_desc $obj (i64.extend_i32_u (local.get $i)) (local.get $head) (local.get $d)))
+              (call $churn (local.get $garbage))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $build))))
+        (loop $walk
+          (if (i32.eqz (ref.is_null (local.get $head)))
+            (then
+              (if (i64.ne (struct.get $vt $tag (ref.get_desc $obj (local.get $head)))
+                          (i64.and (struct.get $obj $v (local.get $head)) (i64.const -2)))
+                (then (unreachable)))
+              (drop (ref.cast_desc_eq (ref $obj) (local.get $head)
+                (ref.get_desc $obj (local.get $head))))
+              (local.set $next (struct.get $obj $next (local.get $head)))
+              (if (i32.wrap_i64 (i64.and (struct.get $obj $v (local.get $head)) (i64.const 1)))
+                (then
+                  (if (ref.eq (ref.get_desc $obj (local.get $head))
+                              (ref.get_desc $obj (ref.as_non_null (local.get $next))))
+                    (then (local.set $shared (i64.add (local.get $shared) (i64.const 1)))))))
+              (local.set $sum (i64.add (local.get $sum) (struct.get $obj $v (local.get $head))))
+              (local.set $head (local.get $next))
+              (br $walk))))
+        (local.get $sum) (local.get $shared))
+      ;; A descriptor created by a global's initializer, read after the
+      ;; collections, and a cast against another descriptor that must fail.
+      (func (export "global_tag") (result i64)
+        (struct.get $vt $tag (ref.get_desc $obj (global.get $g))))
+      (func (export "cast_other") (result i32)
+        (block $ok (result (ref $obj))
+          (br_on_cast_desc_eq $ok (ref $obj) (ref $obj)
+            (global.get $g) (struct.new $vt (i64.const 99)))
+          (return (i32.const 0)))
+        (drop)
+        (i32.const 1))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let n = 20_000i64;
+    let out = call(
+        &mut store,
+        &inst,
+        "build_and_check",
+        &[Val::I32(n as i32), Val::I32(100)],
+    )
+    .unwrap();
+    assert_eq!(out[0].unwrap_i64(), n * (n - 1) / 2);
+    assert_eq!(out[1].unwrap_i64(), n / 2);
+    let stats = store.gc_heap_stats();
+    assert!(stats.collections >= 5, "{stats:?}");
+    let out = call(&mut store, &inst, "global_tag", &[]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 99);
+    // Same tag, different descriptor object: no branch.
+    let out = call(&mut store, &inst, "cast_other", &[]).unwrap();
+    assert_eq!(out[0].unwrap_i32(), 0);
+}
+
+/// Exact reference types through the embedding API: a global's exact type
+/// is visible as `HeapType::Exact`, accepts an object of exactly that type
+/// and refuses one of a subtype (which the inexact type accepts).
+#[test]
+fn host_values_of_exact_types() {
+    let body = r#"
+      (type $t (sub (struct (field i32))))
+      (type $s (sub $t (struct (field i32))))
+      (global (export "exact") (mut (ref null (exact $t))) (ref.null none))
+      (global (export "inexact") (mut (ref null $t)) (ref.null none))
+      (func (export "new_t") (result (ref $t)) (struct.new $t (i32.const 1)))
+      (func (export "new_s") (result (ref $t)) (struct.new $s (i32.const 2)))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let exact = inst.get_global(&mut store, "exact").unwrap();
+    let inexact = inst.get_global(&mut store, "inexact").unwrap();
+    let weft::ValType::Ref(r) = exact.ty(&store).content else {
+        panic!("not a reference global");
+    };
+    assert!(matches!(r.heap, weft::HeapType::Exact(_)), "{r}");
+    let weft::ValType::Ref(r) = inexact.ty(&store).content else {
+        panic!("not a reference global");
+    };
+    assert!(matches!(r.heap, weft::HeapType::Concrete(_)), "{r}");
+    let t = call(&mut store, &inst, "new_t", &[]).unwrap().remove(0);
+    let s = call(&mut store, &inst, "new_s", &[]).unwrap().remove(0);
+    exact.set(&mut store, t.clone()).unwrap();
+    let e = exact.set(&mut store, s.clone()).unwrap_err().to_string();
+    assert!(e.contains("wrong type"), "{e}");
+    inexact.set(&mut store, s).unwrap();
+    inexact.set(&mut store, t).unwrap();
+}
+
+/// The embedder's field indices are the declared fields: the hidden
+/// descriptor field of a described struct is not one of them.
+#[test]
+fn host_field_access_skips_the_descriptor() {
+    let body = r#"
+      (rec
+        (type $obj (descriptor $vt) (struct (field (mut i64)) (field (ref null $obj))))
+        (type $vt (describes $obj) (struct (field i64))))
+      (func (export "make") (result anyref)
+        (struct.new_desc $obj (i64.const 41) (ref.null none) (struct.new $vt (i64.const 7))))
+      (func (export "tag") (param anyref) (result i64)
+        (struct.get $vt 0 (ref.get_desc $obj (ref.cast (ref $obj) (local.get 0)))))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let out = call(&mut store, &inst, "make", &[]).unwrap();
+    let Val::AnyRef(Some(a)) = out[0].clone() else {
+        panic!("expected a struct, got {:?}", out[0]);
+    };
+    assert_eq!(a.field(&store, 0).unwrap(), 41);
+    assert!(a.ref_field(&mut store, 1).unwrap().is_none());
+    assert!(a.field(&store, 2).is_err());
+    a.set_field(&mut store, 0, 42).unwrap();
+    assert_eq!(a.field(&store, 0).unwrap(), 42);
+    // The write went to the declared field, not over the descriptor.
+    let out = call(&mut store, &inst, "tag", &[Val::AnyRef(Some(a))]).unwrap();
+    assert_eq!(out[0].unwrap_i64(), 7);
+}

@@ -168,9 +168,16 @@ impl<'a, 'm> Translator<'a, 'm> {
 
     // ---- structs ------------------------------------------------------------
 
-    pub(super) fn translate_struct_new(&mut self, ty: u32, default: bool) {
+    /// `struct.new(_default)` and, with `desc` set, `struct.new(_default)_desc`
+    /// (the descriptor is the last operand; null traps).
+    pub(super) fn translate_struct_new(&mut self, ty: u32, default: bool, desc: bool) {
         let fields = self.env.info.struct_fields(ty);
         let layout = self.env.info.struct_layout(ty);
+        let d = desc.then(|| {
+            let d = self.pop();
+            self.null_check(d);
+            d
+        });
         let vals = if default {
             let mut v = Vec::new();
             for f in &fields {
@@ -184,10 +191,27 @@ impl<'a, 'm> Translator<'a, 'm> {
         let size = self.b.ins().iconst(I64, i64::from(layout.size));
         let header = self.gc_header(ty, None);
         let p = self.gc_alloc(size, header);
+        if let (Some(off), Some(d)) = (layout.descriptor, d) {
+            self.b.ins().store(obj_flags(), d, p, off as i32);
+        }
         for ((f, (off, _)), v) in fields.iter().zip(&layout.fields).zip(vals) {
             self.store_field(access(*f), v, p, *off as i32);
         }
         self.push(p);
+    }
+
+    /// `ref.get_desc $t`: the hidden descriptor field.
+    pub(super) fn translate_ref_get_desc(&mut self, ty: u32) {
+        let r = self.pop();
+        self.null_check(r);
+        let off = self
+            .env
+            .info
+            .struct_layout(ty)
+            .descriptor
+            .expect("validated: ref.get_desc names a type with a descriptor");
+        let d = self.b.ins().load(PTR, obj_flags(), r, off as i32);
+        self.push(d);
     }
 
     pub(super) fn translate_struct_get(&mut self, ty: u32, field: u32, signed: bool) {
@@ -513,6 +537,8 @@ impl<'a, 'm> Translator<'a, 'm> {
                         return self.b.block_params(done)[0];
                     }
                 };
+                // An exact target (custom descriptors) admits no subtype.
+                let is_final = is_final || matches!(target.heap_type(), HeapType::Exact(_));
                 let expected = self.env.type_id(&mut self.b, t);
                 let actual = if is_func {
                     self.b.ins().load(
@@ -576,10 +602,83 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.push(v);
     }
 
+    /// An i8 that is 1 when `v` is null and `target` nullable, or when `v`
+    /// is a struct of `target`'s (described) type whose descriptor is
+    /// `desc`; traps when `desc` is null. For `ref.cast_desc_eq` and
+    /// `br_on_cast_desc_eq(_fail)`.
+    fn desc_eq_value(&mut self, v: Value, desc: Value, target: RefType) -> Value {
+        self.null_check(desc);
+        let idx = match target.heap_type() {
+            HeapType::Concrete(idx) | HeapType::Exact(idx) => idx,
+            HeapType::Abstract { .. } => unreachable!("validated: described types are concrete"),
+        };
+        let t = idx
+            .as_module_index()
+            .expect("validated: a module's types name module types");
+        let off = self
+            .env
+            .info
+            .struct_layout(t)
+            .descriptor
+            .expect("validated: the cast target has a descriptor");
+        // The type test proves the object has the descriptor slot (every
+        // subtype of a described type has one, at the same offset); the
+        // descriptor's identity then fixes the exact type.
+        let inexact = RefType::new(target.is_nullable(), HeapType::Concrete(idx))
+            .expect("a validated type index fits a reference type");
+        let typed = self.ref_test_value(v, inexact);
+        let done = self.b.create_block();
+        self.b.append_block_param(done, I8);
+        let is_null = self.b.create_block();
+        let compare = self.b.create_block();
+        let no = self.b.ins().iconst(I8, 0);
+        self.b.ins().brif(typed, is_null, &[], done, &[no.into()]);
+        self.b.switch_to_block(is_null);
+        self.b.seal_block(is_null);
+        // Here `v` is null only when `target` is nullable.
+        let yes = self.b.ins().iconst(I8, 1);
+        self.b.ins().brif(v, compare, &[], done, &[yes.into()]);
+        self.b.switch_to_block(compare);
+        self.b.seal_block(compare);
+        let have = self.b.ins().load(PTR, obj_flags(), v, off as i32);
+        let eq = self.b.ins().icmp(IntCC::Equal, have, desc);
+        self.b.ins().jump(done, &[eq.into()]);
+        self.b.switch_to_block(done);
+        self.b.seal_block(done);
+        self.b.block_params(done)[0]
+    }
+
+    pub(super) fn translate_ref_cast_desc_eq(&mut self, target: RefType) {
+        let (v, desc) = self.pop2();
+        let c = self.desc_eq_value(v, desc, target);
+        self.env.trapz(&mut self.b, c, Trap::DescriptorCastFailure);
+        self.push(v);
+    }
+
+    /// `br_on_cast_desc_eq` (`on_fail` false) and `br_on_cast_desc_eq_fail`
+    /// (true).
+    pub(super) fn translate_br_on_cast_desc_eq(
+        &mut self,
+        depth: u32,
+        target: RefType,
+        on_fail: bool,
+    ) {
+        let desc = self.pop();
+        let v = self.peekn(1)[0];
+        let c = self.desc_eq_value(v, desc, target);
+        self.branch_on(c, depth, on_fail);
+    }
+
     /// `br_on_cast` (`on_fail` false) and `br_on_cast_fail` (true).
     pub(super) fn translate_br_on_cast(&mut self, depth: u32, target: RefType, on_fail: bool) {
         let v = self.peekn(1)[0];
         let c = self.ref_test_value(v, target);
+        self.branch_on(c, depth, on_fail);
+    }
+
+    /// Branches to `depth` when `c` (i8) is set, or clear with `on_fail`,
+    /// passing the top operands; falls through otherwise.
+    fn branch_on(&mut self, c: Value, depth: u32, on_fail: bool) {
         let (dest, n) = self.branch_target(depth);
         let args = self.branch_args(n);
         let next = self.b.create_block();

@@ -90,6 +90,7 @@ fn check_import(
     item: &Extern,
     expected: &ExternType,
     index: weft_environ::EntityIndex,
+    exact: bool,
 ) -> Result<(), String> {
     match (item, expected) {
         (Extern::Func(f), ExternType::Func(_)) => {
@@ -98,9 +99,16 @@ fn check_import(
             };
             let want = module.inner.type_ids[module.info().functions[fi as usize] as usize];
             let have = store.func_data(*f).type_id;
-            if !store.engine.inner.types.is_subtype(have, want) {
+            // An exact import admits the declared type only.
+            let ok = if exact {
+                have == want
+            } else {
+                store.engine.inner.types.is_subtype(have, want)
+            };
+            if !ok {
                 return Err(format!(
-                    "expected {}, found {}",
+                    "expected {}{}, found {}",
+                    if exact { "exactly " } else { "" },
                     store.engine.inner.types.func_type(want).unwrap(),
                     store.engine.inner.types.func_type(have).unwrap()
                 ));
@@ -206,7 +214,7 @@ pub(crate) fn instantiate(
     }
     for (import, item) in info.imports.iter().zip(imports) {
         let expected = module.entity_type(import.index);
-        check_import(store, module, item, &expected, import.index)
+        check_import(store, module, item, &expected, import.index, import.exact)
             .map_err(|why| import_mismatch(&import.module, &import.name, why))?;
     }
 
@@ -461,15 +469,26 @@ fn eval_const(store: &mut StoreOpaque, inst: u32, expr: &ConstExpr) -> Result<u1
                 let x = stack.pop().unwrap() as u32;
                 u128::from((x << 1) | 1)
             }
-            ConstOp::StructNew(ty) | ConstOp::StructNewDefault(ty) => {
+            ConstOp::StructNew(ty)
+            | ConstOp::StructNewDefault(ty)
+            | ConstOp::StructNewDesc(ty)
+            | ConstOp::StructNewDefaultDesc(ty) => {
                 let module = store.instances[inst as usize].module.clone();
-                let vals = if let ConstOp::StructNew(_) = *op {
-                    let n = module.info().struct_fields(ty).len();
-                    Some(stack.split_off(stack.len() - n))
-                } else {
-                    None
+                // The descriptor is the last operand (`struct.new_desc`).
+                let desc = match *op {
+                    ConstOp::StructNewDesc(_) | ConstOp::StructNewDefaultDesc(_) => {
+                        Some(stack.pop().unwrap() as u64)
+                    }
+                    _ => None,
                 };
-                super::gc::ops::new_struct_no_gc(store, &module, ty, vals.as_deref())? as u128
+                let vals = match *op {
+                    ConstOp::StructNew(_) | ConstOp::StructNewDesc(_) => {
+                        let n = module.info().struct_fields(ty).len();
+                        Some(stack.split_off(stack.len() - n))
+                    }
+                    _ => None,
+                };
+                super::gc::ops::new_struct_no_gc(store, &module, ty, vals.as_deref(), desc)? as u128
             }
             ConstOp::ArrayNew(ty) | ConstOp::ArrayNewDefault(ty) => {
                 let module = store.instances[inst as usize].module.clone();

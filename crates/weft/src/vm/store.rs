@@ -289,7 +289,8 @@ impl StoreOpaque {
                 None => bail!("null reference passed where {ty} is expected"),
                 Some(f) => {
                     let data = self.func_data(*f);
-                    if let crate::HeapType::ConcreteFunc(id) = r.heap
+                    if let crate::HeapType::ConcreteFunc(id) | crate::HeapType::ExactFunc(id) =
+                        r.heap
                         && id != data.type_id
                     {
                         bail!("function reference of the wrong type passed where {ty} is expected");
@@ -381,6 +382,7 @@ impl StoreOpaque {
                         .types
                         .is_subtype(header() & g::ID_MASK, *id)
             }
+            H::Exact(id) => tag == 0 && header() & g::ID_MASK == *id,
             _ => false,
         }
     }

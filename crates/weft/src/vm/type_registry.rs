@@ -6,6 +6,11 @@
 //! references outside compared by canonical id. `call_indirect` and import
 //! matching then only compare two `u32`s.
 //!
+//! The key also covers what the custom-descriptors proposal adds: whether
+//! a reference is exact (`(ref (exact $t))` differs from `(ref $t)`) and a
+//! struct type's `descriptor`/`describes` clauses, so types that differ
+//! only in those get distinct ids.
+//!
 //! Ids are never reused while the engine lives.
 
 use crate::types::{FuncType, HeapType, RefType, ValType};
@@ -34,7 +39,12 @@ enum CVal {
     V128,
     I8,
     I16,
-    Ref { nullable: bool, heap: CHeap },
+    Ref {
+        nullable: bool,
+        /// `(exact $t)` (custom descriptors).
+        exact: bool,
+        heap: CHeap,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -50,6 +60,10 @@ struct CSub {
     is_final: bool,
     shared: bool,
     supertypes: Vec<CHeap>,
+    /// The `descriptor` clause (custom descriptors).
+    descriptor: Option<CHeap>,
+    /// The `describes` clause.
+    describes: Option<CHeap>,
     composite: CComposite,
 }
 
@@ -182,6 +196,7 @@ impl TypeRegistry {
                 ValType::V128 => CVal::V128,
                 ValType::Ref(r) => CVal::Ref {
                     nullable: r.nullable,
+                    exact: r.heap.is_exact(),
                     heap: api_heap(&r.heap),
                 },
             }
@@ -190,6 +205,8 @@ impl TypeRegistry {
             is_final: true,
             shared: false,
             supertypes: Vec::new(),
+            descriptor: None,
+            describes: None,
             composite: CComposite::Func(
                 ty.params().iter().map(conv).collect(),
                 ty.results().iter().map(conv).collect(),
@@ -241,6 +258,9 @@ impl TypeRegistry {
                 .is_some_and(|e| e.is_array)
         };
         match (have, want) {
+            // `(exact $t)` <: `$t` and whatever `$t` is a subtype of; only
+            // `(exact $t)` itself (equal above) and bottoms are below it.
+            (h, w) if h.is_exact() => self.heap_subtype(&h.inexact(), w),
             (H::None, w) => w.is_any(),
             (H::NoFunc, w) => w.is_func(),
             (H::NoExtern, H::Extern) | (H::NoExn, H::Exn) => true,
@@ -298,9 +318,12 @@ fn api_heap(h: &HeapType) -> CHeap {
         HeapType::NoExn => CHeap::Abstract(A::NoExn, false),
         HeapType::Cont => CHeap::Abstract(A::Cont, false),
         HeapType::NoCont => CHeap::Abstract(A::NoCont, false),
-        HeapType::ConcreteFunc(id) | HeapType::ConcreteCont(id) | HeapType::Concrete(id) => {
-            CHeap::External(*id)
-        }
+        HeapType::ConcreteFunc(id)
+        | HeapType::ConcreteCont(id)
+        | HeapType::Concrete(id)
+        | HeapType::ExactFunc(id)
+        | HeapType::ExactCont(id)
+        | HeapType::Exact(id) => CHeap::External(*id),
     }
 }
 
@@ -327,6 +350,7 @@ fn canon_val(v: &wp::ValType, resolve: &dyn Fn(u32) -> CHeap) -> CVal {
         wp::ValType::V128 => CVal::V128,
         wp::ValType::Ref(r) => CVal::Ref {
             nullable: r.is_nullable(),
+            exact: matches!(r.heap_type(), wp::HeapType::Exact(_)),
             heap: canon_heap(r.heap_type(), resolve),
         },
     }
@@ -366,6 +390,8 @@ fn canon_sub(sub: &wp::SubType, resolve: &dyn Fn(u32) -> CHeap) -> CSub {
             .iter()
             .map(|i| resolve(module_index(&i.unpack())))
             .collect(),
+        descriptor: c.descriptor_idx.map(|i| resolve(module_index(&i.unpack()))),
+        describes: c.describes_idx.map(|i| resolve(module_index(&i.unpack()))),
         composite,
     }
 }
@@ -414,14 +440,19 @@ pub(crate) fn api_ref_type(
         wp::HeapType::Concrete(idx) | wp::HeapType::Exact(idx) => {
             let m = module_index(&idx);
             let id = id_of(m);
-            match info
-                .types
-                .get(m as usize)
-                .map(|t| &t.sub.composite_type.inner)
-            {
-                Some(wp::CompositeInnerType::Func(_)) => HeapType::ConcreteFunc(id),
-                Some(wp::CompositeInnerType::Cont(_)) => HeapType::ConcreteCont(id),
-                _ => HeapType::Concrete(id),
+            let exact = matches!(r.heap_type(), wp::HeapType::Exact(_));
+            match (
+                info.types
+                    .get(m as usize)
+                    .map(|t| &t.sub.composite_type.inner),
+                exact,
+            ) {
+                (Some(wp::CompositeInnerType::Func(_)), false) => HeapType::ConcreteFunc(id),
+                (Some(wp::CompositeInnerType::Func(_)), true) => HeapType::ExactFunc(id),
+                (Some(wp::CompositeInnerType::Cont(_)), false) => HeapType::ConcreteCont(id),
+                (Some(wp::CompositeInnerType::Cont(_)), true) => HeapType::ExactCont(id),
+                (_, false) => HeapType::Concrete(id),
+                (_, true) => HeapType::Exact(id),
             }
         }
     };
@@ -469,6 +500,28 @@ mod tests {
         // Same group shape again: same ids.
         let c = r.register_module(&info("(module (rec (type (func)) (type (func))))"));
         assert_eq!(a, c);
+    }
+
+    #[test]
+    fn descriptor_clauses_and_exactness_distinguish_types() {
+        let r = TypeRegistry::default();
+        let plain = r.register_module(&info("(module (rec (type (struct)) (type (struct))))"));
+        let described = r.register_module(&info(
+            "(module (rec (type (descriptor 1) (struct)) (type (describes 0) (struct))))",
+        ));
+        assert_ne!(plain, described);
+        let again = r.register_module(&info(
+            "(module (rec (type $a (descriptor $b) (struct)) (type $b (describes $a) (struct))))",
+        ));
+        assert_eq!(described, again);
+        let inexact = r.register_module(&info(
+            "(module (type $s (struct)) (type (func (param (ref $s)))))",
+        ));
+        let exact = r.register_module(&info(
+            "(module (type $s (struct)) (type (func (param (ref (exact $s))))))",
+        ));
+        assert_eq!(inexact[0], exact[0]);
+        assert_ne!(inexact[1], exact[1]);
     }
 
     #[test]

@@ -353,16 +353,26 @@ pub(crate) unsafe fn read_field(at: usize, size: u32) -> u128 {
 }
 
 /// A new struct of module type `ty` of `module` with raw field values
-/// `vals` (zeros when `None`), allocated without collecting.
+/// `vals` (zeros when `None`) and, for a type with a descriptor, the
+/// descriptor reference `desc` (validated to be of the descriptor type;
+/// null traps), allocated without collecting.
 pub(crate) fn new_struct_no_gc(
     store: &mut StoreOpaque,
     module: &crate::Module,
     ty: u32,
     vals: Option<&[u128]>,
+    desc: Option<u64>,
 ) -> crate::Result<usize> {
     let layout = module.info().struct_layout(ty);
+    if desc == Some(0) {
+        return Err(Trap::NullReference.into());
+    }
     let id = module.inner.type_ids[ty as usize];
     let p = alloc_no_gc(store, u64::from(layout.size), u64::from(id))?;
+    if let (Some(off), Some(d)) = (layout.descriptor, desc) {
+        // SAFETY: the descriptor slot lies inside the new object.
+        unsafe { write_field(p + off as usize, 8, u128::from(d)) };
+    }
     if let Some(vals) = vals {
         for ((off, k), v) in layout.fields.iter().zip(vals) {
             // SAFETY: the field lies inside the new object.

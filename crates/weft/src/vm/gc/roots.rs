@@ -100,6 +100,7 @@ pub(crate) fn is_managed_heap(h: &crate::HeapType) -> bool {
             | H::Array
             | H::None
             | H::Concrete(_)
+            | H::Exact(_)
             | H::Extern
             | H::NoExtern
             | H::Exn

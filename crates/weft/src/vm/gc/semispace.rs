@@ -53,7 +53,8 @@ pub(crate) const MIN_WINDOW: usize = 4 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ObjLayout {
     /// A struct of `size` bytes whose reference fields (objects, host
-    /// references, exception handles) are at `refs`.
+    /// references, exception handles, and the descriptor of a type with
+    /// one) are at `refs`.
     Struct {
         size: u32,
         refs: Box<[u32]>,
@@ -67,11 +68,17 @@ pub(crate) enum ObjLayout {
 impl ObjLayout {
     /// The collector's view of a struct layout.
     pub(crate) fn of_struct(l: &StructLayout) -> ObjLayout {
+        // The hidden descriptor reference (custom descriptors) is traced
+        // like a field; `fields` lists the declared fields only.
         let refs: Vec<u32> = l
-            .fields
-            .iter()
-            .filter(|(_, k)| *k == FieldKind::GcRef)
-            .map(|(off, _)| *off)
+            .descriptor
+            .into_iter()
+            .chain(
+                l.fields
+                    .iter()
+                    .filter(|(_, k)| *k == FieldKind::GcRef)
+                    .map(|(off, _)| *off),
+            )
             .collect();
         ObjLayout::Struct {
             size: l.size,
