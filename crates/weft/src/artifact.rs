@@ -288,7 +288,11 @@ pub(crate) fn serialize(
     // Header, then the sections.
     let fp = fingerprint(engine);
     let mut out = Vec::with_capacity(
-        128 + fp.len() + meta.len() + unwind.len() + wasm.len() + 2 * SECTION_ALIGN
+        128 + fp.len()
+            + meta.len()
+            + unwind.len()
+            + wasm.len()
+            + 2 * SECTION_ALIGN
             + code.len()
             + images.len(),
     );
@@ -536,7 +540,10 @@ pub(crate) fn parse<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<Artifact<'a>
         .ok_or_else(|| damaged("metadata"))?;
     let mut locs = Vec::with_capacity(num_locs);
     let (mut traps_at, mut addr_at, mut end) = (0u32, 0u32, 0usize);
-    let mut fields = m.u32s(num_locs.checked_mul(5).ok_or_else(|| damaged("metadata"))?, "metadata")?;
+    let mut fields = m.u32s(
+        num_locs.checked_mul(5).ok_or_else(|| damaged("metadata"))?,
+        "metadata",
+    )?;
     for _ in 0..num_locs {
         let mut next = || fields.next().unwrap_or(0);
         let (start, len, func_index, nt, na) = (next(), next(), next(), next(), next());
@@ -545,8 +552,14 @@ pub(crate) fn parse<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<Artifact<'a>
             return Err(damaged("code layout"));
         }
         end = start + len;
-        let traps = traps_at..traps_at.checked_add(nt).ok_or_else(|| damaged("trap table"))?;
-        let address_map = addr_at..addr_at.checked_add(na).ok_or_else(|| damaged("address map"))?;
+        let traps = traps_at
+            ..traps_at
+                .checked_add(nt)
+                .ok_or_else(|| damaged("trap table"))?;
+        let address_map = addr_at
+            ..addr_at
+                .checked_add(na)
+                .ok_or_else(|| damaged("address map"))?;
         (traps_at, addr_at) = (traps.end, address_map.end);
         locs.push(FuncLoc {
             start,
@@ -571,7 +584,12 @@ pub(crate) fn parse<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<Artifact<'a>
         .ok_or_else(|| damaged("trap code"))?;
     m.take(m.pos.next_multiple_of(4) - m.pos, "trap table")?;
     let address_map = m
-        .take(num_addr.checked_mul(8).ok_or_else(|| damaged("address map"))?, "address map")?
+        .take(
+            num_addr
+                .checked_mul(8)
+                .ok_or_else(|| damaged("address map"))?,
+            "address map",
+        )?
         .chunks_exact(8)
         .map(|c| {
             let w = |i: usize| u32::from_le_bytes(c[i..i + 4].try_into().unwrap());
@@ -585,7 +603,9 @@ pub(crate) fn parse<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<Artifact<'a>
         return Err(damaged("unused bytes after the metadata"));
     }
     for (k, sites) in extra.call_sites {
-        let loc = locs.get_mut(k as usize).ok_or_else(|| damaged("call sites"))?;
+        let loc = locs
+            .get_mut(k as usize)
+            .ok_or_else(|| damaged("call sites"))?;
         loc.call_sites = sites
             .into_iter()
             .map(|(ret, frame_offset, hs)| weft_cranelift::CallSite {
@@ -603,7 +623,9 @@ pub(crate) fn parse<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<Artifact<'a>
             .collect();
     }
     for (k, maps) in extra.stack_maps {
-        let loc = locs.get_mut(k as usize).ok_or_else(|| damaged("stack maps"))?;
+        let loc = locs
+            .get_mut(k as usize)
+            .ok_or_else(|| damaged("stack maps"))?;
         loc.stack_maps = maps
             .into_iter()
             .map(|(ret, frame_size, slots)| weft_cranelift::StackMap {

@@ -315,7 +315,12 @@ fn modules_from_artifact_files_map_their_images_from_the_file() {
         }
     }
     for (n, (k, i)) in all.iter().enumerate() {
-        call(&mut stores[*k], *i, "store", &[Val::I32(n as i32), Val::I32(77)]);
+        call(
+            &mut stores[*k],
+            *i,
+            "store",
+            &[Val::I32(n as i32), Val::I32(77)],
+        );
     }
     for (n, (k, i)) in all.iter().enumerate() {
         let s = &mut stores[*k];
@@ -328,7 +333,10 @@ fn modules_from_artifact_files_map_their_images_from_the_file() {
     // The writes reached no one else: not the file, not a new instance.
     assert_eq!(std::fs::read(&path).unwrap(), artifact);
     let i = Instance::new(&mut stores[0], &module, &[]).unwrap();
-    assert_eq!(memory(&mut stores[0], i).data(&stores[0]), expected.as_slice());
+    assert_eq!(
+        memory(&mut stores[0], i).data(&stores[0]),
+        expected.as_slice()
+    );
     // Growing keeps the image's contents below the new pages.
     let (k, i) = all[1];
     let s = &mut stores[k];

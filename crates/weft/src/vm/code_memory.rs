@@ -76,7 +76,9 @@ impl CodeMemory {
             .and_then(weft_sys::round_up_to_page)
             .is_some_and(|end| end <= mmap.len());
         if !offset.is_multiple_of(weft_sys::page_size()) || !in_range {
-            anyhow::bail!("code range {offset:#x}+{len:#x} is not a page-aligned part of the mapping");
+            anyhow::bail!(
+                "code range {offset:#x}+{len:#x} is not a page-aligned part of the mapping"
+            );
         }
         Ok(CodeMemory {
             mmap,
@@ -111,7 +113,11 @@ impl CodeMemory {
         // construction) and is read-write until publish (the state above),
         // owned by `self`, and borrowed mutably for the lifetime of
         // `&mut self`.
-        Ok(unsafe { std::slice::from_raw_parts_mut(self.mmap.as_ptr().add(self.offset), self.len) })
+        Ok(
+            unsafe {
+                std::slice::from_raw_parts_mut(self.mmap.as_ptr().add(self.offset), self.len)
+            },
+        )
     }
 
     /// Switches the whole region to read+execute. Idempotent.

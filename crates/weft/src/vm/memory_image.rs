@@ -139,7 +139,11 @@ pub(crate) fn build_images(info: &ModuleInfo) -> Result<Option<Vec<Option<Memory
     };
     plans
         .iter()
-        .map(|p| p.as_ref().map(|(len, segs)| MemoryImage::new(*len, segs)).transpose())
+        .map(|p| {
+            p.as_ref()
+                .map(|(len, segs)| MemoryImage::new(*len, segs))
+                .transpose()
+        })
         .collect::<Result<_>>()
         .map(Some)
 }

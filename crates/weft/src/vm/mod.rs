@@ -45,7 +45,8 @@ mod vmcontext;
 pub(crate) use async_fiber::{block_on, on_fiber};
 pub(crate) use backtrace::capture as capture_backtrace;
 pub(crate) use func::{
-    HostTrampolines, call_func, call_raw, caller_instance, new_host_func, new_host_func_raw,
+    Entry, HostTrampolines, call_entry, call_func, caller_instance, entry_of, new_host_func,
+    new_host_func_raw,
 };
 pub(crate) use instance::instantiate;
 pub(crate) use limits::with_limiter_of;

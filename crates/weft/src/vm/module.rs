@@ -254,10 +254,14 @@ impl Loaded {
                 a.num_funcs
             );
         }
-        let index_ok = a.locs.iter().enumerate().all(|(k, l)| match k.checked_sub(defined) {
-            None => l.func_index == num_imported + k as u32,
-            Some(_) => l.func_index == u32::MAX,
-        });
+        let index_ok = a
+            .locs
+            .iter()
+            .enumerate()
+            .all(|(k, l)| match k.checked_sub(defined) {
+                None => l.func_index == num_imported + k as u32,
+                Some(_) => l.func_index == u32::MAX,
+            });
         if !index_ok {
             bail!("precompiled module is damaged (function indices)");
         }
@@ -492,7 +496,16 @@ impl CompiledModule {
         let (linked, starts) = link(&all, funcs.len(), num_imported)?;
         let unwind: Vec<Option<&weft_cranelift::UnwindInfo>> =
             all.iter().map(|(_, f)| f.unwind.as_ref()).collect();
-        CompiledModule::finish(engine, info, type_ids, &tramp_types, linked, &starts, &unwind, None)
+        CompiledModule::finish(
+            engine,
+            info,
+            type_ids,
+            &tramp_types,
+            linked,
+            &starts,
+            &unwind,
+            None,
+        )
     }
 
     /// Publishes linked code as the module `info` describes (`starts`: the
@@ -524,22 +537,27 @@ impl CompiledModule {
             engine,
             base,
             len,
-            linked.locs.iter().zip(unwind).enumerate().map(|(k, (loc, u))| {
-                let name = match k.checked_sub(num_funcs) {
-                    Some(t) => format!(
-                        "trampoline::array_to_wasm::{module_label}::type[{}]",
-                        tramp_types[t].1
-                    ),
-                    None => {
-                        let index = num_imported + k as u32;
-                        match info.func_name(index) {
-                            Some(n) => format!("wasm::{module_label}::{n}"),
-                            None => format!("wasm::{module_label}::function[{index}]"),
+            linked
+                .locs
+                .iter()
+                .zip(unwind)
+                .enumerate()
+                .map(|(k, (loc, u))| {
+                    let name = match k.checked_sub(num_funcs) {
+                        Some(t) => format!(
+                            "trampoline::array_to_wasm::{module_label}::type[{}]",
+                            tramp_types[t].1
+                        ),
+                        None => {
+                            let index = num_imported + k as u32;
+                            match info.func_name(index) {
+                                Some(n) => format!("wasm::{module_label}::{n}"),
+                                None => format!("wasm::{module_label}::function[{index}]"),
+                            }
                         }
-                    }
-                };
-                (name, loc.start, loc.len, *u)
-            }),
+                    };
+                    (name, loc.start, loc.len, *u)
+                }),
         );
         let code = Arc::new(ModuleCode {
             _gdb_jit: gdb_jit,
@@ -717,7 +735,8 @@ fn link(
                     bail!("relocation at {} outside its function", r.offset);
                 }
                 let site = start + r.offset as usize;
-                let target = match reloc_target_offset(r, *start, &starts, num_funcs, num_imported)? {
+                let target = match reloc_target_offset(r, *start, &starts, num_funcs, num_imported)?
+                {
                     Some(off) => base + off,
                     None => match r.target {
                         RelocTarget::LibCall(l) => super::libcalls::address(l)?,
