@@ -160,9 +160,7 @@ pub(crate) fn plan_images(info: &ModuleInfo) -> Option<Vec<Option<ImagePlan<'_>>
             continue;
         };
         let i = *index as usize;
-        let Some(ty) = info.memories.get(i) else {
-            return None;
-        };
+        let ty = info.memories.get(i)?;
         if i < num_imported || ty.memory64 || ty.shared || ty.page_size_log2() != 16 {
             return None;
         }
