@@ -172,9 +172,12 @@ impl RunCommand {
     /// Compiles (or loads from the cache) a module file, or loads a
     /// precompiled one when `--allow-precompiled` permits.
     fn load(&self, engine: &Engine, path: &Path) -> Result<Module> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
-        if Engine::detect_precompiled(&bytes) {
+        use std::io::Read as _;
+        let mut magic = Vec::with_capacity(8);
+        std::fs::File::open(path)
+            .and_then(|f| f.take(8).read_to_end(&mut magic))
+            .with_context(|| format!("failed to read {}", path.display()))?;
+        if Engine::detect_precompiled(&magic) {
             if !self.allow_precompiled {
                 bail!(
                     "{} is a precompiled module; pass `--allow-precompiled` to run it",
@@ -183,10 +186,12 @@ impl RunCommand {
             }
             // SAFETY: the user asked for precompiled code to be trusted
             // (`--allow-precompiled`); the artifact's format, fingerprint
-            // and checksum are still checked.
-            return unsafe { Module::deserialize(engine, &bytes) }
-                .with_context(|| format!("failed to load {}", path.display()));
+            // and checksum are still checked. The file is not modified
+            // while this process runs it (the user's part of the bargain).
+            return unsafe { Module::deserialize_file(engine, path) };
         }
+        let bytes =
+            std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
         if bytes.starts_with(b"\0asm") {
             return Module::from_binary(engine, &bytes)
                 .with_context(|| format!("failed to compile {}", path.display()));

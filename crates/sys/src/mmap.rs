@@ -28,6 +28,12 @@
 //! zeros afterwards (this is the defined behaviour of `MADV_DONTNEED` on a
 //! private anonymous mapping).
 //!
+//! [`Mmap::map_file`] maps a file instead: a private, read-only view of
+//! its contents (`MAP_PRIVATE`), whose pages come from the page cache and
+//! are copied only when a range made writable is written. Precompiled
+//! modules are loaded this way (their code and memory images are used in
+//! place). `decommit` is not meant for file mappings.
+//!
 //! A zero-length `Mmap` is allowed and maps nothing.
 
 use anyhow::{Result, bail};
@@ -58,7 +64,8 @@ pub fn round_up_to_page(len: usize) -> Option<usize> {
     Some(len.checked_add(page - 1)? & !(page - 1))
 }
 
-/// One anonymous private mapping, unmapped on drop.
+/// One private mapping (anonymous, or of a file: [`Mmap::map_file`]),
+/// unmapped on drop.
 #[derive(Debug)]
 pub struct Mmap {
     /// Start of the mapping (dangling but non-null when `len == 0`).
@@ -119,6 +126,48 @@ impl Mmap {
         let full = m.len;
         m.make_accessible(0, full)?;
         Ok(m)
+    }
+
+    /// Maps the first `len` bytes of `file` (rounded up to whole pages)
+    /// private and read-only, faulting the pages in up front
+    /// (`MAP_POPULATE`: the caller reads all of them).
+    ///
+    /// The file must not shrink while mapped: accessing a page past its
+    /// end raises `SIGBUS`. `len` must not exceed the file's length.
+    pub fn map_file(file: &std::fs::File, len: usize) -> Result<Mmap> {
+        use std::os::fd::AsRawFd;
+        let Some(rounded) = round_up_to_page(len) else {
+            bail!("failed to map {len} bytes of a file: size overflows");
+        };
+        if rounded == 0 {
+            return Ok(Mmap {
+                ptr: NonNull::dangling(),
+                len: 0,
+            });
+        }
+        // SAFETY: a new mapping at a kernel-chosen address cannot alias any
+        // existing Rust object; the descriptor is valid for the call (the
+        // mapping keeps its own reference to the file).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                rounded,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_POPULATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            bail!(
+                "failed to map {len} bytes of a file: mmap: {}",
+                io::Error::last_os_error()
+            );
+        }
+        Ok(Mmap {
+            ptr: NonNull::new(ptr.cast()).expect("mmap returned null"),
+            len: rounded,
+        })
     }
 
     /// Start of the mapping.
@@ -341,5 +390,41 @@ mod tests {
         m.make_accessible(0, 0).unwrap();
         let m = Mmap::accessible(0).unwrap();
         assert_eq!(m.len(), 0);
+    }
+
+    #[test]
+    fn file_mapping_is_private() {
+        use std::io::{Read, Seek, Write};
+        let page = page_size();
+        let path = std::env::temp_dir().join(format!("weft-sys-map-{}", std::process::id()));
+        let mut f = std::fs::File::options()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let contents: Vec<u8> = (0..page + 10).map(|i| (i % 251) as u8).collect();
+        f.write_all(&contents).unwrap();
+        let mut m = Mmap::map_file(&f, contents.len()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(m.len(), 2 * page);
+        // SAFETY: the mapping is readable over the file's length.
+        let s = unsafe { std::slice::from_raw_parts(m.as_ptr(), contents.len()) };
+        assert_eq!(s, &contents[..]);
+        // The tail of the last page past the end of the file reads as zero.
+        // SAFETY: inside the mapping's last (partial) page.
+        assert_eq!(unsafe { m.as_ptr().add(page + 10).read() }, 0);
+        m.make_accessible(0, page).unwrap();
+        // SAFETY: the first page is now read-write.
+        unsafe { m.as_ptr().write(0xee) };
+        // SAFETY: as above.
+        assert_eq!(unsafe { m.as_ptr().read() }, 0xee);
+        // The write stays in this process's copy of the page.
+        let mut back = Vec::new();
+        f.rewind().unwrap();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, contents);
+        assert!(Mmap::map_file(&f, 0).unwrap().is_empty());
     }
 }

@@ -164,6 +164,9 @@ pub struct WasiCtx {
     pub(crate) args: Vec<Vec<u8>>,
     pub(crate) env: Vec<Vec<u8>>,
     pub(crate) fds: BTreeMap<u32, FdEntry>,
+    /// The exported `memory` of the instance that called last, so that
+    /// each instance's memory is looked up by name once, not per call.
+    pub(crate) memory_of: Option<(weft::Instance, Option<weft::Memory>)>,
 }
 
 impl WasiCtx {
@@ -346,6 +349,7 @@ impl WasiCtxBuilder {
                 .map(|(k, v)| nul(format!("{k}={v}")))
                 .collect(),
             fds,
+            memory_of: None,
         }
     }
 }

@@ -51,7 +51,7 @@ pub use errno::Errno;
 use errno::{SysError, SysResult};
 use memory::Mem;
 use std::sync::Arc;
-use weft::{AsContextMut, Caller, Extern, FuncType, Instance, Linker, Memory, Val, ValType};
+use weft::{AsContextMut, Caller, Extern, Instance, Linker, Memory};
 
 /// The import module name of WASI preview1.
 pub const MODULE: &str = "wasi_snapshot_preview1";
@@ -112,49 +112,103 @@ pub(crate) struct Registrar<'a, T> {
 
 impl<T: 'static> Registrar<'_, T> {
     /// Defines `name` with parameters `sig` (`i` = i32, `I` = i64) and an
-    /// `errno` result (`proc_exit` has none).
+    /// `errno` result (`proc_exit` has none), as a typed host function
+    /// (`Linker::func_wrap`: no `Val`s, no allocation per call).
     pub(crate) fn func(&mut self, name: &str, sig: &str, f: Syscall<T>) -> anyhow::Result<()> {
-        let params = sig
-            .chars()
-            .map(|c| if c == 'I' { ValType::I64 } else { ValType::I32 });
-        let results = if name == "proc_exit" {
-            vec![]
-        } else {
-            vec![ValType::I32]
-        };
         let get = self.get.clone();
-        self.linker.func_new(
-            MODULE,
-            name,
-            FuncType::new(params, results),
-            move |mut caller, args, results| {
-                let mut raw = [0u64; 10];
-                for (slot, v) in raw.iter_mut().zip(args) {
-                    *slot = match v {
-                        Val::I32(x) => *x as u32 as u64,
-                        Val::I64(x) => *x as u64,
-                        _ => 0,
-                    };
+        macro_rules! wrap {
+            ($($p:ident: $t:ty),*) => {{
+                if name == "proc_exit" {
+                    self.linker.func_wrap(
+                        MODULE,
+                        name,
+                        move |mut caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<()> {
+                            syscall(&mut caller, &*get, f, &[$(Raw::raw($p)),*]).map(drop)
+                        },
+                    )?;
+                } else {
+                    self.linker.func_wrap(
+                        MODULE,
+                        name,
+                        move |mut caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<i32> {
+                            syscall(&mut caller, &*get, f, &[$(Raw::raw($p)),*])
+                        },
+                    )?;
                 }
-                let memory = caller.get_export("memory").and_then(Extern::into_memory);
-                let mut cx = Cx {
-                    caller: &mut caller,
-                    get: &*get,
-                    memory,
-                };
-                let errno = match f(&mut cx, &raw[..args.len()]) {
-                    Ok(()) => Errno::Success,
-                    Err(SysError::Errno(e)) => e,
-                    Err(SysError::Trap(e)) => return Err(e),
-                };
-                if let Some(r) = results.first_mut() {
-                    *r = Val::I32(errno as i32);
-                }
-                Ok(())
-            },
-        )?;
+            }};
+        }
+        match sig {
+            "" => wrap!(),
+            "i" => wrap!(a: i32),
+            "ii" => wrap!(a: i32, b: i32),
+            "iI" => wrap!(a: i32, b: i64),
+            "iii" => wrap!(a: i32, b: i32, c: i32),
+            "iII" => wrap!(a: i32, b: i64, c: i64),
+            "iIi" => wrap!(a: i32, b: i64, c: i32),
+            "iiii" => wrap!(a: i32, b: i32, c: i32, d: i32),
+            "iIIi" => wrap!(a: i32, b: i64, c: i64, d: i32),
+            "iIii" => wrap!(a: i32, b: i64, c: i32, d: i32),
+            "iiiii" => wrap!(a: i32, b: i32, c: i32, d: i32, e: i32),
+            "iiiIi" => wrap!(a: i32, b: i32, c: i32, d: i64, e: i32),
+            "iiiiii" => wrap!(a: i32, b: i32, c: i32, d: i32, e: i32, g: i32),
+            "iiiiIIi" => wrap!(a: i32, b: i32, c: i32, d: i32, e: i64, g: i64, h: i32),
+            "iiiiiii" => wrap!(a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32),
+            "iiiiiIIii" => wrap!(
+                a: i32, b: i32, c: i32, d: i32, e: i32, g: i64, h: i64, j: i32, k: i32
+            ),
+            other => anyhow::bail!("no host signature for WASI function {name} ({other})"),
+        }
         Ok(())
     }
+}
+
+/// A WASI parameter as the syscalls see it: a zero-extended u64.
+trait Raw {
+    fn raw(self) -> u64;
+}
+
+impl Raw for i32 {
+    fn raw(self) -> u64 {
+        self as u32 as u64
+    }
+}
+
+impl Raw for i64 {
+    fn raw(self) -> u64 {
+        self as u64
+    }
+}
+
+/// Runs syscall `f` for `caller` with arguments `args`: the errno it
+/// returns, or the trap it raises.
+fn syscall<T>(
+    caller: &mut Caller<'_, T>,
+    get: &GetCtx<T>,
+    f: Syscall<T>,
+    args: &[u64],
+) -> anyhow::Result<i32> {
+    // The caller's memory, looked up by name once per calling instance.
+    let instance = caller.instance();
+    let memory = match (get(caller.data_mut()).memory_of, instance) {
+        (Some((i, m)), Some(c)) if i == c => m,
+        _ => {
+            let m = caller.get_export("memory").and_then(Extern::into_memory);
+            if let Some(c) = instance {
+                get(caller.data_mut()).memory_of = Some((c, m));
+            }
+            m
+        }
+    };
+    let mut cx = Cx {
+        caller,
+        get,
+        memory,
+    };
+    Ok(match f(&mut cx, args) {
+        Ok(()) => Errno::Success,
+        Err(SysError::Errno(e)) => e,
+        Err(SysError::Trap(e)) => return Err(e),
+    } as i32)
 }
 
 /// Defines every `wasi_snapshot_preview1` function in `linker`. `get`

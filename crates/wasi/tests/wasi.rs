@@ -309,3 +309,52 @@ fn reactor_initialize() {
     weft_wasi::initialize_reactor(&mut g.store, &g.instance).unwrap();
     assert_eq!(g.call("get", &[i(1)]).unwrap(), 1001);
 }
+
+/// Each calling instance gets its own memory, also when instances of one
+/// store take turns (the memory is looked up once per instance).
+#[test]
+fn calls_from_several_instances_use_each_ones_memory() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "wasi_snapshot_preview1" "args_sizes_get"
+            (func $sizes (param i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "run") (param i32) (result i32)
+            local.get 0 local.get 0 i32.const 4 i32.add call $sizes))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, WasiCtx::builder().args(["a", "bb", "ccc"]).build());
+    let mut linker = Linker::new(&engine);
+    weft_wasi::add_to_linker(&mut linker, |c: &mut WasiCtx| c).unwrap();
+    let instances: Vec<Instance> = (0..3)
+        .map(|_| linker.instantiate(&mut store, &module).unwrap())
+        .collect();
+    let read = |store: &mut Store<WasiCtx>, i: Instance, at: usize| {
+        let m = i.get_memory(&mut *store, "memory").unwrap();
+        let d = &m.data(&*store)[at..at + 8];
+        (
+            u32::from_le_bytes(d[..4].try_into().unwrap()),
+            u32::from_le_bytes(d[4..].try_into().unwrap()),
+        )
+    };
+    // Instance k writes at 16 + 32 * round + 8 * k, in turns.
+    for round in 0..2 {
+        for (k, i) in instances.iter().enumerate() {
+            let run = i.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
+            let at = 16 + 32 * round + 8 * k;
+            assert_eq!(run.call(&mut store, at as i32).unwrap(), 0);
+        }
+    }
+    for round in 0..2 {
+        for (k, i) in instances.iter().enumerate() {
+            for (j, _) in instances.iter().enumerate() {
+                let at = 16 + 32 * round + 8 * j;
+                // Argument count 3, buffer size 2 + 3 + 4 (NUL-terminated).
+                let want = if j == k { (3, 9) } else { (0, 0) };
+                assert_eq!(read(&mut store, *i, at), want, "instance {k}, slot {j}");
+            }
+        }
+    }
+}

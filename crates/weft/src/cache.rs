@@ -91,8 +91,12 @@ pub(crate) fn load_or_compile(engine: &Engine, dir: &Path, wasm: &[u8]) -> Resul
     let stats = &engine.inner.cache_stats;
     let key = key(engine, wasm);
     let path = dir.join(format!("{key}.cwasm"));
-    match std::fs::read(&path) {
-        Ok(bytes) => match CompiledModule::from_artifact(engine, &bytes, Some(wasm)) {
+    match std::fs::File::open(&path) {
+        Ok(file) => match CompiledModule::from_artifact(
+            engine,
+            crate::vm::ArtifactSource::File(file),
+            Some(wasm),
+        ) {
             Ok(m) => {
                 stats.hits.fetch_add(1, Ordering::Relaxed);
                 // Recently used: evicted last. Best effort.
@@ -110,7 +114,7 @@ pub(crate) fn load_or_compile(engine: &Engine, dir: &Path, wasm: &[u8]) -> Resul
         }
     }
     let (info, parts) = CompiledModule::compile_parts(engine, wasm)?;
-    let written = crate::artifact::serialize(engine, wasm, &parts)
+    let written = crate::artifact::serialize(engine, wasm, &info, &parts)
         .and_then(|bytes| write_atomic(dir, &key, &path, &bytes));
     match written {
         Ok(()) => trim(dir, engine.config().cache_max_size, &path),

@@ -519,8 +519,8 @@ impl Engine {
     /// with the same code-affecting settings on the same kind of CPU.
     pub fn precompile_module(&self, bytes: &[u8]) -> Result<Vec<u8>> {
         let binary = wat::parse_bytes(bytes).map_err(anyhow::Error::new)?;
-        let (_, parts) = crate::vm::CompiledModule::compile_parts(self, &binary)?;
-        crate::artifact::serialize(self, &binary, &parts)
+        let (info, parts) = crate::vm::CompiledModule::compile_parts(self, &binary)?;
+        crate::artifact::serialize(self, &binary, &info, &parts)
     }
 
     /// Whether `bytes` look like a precompiled module (its magic bytes;

@@ -38,6 +38,13 @@ impl<T> Caller<'_, T> {
         self.store.0.opaque.set_fuel(fuel)
     }
 
+    /// The instance whose wasm code made this call (`None` when the host
+    /// called the function directly). Lets a host function keep what it
+    /// looked up in that instance (its memory, say) for the next call.
+    pub fn instance(&self) -> Option<crate::Instance> {
+        self.caller
+    }
+
     /// An export of the calling instance (`None` when called from the host
     /// or when there is no such export).
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {

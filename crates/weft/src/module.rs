@@ -114,23 +114,37 @@ impl Module {
     /// build; a crafted artifact with a matching checksum can do anything
     /// the process can.
     pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let inner = crate::vm::CompiledModule::from_artifact(engine, bytes.as_ref(), None)?;
+        let inner = crate::vm::CompiledModule::from_artifact(
+            engine,
+            crate::vm::ArtifactSource::Bytes(bytes.as_ref()),
+            None,
+        )?;
         Ok(Module {
             inner: Arc::new(inner),
         })
     }
 
-    /// [`Module::deserialize`] of a file's contents.
+    /// [`Module::deserialize`] of a file's contents. The file is mapped,
+    /// not read: its machine code runs in place and its memory images are
+    /// mapped copy-on-write into instances, so loading costs little more
+    /// than checking the checksum.
     ///
     /// # Safety
     ///
     /// As [`Module::deserialize`]: the file must be a trusted artifact.
+    /// It must also not be modified in place or truncated while the module
+    /// or any of its instances lives (replacing it by renaming another
+    /// file over it is fine): its pages are used directly.
     pub unsafe fn deserialize_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
-        let bytes =
-            std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
-        let inner = crate::vm::CompiledModule::from_artifact(engine, &bytes, None)
-            .with_context(|| format!("failed to load {}", path.display()))?;
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("failed to read {}", path.display()))?;
+        let inner = crate::vm::CompiledModule::from_artifact(
+            engine,
+            crate::vm::ArtifactSource::File(file),
+            None,
+        )
+        .with_context(|| format!("failed to load {}", path.display()))?;
         Ok(Module {
             inner: Arc::new(inner),
         })

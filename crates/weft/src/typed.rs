@@ -343,8 +343,10 @@ impl Func {
                 FuncType::new(p.iter().copied(), r.iter().copied())
             );
         }
+        let entry = crate::vm::entry_of(&store.as_context().0.opaque, *self)?;
         Ok(TypedFunc {
             func: *self,
+            entry,
             _marker: PhantomData,
         })
     }
@@ -353,6 +355,8 @@ impl Func {
 /// A function with statically known parameter and result types.
 pub struct TypedFunc<Params, Results> {
     func: Func,
+    /// Resolved by [`Func::typed`]: calls go straight to the trampoline.
+    entry: crate::vm::Entry,
     _marker: PhantomData<fn(Params) -> Results>,
 }
 
@@ -382,20 +386,27 @@ impl<P: WasmList, R: WasmList> TypedFunc<P, R> {
 
     /// Calls the function.
     pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R> {
-        call_typed(&mut store.as_context_mut().0.opaque, self.func, params)
+        call_typed(
+            &mut store.as_context_mut().0.opaque,
+            self.func,
+            self.entry,
+            params,
+        )
     }
 
     /// Calls the function on a fiber (see [`Func::call_async`]).
     pub async fn call_async(&self, mut store: impl AsContextMut, params: P) -> Result<R> {
-        let func = self.func;
+        let (func, entry) = (self.func, self.entry);
         let store = &mut store.as_context_mut().0.opaque;
-        crate::vm::on_fiber(store, move |s| call_typed(s, func, params))?.await
+        crate::vm::on_fiber(store, move |s| call_typed(s, func, entry, params))?.await
     }
 }
 
+#[inline]
 fn call_typed<P: WasmList, R: WasmList>(
     store: &mut StoreOpaque,
     func: Func,
+    entry: crate::vm::Entry,
     params: P,
 ) -> Result<R> {
     {
@@ -409,7 +420,7 @@ fn call_typed<P: WasmList, R: WasmList>(
             &mut heap
         };
         params.store_raw(&mut RawStore(store), slots)?;
-        crate::vm::call_raw(store, func, slots)?;
+        crate::vm::call_entry(store, func, entry, slots)?;
         Ok(R::load_raw(&mut RawStore(store), slots))
     }
 }

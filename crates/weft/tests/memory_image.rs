@@ -264,3 +264,112 @@ fn element_trap_leaves_memory_empty() {
         assert_eq!(out[0].unwrap_i32(), 0, "cow {cow}");
     }
 }
+
+/// The `/proc/self/maps` line of the mapping containing `addr`.
+fn mapping_of(addr: *const u8) -> Option<String> {
+    let addr = addr as usize;
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .find(|l| {
+            let range = l.split_whitespace().next().unwrap_or("");
+            let Some((lo, hi)) = range.split_once('-') else {
+                return false;
+            };
+            let lo = usize::from_str_radix(lo, 16).unwrap();
+            let hi = usize::from_str_radix(hi, 16).unwrap();
+            (lo..hi).contains(&addr)
+        })
+        .map(str::to_string)
+}
+
+#[test]
+fn modules_from_artifact_files_map_their_images_from_the_file() {
+    let text = data_module(256);
+    let copy_engine = engine(false);
+    let m = Module::new(&copy_engine, &text).unwrap();
+    let mut s = Store::new(&copy_engine, ());
+    let i = Instance::new(&mut s, &m, &[]).unwrap();
+    let expected = memory(&mut s, i).data(&s).to_vec();
+
+    let cow = engine(true);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.cwasm");
+    let artifact = cow.precompile_module(text.as_bytes()).unwrap();
+    std::fs::write(&path, &artifact).unwrap();
+    // SAFETY: written just above by this build; not modified while used.
+    let module = unsafe { Module::deserialize_file(&cow, &path) }.unwrap();
+    let path_text = path.to_str().unwrap();
+    let mut stores: Vec<Store<()>> = (0..2).map(|_| Store::new(&cow, ())).collect();
+    let mut all = Vec::new();
+    for (k, s) in stores.iter_mut().enumerate() {
+        for _ in 0..3 {
+            let i = Instance::new(&mut *s, &module, &[]).unwrap();
+            let data = memory(s, i).data(&*s);
+            assert_eq!(data, expected.as_slice());
+            // Every instance, the first too, maps the artifact's image.
+            let line = mapping_of(data.as_ptr()).unwrap();
+            assert!(line.contains(path_text), "{line}");
+            assert!(!mapped_from_image(data.as_ptr()));
+            all.push((k, i));
+        }
+    }
+    for (n, (k, i)) in all.iter().enumerate() {
+        call(
+            &mut stores[*k],
+            *i,
+            "store",
+            &[Val::I32(n as i32), Val::I32(77)],
+        );
+    }
+    for (n, (k, i)) in all.iter().enumerate() {
+        let s = &mut stores[*k];
+        let data = memory(s, *i).data(&*s);
+        for m in 0..all.len() {
+            let want = if m == n { 77 } else { expected[m] };
+            assert_eq!(data[m], want, "instance {n}, byte {m}");
+        }
+    }
+    // The writes reached no one else: not the file, not a new instance.
+    assert_eq!(std::fs::read(&path).unwrap(), artifact);
+    let i = Instance::new(&mut stores[0], &module, &[]).unwrap();
+    assert_eq!(
+        memory(&mut stores[0], i).data(&stores[0]),
+        expected.as_slice()
+    );
+    // Growing keeps the image's contents below the new pages.
+    let (k, i) = all[1];
+    let s = &mut stores[k];
+    let pages = (expected.len() / 65536) as i32;
+    assert_eq!(call(s, i, "grow", &[Val::I32(2)]), Some(pages));
+    let data = memory(s, i).data(&*s);
+    assert_eq!(data[1], 77);
+    assert_eq!(&data[2..expected.len()], &expected[2..]);
+    assert!(data[expected.len()..].iter().all(|b| *b == 0));
+
+    // From bytes in memory there is no file: the first instance copies,
+    // later ones use a memfd image, as for a compiled module.
+    // SAFETY: the artifact written above.
+    let from_bytes = unsafe { Module::deserialize(&cow, &artifact) }.unwrap();
+    let mut s = Store::new(&cow, ());
+    for n in 0..2 {
+        let i = Instance::new(&mut s, &from_bytes, &[]).unwrap();
+        let data = memory(&mut s, i).data(&s);
+        assert_eq!(data, expected.as_slice());
+        assert_eq!(mapped_from_image(data.as_ptr()), n > 0);
+    }
+
+    // With images off, a module from a file copies its data.
+    let copying = engine(false);
+    // (Another file: the one above is still in use and must not change.)
+    let path = dir.path().join("copying.cwasm");
+    std::fs::write(&path, copying.precompile_module(text.as_bytes()).unwrap()).unwrap();
+    // SAFETY: as above.
+    let module = unsafe { Module::deserialize_file(&copying, &path) }.unwrap();
+    let mut s = Store::new(&copying, ());
+    let i = Instance::new(&mut s, &module, &[]).unwrap();
+    let data = memory(&mut s, i).data(&s);
+    assert_eq!(data, expected.as_slice());
+    let line = mapping_of(data.as_ptr()).unwrap();
+    assert!(!line.contains("copying.cwasm"), "{line}");
+}

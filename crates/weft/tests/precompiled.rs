@@ -139,7 +139,37 @@ fn deserialize_file_and_errors_name_the_file() {
     std::fs::write(&path, engine.precompile_module(MODULE.as_bytes()).unwrap()).unwrap();
     // SAFETY: written just above.
     let m = unsafe { Module::deserialize_file(&engine, &path) }.unwrap();
-    assert_eq!(exercise(&engine, &m)[0], "dispatch -> [I32(42)]");
+    let compiled = Module::new(&engine, MODULE).unwrap();
+    assert_eq!(exercise(&engine, &m), exercise(&engine, &compiled));
+    // The code runs in place from the file: an executable mapping of it.
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let path_text = path.to_str().unwrap();
+    assert!(
+        maps.lines()
+            .any(|l| l.contains(path_text) && l.split_whitespace().nth(1) == Some("r-xp")),
+        "{maps}"
+    );
+    // ... and nothing of it is writable.
+    assert!(
+        !maps
+            .lines()
+            .any(|l| l.contains(path_text) && l.split_whitespace().nth(1).unwrap().contains('w')),
+        "{maps}"
+    );
+    // Damage in a file is caught as in memory.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 1;
+    let damaged = dir.path().join("damaged.cwasm");
+    std::fs::write(&damaged, &bytes).unwrap();
+    // SAFETY: rejected by its checksum before any of it is used.
+    let e = unsafe { Module::deserialize_file(&engine, &damaged) }.unwrap_err();
+    assert!(format!("{e:#}").contains("checksum mismatch"), "{e:#}");
+    bytes.truncate(at);
+    std::fs::write(&damaged, &bytes).unwrap();
+    // SAFETY: as above (rejected: truncated).
+    let e = unsafe { Module::deserialize_file(&engine, &damaged) }.unwrap_err();
+    assert!(format!("{e:#}").contains("truncated"), "{e:#}");
 
     let missing = dir.path().join("missing.cwasm");
     // SAFETY: the file does not exist; nothing is loaded.

@@ -314,33 +314,43 @@ unsafe extern "C" fn host_call(
     // stack is left (`Config::host_stack_reserve`).
     let call: *const HostCallFn = &*host.call;
     let store_ptr: *mut StoreOpaque = store;
-    let ctx: *const super::vmcontext::VMStoreContext = &*store.vm_store_ctx;
-    let mut result = None;
-    let mut run = || {
+    // The store context straight from the host context (the same one as
+    // the store's, one load fewer on the way to the running record).
+    // SAFETY: `hctx` is valid (see above).
+    let ctx: *const super::vmcontext::VMStoreContext = unsafe { (*hctx).store_ctx };
+    let run = || {
         // SAFETY: the trampoline passes a stack array of `len` slots.
         let slots = unsafe { std::slice::from_raw_parts_mut(values, len as usize) };
-        result = Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-            || {
-                // SAFETY: see above; the closure re-borrows the store itself.
-                unsafe { (*call)(store_ptr, caller_vmctx, slots) }
-            },
-        )));
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: see above; the closure re-borrows the store itself.
+            unsafe { (*call)(store_ptr, caller_vmctx, slots) }
+        }))
     };
-    // On a continuation the host function runs on the native stack below
-    // it (invariant 7); elsewhere right here.
-    // SAFETY: entered from wasm on the running stack of this store; `run`
-    // catches every panic.
-    match unsafe { super::continuation::run_off_continuation(&*ctx, &mut run) } {
-        Ok(true) => {}
-        Ok(false) => run(),
-        Err(trap) => {
-            // SAFETY: no borrow of the store is live here.
-            let store = unsafe { &mut *store_ptr };
-            park(store, crate::Error::new(trap));
-            return 0;
+    // SAFETY: the store context and its running record are live while
+    // wasm runs.
+    let on_continuation = unsafe {
+        (*(*ctx).current_stack.get()).kind.get() == weft_environ::stack_record::KIND_CONTINUATION
+    };
+    let result = if !on_continuation {
+        run()
+    } else {
+        // On a continuation the host function runs on the native stack
+        // below it (invariant 7).
+        let mut result = None;
+        let mut run_there = || result = Some(run());
+        // SAFETY: entered from wasm on the running stack of this store;
+        // `run` catches every panic.
+        match unsafe { super::continuation::run_off_continuation(&*ctx, &mut run_there) } {
+            Ok(true) => result.expect("the host function ran"),
+            Ok(false) => unreachable!("the running stack is a continuation"),
+            Err(trap) => {
+                // SAFETY: no borrow of the store is live here.
+                let store = unsafe { &mut *store_ptr };
+                park(store, crate::Error::new(trap));
+                return 0;
+            }
         }
-    }
-    let result = result.expect("the host function ran");
+    };
     // SAFETY: the host function's borrow of the store has ended.
     let store = unsafe { &mut *store_ptr };
     match result {

@@ -19,6 +19,13 @@
 //!                                  the mapping but not of the slices
 //! ```
 //!
+//! Code loaded from a precompiled artifact file is not copied: the
+//! artifact is mapped privately ([`CodeMemory::in_file_mapping`]) and its
+//! page-aligned code section, laid out exactly as it runs, becomes the
+//! region. It starts read-only; writing (load-time relocations) makes it
+//! read+write first, which copies only the pages written, and `publish`
+//! switches it to read+execute in place.
+//!
 //! The region is never writable and executable at the same time. On x86_64
 //! the instruction cache is coherent with data writes, so no explicit cache
 //! flush is needed after `publish`; a port to another architecture must add
@@ -30,9 +37,21 @@ use weft_sys::Mmap;
 /// A region of machine code, writable until published, then executable.
 pub(crate) struct CodeMemory {
     mmap: Mmap,
+    /// Page-aligned offset of the code in `mmap`.
+    offset: usize,
     /// Requested length (the mapping is rounded up to whole pages).
     len: usize,
-    published: bool,
+    state: State,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Read-only (a file mapping not yet written).
+    ReadOnly,
+    /// Read+write: code is being copied in or patched.
+    Writable,
+    /// Read+execute.
+    Published,
 }
 
 impl CodeMemory {
@@ -42,8 +61,30 @@ impl CodeMemory {
             .with_context(|| format!("failed to allocate {len} bytes of code memory"))?;
         Ok(CodeMemory {
             mmap,
+            offset: 0,
             len,
-            published: false,
+            state: State::Writable,
+        })
+    }
+
+    /// The code at `[offset, offset + len)` of `mmap`, a read-only private
+    /// file mapping ([`Mmap::map_file`]), used in place. `offset` must be
+    /// page aligned and the range inside the mapping.
+    pub(crate) fn in_file_mapping(mmap: Mmap, offset: usize, len: usize) -> Result<CodeMemory> {
+        let in_range = offset
+            .checked_add(len)
+            .and_then(weft_sys::round_up_to_page)
+            .is_some_and(|end| end <= mmap.len());
+        if !offset.is_multiple_of(weft_sys::page_size()) || !in_range {
+            anyhow::bail!(
+                "code range {offset:#x}+{len:#x} is not a page-aligned part of the mapping"
+            );
+        }
+        Ok(CodeMemory {
+            mmap,
+            offset,
+            len,
+            state: State::ReadOnly,
         })
     }
 
@@ -52,37 +93,49 @@ impl CodeMemory {
     /// # Panics
     ///
     /// After [`CodeMemory::publish`]: published code is never writable.
-    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+    /// The code of a file mapping becomes read+write on the first call
+    /// (an error if the kernel refuses).
+    pub(crate) fn as_mut_slice(&mut self) -> Result<&mut [u8]> {
         assert!(
-            !self.published,
+            self.state != State::Published,
             "code memory is published (read+execute) and can no longer be written"
         );
         if self.len == 0 {
-            return &mut [];
+            return Ok(&mut []);
         }
-        // SAFETY: the first `len` bytes of the mapping are read-write until
-        // publish (checked above), owned by `self`, and borrowed mutably
-        // for the lifetime of `&mut self`.
-        unsafe { std::slice::from_raw_parts_mut(self.mmap.as_ptr(), self.len) }
+        if self.state == State::ReadOnly {
+            self.mmap
+                .make_accessible(self.offset, self.len)
+                .context("failed to make loaded code writable")?;
+            self.state = State::Writable;
+        }
+        // SAFETY: `[offset, offset + len)` lies in the mapping (checked at
+        // construction) and is read-write until publish (the state above),
+        // owned by `self`, and borrowed mutably for the lifetime of
+        // `&mut self`.
+        Ok(
+            unsafe {
+                std::slice::from_raw_parts_mut(self.mmap.as_ptr().add(self.offset), self.len)
+            },
+        )
     }
 
     /// Switches the whole region to read+execute. Idempotent.
     pub(crate) fn publish(&mut self) -> Result<()> {
-        if self.published {
+        if self.state == State::Published {
             return Ok(());
         }
-        let full = self.mmap.len();
         self.mmap
-            .make_executable(0, full)
+            .make_executable(self.offset, self.len)
             .context("failed to publish code memory")?;
-        self.published = true;
+        self.state = State::Published;
         Ok(())
     }
 
     /// Whether [`CodeMemory::publish`] has run.
     #[cfg(test)]
     pub(crate) fn is_published(&self) -> bool {
-        self.published
+        self.state == State::Published
     }
 
     /// The code bytes (readable in both states).
@@ -90,15 +143,15 @@ impl CodeMemory {
         if self.len == 0 {
             return &[];
         }
-        // SAFETY: the first `len` bytes are always readable (RW before
-        // publish, RX after); writes need `&mut self`, which cannot coexist
-        // with the returned borrow.
-        unsafe { std::slice::from_raw_parts(self.mmap.as_ptr(), self.len) }
+        // SAFETY: `[offset, offset + len)` lies in the mapping and is
+        // always readable (RO or RW before publish, RX after); writes need
+        // `&mut self`, which cannot coexist with the returned borrow.
+        unsafe { std::slice::from_raw_parts(self.mmap.as_ptr().add(self.offset), self.len) }
     }
 
     /// Address of the first code byte.
     pub(crate) fn base(&self) -> usize {
-        self.mmap.as_ptr() as usize
+        self.mmap.as_ptr() as usize + self.offset
     }
 
     /// `[base, base + len)` as a pair, the form the code registry wants.
@@ -118,7 +171,7 @@ mod tests {
         // mov eax, 42 ; ret
         let code = [0xb8, 42, 0, 0, 0, 0xc3];
         let mut cm = CodeMemory::new(code.len()).unwrap();
-        cm.as_mut_slice().copy_from_slice(&code);
+        cm.as_mut_slice().unwrap().copy_from_slice(&code);
         cm.publish().unwrap();
         assert!(cm.is_published());
         assert_eq!(cm.as_slice(), &code);
@@ -135,13 +188,13 @@ mod tests {
     fn writes_after_publish_panic() {
         let mut cm = CodeMemory::new(16).unwrap();
         cm.publish().unwrap();
-        cm.as_mut_slice()[0] = 0xc3;
+        cm.as_mut_slice().unwrap()[0] = 0xc3;
     }
 
     #[test]
     fn empty_code_memory() {
         let mut cm = CodeMemory::new(0).unwrap();
-        assert!(cm.as_mut_slice().is_empty());
+        assert!(cm.as_mut_slice().unwrap().is_empty());
         cm.publish().unwrap();
         assert!(cm.as_slice().is_empty());
     }

@@ -289,6 +289,72 @@ pub(crate) fn call_func(
     Ok(())
 }
 
+/// How to enter a function directly, resolved once (what a
+/// `TypedFunc` keeps so that its calls skip the lookups of [`call_raw`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Entry {
+    /// A wasm function: its array-to-wasm trampoline, vmctx and code.
+    Wasm {
+        trampoline: usize,
+        vmctx: usize,
+        code: usize,
+    },
+    /// A host function: called through [`call_raw`].
+    Host,
+}
+
+/// The entry of `f`, a function of `store`.
+pub(crate) fn entry_of(store: &StoreOpaque, f: Func) -> Result<Entry> {
+    let data = store.func_data(f);
+    Ok(match &data.kind {
+        FuncKind::Host(_) => Entry::Host,
+        FuncKind::Wasm { instance, .. } => {
+            // SAFETY: the funcref of a live function of this store.
+            let fr = unsafe { *data.funcref };
+            let module = &store.instances[*instance as usize].module;
+            let trampoline = module
+                .inner
+                .trampoline(data.type_id)
+                .ok_or_else(|| anyhow!("no entry trampoline for function type"))?;
+            Entry::Wasm {
+                trampoline,
+                vmctx: fr.vmctx as usize,
+                code: fr.wasm_call as usize,
+            }
+        }
+    })
+}
+
+/// Calls `f` through `entry` (from [`entry_of`] for `f` in this store),
+/// as [`call_raw`] does.
+pub(crate) fn call_entry(
+    store: &mut StoreOpaque,
+    f: Func,
+    entry: Entry,
+    values: &mut [ValRaw],
+) -> Result<()> {
+    store.check(f.store, "function");
+    match entry {
+        Entry::Host => call_raw(store, f, values),
+        Entry::Wasm {
+            trampoline,
+            vmctx,
+            code,
+        } => {
+            // The store is the one `entry` was resolved in (checked
+            // above), whose instances, and so this vmctx and code, live
+            // as long as it.
+            let mut args = EntryArgs {
+                trampoline,
+                callee_vmctx: vmctx as *mut u8,
+                code: code as *const u8,
+                values: values.as_mut_ptr(),
+            };
+            invoke_wasm(store, &mut args)
+        }
+    }
+}
+
 /// Calls `f` with arguments already in `values` (which must have room for
 /// max(params, results) slots); results are written back to `values`.
 pub(crate) fn call_raw(store: &mut StoreOpaque, f: Func, values: &mut [ValRaw]) -> Result<()> {

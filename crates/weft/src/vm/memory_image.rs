@@ -13,6 +13,11 @@
 //!       pages are shared with the memfd until the instance writes them
 //! ```
 //!
+//! A module loaded from a precompiled artifact file carries its images in
+//! the file (a page-aligned section laid out like the memfd, see
+//! `crate::artifact`): they are mapped straight from the artifact, also on
+//! the first instantiation, and no memfd is built.
+//!
 //! A module gets images only when initialisation with them is exactly
 //! initialisation by copying: every active data segment of the module has
 //! an `i32.const` offset, targets a 32-bit memory with 64 KiB pages that
@@ -28,6 +33,7 @@ use anyhow::{Context, bail};
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use weft_environ::{ConstOp, ModuleInfo, SegmentMode};
 
 const OS_PAGE: u64 = 4096;
@@ -36,9 +42,12 @@ const OS_PAGE: u64 = 4096;
 /// memfd and mmap system calls.
 pub(crate) const MIN_IMAGE_DATA: usize = 16 << 10;
 
-/// The initial contents of one linear memory, in a memfd.
+/// The initial contents of one linear memory, in a memfd or a section of
+/// a precompiled artifact file.
 pub(crate) struct MemoryImage {
-    file: File,
+    file: Arc<File>,
+    /// Page-aligned offset of the image in `file`.
+    offset: u64,
     /// Mapped length: the end of the last segment, rounded up to a page.
     len: usize,
 }
@@ -60,8 +69,21 @@ impl MemoryImage {
             file.write_all_at(bytes, *offset)?;
         }
         Ok(MemoryImage {
-            file,
+            file: Arc::new(file),
+            offset: 0,
             len: len as usize,
+        })
+    }
+
+    /// The image stored at `[offset, offset + len)` of `file` (an artifact
+    /// that is never modified in place), or `None` when `offset` is not
+    /// aligned to the host's pages.
+    pub(crate) fn in_file(file: Arc<File>, offset: u64, len: usize) -> Option<MemoryImage> {
+        let page = weft_sys::page_size() as u64;
+        (offset.is_multiple_of(page) && (len as u64).is_multiple_of(page)).then_some(MemoryImage {
+            file,
+            offset,
+            len,
         })
     }
 
@@ -91,7 +113,7 @@ impl MemoryImage {
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_FIXED,
                 self.file.as_raw_fd(),
-                0,
+                self.offset as libc::off_t,
             )
         };
         if p == libc::MAP_FAILED {
@@ -104,10 +126,32 @@ impl MemoryImage {
     }
 }
 
+/// The layout of one memory's image: its length (a page multiple) and
+/// the segments (offset, bytes) in it, in module order.
+pub(crate) type ImagePlan<'a> = (u64, Vec<(u64, &'a [u8])>);
+
 /// The images for `info`'s defined memories (index: memory index minus
 /// imported memories; `None` for a memory without data), or `None` when
 /// the module's data must be copied (see the module docs).
 pub(crate) fn build_images(info: &ModuleInfo) -> Result<Option<Vec<Option<MemoryImage>>>> {
+    let Some(plans) = plan_images(info) else {
+        return Ok(None);
+    };
+    plans
+        .iter()
+        .map(|p| {
+            p.as_ref()
+                .map(|(len, segs)| MemoryImage::new(*len, segs))
+                .transpose()
+        })
+        .collect::<Result<_>>()
+        .map(Some)
+}
+
+/// What [`build_images`] lays out, without building anything: per
+/// defined memory its image plan (`None` for a memory without data), or
+/// `None` when the module's data must be copied.
+pub(crate) fn plan_images(info: &ModuleInfo) -> Option<Vec<Option<ImagePlan<'_>>>> {
     let num_imported = info.num_imported_memories as usize;
     let mut per_memory: Vec<Vec<(u64, &[u8])>> = vec![Vec::new(); info.memories.len()];
     let mut total = 0usize;
@@ -116,39 +160,39 @@ pub(crate) fn build_images(info: &ModuleInfo) -> Result<Option<Vec<Option<Memory
             continue;
         };
         let i = *index as usize;
-        let Some(ty) = info.memories.get(i) else {
-            return Ok(None);
-        };
+        let ty = info.memories.get(i)?;
         if i < num_imported || ty.memory64 || ty.shared || ty.page_size_log2() != 16 {
-            return Ok(None);
+            return None;
         }
         let [ConstOp::I32Const(off)] = offset.ops.as_slice() else {
-            return Ok(None);
+            return None;
         };
         let off = *off as u32 as u64;
         let end = off + seg.data.len() as u64;
         if end > ty.initial.saturating_mul(1 << 16) {
-            return Ok(None);
+            return None;
         }
         total += seg.data.len();
         per_memory[i].push((off, &seg.data));
     }
     if total < MIN_IMAGE_DATA {
-        return Ok(None);
+        return None;
     }
-    let mut images = Vec::with_capacity(info.memories.len() - num_imported);
-    for segs in &per_memory[num_imported..] {
-        if segs.is_empty() {
-            images.push(None);
-            continue;
-        }
-        let len = segs
-            .iter()
-            .map(|(o, d)| o + d.len() as u64)
-            .max()
-            .unwrap_or(0)
-            .next_multiple_of(OS_PAGE);
-        images.push(Some(MemoryImage::new(len, segs)?));
-    }
-    Ok(Some(images))
+    let plans = per_memory
+        .into_iter()
+        .skip(num_imported)
+        .map(|segs| {
+            if segs.is_empty() {
+                return None;
+            }
+            let len = segs
+                .iter()
+                .map(|(o, d)| o + d.len() as u64)
+                .max()
+                .unwrap_or(0)
+                .next_multiple_of(OS_PAGE);
+            Some((len, segs))
+        })
+        .collect();
+    Some(plans)
 }

@@ -33,8 +33,8 @@ mod instance;
 mod libcalls;
 mod limits;
 mod memory;
-mod memory_image;
-mod module;
+pub(crate) mod memory_image;
+pub(crate) mod module;
 pub(crate) mod stack;
 mod store;
 mod table;
@@ -45,11 +45,12 @@ mod vmcontext;
 pub(crate) use async_fiber::{block_on, on_fiber};
 pub(crate) use backtrace::capture as capture_backtrace;
 pub(crate) use func::{
-    HostTrampolines, call_func, call_raw, caller_instance, new_host_func, new_host_func_raw,
+    Entry, HostTrampolines, call_entry, call_func, caller_instance, entry_of, new_host_func,
+    new_host_func_raw,
 };
 pub(crate) use instance::instantiate;
 pub(crate) use limits::with_limiter_of;
-pub(crate) use module::{CompiledModule, CompiledParts};
+pub(crate) use module::{ArtifactSource, CompiledModule, CompiledParts, FuncLoc};
 pub(crate) use store::{EpochBehavior, StoreOpaque};
 pub(crate) use traphandlers::init_traps;
 pub(crate) use type_registry::TypeRegistry;

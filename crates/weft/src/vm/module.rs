@@ -38,8 +38,9 @@ pub(crate) struct FuncLoc {
     pub len: usize,
     /// Function index in the module (`u32::MAX` for trampolines).
     pub func_index: u32,
-    pub traps: Vec<(u32, Trap)>,
-    pub address_map: Vec<(u32, u32)>,
+    /// Its entries of [`ModuleCode`]'s trap table and address map.
+    pub traps: std::ops::Range<u32>,
+    pub address_map: std::ops::Range<u32>,
     /// Calls with exception handlers, sorted by return address offset.
     pub call_sites: Vec<weft_cranelift::CallSite>,
     /// `exnref` stack slots per call, sorted by return address offset.
@@ -55,6 +56,12 @@ pub(crate) struct ModuleCode {
     mem: CodeMemory,
     /// All functions and trampolines, sorted by `start`.
     locs: Vec<FuncLoc>,
+    /// (code offset in the function, trap) of all functions, each
+    /// function's entries sorted by offset.
+    traps: Vec<(u32, Trap)>,
+    /// (code offset in the function, module byte offset) of all
+    /// functions, each function's entries sorted by code offset.
+    address_map: Vec<(u32, u32)>,
     pub module_name: Option<String>,
     pub func_names: HashMap<u32, String>,
 }
@@ -85,8 +92,9 @@ impl ModuleCode {
             return None;
         }
         let rel = pc - self.base() - loc.start;
-        let i = loc.address_map.partition_point(|(o, _)| *o as usize <= rel);
-        let module_offset = i.checked_sub(1).map(|i| loc.address_map[i].1 as usize);
+        let map = &self.address_map[loc.address_map.start as usize..loc.address_map.end as usize];
+        let i = map.partition_point(|(o, _)| *o as usize <= rel);
+        let module_offset = i.checked_sub(1).map(|i| map[i].1 as usize);
         Some((loc.func_index, rel, module_offset))
     }
 }
@@ -95,8 +103,9 @@ impl CodeLookup for ModuleCode {
     fn trap_at(&self, pc: usize) -> Option<Trap> {
         let loc = self.loc_at(pc)?;
         let rel = (pc - self.base() - loc.start) as u32;
-        let i = loc.traps.binary_search_by_key(&rel, |t| t.0).ok()?;
-        Some(loc.traps[i].1)
+        let traps = &self.traps[loc.traps.start as usize..loc.traps.end as usize];
+        let i = traps.binary_search_by_key(&rel, |t| t.0).ok()?;
+        Some(traps[i].1)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -146,6 +155,179 @@ pub(crate) struct CompiledParts {
     /// The array-to-wasm trampolines: (type index, code), one per distinct
     /// function type, in the order of [`trampoline_types`].
     pub trampolines: Vec<(u32, CompiledFunction)>,
+}
+
+/// Where a precompiled artifact comes from.
+pub(crate) enum ArtifactSource<'a> {
+    /// Bytes in memory: the code is copied out of them.
+    Bytes(&'a [u8]),
+    /// A file, mapped: never modified in place while the module lives
+    /// (the cache replaces entries by renaming; `Module::deserialize_file`
+    /// makes it the caller's promise).
+    File(std::fs::File),
+}
+
+/// The first `len` bytes of `map`, borrowed from it.
+fn mapped_bytes(map: &weft_sys::Mmap, len: usize) -> &[u8] {
+    assert!(len <= map.len(), "mapping shorter than the file");
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: `map` is a readable file mapping of at least `len` bytes
+    // (asserted), nothing writes it while it is borrowed (protection
+    // changes need `&mut`), and the file is not modified in place (the
+    // contract of `ArtifactSource::File`).
+    unsafe { std::slice::from_raw_parts(map.as_ptr(), len) }
+}
+
+/// Applies the relocations an artifact left for load time.
+fn apply_load_relocs(mem: &mut CodeMemory, relocs: &[crate::artifact::LoadReloc]) -> Result<()> {
+    if relocs.is_empty() {
+        return Ok(());
+    }
+    let base = mem.base();
+    let bytes = mem.as_mut_slice()?;
+    for r in relocs {
+        let target = match r.target {
+            crate::artifact::LoadTarget::Code(off) if (off as usize) <= bytes.len() => {
+                base + off as usize
+            }
+            crate::artifact::LoadTarget::Code(_) => {
+                bail!("precompiled module is damaged (relocation target)")
+            }
+            crate::artifact::LoadTarget::LibCall(l) => super::libcalls::address(l)?,
+        };
+        apply_reloc(bytes, r.site as usize, base, r.kind, target, r.addend)?;
+    }
+    Ok(())
+}
+
+/// The code section at `[offset, offset + len)` of an artifact's mapping,
+/// made executable in place; copied into fresh code memory when the
+/// kernel refuses (a file system mounted `noexec`).
+fn place_in_mapping(
+    map: weft_sys::Mmap,
+    offset: usize,
+    len: usize,
+    relocs: &[crate::artifact::LoadReloc],
+) -> Result<CodeMemory> {
+    let mut mem = CodeMemory::in_file_mapping(map, offset, len)?;
+    match apply_load_relocs(&mut mem, relocs).and_then(|()| mem.publish()) {
+        Ok(()) => Ok(mem),
+        Err(_) => {
+            // Every load-time relocation rewrites its whole field, so the
+            // copy is relocated afresh for its own address.
+            let mut copy = CodeMemory::new(len)?;
+            copy.as_mut_slice()?.copy_from_slice(mem.as_slice());
+            apply_load_relocs(&mut copy, relocs)?;
+            copy.publish()?;
+            Ok(copy)
+        }
+    }
+}
+
+/// An artifact checked against the module its bytes describe.
+struct Loaded {
+    info: ModuleInfo,
+    type_ids: Box<[u32]>,
+    tramp_types: Vec<(u32, u32)>,
+    unwind: Vec<Option<weft_cranelift::UnwindInfo>>,
+}
+
+impl Loaded {
+    fn check(
+        engine: &Engine,
+        a: &crate::artifact::Artifact<'_>,
+        expected: Option<&[u8]>,
+    ) -> Result<Loaded> {
+        if expected.is_some_and(|e| e != a.wasm) {
+            bail!("the cache entry holds a different module");
+        }
+        let info = weft_environ::translate_module(a.wasm, engine.config().features)
+            .context("precompiled module is damaged (its module does not validate)")?
+            .info;
+        let num_imported = info.num_imported_funcs;
+        let defined = info.functions.len() - num_imported as usize;
+        if a.num_funcs != defined {
+            bail!(
+                "compiled code has {} functions, the module defines {defined}",
+                a.num_funcs
+            );
+        }
+        let index_ok = a
+            .locs
+            .iter()
+            .enumerate()
+            .all(|(k, l)| match k.checked_sub(defined) {
+                None => l.func_index == num_imported + k as u32,
+                Some(_) => l.func_index == u32::MAX,
+            });
+        if !index_ok {
+            bail!("precompiled module is damaged (function indices)");
+        }
+        let (type_ids, tramp_types) = trampoline_types(engine, &info);
+        if tramp_types.len() != a.tramp_types.len()
+            || tramp_types
+                .iter()
+                .zip(&a.tramp_types)
+                .any(|((_, t), u)| t != u)
+        {
+            bail!("compiled trampolines do not match the module's function types");
+        }
+        let planned = super::memory_image::plan_images(&info);
+        let images_ok = match (&planned, &a.images) {
+            (_, None) => true,
+            (Some(p), Some(t)) => {
+                p.len() == t.len()
+                    && p.iter().zip(t).all(|(p, t)| {
+                        p.as_ref().map(|(len, _)| *len) == t.as_ref().map(|(_, len)| *len)
+                    })
+            }
+            (None, Some(_)) => false,
+        };
+        if !images_ok {
+            bail!("precompiled module is damaged (memory images)");
+        }
+        let unwind = if engine.config().gdb_jit_enabled() {
+            a.unwind()?
+        } else {
+            Vec::new()
+        };
+        Ok(Loaded {
+            info,
+            type_ids,
+            tramp_types,
+            unwind,
+        })
+    }
+
+    fn finish(
+        self,
+        engine: &Engine,
+        a: crate::artifact::Artifact<'_>,
+        mem: CodeMemory,
+        images: Option<Vec<Option<super::memory_image::MemoryImage>>>,
+    ) -> Result<CompiledModule> {
+        let starts: Vec<usize> = a.locs.iter().map(|l| l.start).collect();
+        let unwind: Vec<Option<&weft_cranelift::UnwindInfo>> =
+            self.unwind.iter().map(Option::as_ref).collect();
+        let linked = Linked {
+            mem,
+            locs: a.locs,
+            traps: a.traps,
+            address_map: a.address_map,
+        };
+        CompiledModule::finish(
+            engine,
+            self.info,
+            self.type_ids,
+            &self.tramp_types,
+            linked,
+            &starts,
+            &unwind,
+            images,
+        )
+    }
 }
 
 /// The canonical type id of each module type, and the function types that
@@ -225,19 +407,54 @@ impl CompiledModule {
 
     /// Loads a precompiled artifact (`crate::artifact`). With `expected`,
     /// the artifact must hold exactly those module bytes (a cache entry).
+    ///
+    /// From a file, the artifact is mapped rather than read: its code
+    /// section becomes the module's code memory in place and its memory
+    /// images are mapped into instances straight from the file.
     pub(crate) fn from_artifact(
         engine: &Engine,
-        bytes: &[u8],
+        source: ArtifactSource<'_>,
         expected: Option<&[u8]>,
     ) -> Result<CompiledModule> {
-        let (wasm, parts) = crate::artifact::deserialize(engine, bytes)?;
-        if expected.is_some_and(|e| e != wasm.as_slice()) {
-            bail!("the cache entry holds a different module");
+        match source {
+            ArtifactSource::Bytes(bytes) => {
+                let a = crate::artifact::parse(engine, bytes)?;
+                let loaded = Loaded::check(engine, &a, expected)?;
+                let mut mem = CodeMemory::new(a.code_len)?;
+                mem.as_mut_slice()?.copy_from_slice(&a.code[..a.code_len]);
+                apply_load_relocs(&mut mem, &a.relocs)?;
+                mem.publish()?;
+                loaded.finish(engine, a, mem, None)
+            }
+            ArtifactSource::File(file) => {
+                let len = usize::try_from(file.metadata()?.len())
+                    .map_err(|_| anyhow!("precompiled module is too large"))?;
+                let map = weft_sys::Mmap::map_file(&file, len)?;
+                let (loaded, a) = {
+                    let bytes = mapped_bytes(&map, len);
+                    let a = crate::artifact::parse(engine, bytes)?;
+                    let loaded = Loaded::check(engine, &a, expected)?;
+                    (loaded, a.detach())
+                };
+                let file = Arc::new(file);
+                let images = a.images.as_ref().and_then(|table| {
+                    table
+                        .iter()
+                        .map(|e| match e {
+                            None => Some(None),
+                            Some((off, len)) => super::memory_image::MemoryImage::in_file(
+                                file.clone(),
+                                *off,
+                                *len as usize,
+                            )
+                            .map(Some),
+                        })
+                        .collect::<Option<Vec<_>>>()
+                });
+                let mem = place_in_mapping(map, a.code_offset, a.code_len, &a.relocs)?;
+                loaded.finish(engine, a, mem, images)
+            }
         }
-        let info = weft_environ::translate_module(&wasm, engine.config().features)
-            .context("precompiled module is damaged (its module does not validate)")?
-            .info;
-        CompiledModule::from_parts(engine, info, &parts)
     }
 
     /// Places, links and publishes compiled code for the module `info`
@@ -276,47 +493,88 @@ impl CompiledModule {
         for t in &tramps {
             all.push((u32::MAX, *t));
         }
-        let (code, starts) = link(&all, funcs.len(), num_imported)?;
-        let base = code.mem.base();
-        let func_ptrs = starts[..funcs.len()].iter().map(|s| base + s).collect();
+        let (linked, starts) = link(&all, funcs.len(), num_imported)?;
+        let unwind: Vec<Option<&weft_cranelift::UnwindInfo>> =
+            all.iter().map(|(_, f)| f.unwind.as_ref()).collect();
+        CompiledModule::finish(
+            engine,
+            info,
+            type_ids,
+            &tramp_types,
+            linked,
+            &starts,
+            &unwind,
+            None,
+        )
+    }
+
+    /// Publishes linked code as the module `info` describes (`starts`: the
+    /// offset of each function, then of each trampoline, in
+    /// `tramp_types` order; `unwind`: their unwind info, for debuggers).
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        engine: &Engine,
+        info: ModuleInfo,
+        type_ids: Box<[u32]>,
+        tramp_types: &[(u32, u32)],
+        linked: Linked,
+        starts: &[usize],
+        unwind: &[Option<&weft_cranelift::UnwindInfo>],
+        images: Option<Vec<Option<super::memory_image::MemoryImage>>>,
+    ) -> Result<CompiledModule> {
+        let num_funcs = starts.len() - tramp_types.len();
+        let num_imported = info.num_imported_funcs;
+        let base = linked.mem.base();
+        let func_ptrs = starts[..num_funcs].iter().map(|s| base + s).collect();
         let trampolines = tramp_types
             .iter()
-            .zip(&starts[funcs.len()..])
+            .zip(&starts[num_funcs..])
             .map(|((id, _), s)| (*id, base + s))
             .collect();
-        let len = code.mem.as_slice().len();
+        let len = linked.mem.as_slice().len();
         let module_label = info.name.as_deref().unwrap_or("module");
         let gdb_jit = describe_for_debuggers(
             engine,
             base,
             len,
-            all.iter()
-                .zip(&starts)
+            linked
+                .locs
+                .iter()
+                .zip(unwind)
                 .enumerate()
-                .map(|(k, ((index, f), start))| {
-                    let name = match k.checked_sub(funcs.len()) {
+                .map(|(k, (loc, u))| {
+                    let name = match k.checked_sub(num_funcs) {
                         Some(t) => format!(
                             "trampoline::array_to_wasm::{module_label}::type[{}]",
                             tramp_types[t].1
                         ),
-                        None => match info.func_name(*index) {
-                            Some(n) => format!("wasm::{module_label}::{n}"),
-                            None => format!("wasm::{module_label}::function[{index}]"),
-                        },
+                        None => {
+                            let index = num_imported + k as u32;
+                            match info.func_name(index) {
+                                Some(n) => format!("wasm::{module_label}::{n}"),
+                                None => format!("wasm::{module_label}::function[{index}]"),
+                            }
+                        }
                     };
-                    (name, *start, *f)
+                    (name, loc.start, loc.len, *u)
                 }),
         );
         let code = Arc::new(ModuleCode {
             _gdb_jit: gdb_jit,
-            mem: code.mem,
-            locs: code.locs,
+            mem: linked.mem,
+            locs: linked.locs,
+            traps: linked.traps,
+            address_map: linked.address_map,
             module_name: info.name.clone(),
             func_names: info.func_names.clone(),
         });
         code_registry::register(base, base + len, code.clone());
         if perf_map_enabled() {
             write_perf_map(&code);
+        }
+        let memory_images = std::sync::OnceLock::new();
+        if let Some(images) = images {
+            let _ = memory_images.set(Some(images));
         }
         Ok(CompiledModule {
             info,
@@ -325,7 +583,7 @@ impl CompiledModule {
             _code: RegisteredCode(code),
             func_ptrs,
             trampolines,
-            memory_images: std::sync::OnceLock::new(),
+            memory_images,
             image_requests: std::sync::atomic::AtomicUsize::new(0),
         })
     }
@@ -413,9 +671,47 @@ impl CompiledModule {
     }
 }
 
-struct Linked {
-    mem: CodeMemory,
-    locs: Vec<FuncLoc>,
+pub(crate) struct Linked {
+    pub(crate) mem: CodeMemory,
+    pub(crate) locs: Vec<FuncLoc>,
+    pub(crate) traps: Vec<(u32, Trap)>,
+    pub(crate) address_map: Vec<(u32, u32)>,
+}
+
+/// Where each of `all` starts when placed back to back (each at its
+/// alignment, at least 16), and the total length.
+pub(crate) fn layout<'a>(all: impl Iterator<Item = &'a CompiledFunction>) -> (Vec<usize>, usize) {
+    let mut starts = Vec::new();
+    let mut len = 0usize;
+    for f in all {
+        let align = f.alignment.max(16) as usize;
+        len = len.next_multiple_of(align);
+        starts.push(len);
+        len += f.code.len();
+    }
+    (starts, len)
+}
+
+/// A relocation's target as an offset into the code laid out by
+/// [`layout`], or `None` for a target outside it (a libcall).
+pub(crate) fn reloc_target_offset(
+    r: &weft_cranelift::Relocation,
+    start: usize,
+    starts: &[usize],
+    num_funcs: usize,
+    num_imported: u32,
+) -> Result<Option<usize>> {
+    Ok(match r.target {
+        RelocTarget::Function(idx) => {
+            let def = idx
+                .checked_sub(num_imported)
+                .filter(|d| (*d as usize) < num_funcs)
+                .ok_or_else(|| anyhow!("relocation to non-defined function {idx}"))?;
+            Some(starts[def as usize])
+        }
+        RelocTarget::SelfOffset(off) => Some(start + off as usize),
+        RelocTarget::LibCall(_) => None,
+    })
 }
 
 /// Places `all` functions in one code memory, resolves relocations, and
@@ -425,18 +721,11 @@ fn link(
     num_funcs: usize,
     num_imported: u32,
 ) -> Result<(Linked, Vec<usize>)> {
-    let mut starts = Vec::with_capacity(all.len());
-    let mut len = 0usize;
-    for (_, f) in all {
-        let align = f.alignment.max(16) as usize;
-        len = len.next_multiple_of(align);
-        starts.push(len);
-        len += f.code.len();
-    }
+    let (starts, len) = layout(all.iter().map(|(_, f)| *f));
     let mut mem = CodeMemory::new(len.max(1))?;
     let base = mem.base();
     {
-        let bytes = mem.as_mut_slice();
+        let bytes = mem.as_mut_slice()?;
         for ((_, f), start) in all.iter().zip(&starts) {
             bytes[*start..*start + f.code.len()].copy_from_slice(&f.code);
         }
@@ -446,39 +735,63 @@ fn link(
                     bail!("relocation at {} outside its function", r.offset);
                 }
                 let site = start + r.offset as usize;
-                let target = match r.target {
-                    RelocTarget::Function(idx) => {
-                        let def = idx
-                            .checked_sub(num_imported)
-                            .filter(|d| (*d as usize) < num_funcs)
-                            .ok_or_else(|| anyhow!("relocation to non-defined function {idx}"))?;
-                        base + starts[def as usize]
-                    }
-                    RelocTarget::SelfOffset(off) => base + start + off as usize,
-                    RelocTarget::LibCall(l) => super::libcalls::address(l)?,
+                let target = match reloc_target_offset(r, *start, &starts, num_funcs, num_imported)?
+                {
+                    Some(off) => base + off,
+                    None => match r.target {
+                        RelocTarget::LibCall(l) => super::libcalls::address(l)?,
+                        _ => unreachable!("only libcalls lie outside the code"),
+                    },
                 };
                 apply_reloc(bytes, site, base, r.kind, target, r.addend)?;
             }
         }
     }
     mem.publish()?;
+    let mut traps = Vec::new();
+    let mut address_map = Vec::new();
     let locs = all
         .iter()
         .zip(&starts)
-        .map(|((idx, f), start)| FuncLoc {
-            start: *start,
-            len: f.code.len(),
-            func_index: *idx,
-            traps: f.traps.clone(),
-            address_map: f.address_map.clone(),
-            call_sites: f.call_sites.clone(),
-            stack_maps: f.stack_maps.clone(),
+        .map(|((idx, f), start)| {
+            let t0 = traps.len() as u32;
+            traps.extend_from_slice(&f.traps);
+            let a0 = address_map.len() as u32;
+            address_map.extend_from_slice(&f.address_map);
+            FuncLoc {
+                start: *start,
+                len: f.code.len(),
+                func_index: *idx,
+                traps: t0..traps.len() as u32,
+                address_map: a0..address_map.len() as u32,
+                call_sites: f.call_sites.clone(),
+                stack_maps: f.stack_maps.clone(),
+            }
         })
         .collect();
-    Ok((Linked { mem, locs }, starts))
+    Ok((
+        Linked {
+            mem,
+            locs,
+            traps,
+            address_map,
+        },
+        starts,
+    ))
 }
 
-fn apply_reloc(
+/// Whether relocation `kind` is relative to its own site (so it can be
+/// resolved before the code's address is known, when its target lies in
+/// the same code).
+pub(crate) fn reloc_is_pc_relative(kind: weft_cranelift::Reloc) -> bool {
+    use cranelift_codegen_reloc::Reloc;
+    matches!(
+        kind,
+        Reloc::X86CallPCRel4 | Reloc::X86PCRel4 | Reloc::X86CallPLTRel4
+    )
+}
+
+pub(crate) fn apply_reloc(
     bytes: &mut [u8],
     site: usize,
     base: usize,
@@ -559,11 +872,18 @@ pub(crate) fn publish_single(
     let (linked, starts) = link(&[(u32::MAX, f)], 0, 0)?;
     let base = linked.mem.base();
     let len = linked.mem.as_slice().len();
-    let gdb_jit = describe_for_debuggers(engine, base, len, std::iter::once((name, starts[0], f)));
+    let gdb_jit = describe_for_debuggers(
+        engine,
+        base,
+        len,
+        std::iter::once((name, starts[0], f.code.len(), f.unwind.as_ref())),
+    );
     let code = Arc::new(ModuleCode {
         _gdb_jit: gdb_jit,
         mem: linked.mem,
         locs: linked.locs,
+        traps: linked.traps,
+        address_map: linked.address_map,
         module_name: None,
         func_names: HashMap::new(),
     });
@@ -572,23 +892,23 @@ pub(crate) fn publish_single(
 }
 
 /// Registers the code memory `[base, base + len)` holding `funcs`
-/// (symbol name, offset from `base`, compiled function) with debuggers
+/// (symbol name, offset from `base`, length, unwind info) with debuggers
 /// through gdb's JIT interface, when the engine is configured to.
 fn describe_for_debuggers<'a>(
     engine: &Engine,
     base: usize,
     len: usize,
-    funcs: impl Iterator<Item = (String, usize, &'a CompiledFunction)>,
+    funcs: impl Iterator<Item = (String, usize, usize, Option<&'a weft_cranelift::UnwindInfo>)>,
 ) -> Option<GdbJitImage> {
     if !engine.config().gdb_jit_enabled() {
         return None;
     }
     let funcs: Vec<JitFunction<'_>> = funcs
-        .map(|(name, start, f)| JitFunction {
+        .map(|(name, start, len, unwind)| JitFunction {
             name,
             addr: base + start,
-            len: f.code.len(),
-            unwind: f.unwind.as_ref(),
+            len,
+            unwind,
         })
         .collect();
     match gdb_jit::build_elf(base, len, &funcs, engine.inner.compiler.systemv_cie()) {

@@ -205,7 +205,7 @@ mod tests {
     impl TestCode {
         fn new(bytes: &[u8], traps: &[(usize, Trap)]) -> TestCode {
             let mut mem = CodeMemory::new(bytes.len()).unwrap();
-            mem.as_mut_slice().copy_from_slice(bytes);
+            mem.as_mut_slice().unwrap().copy_from_slice(bytes);
             mem.publish().unwrap();
             let (start, end) = mem.range();
             let registered = Registered::new(start, end, traps.to_vec());
@@ -585,7 +585,7 @@ mod tests {
         );
         let unregistered = {
             let mut mem = CodeMemory::new(LOAD.len()).unwrap();
-            mem.as_mut_slice().copy_from_slice(LOAD);
+            mem.as_mut_slice().unwrap().copy_from_slice(LOAD);
             mem.publish().unwrap();
             mem
         };
