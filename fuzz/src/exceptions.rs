@@ -17,7 +17,8 @@
 //! and the result. Ops: log the accumulator; add to it; `throw` one of
 //! seven tags (i32, i64, f32, f64 with NaN-payload bits, i32 i64, exnref,
 //! none); `throw_ref` of null (trap); traps; direct calls, `call_indirect`
-//! (and its two traps), calls under 0-150 extra wasm frames; the host
+//! (and its two traps), calls under 0-149 extra wasm frames, tail calls
+//! (`return_call`, `return_call_indirect`); the host
 //! throwing (the module's tag, a host tag the module imports, one it does
 //! not); the host calling an export back (propagating what comes out, or
 //! catching an exception itself); a peer instance throwing its tag (the
@@ -25,11 +26,12 @@
 //! type is a different tag); running a function as a continuation whose
 //! handler answers `suspend`s, `resume_throw`s into it, abandons it or
 //! throws itself; `suspend` (unhandled outside a continuation or across a
-//! host frame); `return`. Nodes: a plain block; `try_table` with
+//! host frame); `return`; `throw_ref` of an exnref a handler stashed in a
+//! global (in this call or an earlier one). Nodes: a plain block; `try_table` with
 //! `catch`/`catch_ref`/`catch_all`/`catch_all_ref` clauses whose handlers
 //! log what they caught, then carry on, rethrow (`throw_ref`), throw
 //! another exception, box the caught exnref in an exception or unbox one;
-//! the legacy `try` with `catch`/`catch_all` (`rethrow`) and
+//! or stash it; the legacy `try` with `catch`/`catch_all` (`rethrow`) and
 //! `try ... delegate` to an enclosing legacy `try`, block or the caller.
 
 use crate::SplitMix;
@@ -136,6 +138,9 @@ pub enum Action {
     Box,
     /// `throw_ref` of the caught `$e5`'s payload (null: trap).
     Unbox,
+    /// Keeps the caught exnref in the global `$stash` (ref clauses; it
+    /// outlives the call) and carries on like `Continue(0)`.
+    Stash,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -162,6 +167,8 @@ pub enum ContAction {
     Answer,
     /// `resume_throw` of this exception into the continuation.
     ResumeThrow(Payload),
+    /// `resume_throw_ref` of a fresh `$e1(v)` exception.
+    ResumeThrowRef(i64),
     /// Drops the continuation; the op's result is `r`.
     Abandon(i64),
     /// Throws in the handler (outside the continuation).
@@ -180,6 +187,12 @@ pub enum Node {
     Trap(TrapKind),
     Call(usize),
     CallIndirect(usize),
+    /// `return_call` (`return_call_indirect`): what the callee throws
+    /// passes no handler of this function.
+    TailCall {
+        func: usize,
+        indirect: bool,
+    },
     /// Calls function `func` (through `call_indirect`) under `depth`
     /// recursive frames of a helper.
     Deep {
@@ -213,6 +226,9 @@ pub enum Node {
     },
     /// `suspend $y (v)`: adds the answer to the accumulator.
     Suspend(i64),
+    /// `throw_ref` of the global `$stash` (null until a handler stashed
+    /// one, in this call or an earlier one: trap).
+    ThrowStash,
     Return,
     Block {
         id: u32,
@@ -340,7 +356,13 @@ impl Gen {
                 0..=5 => Action::Continue(self.value()),
                 6 | 7 => Action::Throw(self.payload()),
                 8 | 9 if has_ref || legacy => Action::Rethrow,
-                10 if has_ref && !legacy => Action::Box,
+                10 if has_ref && !legacy => {
+                    if self.chance(50) {
+                        Action::Box
+                    } else {
+                        Action::Stash
+                    }
+                }
                 11 if caught == Some(T_BOX) => Action::Unbox,
                 _ => continue,
             };
@@ -349,8 +371,9 @@ impl Gen {
     }
     fn cont_action(&mut self) -> ContAction {
         match self.below(10) {
-            0..=4 => ContAction::Answer,
-            5 | 6 => ContAction::ResumeThrow(self.payload()),
+            0..=3 => ContAction::Answer,
+            4 | 5 => ContAction::ResumeThrow(self.payload()),
+            6 => ContAction::ResumeThrowRef(self.value()),
             7 => ContAction::Abandon(self.value()),
             _ => ContAction::Throw(self.payload()),
         }
@@ -378,7 +401,9 @@ impl Gen {
         loop {
             // At the top of a function, mostly handler nodes (so that the
             // function goes on after a throw), few throws.
-            let roll = if depth == 0 && self.chance(45) {
+            let roll = if self.cont_bodies[f] && self.chance(12) {
+                56
+            } else if depth == 0 && self.chance(45) {
                 [66, 70, 75, 80, 86, 90, 94, 63][self.below(8) as usize]
             } else {
                 self.below(100)
@@ -386,10 +411,20 @@ impl Gen {
             let node = match roll {
                 0..=11 => Node::Log(self.value()),
                 12..=15 => Node::Add(self.value()),
-                16..=27 => Node::Throw(self.payload()),
+                16..=27 => {
+                    if self.chance(10) {
+                        Node::ThrowStash
+                    } else {
+                        Node::Throw(self.payload())
+                    }
+                }
                 28..=29 if self.chance(60) => Node::Trap(self.trap()),
                 30..=35 if higher => Node::Call(callee(self)),
-                36..=38 if higher => Node::CallIndirect(callee(self)),
+                36..=37 if higher => Node::CallIndirect(callee(self)),
+                38 if higher => Node::TailCall {
+                    func: callee(self),
+                    indirect: self.chance(50),
+                },
                 39..=40 if higher => Node::Deep {
                     depth: self.below(150) as u32,
                     func: callee(self),
@@ -430,7 +465,13 @@ impl Gen {
                 56..=61 if self.chance(if self.cont_bodies[f] { 90 } else { 10 }) => {
                     Node::Suspend(self.value())
                 }
-                62 if self.chance(50) => Node::Return,
+                62 => {
+                    if self.chance(50) {
+                        Node::Return
+                    } else {
+                        Node::ThrowStash
+                    }
+                }
                 63..=65 if nest => {
                     let id = self.id();
                     targets.push(id);
@@ -506,12 +547,8 @@ impl Gen {
             };
             let throws = matches!(
                 node,
-                Node::Throw(_)
-                    | Node::Trap(_)
-                    | Node::HostThrow { .. }
-                    | Node::PeerThrow { .. }
-                    | Node::Suspend(_)
-            );
+                Node::Throw(_) | Node::Trap(_) | Node::HostThrow { .. } | Node::PeerThrow { .. }
+            ) || (matches!(node, Node::Suspend(_)) && !self.cont_bodies[f]);
             if throws && depth == 0 && self.chance(90) {
                 continue;
             }
@@ -519,6 +556,7 @@ impl Gen {
                 node,
                 Node::Call(_)
                     | Node::CallIndirect(_)
+                    | Node::TailCall { .. }
                     | Node::Deep { .. }
                     | Node::HostCall { .. }
                     | Node::Cont { .. }
@@ -636,6 +674,8 @@ struct Model<'p> {
     prog: &'p Program,
     log: Log,
     barriers: Vec<Barrier>,
+    /// The global `$stash`.
+    stash: Option<Rc<Exn>>,
 }
 
 impl Model<'_> {
@@ -679,6 +719,10 @@ impl Model<'_> {
                 tag: T_BOX,
                 vals: vec![V::Exn(Some(e.clone()))],
             }))),
+            Action::Stash => {
+                self.stash = Some(e.clone());
+                Ok(())
+            }
             Action::Unbox => match &e.vals[0] {
                 V::Exn(Some(inner)) => Err(Unwind::Exn(inner.clone())),
                 _ => Err(Unwind::Trap(TrapKind::NullReference)),
@@ -694,6 +738,17 @@ impl Model<'_> {
             Node::Trap(k) => return Err(Unwind::Trap(*k)),
             Node::Call(f) | Node::CallIndirect(f) | Node::Deep { func: f, .. } => {
                 *acc = self.call(*f, *acc)?
+            }
+            Node::TailCall { func, .. } => {
+                return Err(match self.call(*func, *acc) {
+                    Ok(x) => {
+                        *acc = x;
+                        Unwind::Return
+                    }
+                    // This function's frame is gone: to its caller.
+                    Err(Unwind::Exn(e)) => Unwind::Delegate(e, FUNC),
+                    Err(u) => u,
+                });
             }
             Node::HostThrow { sel, v } => {
                 return Err(Unwind::Exn(Rc::new(Exn {
@@ -765,11 +820,23 @@ impl Model<'_> {
                         *acc = acc.wrapping_add(v.wrapping_mul(3).wrapping_add(n))
                     }
                     ContAction::ResumeThrow(p) => return Err(Unwind::Exn(make(&p))),
+                    ContAction::ResumeThrowRef(v) => {
+                        return Err(Unwind::Exn(Rc::new(Exn {
+                            tag: 1,
+                            vals: vec![V::I64(v)],
+                        })));
+                    }
                     ContAction::Abandon(r) => return Err(Unwind::Abandon(r)),
                     ContAction::Throw(p) => return Err(Unwind::AbandonThrow(make(&p))),
                 }
             }
             Node::Return => return Err(Unwind::Return),
+            Node::ThrowStash => {
+                return Err(match &self.stash {
+                    Some(e) => Unwind::Exn(e.clone()),
+                    None => Unwind::Trap(TrapKind::NullReference),
+                });
+            }
             Node::Block { id, body } => match self.seq(body, acc) {
                 Err(Unwind::Delegate(e, t)) if t == *id => return Err(Unwind::Exn(e)),
                 r => return r,
@@ -828,6 +895,7 @@ pub fn model(prog: &Program) -> Vec<(Outcome, Log)> {
         prog,
         log: Vec::new(),
         barriers: Vec::new(),
+        stash: None,
     };
     (0..prog.funcs.len())
         .map(|f| {
@@ -932,6 +1000,7 @@ impl Emitter {
             Action::Throw(p) => write!(out, " {}", throw_code(p)),
             Action::Box => write!(out, " (throw $e5 (local.get $tx))"),
             Action::Unbox => write!(out, " (throw_ref (local.get $te))"),
+            Action::Stash => write!(out, " (global.set $stash (local.get $tx))"),
         };
         out.push('\n');
     }
@@ -970,6 +1039,17 @@ impl Emitter {
                 out,
                 "(local.set 0 (call_indirect $tab (type $ft) (local.get 0) (i32.const {f})))"
             ),
+            Node::TailCall {
+                func,
+                indirect: false,
+            } => writeln!(out, "(return_call $f{func} (local.get 0))"),
+            Node::TailCall {
+                func,
+                indirect: true,
+            } => writeln!(
+                out,
+                "(return_call_indirect $tab (type $ft) (local.get 0) (i32.const {func}))"
+            ),
             Node::Deep { depth, func } => writeln!(
                 out,
                 "(local.set 0 (call $down (i32.const {depth}) (local.get 0) (i32.const {func})))"
@@ -1002,6 +1082,7 @@ impl Emitter {
                 "(local.set 0 (i64.add (local.get 0) (suspend $y (i64.const {v}))))"
             ),
             Node::Return => writeln!(out, "(return (local.get 0))"),
+            Node::ThrowStash => writeln!(out, "(throw_ref (global.get $stash))"),
             Node::Block { id, body } => {
                 let _ = writeln!(out, "(block $L{id}");
                 self.labels.push(Some(*id));
@@ -1126,23 +1207,34 @@ fn cont_helper(
         "(local.set $mode (i32.const {first_mode}))\n(block $done (result i64) (loop $l\n(block $h (result i64 (ref $ck))"
     );
     out.push_str("(if (i32.eqz (local.get $mode)) (then (br $done (resume $ck (on $y $h) (local.get $a) (local.get $k)))))\n");
-    let mut throws: Vec<(usize, &Payload)> = actions
+    let mut throws: Vec<(usize, String, String)> = actions
         .iter()
         .enumerate()
         .filter_map(|(i, a)| match a {
-            ContAction::ResumeThrow(p) => Some((i + 1, p)),
+            ContAction::ResumeThrow(p) => Some((
+                i + 1,
+                format!("resume_throw $ck {}", tag_name(p.tag())),
+                payload_code(p),
+            )),
+            ContAction::ResumeThrowRef(v) => Some((
+                i + 1,
+                "resume_throw_ref $ck".to_string(),
+                format!("(call $mk (i64.const {v}))"),
+            )),
             _ => None,
         })
         .collect();
     if let Some(p) = first_throw {
-        throws.push((first_mode, p));
+        throws.push((
+            first_mode,
+            format!("resume_throw $ck {}", tag_name(p.tag())),
+            payload_code(p),
+        ));
     }
-    for (mode, p) in throws {
+    for (mode, instr, operands) in throws {
         let _ = writeln!(
             out,
-            "(if (i32.eq (local.get $mode) (i32.const {mode})) (then (br $done (resume_throw $ck {} (on $y $h) {} (local.get $k)))))",
-            tag_name(p.tag()),
-            payload_code(p)
+            "(if (i32.eq (local.get $mode) (i32.const {mode})) (then (br $done ({instr} (on $y $h) {operands} (local.get $k)))))"
         );
     }
     let _ = writeln!(
@@ -1153,7 +1245,9 @@ fn cont_helper(
     let act = |a: &ContAction, i: usize| {
         match a {
         ContAction::Answer => "(local.set $a (i64.add (i64.mul (local.get $v) (i64.const 3)) (local.get $n))) (local.set $mode (i32.const 0)) (br $l)".to_string(),
-        ContAction::ResumeThrow(_) => format!("(local.set $mode (i32.const {})) (br $l)", i + 1),
+        ContAction::ResumeThrow(_) | ContAction::ResumeThrowRef(_) => {
+            format!("(local.set $mode (i32.const {})) (br $l)", i + 1)
+        }
         ContAction::Abandon(r) => format!("(br $done (i64.const {r}))"),
         ContAction::Throw(p) => throw_code(p),
     }
@@ -1190,7 +1284,7 @@ pub fn emit(prog: &Program) -> String {
          (tag $e0 (export \"e0\") (param i32)) (tag $e1 (export \"e1\") (param i64)) (tag $e2 (export \"e2\") (param f32))\n\
          (tag $e3 (export \"e3\") (param f64)) (tag $e4 (export \"e4\") (param i32 i64)) (tag $e5 (export \"e5\") (param exnref))\n\
          (tag $e6 (export \"e6\")) (tag $y (param i64) (result i64))\n\
-         (global $zero (mut i32) (i32.const 0))\n",
+         (global $zero (mut i32) (i32.const 0)) (global $stash (mut exnref) (ref.null exn))\n",
     );
     let _ = writeln!(
         o,
