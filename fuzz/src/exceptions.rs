@@ -284,6 +284,7 @@ struct Gen {
     /// Functions meant to run as continuations (they suspend more often;
     /// `Cont` picks them first).
     cont_bodies: Vec<bool>,
+    no_legacy: bool,
 }
 
 impl Gen {
@@ -545,6 +546,11 @@ impl Gen {
                 }
                 _ => continue,
             };
+            // WEFT_FUZZ_NO_LEGACY: no legacy `try` (for engines without it,
+            // such as wasmtime, to check the model with `--write`).
+            if matches!(node, Node::Try { .. } | Node::Delegate { .. }) && self.no_legacy {
+                continue;
+            }
             let throws = matches!(
                 node,
                 Node::Throw(_) | Node::Trap(_) | Node::HostThrow { .. } | Node::PeerThrow { .. }
@@ -575,6 +581,7 @@ pub fn generate(seed: u64, index: u64) -> Program {
         nfuncs: 0,
         calls_left: 0,
         cont_bodies: Vec::new(),
+        no_legacy: std::env::var_os("WEFT_FUZZ_NO_LEGACY").is_some(),
     };
     g.nfuncs = 1 + g.below(6) as usize;
     g.cont_bodies = (0..g.nfuncs).map(|f| f > 0 && g.chance(50)).collect();
@@ -676,6 +683,9 @@ struct Model<'p> {
     barriers: Vec<Barrier>,
     /// The global `$stash`.
     stash: Option<Rc<Exn>>,
+    /// A `suspend` found a host frame first (the in-module variant, with
+    /// no host frame, would differ).
+    crossed: bool,
 }
 
 impl Model<'_> {
@@ -806,6 +816,7 @@ impl Model<'_> {
             }
             Node::Suspend(v) => {
                 let Some(Barrier::Cont { n, id, actions }) = self.barriers.last_mut() else {
+                    self.crossed |= !self.barriers.is_empty();
                     return Err(Unwind::Trap(TrapKind::UnhandledTag));
                 };
                 *n += 1;
@@ -891,13 +902,19 @@ impl Model<'_> {
 
 /// For each export call in order: its outcome and the host log.
 pub fn model(prog: &Program) -> Vec<(Outcome, Log)> {
+    model_crossed(prog).0
+}
+
+/// [`model`], and whether a `suspend` stopped at a host frame.
+fn model_crossed(prog: &Program) -> (Vec<(Outcome, Log)>, bool) {
     let mut m = Model {
         prog,
         log: Vec::new(),
         barriers: Vec::new(),
         stash: None,
+        crossed: false,
     };
-    (0..prog.funcs.len())
+    let calls = (0..prog.funcs.len())
         .map(|f| {
             let r = match m.call(f, prog.args[f]) {
                 Ok(v) => Outcome::Returned(v),
@@ -909,7 +926,8 @@ pub fn model(prog: &Program) -> Vec<(Outcome, Log)> {
             };
             (r, std::mem::take(&mut m.log))
         })
-        .collect()
+        .collect::<Vec<_>>();
+    (calls, m.crossed)
 }
 
 // ---- wasm text ----------------------------------------------------------------
@@ -1270,22 +1288,97 @@ fn cont_helper(
     out.push_str(")\nunreachable))\n");
 }
 
-pub fn emit(prog: &Program) -> String {
+/// The host imports written in wasm (see [`emit`]).
+fn host_in_module(o: &mut String) {
+    let _ = writeln!(
+        o,
+        "(global $hash (mut i64) (i64.const {}))\n\
+         (func (export \"hash\") (result i64) (global.get $hash))\n\
+         (func $log (param i64 i64)\n\
+           (global.set $hash (i64.mul (i64.xor (i64.mul (i64.xor (global.get $hash) (local.get 0)) (i64.const 1099511628211)) (local.get 1)) (i64.const 1099511628211))))\n\
+         (func $hthrow (param i32 i64)\n\
+           (if (i32.eqz (local.get 0)) (then (throw $e1 (local.get 1))))\n\
+           (if (i32.eq (local.get 0) (i32.const 1)) (then (throw $ht (local.get 1))))\n\
+           (throw $hx (local.get 1)))\n\
+         (func $hcall (param $f i32) (param $a i64) (param $c i32) (result i64)\n\
+           (local $r i64) (local $ti i32) (local $tl i64) (local $tf f32) (local $td f64) (local $te exnref) (local $tx exnref)\n\
+           (call $log (i64.add (i64.const {HOST_CALL}) (i64.extend_i32_u (local.get $f))) (local.get $a))\n\
+           (if (i32.eqz (local.get $c)) (then\n\
+             (local.set $r (call_indirect $tab (type $ft) (local.get $a) (local.get $f)))\n\
+             (call $log (i64.add (i64.const {HOST_RET}) (i64.extend_i32_u (local.get $f))) (local.get $r))\n\
+             (return (local.get $r))))",
+        crate::continuations::hash_log(&[])
+    );
+    let names = [
+        "$e0", "$e1", "$e2", "$e3", "$e4", "$e5", "$e6", "$ht", "$hx", "$ep", "$eq",
+    ];
+    for t in (0..names.len()).rev() {
+        let _ = writeln!(o, "(block $C{t} (result {})", tag_types(t).join(" "));
+    }
+    o.push_str("(try_table");
+    for (t, name) in names.iter().enumerate() {
+        let _ = write!(o, " (catch {name} $C{t})");
+    }
+    let _ = writeln!(
+        o,
+        "\n  (local.set $r (call_indirect $tab (type $ft) (local.get $a) (local.get $f))))\n\
+         (call $log (i64.add (i64.const {HOST_RET}) (i64.extend_i32_u (local.get $f))) (local.get $r))\n\
+         (return (local.get $r))"
+    );
+    for t in 0..names.len() {
+        let types = tag_types(t);
+        o.push(')');
+        for ty in types.iter().rev() {
+            let _ = write!(o, " (local.set {})", temp(ty));
+        }
+        let _ = write!(o, " (call $log (i64.const {HOST_CAUGHT}) (i64.const {t}))");
+        for ty in types {
+            let _ = write!(
+                o,
+                " (call $log (i64.const {}) {})",
+                HOST_CAUGHT + 1,
+                log_temp(ty)
+            );
+        }
+        let _ = writeln!(o, " (return (i64.const {HOST_CAUGHT_RESULT}))");
+    }
+    o.push_str(")\n");
+}
+
+/// The module: with host imports, or (`in_module`) with them written in
+/// wasm (`log` folded into the hash the export `hash` returns; `call`
+/// calling the function directly and catching with a clause per tag),
+/// for a `.wast` regression.
+pub fn emit(prog: &Program, in_module: bool) -> String {
     let n = prog.funcs.len();
-    let mut o = String::from(
-        "(module\n(type $ft (func (param i64) (result i64)))\n(type $ck (cont $ft))\n(type $fv (func))\n\
-         (import \"h\" \"log\" (func $log (param i64 i64)))\n\
+    let imports = if in_module {
+        "(import \"p\" \"t\" (tag $ep (param i32)))\n\
+         (import \"p\" \"throw\" (func $pthrow (param i32)))\n\
+         (import \"q\" \"throw\" (func $qthrow (param i32)))\n\
+         (import \"q\" \"t\" (tag $eq (param i32)))\n\
+         (tag $ht (param i64)) (tag $hx (param i64))\n"
+    } else {
+        "(import \"h\" \"log\" (func $log (param i64 i64)))\n\
          (import \"h\" \"throw\" (func $hthrow (param i32 i64)))\n\
          (import \"h\" \"call\" (func $hcall (param i32 i64 i32) (result i64)))\n\
          (import \"h\" \"tag\" (tag $ht (param i64)))\n\
          (import \"p\" \"t\" (tag $ep (param i32)))\n\
          (import \"p\" \"throw\" (func $pthrow (param i32)))\n\
-         (import \"q\" \"throw\" (func $qthrow (param i32)))\n\
+         (import \"q\" \"throw\" (func $qthrow (param i32)))\n"
+    };
+    let mut o = format!(
+        "(module\n(type $ft (func (param i64) (result i64)))\n(type $ck (cont $ft))\n(type $fv (func))\n{imports}"
+    );
+    o.push_str(
+        "\
          (tag $e0 (export \"e0\") (param i32)) (tag $e1 (export \"e1\") (param i64)) (tag $e2 (export \"e2\") (param f32))\n\
          (tag $e3 (export \"e3\") (param f64)) (tag $e4 (export \"e4\") (param i32 i64)) (tag $e5 (export \"e5\") (param exnref))\n\
          (tag $e6 (export \"e6\")) (tag $y (param i64) (result i64))\n\
          (global $zero (mut i32) (i32.const 0)) (global $stash (mut exnref) (ref.null exn))\n",
     );
+    if in_module {
+        host_in_module(&mut o);
+    }
     let _ = writeln!(
         o,
         "(global $nullslot (mut i32) (i32.const {n})) (global $nopslot (mut i32) (i32.const {}))\n(table $tab {} funcref)",
@@ -1471,7 +1564,7 @@ fn run_weft(
     async_calls: bool,
     prog: &Program,
 ) -> Result<Vec<(Outcome, Log)>, String> {
-    let text = emit(prog);
+    let text = emit(prog, false);
     let module =
         weft::Module::new(engine, &text).map_err(|e| format!("weft rejects the module: {e:#}"))?;
     let peer = weft::Module::new(engine, PEER).map_err(|e| format!("peer: {e:#}"))?;
@@ -1683,8 +1776,48 @@ pub fn report(p: &Program, seed: u64, index: u64, why: &str) -> String {
         ";; peer module (instances p and q):\n;; {}",
         PEER.replace('\n', "\n;; ")
     );
-    s.push_str(&emit(p));
+    s.push_str(&emit(p, false));
     s
+}
+
+/// A `.wast` regression: the in-module variant (see [`emit`]) with the
+/// model's outcomes and the hash of the log after each call; `None` where
+/// a `suspend` stops at a host frame (which the in-module variant lacks).
+pub fn wast(p: &Program, seed: u64, index: u64, why: &str) -> Option<String> {
+    let (calls, crossed) = model_crossed(p);
+    if crossed {
+        return None;
+    }
+    let mut s = format!(
+        ";; Found by the exception fuzzer (fuzz/src/exceptions.rs): weft-fuzz --exceptions --seed {seed} --case {index}\n;; {}\n;; Expected behaviour from the model, after shrinking; the host functions\n;; written in wasm, the log folded into `hash`.\n",
+        why.replace('\n', " ")
+    );
+    let _ = write!(
+        s,
+        "(module $p {}(register \"p\" $p)\n(module $q {}(register \"q\" $q)\n",
+        &PEER[8..],
+        &PEER[8..]
+    );
+    s.push_str(&emit(p, true));
+    let mut all = Vec::new();
+    for (f, (outcome, log)) in calls.iter().enumerate() {
+        let invoke = format!("(invoke \"f{f}\" (i64.const {}))", p.args[f]);
+        let _ = match outcome {
+            Outcome::Returned(v) => writeln!(s, "(assert_return {invoke} (i64.const {v}))"),
+            Outcome::Trapped(t) if t == TrapKind::UnhandledTag.message() => {
+                writeln!(s, "(assert_suspension {invoke} \"{t}\")")
+            }
+            Outcome::Trapped(t) => writeln!(s, "(assert_trap {invoke} \"{t}\")"),
+            Outcome::Uncaught(..) => writeln!(s, "(assert_exception {invoke})"),
+        };
+        all.extend_from_slice(log);
+        let _ = writeln!(
+            s,
+            "(assert_return (invoke \"hash\") (i64.const {}))",
+            crate::continuations::hash_log(&all)
+        );
+    }
+    Some(s)
 }
 
 /// The engine configurations; case `i` runs under `ENGINES[i % 4]`.
@@ -1783,9 +1916,15 @@ pub fn run(
                                 let want2 = model(&small);
                                 let why2 = check(engine, k == ASYNC, &small, &want2).unwrap_or(why);
                                 let why2 = format!("engine config {}: {why2}", ENGINES[k]);
-                                let path = out.join(format!("exn-{seed}-{i}.txt"));
+                                let (path, text) = match wast(&small, seed, i, &why2) {
+                                    Some(w) => (out.join(format!("exn-{seed}-{i}.wast")), w),
+                                    None => (
+                                        out.join(format!("exn-{seed}-{i}.txt")),
+                                        report(&small, seed, i, &why2),
+                                    ),
+                                };
                                 let _ = std::fs::create_dir_all(out);
-                                match std::fs::write(&path, report(&small, seed, i, &why2)) {
+                                match std::fs::write(&path, text) {
                                     Ok(()) => eprintln!("  wrote {}: {why2}", path.display()),
                                     Err(e) => {
                                         eprintln!("  could not write {}: {e}", path.display())

@@ -391,8 +391,13 @@ fn main() {
         if o.write {
             for i in from..from + cases {
                 let p = exceptions::generate(o.seed, i);
-                let path = o.out.join(format!("exn-{}-{i}.txt", o.seed));
-                let text = exceptions::report(&p, o.seed, i, "written with --write");
+                let (path, text) = match exceptions::wast(&p, o.seed, i, "written with --write") {
+                    Some(w) => (o.out.join(format!("exn-{}-{i}.wast", o.seed)), w),
+                    None => (
+                        o.out.join(format!("exn-{}-{i}.txt", o.seed)),
+                        exceptions::report(&p, o.seed, i, "written with --write"),
+                    ),
+                };
                 match std::fs::write(&path, text) {
                     Ok(()) => eprintln!("case {i}: wrote {}", path.display()),
                     Err(e) => eprintln!("case {i}: could not write it: {e}"),
