@@ -1079,7 +1079,7 @@ fn host_schedule(
 }
 
 /// A minimal executor: polls until ready (the futures here wake themselves).
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     struct Noop;
     impl std::task::Wake for Noop {
         fn wake(self: std::sync::Arc<Self>) {}
@@ -1095,7 +1095,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// Pending once (waking itself), then ready.
-struct YieldOnce(bool);
+pub(crate) struct YieldOnce(pub(crate) bool);
 impl std::future::Future for YieldOnce {
     type Output = ();
     fn poll(

@@ -13,14 +13,17 @@
 //! ```
 //!
 //! `--continuations` runs instead random stack-switching programs checked
-//! against a model (`continuations.rs`); `--ci` runs 1,500 of those, then
-//! 20,000 wasm-smith cases of seed 1, and exits non-zero on any
+//! against a model (`continuations.rs`), `--exceptions` random
+//! exception-handling programs checked against another (`exceptions.rs`);
+//! `--ci` runs 1,500 of each, then 20,000 wasm-smith cases of seed 1, and
+//! exits non-zero on any
 //! divergence; without it the run prints progress and ends with `N passed,
 //! M failed` (plus how many cases were skipped, and why).
 //! Every case is reproducible from its seed and index: `--seed S --case I`
 //! reruns one.
 
 mod continuations;
+mod exceptions;
 mod exec;
 
 use exec::{Outcome, Step};
@@ -53,6 +56,8 @@ struct Options {
     ci: bool,
     /// `--continuations`: only the continuation programs.
     continuations: bool,
+    /// `--exceptions`: only the exception-handling programs.
+    exceptions: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -66,6 +71,7 @@ fn parse_args() -> Result<Options, String> {
         out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/wast")),
         ci: false,
         continuations: false,
+        exceptions: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -84,6 +90,7 @@ fn parse_args() -> Result<Options, String> {
             "--threads" => o.threads = num(value("--threads")?)?.max(1) as usize,
             "--out" => o.out = PathBuf::from(value("--out")?),
             "--continuations" => o.continuations = true,
+            "--exceptions" => o.exceptions = true,
             "--ci" => {
                 o.ci = true;
                 o.seed = 1;
@@ -91,9 +98,10 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "weft-fuzz [--continuations] [--seed S] [--cases N] [--from I] [--case I] [--threads T] [--out DIR] [--ci] [--write]\n\
+                    "weft-fuzz [--continuations | --exceptions] [--seed S] [--cases N] [--from I] [--case I] [--threads T] [--out DIR] [--ci] [--write]\n\
                      --continuations: random stack-switching programs checked against a model (not wasm-smith)\n\
-                     --ci: 1,500 continuation cases, then 20,000 wasm-smith cases (seed 1)\n\
+                     --exceptions: random exception-handling programs checked against a model (not wasm-smith)\n\
+                     --ci: 1,500 continuation cases, 1,500 exception cases, then 20,000 wasm-smith cases (seed 1)\n\
                      --write: also write passing cases as .wast (the oracle's results)"
                 );
                 std::process::exit(0);
@@ -374,6 +382,34 @@ fn main() {
         }
     };
     let mut continuations_failed = false;
+    if (o.exceptions || o.ci) && !o.continuations {
+        let (from, cases) = match o.single {
+            Some(i) => (i, 1),
+            None if o.ci => (0, 1_500),
+            None => (o.from, o.cases),
+        };
+        if o.write {
+            for i in from..from + cases {
+                let p = exceptions::generate(o.seed, i);
+                let (path, text) = match exceptions::wast(&p, o.seed, i, "written with --write") {
+                    Some(w) => (o.out.join(format!("exn-{}-{i}.wast", o.seed)), w),
+                    None => (
+                        o.out.join(format!("exn-{}-{i}.txt", o.seed)),
+                        exceptions::report(&p, o.seed, i, "written with --write"),
+                    ),
+                };
+                match std::fs::write(&path, text) {
+                    Ok(()) => eprintln!("case {i}: wrote {}", path.display()),
+                    Err(e) => eprintln!("case {i}: could not write it: {e}"),
+                }
+            }
+        }
+        let (_, failed) = exceptions::run(o.seed, from, cases, o.threads, &o.out, o.ci);
+        continuations_failed = failed > 0;
+        if o.exceptions {
+            std::process::exit(i32::from(continuations_failed));
+        }
+    }
     if o.continuations || o.ci {
         let (from, cases) = match o.single {
             Some(i) => (i, 1),
@@ -392,7 +428,7 @@ fn main() {
             }
         }
         let (_, failed) = continuations::run(o.seed, from, cases, o.threads, &o.out, o.ci);
-        continuations_failed = failed > 0;
+        continuations_failed |= failed > 0;
         if o.continuations {
             std::process::exit(i32::from(continuations_failed));
         }
