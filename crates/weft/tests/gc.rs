@@ -754,3 +754,30 @@ fn host_field_access_skips_the_descriptor() {
     let out = call(&mut store, &inst, "tag", &[Val::AnyRef(Some(a))]).unwrap();
     assert_eq!(out[0].unwrap_i64(), 7);
 }
+
+/// Regression (found by `fuzz --exceptions`): a null reference in an
+/// exception payload slot whose upper 8 bytes hold leftovers (here from a
+/// v128 thrown before through the same slot) reads back as null.
+#[test]
+fn null_references_in_payloads_ignore_the_slot_upper_half() {
+    let body = r#"
+      (tag $v (param v128))
+      (tag $n (param anyref exnref))
+      (func (export "run")
+        (block $h (result v128)
+          (try_table (catch $v $h)
+            (throw $v (v128.const i64x2 -1 -1)))
+          (unreachable))
+        (drop)
+        (throw $n (ref.null any) (ref.null exn)))
+    "#;
+    let (mut store, inst) = instance(body, &Config::new());
+    let err = call(&mut store, &inst, "run", &[]).unwrap_err();
+    let exn = err
+        .downcast_ref::<weft::Exception>()
+        .expect("uncaught")
+        .exn();
+    let payload = exn.payload(&mut store);
+    assert!(matches!(payload[0], Val::AnyRef(None)), "{payload:?}");
+    assert!(matches!(payload[1], Val::ExnRef(None)), "{payload:?}");
+}

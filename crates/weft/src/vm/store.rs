@@ -398,14 +398,18 @@ impl StoreOpaque {
             ValType::Ref(r) if r.heap.is_extern() => {
                 Val::ExternRef(crate::ExternRef::from_raw_gc(self, bits as usize))
             }
+            // A reference is the slot's low 64 bits (the rest of a 16-byte
+            // slot may hold anything).
             ValType::Ref(r) if r.heap.is_any() => {
-                Val::AnyRef((bits != 0).then(|| crate::AnyRef::root(self, bits as u64)))
+                let raw = bits as u64;
+                Val::AnyRef((raw != 0).then(|| crate::AnyRef::root(self, raw)))
             }
             ValType::Ref(r) if r.heap.is_cont() => {
                 Val::ContRef(crate::ContRef::from_raw(self.id, bits as u64))
             }
             ValType::Ref(r) if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) => {
-                Val::ExnRef((bits != 0).then(|| crate::ExnRef::root(self, bits as usize)))
+                let raw = bits as usize;
+                Val::ExnRef((raw != 0).then(|| crate::ExnRef::root(self, raw)))
             }
             ValType::Ref(_) => Val::FuncRef(self.func_from_raw(bits as usize)),
         }
