@@ -458,6 +458,18 @@ impl<'a, 'm> Translator<'a, 'm> {
 
     // ---- casts --------------------------------------------------------------
 
+    /// The header word of `v` (a non-null reference), continuing in a new
+    /// block; a tagged value (`i31`, host reference), which has no header,
+    /// jumps to `done` with `no` instead.
+    fn object_header_or(&mut self, v: Value, done: ir::Block, no: Value) -> Value {
+        let obj = self.b.create_block();
+        let tag = self.b.ins().band_imm_s(v, gc_object::TAG_MASK as i64);
+        self.b.ins().brif(tag, done, &[no.into()], obj, &[]);
+        self.b.switch_to_block(obj);
+        self.b.seal_block(obj);
+        self.b.ins().load(I32, obj_flags(), v, 0)
+    }
+
     /// An i8 that is 1 when `v` (a reference) is of type `target`.
     pub(super) fn ref_test_value(&mut self, v: Value, target: RefType) -> Value {
         let nullable = target.is_nullable();
@@ -507,12 +519,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                     } else {
                         gc_object::KIND_ARRAY
                     };
-                    let obj = self.b.create_block();
-                    let tag = self.b.ins().band_imm_s(v, gc_object::TAG_MASK as i64);
-                    self.b.ins().brif(tag, done, &[no.into()], obj, &[]);
-                    self.b.switch_to_block(obj);
-                    self.b.seal_block(obj);
-                    let h = self.b.ins().load(I32, obj_flags(), v, 0);
+                    let h = self.object_header_or(v, done, no);
                     let k = self.b.ins().ushr_imm_s(h, i64::from(gc_object::KIND_SHIFT));
                     let c = self.b.ins().icmp_imm_s(IntCC::Equal, k, i64::from(kind));
                     self.b.ins().jump(done, &[c.into()]);
@@ -548,12 +555,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                         weft_environ::func_ref::TYPE_ID as i32,
                     )
                 } else {
-                    let obj = self.b.create_block();
-                    let tag = self.b.ins().band_imm_s(v, gc_object::TAG_MASK as i64);
-                    self.b.ins().brif(tag, done, &[no.into()], obj, &[]);
-                    self.b.switch_to_block(obj);
-                    self.b.seal_block(obj);
-                    let h = self.b.ins().load(I32, obj_flags(), v, 0);
+                    let h = self.object_header_or(v, done, no);
                     // The kind must match too (a struct type id never
                     // equals an array's, but check cheaply anyway).
                     let k = self.b.ins().ushr_imm_s(h, i64::from(gc_object::KIND_SHIFT));

@@ -206,12 +206,13 @@ impl ContPool {
     /// `running` (the records on the running chain): `record` is called
     /// with each one's stack record (for its spill slot and frames),
     /// `slot` with every bound value slot holding a managed reference
-    /// (`is_ref(recv_type, results?, i)` tells) and the slot of a pending
+    /// (`is_ref(recv_type, results?)` tells which values of the type's
+    /// parameters or results are) and the slot of a pending
     /// `resume_throw` exception.
     pub(crate) fn gc_scan(
         &self,
         running: &[*const VMStackRecord],
-        is_ref: &dyn Fn(u32, bool, usize) -> bool,
+        is_ref: &dyn Fn(u32, bool) -> Vec<bool>,
         record: &mut dyn FnMut(&VMStackRecord),
         slot: &mut dyn FnMut(*mut u64),
     ) {
@@ -223,9 +224,9 @@ impl ContPool {
             // SAFETY: a non-null header in the table is a live record.
             let c = unsafe { &*header };
             let bound = c.bound.get() as usize;
-            let (ty, results) = (c.recv_type.get(), c.recv_results.get() != 0);
-            for i in 0..bound {
-                if is_ref(ty, results, i) {
+            if bound > 0 {
+                let refs = is_ref(c.recv_type.get(), c.recv_results.get() != 0);
+                for i in (0..bound).filter(|i| refs.get(*i).copied().unwrap_or(false)) {
                     // SAFETY: the receive buffer holds `bound` values.
                     slot(unsafe { c.recv_buf.get().add(i) }.cast::<u64>());
                 }

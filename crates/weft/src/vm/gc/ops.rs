@@ -187,12 +187,11 @@ pub(crate) fn register_layouts(store: &mut StoreOpaque, module: &crate::Module) 
 }
 
 /// `IsSubtype`.
-pub(crate) unsafe extern "C" fn is_subtype_impl(vmctx: *mut u8, actual: u32, expected: u32) -> u32 {
+pub(crate) unsafe extern "C" fn is_subtype(vmctx: *mut u8, actual: u32, expected: u32) -> u32 {
     // SAFETY: generated code passes its own vmctx.
     let (store, _) = unsafe { parts(vmctx) };
     u32::from(store.engine.inner.types.is_subtype(actual, expected))
 }
-pub(crate) use is_subtype_impl as is_subtype;
 
 /// The length of array `array` (non-null).
 ///
@@ -212,8 +211,19 @@ fn fits(idx: u32, len: u32, bound: u64) -> bool {
     u64::from(idx) + u64::from(len) <= bound
 }
 
+/// Whether elements `[dst, dst + len)` lie inside `array` (0: no array
+/// yet, nothing to check).
+///
+/// # Safety
+///
+/// `array` is 0 or a live array object.
+unsafe fn dst_fits(array: usize, dst: u32, len: u32) -> bool {
+    // SAFETY: contract.
+    array == 0 || fits(dst, len, u64::from(unsafe { array_len(array) }))
+}
+
 /// `ArrayInitData`.
-pub(crate) unsafe extern "C" fn array_init_data_impl(
+pub(crate) unsafe extern "C" fn array_init_data(
     vmctx: *mut u8,
     ty: u32,
     seg: u32,
@@ -225,13 +235,10 @@ pub(crate) unsafe extern "C" fn array_init_data_impl(
     // SAFETY: generated code passes its own vmctx.
     let (store, inst) = unsafe { parts(vmctx) };
     let size = elem_size_of(inst, ty);
-    if array != 0 {
-        // SAFETY: generated code checked for null; the array is live.
-        let alen = unsafe { array_len(array) };
-        if !fits(dst, len, u64::from(alen)) {
-            park(store, Trap::ArrayOutOfBounds.into());
-            return 0;
-        }
+    // SAFETY: generated code checked for null; the array is live.
+    if !unsafe { dst_fits(array, dst, len) } {
+        park(store, Trap::ArrayOutOfBounds.into());
+        return 0;
     }
     let bytes: &[u8] = if inst.data_dropped[seg as usize] {
         &[]
@@ -257,10 +264,9 @@ pub(crate) unsafe extern "C" fn array_init_data_impl(
     }
     1
 }
-pub(crate) use array_init_data_impl as array_init_data;
 
 /// `ArrayInitElem`.
-pub(crate) unsafe extern "C" fn array_init_elem_impl(
+pub(crate) unsafe extern "C" fn array_init_elem(
     vmctx: *mut u8,
     _ty: u32,
     seg: u32,
@@ -271,13 +277,10 @@ pub(crate) unsafe extern "C" fn array_init_elem_impl(
 ) -> u32 {
     // SAFETY: generated code passes its own vmctx.
     let (store, inst) = unsafe { parts(vmctx) };
-    if array != 0 {
-        // SAFETY: generated code checked for null; the array is live.
-        let alen = unsafe { array_len(array) };
-        if !fits(dst, len, u64::from(alen)) {
-            park(store, Trap::ArrayOutOfBounds.into());
-            return 0;
-        }
+    // SAFETY: generated code checked for null; the array is live.
+    if !unsafe { dst_fits(array, dst, len) } {
+        park(store, Trap::ArrayOutOfBounds.into());
+        return 0;
     }
     let items: &[usize] = inst.elems[seg as usize].as_deref().unwrap_or(&[]);
     if !fits(src, len, items.len() as u64) {
@@ -293,10 +296,9 @@ pub(crate) unsafe extern "C" fn array_init_elem_impl(
     }
     1
 }
-pub(crate) use array_init_elem_impl as array_init_elem;
 
 /// `ArrayCopy`.
-pub(crate) unsafe extern "C" fn array_copy_impl(
+pub(crate) unsafe extern "C" fn array_copy(
     vmctx: *mut u8,
     dst: usize,
     dst_idx: u32,
@@ -326,7 +328,6 @@ pub(crate) unsafe extern "C" fn array_copy_impl(
     };
     1
 }
-pub(crate) use array_copy_impl as array_copy;
 
 /// Writes the raw value `v` (a `ValRaw`-style slot: little-endian, low
 /// bytes) as a field of `size` bytes at `at`.

@@ -193,10 +193,13 @@ unsafe fn continuation_root_slots(store: &StoreOpaque, out: &mut Vec<*mut u64>) 
         r = p;
     }
     let types = &store.engine.inner.types;
-    let is_ref = |ty: u32, results: bool, i: usize| {
-        types.func_type(ty).is_some_and(|f| {
+    // One registry lookup per continuation with bound values.
+    let is_ref = |ty: u32, results: bool| -> Vec<bool> {
+        types.func_type(ty).map_or_else(Vec::new, |f| {
             let vals = if results { f.results() } else { f.params() };
-            matches!(vals.get(i), Some(crate::ValType::Ref(r)) if is_managed_heap(&r.heap))
+            vals.iter()
+                .map(|v| matches!(v, crate::ValType::Ref(r) if is_managed_heap(&r.heap)))
+                .collect()
         })
     };
     let mut frames: Vec<(usize, usize, usize, *const VMStackRecord)> = Vec::new();
