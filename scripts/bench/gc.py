@@ -22,10 +22,8 @@ default).
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 MODULE = r"""(module
   (type $node (struct (field $v i64) (field $next (ref null $node))))
@@ -67,30 +65,9 @@ def expected(n):
     return s & 0xFFFFFFFFFFFFFFFF
 
 
-def run(cmd):
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True)
-    wall = time.perf_counter() - t0
-    if p.returncode != 0:
-        sys.exit(f"error: {' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()[-2000:]}")
-    return wall, p.stdout.decode().strip()
-
-
-def rss_of(cmd):
-    """Peak RSS (KiB) of one run of cmd."""
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        try:
-            os.execv(cmd[0], cmd)
-        finally:
-            os._exit(127)
-    _, status, ru = os.wait4(pid, 0)
-    if status != 0:
-        sys.exit(f"error: {' '.join(cmd)} failed (status {status})")
-    return ru.ru_maxrss
+# Same measurement helpers as the exceptions benchmark.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from exceptions import rss_of, run  # noqa: E402
 
 
 def main():
