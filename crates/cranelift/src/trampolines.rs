@@ -17,7 +17,12 @@
 //!     +---------------------------+
 //!   checks that the running stack has its host reserve left (traps with
 //!   StackOverflow otherwise), records its frame pointer and return
-//!   address as the stack record's `last_exit_fp`/`last_exit_pc`, calls
+//!   address as the stack record's `last_exit_fp`/`last_exit_pc`; then,
+//!   for a host function with a native-ABI entry (numbers only, at most
+//!   one result: `weft_environ::native_host_abi`) called off a
+//!   continuation, calls that entry directly with the arguments in
+//!   registers (C convention) and traps with HostError when its `ok` is
+//!   0; otherwise stores the arguments into the array and calls
 //!   the HostCall builtin
 //!   (host_ctx, caller_vmctx, &values, len) -> ok, traps with HostError when
 //!   ok == 0, then returns values[0..m].
@@ -99,17 +104,7 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
     b.seal_block(entry);
     let p = b.block_params(entry).to_vec();
     let (hctx, caller_vmctx) = (p[0], p[1]);
-    let len = ty.params().len().max(ty.results().len()).max(1) as u32;
-    let slot = b.create_sized_stack_slot(StackSlotData::new(
-        StackSlotKind::ExplicitSlot,
-        len * VAL_RAW_SIZE,
-        4,
-    ));
-    let values = b.ins().stack_addr(PTR, slot, 0);
-    for (i, v) in p[2..].iter().enumerate() {
-        b.ins()
-            .store(value_flags(), *v, values, (i as u32 * VAL_RAW_SIZE) as i32);
-    }
+    let params = &p[2..];
     // The running stack's record: where wasm leaves off, and how much
     // native stack the host gets.
     let store = b.ins().load(
@@ -158,6 +153,102 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
         record,
         stack_record::LAST_EXIT_PC as i32,
     );
+    if weft_environ::native_host_abi(ty) {
+        native_host_call(isa, ty, &mut b, hctx, caller_vmctx, params, record);
+    }
+    array_host_call(isa, ty, &mut b, hctx, caller_vmctx, params);
+    b.finalize(isa.frontend_config());
+}
+
+/// The direct call of a host function's native-ABI entry
+/// (`weft_environ::native_host_abi`), when it has one and the running stack
+/// is not a continuation's (host code runs on a continuation only through
+/// the `HostCall` builtin, which moves it to the native stack). Falls
+/// through to the value-array path otherwise.
+///
+/// ```text
+///   native = hctx.native_call
+///   if native != 0 && record.kind != KIND_CONTINUATION:
+///       (result?, ok) = native(hctx, caller_vmctx, params...)   C convention
+///       trap HostError if ok == 0
+///       return result?
+///   ... value-array path
+/// ```
+fn native_host_call(
+    isa: &dyn TargetIsa,
+    ty: &FuncType,
+    b: &mut FunctionBuilder<'_>,
+    hctx: ir::Value,
+    caller_vmctx: ir::Value,
+    params: &[ir::Value],
+    record: ir::Value,
+) {
+    let native = b.ins().load(
+        PTR,
+        MemFlags::trusted().with_readonly(),
+        hctx,
+        host_ctx::NATIVE_CALL as i32,
+    );
+    let kind = b
+        .ins()
+        .load(PTR, MemFlags::trusted(), record, stack_record::KIND as i32);
+    let direct = b.create_block();
+    let check_kind = b.create_block();
+    let array = b.create_block();
+    b.ins().brif(native, check_kind, &[], array, &[]);
+    b.switch_to_block(check_kind);
+    b.seal_block(check_kind);
+    let on_cont = b.ins().icmp_imm_u(
+        ir::condcodes::IntCC::Equal,
+        kind,
+        stack_record::KIND_CONTINUATION as i64,
+    );
+    b.ins().brif(on_cont, array, &[], direct, &[]);
+    b.switch_to_block(direct);
+    b.seal_block(direct);
+    let mut sig = Signature::new(isa.default_call_conv());
+    sig.params.push(AbiParam::new(PTR));
+    sig.params.push(AbiParam::new(PTR));
+    for t in ty.params() {
+        sig.params.push(AbiParam::new(clif_type(*t)));
+    }
+    for t in ty.results() {
+        sig.returns.push(AbiParam::new(clif_type(*t)));
+    }
+    sig.returns.push(AbiParam::new(types::I64));
+    let sig = b.import_signature(sig);
+    let mut args = vec![hctx, caller_vmctx];
+    args.extend_from_slice(params);
+    let call = b.ins().call_indirect(sig, native, &args);
+    let rets = b.inst_results(call).to_vec();
+    let (ok, results) = rets.split_last().expect("the ok flag");
+    b.ins().trapz(*ok, crate::trap_code(Trap::HostError));
+    b.ins().return_(results);
+    b.switch_to_block(array);
+    b.seal_block(array);
+}
+
+/// The value-array path: arguments into a stack array, the `HostCall`
+/// builtin, results out of the array.
+fn array_host_call(
+    isa: &dyn TargetIsa,
+    ty: &FuncType,
+    b: &mut FunctionBuilder<'_>,
+    hctx: ir::Value,
+    caller_vmctx: ir::Value,
+    params: &[ir::Value],
+) {
+    let len = ty.params().len().max(ty.results().len()).max(1) as u32;
+    let slot = b.create_sized_stack_slot(StackSlotData::new(
+        StackSlotKind::ExplicitSlot,
+        len * VAL_RAW_SIZE,
+        4,
+    ));
+    let values = b.ins().stack_addr(PTR, slot, 0);
+    for (i, v) in params.iter().enumerate() {
+        b.ins()
+            .store(value_flags(), *v, values, (i as u32 * VAL_RAW_SIZE) as i32);
+    }
     let builtins = b.ins().load(
         PTR,
         MemFlags::trusted().with_readonly(),
@@ -188,5 +279,4 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
         results.push(v);
     }
     b.ins().return_(&results);
-    b.finalize(isa.frontend_config());
 }

@@ -340,8 +340,14 @@ pub mod host_ctx {
     pub const HOST_DATA: u32 = 24;
     /// The host function's own `VMFuncRef`.
     pub const FUNC_REF: u32 = 32;
+    /// `native_call`: the host function's native-ABI entry, or 0 when it
+    /// has none (see `weft_cranelift`'s `trampolines.rs`). Read by the
+    /// wasm-to-host trampoline on every call.
+    pub const NATIVE_CALL: u32 = FUNC_REF + super::func_ref::SIZE;
+    /// `native_data`: the closure the native entry calls.
+    pub const NATIVE_DATA: u32 = NATIVE_CALL + 8;
     /// Size of the record.
-    pub const SIZE: u32 = 32 + super::func_ref::SIZE;
+    pub const SIZE: u32 = NATIVE_DATA + 8;
 }
 
 /// The builtins, declared once: runtime helper functions that generated

@@ -22,6 +22,44 @@ pub trait WasmTy: Sized + Send + 'static {
     fn into_raw(self, store: &mut RawStore<'_>) -> Result<u128>;
     #[doc(hidden)]
     fn from_raw(raw: u128, store: &mut RawStore<'_>) -> Self;
+    /// How the value crosses a native-ABI host call (the type itself for
+    /// numbers; unused for the others, whose functions have no such call:
+    /// `crate::vm::native_abi`).
+    #[doc(hidden)]
+    type Native: Copy;
+    #[doc(hidden)]
+    fn from_native(n: Self::Native) -> Self;
+    #[doc(hidden)]
+    fn into_native(self) -> Self::Native;
+}
+
+/// The `Native` items of a [`WasmTy`] whose functions never have a
+/// native-ABI entry.
+macro_rules! no_native {
+    () => {
+        type Native = u64;
+        fn from_native(_: u64) -> Self {
+            unreachable!("no native-ABI host call takes this type")
+        }
+        fn into_native(self) -> u64 {
+            unreachable!("no native-ABI host call returns this type")
+        }
+    };
+}
+
+/// The `Native` items of a number type: itself.
+macro_rules! native_self {
+    () => {
+        type Native = Self;
+        #[inline(always)]
+        fn from_native(n: Self) -> Self {
+            n
+        }
+        #[inline(always)]
+        fn into_native(self) -> Self {
+            self
+        }
+    };
 }
 
 macro_rules! int_ty {
@@ -36,6 +74,7 @@ macro_rules! int_ty {
             fn from_raw(raw: u128, _: &mut RawStore<'_>) -> Self {
                 raw as $bits as $t
             }
+            native_self!();
         }
     )*};
 }
@@ -56,6 +95,7 @@ impl WasmTy for f32 {
     fn from_raw(raw: u128, _: &mut RawStore<'_>) -> Self {
         f32::from_bits(raw as u32)
     }
+    native_self!();
 }
 
 impl WasmTy for f64 {
@@ -68,6 +108,7 @@ impl WasmTy for f64 {
     fn from_raw(raw: u128, _: &mut RawStore<'_>) -> Self {
         f64::from_bits(raw as u64)
     }
+    native_self!();
 }
 
 /// A `v128` value.
@@ -84,6 +125,7 @@ impl WasmTy for V128 {
     fn from_raw(raw: u128, _: &mut RawStore<'_>) -> Self {
         V128(raw)
     }
+    no_native!();
 }
 
 impl WasmTy for Option<Func> {
@@ -98,6 +140,7 @@ impl WasmTy for Option<Func> {
     fn from_raw(raw: u128, store: &mut RawStore<'_>) -> Self {
         store.0.func_from_raw(raw as usize)
     }
+    no_native!();
 }
 
 impl WasmTy for Option<ExternRef> {
@@ -112,6 +155,7 @@ impl WasmTy for Option<ExternRef> {
     fn from_raw(raw: u128, store: &mut RawStore<'_>) -> Self {
         ExternRef::from_raw_gc(store.0, raw as usize)
     }
+    no_native!();
 }
 
 impl WasmTy for Option<crate::AnyRef> {
@@ -130,6 +174,7 @@ impl WasmTy for Option<crate::AnyRef> {
             _ => None,
         }
     }
+    no_native!();
 }
 
 impl WasmTy for Option<crate::ExnRef> {
@@ -148,6 +193,7 @@ impl WasmTy for Option<crate::ExnRef> {
             _ => None,
         }
     }
+    no_native!();
 }
 
 /// A list of wasm values as a Rust tuple (or a single value): the
@@ -161,6 +207,24 @@ pub trait WasmList: Sized + Send + 'static {
     fn store_raw(self, store: &mut RawStore<'_>, out: &mut [ValRaw]) -> Result<()>;
     #[doc(hidden)]
     fn load_raw(store: &mut RawStore<'_>, slots: &[ValRaw]) -> Self;
+    /// What a native-ABI host call returns for these results: `ok` alone
+    /// (none) or [`NativeRet`] (one); unused for more.
+    #[doc(hidden)]
+    type NativeRet: Copy;
+    #[doc(hidden)]
+    fn native_ok(self) -> Self::NativeRet;
+    #[doc(hidden)]
+    fn native_failed() -> Self::NativeRet;
+}
+
+/// A native-ABI host call's single result and its `ok` flag, returned in
+/// two registers (see `weft_environ::native_host_abi`).
+#[doc(hidden)]
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NativeRet<V> {
+    value: V,
+    ok: u64,
 }
 
 impl<T: WasmTy> WasmList for T {
@@ -174,6 +238,23 @@ impl<T: WasmTy> WasmList for T {
     }
     fn load_raw(store: &mut RawStore<'_>, slots: &[ValRaw]) -> Self {
         T::from_raw(slots[0].bits, store)
+    }
+    type NativeRet = NativeRet<T::Native>;
+    #[inline(always)]
+    fn native_ok(self) -> NativeRet<T::Native> {
+        NativeRet {
+            value: self.into_native(),
+            ok: 1,
+        }
+    }
+    fn native_failed() -> NativeRet<T::Native> {
+        NativeRet {
+            // SAFETY: the value of a failed call is never read (the
+            // trampoline traps on `ok` = 0); every `Native` type is a
+            // number (or unused), for which zero bits are valid.
+            value: unsafe { std::mem::zeroed() },
+            ok: 0,
+        }
     }
 }
 
@@ -193,6 +274,41 @@ macro_rules! tuple_list {
             fn load_raw(store: &mut RawStore<'_>, slots: &[ValRaw]) -> Self {
                 ($($t::from_raw(slots[$i].bits, store),)*)
             }
+            tuple_native!($($t $i),*);
+        }
+    };
+}
+
+/// `WasmList::NativeRet` of a tuple: `ok` alone for `()`, the value and
+/// `ok` for `(A,)`, unused for longer ones.
+macro_rules! tuple_native {
+    () => {
+        type NativeRet = u64;
+        #[inline(always)]
+        fn native_ok(self) -> u64 {
+            1
+        }
+        fn native_failed() -> u64 {
+            0
+        }
+    };
+    ($t:ident $i:tt) => {
+        type NativeRet = NativeRet<$t::Native>;
+        #[inline(always)]
+        fn native_ok(self) -> NativeRet<$t::Native> {
+            self.0.native_ok()
+        }
+        fn native_failed() -> NativeRet<$t::Native> {
+            <$t as WasmList>::native_failed()
+        }
+    };
+    ($($t:ident $i:tt),*) => {
+        type NativeRet = u64;
+        fn native_ok(self) -> u64 {
+            unreachable!("no native-ABI host call returns several values")
+        }
+        fn native_failed() -> u64 {
+            unreachable!("no native-ABI host call returns several values")
         }
     };
 }
@@ -254,6 +370,55 @@ macro_rules! into_func {
             #[allow(unused_variables, non_snake_case)]
             fn into_func(self, store: StoreContextMut<'_, T>) -> Func {
                 let ty = FuncType::new(vec![$($a::valtype()),*], R::Results::valtypes());
+                let this = std::sync::Arc::new(self);
+                /// The native-ABI entry of a `Func::wrap` closure `F`: what the
+                /// wasm-to-host trampoline calls, in the C convention, for types
+                /// that `crate::vm::native_abi` accepts.
+                ///
+                /// # Safety
+                ///
+                /// Called only by a wasm-to-host trampoline with the host context
+                /// of a function created by `into_func` above for this `F`.
+                #[allow(non_snake_case, clippy::too_many_arguments)]
+                unsafe extern "C" fn native_entry<T: 'static, F, R, $($a: WasmTy),*>(
+                    hctx: *mut u8,
+                    caller_vmctx: *mut u8,
+                    $($a: $a::Native),*
+                ) -> <R::Results as WasmList>::NativeRet
+                where
+                    F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
+                    R: WasmRet,
+                {
+                    // SAFETY: (contract) the host context of a function made by
+                    // `into_func`, whose native data is its `Arc<F>`'s closure.
+                    let (sp, data) = unsafe { crate::vm::native_host_parts(hctx) };
+                    // SAFETY: see above; the host function owns the `Arc`.
+                    let f = unsafe { &*data.cast::<F>() };
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        // SAFETY: `sp` is the `StoreInner<T>` the function was
+                        // created in, exclusively ours while the host call runs.
+                        let inner = unsafe { &mut *(sp as *mut crate::store::StoreInner<T>) };
+                        let caller = crate::vm::caller_instance(&inner.opaque, caller_vmctx);
+                        f(Caller { store: StoreContextMut(inner), caller }, $($a::from_native($a)),*)
+                            .into_result()
+                    }));
+                    let failure = match result {
+                        Ok(Ok(r)) => return r.native_ok(),
+                        Ok(Err(e)) => Ok(e),
+                        Err(panic) => Err(panic),
+                    };
+                    // SAFETY: nothing in this frame needs a drop any more; the
+                    // closure's borrow of the store has ended.
+                    unsafe { crate::vm::native_host_failed(sp, failure) };
+                    <R::Results as WasmList>::native_failed()
+                }
+
+                // The native-ABI entry (`weft_environ::native_host_abi`)
+                // calls the same closure with the arguments in registers.
+                let native = crate::vm::native_abi(&ty).then(|| crate::vm::NativeEntry {
+                    call: native_entry::<T, F, R, $($a),*> as *const () as usize,
+                    data: std::sync::Arc::as_ptr(&this).cast(),
+                });
                 let call = move |sp: *mut StoreOpaque, caller_vmctx: *mut u8, raw: &mut [ValRaw]| {
                     // SAFETY: `sp` is the `StoreInner<T>` this function was
                     // created in, exclusively ours while the host call runs.
@@ -261,13 +426,13 @@ macro_rules! into_func {
                     let rs = &mut RawStore(&mut inner.opaque);
                     $(let $a = $a::from_raw(raw[$i].bits, rs);)*
                     let caller = crate::vm::caller_instance(&inner.opaque, caller_vmctx);
-                    let r = self(Caller { store: StoreContextMut(inner), caller }, $($a),*)
+                    let r = this(Caller { store: StoreContextMut(inner), caller }, $($a),*)
                         .into_result()?;
                     // SAFETY: as above; the caller's borrow has ended.
                     let inner = unsafe { &mut *(sp as *mut crate::store::StoreInner<T>) };
                     r.store_raw(&mut RawStore(&mut inner.opaque), raw)
                 };
-                crate::vm::new_host_func_raw(&mut store.0.opaque, ty, Box::new(call))
+                crate::vm::new_host_func_native(&mut store.0.opaque, ty, Box::new(call), native)
             }
 
             #[allow(non_snake_case)]

@@ -356,23 +356,9 @@ unsafe extern "C" fn host_call(
     match result {
         Ok(Ok(())) => 1,
         Ok(Err(e)) => {
-            // A wasm exception (thrown by the host, or one that left wasm
-            // through an inner entry) continues in the caller's wasm.
-            let exn = e
-                .downcast_ref::<crate::Exception>()
-                .filter(|x| x.exn().store == store.id)
-                .map(|x| x.exn())
-                .filter(|exn| store.gc_roots.get(exn.handle) != 0);
-            if let Some(exn) = exn {
-                drop(e);
-                let raw = exn.release(store);
-                // SAFETY: the trampoline recorded the exit into the
-                // calling wasm frame; this frame owns nothing any more.
-                unsafe {
-                    super::exceptions::throw_exception(store, raw, super::stack::Start::LastExit)
-                }
-            }
-            store.pending = Some(Pending::Error(e));
+            // SAFETY: called by the builtin the trampoline called; this
+            // frame owns nothing that needs dropping any more.
+            unsafe { host_error(store, e) };
             0
         }
         Err(panic) => {
@@ -380,6 +366,33 @@ unsafe extern "C" fn host_call(
             0
         }
     }
+}
+
+/// What a host function that failed with `e` leaves behind before its
+/// trampoline traps with `HostError`: a wasm exception (thrown by the
+/// host, or one that left wasm through an inner entry) is thrown into the
+/// calling wasm code instead, and this does not return; any other error
+/// is parked in the store for the entry to return.
+///
+/// # Safety
+///
+/// Called from a host function's body (the `HostCall` builtin or a native
+/// entry) that a wasm-to-host trampoline called and that owns nothing
+/// needing a drop: a throw abandons its frame.
+pub(crate) unsafe fn host_error(store: &mut StoreOpaque, e: crate::Error) {
+    let exn = e
+        .downcast_ref::<crate::Exception>()
+        .filter(|x| x.exn().store == store.id)
+        .map(|x| x.exn())
+        .filter(|exn| store.gc_roots.get(exn.handle) != 0);
+    if let Some(exn) = exn {
+        drop(e);
+        let raw = exn.release(store);
+        // SAFETY: the trampoline recorded the exit into the calling wasm
+        // frame; the caller's frame owns nothing any more (contract).
+        unsafe { super::exceptions::throw_exception(store, raw, super::stack::Start::LastExit) }
+    }
+    store.pending = Some(Pending::Error(e));
 }
 
 /// The epoch deadline was reached: trap, per the store's setting.

@@ -122,6 +122,71 @@ pub(crate) fn new_host_func_raw(
     ty: FuncType,
     call: Box<HostCallFn>,
 ) -> Func {
+    new_host_func_native(store, ty, call, None)
+}
+
+/// Whether host functions of type `ty` may have a native-ABI entry (see
+/// `weft_environ::native_host_abi`).
+pub(crate) fn native_abi(ty: &FuncType) -> bool {
+    weft_environ::native_host_abi(&to_wasmparser(ty))
+}
+
+/// A host function's native-ABI entry: the `extern "C"` function the
+/// wasm-to-host trampoline calls directly, and the closure it calls.
+#[derive(Clone, Copy)]
+pub(crate) struct NativeEntry {
+    pub(crate) call: usize,
+    pub(crate) data: *const u8,
+}
+
+/// The store and closure of a native-ABI host call.
+///
+/// # Safety
+///
+/// `hctx` must be the host context a wasm-to-host trampoline called a
+/// native entry with.
+pub(crate) unsafe fn native_host_parts(hctx: *mut u8) -> (*mut StoreOpaque, *const u8) {
+    // SAFETY: (contract) a live host context; its host data is the boxed
+    // HostFunc, alive as long as the store.
+    unsafe {
+        let hctx = &*hctx.cast::<VMHostFuncContext>();
+        let host = &*(hctx.host_data as *const HostFunc);
+        (host.store, hctx.native_data)
+    }
+}
+
+/// A native-ABI host call failed with an error (`Ok`) or a panic (`Err`):
+/// parks it in the store, or throws a wasm exception into the caller
+/// (does not return then), as the `HostCall` builtin does; the entry
+/// then returns `ok = 0` and the trampoline traps with `HostError`.
+///
+/// # Safety
+///
+/// Called by a native entry (through its trampoline) that owns nothing
+/// needing a drop any more; `store` is its store, not borrowed elsewhere.
+pub(crate) unsafe fn native_host_failed(
+    store: *mut StoreOpaque,
+    failure: std::result::Result<crate::Error, Box<dyn std::any::Any + Send>>,
+) {
+    // SAFETY: (contract) the host function's borrow has ended.
+    let store = unsafe { &mut *store };
+    match failure {
+        // SAFETY: forwarded from the contract.
+        Ok(e) => unsafe { super::builtins::host_error(store, e) },
+        Err(panic) => store.pending = Some(Pending::Panic(panic)),
+    }
+}
+
+/// Creates a host function in `store` from a closure over raw value slots,
+/// with a native-ABI entry when `native` is given (only for types that
+/// [`native_abi`] accepts).
+pub(crate) fn new_host_func_native(
+    store: &mut StoreOpaque,
+    ty: FuncType,
+    call: Box<HostCallFn>,
+    native: Option<NativeEntry>,
+) -> Func {
+    debug_assert!(native.is_none() || native_abi(&ty));
     let engine = store.engine.clone();
     let type_id = engine.inner.types.register_func_type(&ty);
     let (code, tramp) = engine
@@ -140,6 +205,8 @@ pub(crate) fn new_host_func_raw(
             vmctx: std::ptr::null_mut(),
             type_id,
         },
+        native_call: native.map_or(0, |n| n.call),
+        native_data: native.map_or(std::ptr::null(), |n| n.data),
     });
     ctx.func_ref.vmctx = &mut *ctx as *mut VMHostFuncContext as *mut u8;
     let store_ptr: *mut StoreOpaque = store;
@@ -383,4 +450,44 @@ pub(crate) fn call_raw(store: &mut StoreOpaque, f: Func, values: &mut [ValRaw]) 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Engine, Store};
+
+    fn native_call_of<T>(store: &Store<T>, f: Func) -> usize {
+        use crate::AsContext;
+        match &store.as_context().0.opaque.func_data(f).kind {
+            FuncKind::Host(h) => h.ctx.native_call,
+            FuncKind::Wasm { .. } => panic!("not a host function"),
+        }
+    }
+
+    #[test]
+    fn wrapped_number_functions_get_a_native_entry_and_others_do_not() {
+        let engine = Engine::default();
+        let mut store = Store::new(&engine, ());
+        let native = cfg!(target_arch = "x86_64");
+        let add = Func::wrap(&mut store, |a: i32, b: i32| a + b);
+        assert_eq!(native_call_of(&store, add) != 0, native);
+        let unit = Func::wrap(&mut store, |_: f64| {});
+        assert_eq!(native_call_of(&store, unit) != 0, native);
+        let two = Func::wrap(&mut store, |a: i32| (a, a));
+        assert_eq!(native_call_of(&store, two), 0);
+        let vector = Func::wrap(&mut store, |v: crate::V128| v);
+        assert_eq!(native_call_of(&store, vector), 0);
+        let funcref = Func::wrap(&mut store, |f: Option<Func>| f.is_some() as i32);
+        assert_eq!(native_call_of(&store, funcref), 0);
+        let dynamic = Func::new(
+            &mut store,
+            FuncType::new([ValType::I32], [ValType::I32]),
+            |_, p, r| {
+                r[0] = p[0].clone();
+                Ok(())
+            },
+        );
+        assert_eq!(native_call_of(&store, dynamic), 0);
+    }
 }

@@ -45,7 +45,8 @@ mod vmcontext;
 pub(crate) use async_fiber::{block_on, on_fiber};
 pub(crate) use backtrace::capture as capture_backtrace;
 pub(crate) use func::{
-    Entry, HostTrampolines, call_entry, call_func, caller_instance, entry_of, new_host_func,
+    Entry, HostTrampolines, NativeEntry, call_entry, call_func, caller_instance, entry_of,
+    native_abi, native_host_failed, native_host_parts, new_host_func, new_host_func_native,
     new_host_func_raw,
 };
 pub(crate) use instance::instantiate;

@@ -98,6 +98,12 @@ pub(crate) struct VMHostFuncContext {
     pub builtins: *const usize,
     pub host_data: *mut u8,
     pub func_ref: VMFuncRef,
+    /// The native-ABI entry of a `Func::wrap` closure whose type has one
+    /// (`weft_environ::native_host_abi`), or 0: the trampoline then takes
+    /// the value-array path through the `HostCall` builtin.
+    pub native_call: usize,
+    /// The closure `native_call` calls (owned by the host function).
+    pub native_data: *const u8,
 }
 
 #[cfg(test)]
@@ -183,6 +189,14 @@ mod tests {
         assert_eq!(
             offset_of!(VMHostFuncContext, func_ref) as u32,
             host_ctx::FUNC_REF
+        );
+        assert_eq!(
+            offset_of!(VMHostFuncContext, native_call) as u32,
+            host_ctx::NATIVE_CALL
+        );
+        assert_eq!(
+            offset_of!(VMHostFuncContext, native_data) as u32,
+            host_ctx::NATIVE_DATA
         );
         assert_eq!(size_of::<VMHostFuncContext>() as u32, host_ctx::SIZE);
     }
