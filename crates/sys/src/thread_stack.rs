@@ -24,11 +24,17 @@ thread_local! {
 
 /// This thread's stack as `[low, high)`, as reported by
 /// `pthread_getattr_np` (computed once per thread).
+#[inline]
 pub fn bounds() -> (usize, usize) {
     let cached = BOUNDS.get();
     if cached.1 != 0 {
         return cached;
     }
+    compute()
+}
+
+#[cold]
+fn compute() -> (usize, usize) {
     let bounds = query();
     BOUNDS.set(bounds);
     bounds

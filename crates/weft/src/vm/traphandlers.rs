@@ -79,6 +79,8 @@ thread_local! {
     /// poller around each resume. `const`-initialised, no destructor:
     /// readable from a signal handler.
     static CURRENT_STORE: Cell<*const VMStoreContext> = const { Cell::new(std::ptr::null()) };
+    /// Whether [`prepare_thread`] has run on this thread.
+    static THREAD_READY: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The frame PCs recorded for the trap `record` (innermost first). Call
@@ -111,8 +113,19 @@ pub(crate) fn set_current_store(ctx: *const VMStoreContext) {
 
 /// Makes this thread ready to run generated code: the signal handlers
 /// (once per process), its alternate signal stack, its trap frame buffer
-/// and its cached stack bounds.
+/// and its cached stack bounds. After the first call on a thread, one
+/// thread-local read. Never inlined, as [`current_store`].
+#[inline(never)]
 pub(crate) fn prepare_thread() {
+    if THREAD_READY.get() {
+        return;
+    }
+    prepare_thread_slow();
+    THREAD_READY.set(true);
+}
+
+#[cold]
+fn prepare_thread_slow() {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `trap_handler` is async-signal-safe and chains what is not
     // ours.
