@@ -84,6 +84,20 @@ impl Mem<'_> {
         Ok(out)
     }
 
+    /// Appends the bytes of the `count` iovecs at `ptr` to `out` (for
+    /// writes), checking each as [`Mem::iovecs`] does, without building the
+    /// list of iovecs.
+    pub fn gather_iovecs(&self, ptr: u32, count: u32, out: &mut Vec<u8>) -> Result<(), Errno> {
+        let bytes = count.checked_mul(8).ok_or(Errno::Fault)?;
+        let table = self.slice(ptr, bytes)?;
+        for e in table.chunks_exact(8) {
+            let ptr = u32::from_le_bytes(e[..4].try_into().expect("4 bytes"));
+            let len = u32::from_le_bytes(e[4..].try_into().expect("4 bytes"));
+            out.extend_from_slice(self.slice(ptr, len)?);
+        }
+        Ok(())
+    }
+
     /// The bytes of `iovs`, concatenated (for writes).
     pub fn gather(&self, iovs: &[IoVec]) -> Result<Vec<u8>, Errno> {
         let mut out = Vec::new();
