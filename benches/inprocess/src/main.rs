@@ -326,6 +326,12 @@ fn concurrent_rows(o: &Options) -> Vec<Row> {
             "ms",
             &|r| ms(r.setup),
         ),
+        row(format!("d. {n}: drop of the stores (ms)"), "ms", &|r| {
+            ms(r.drop)
+        }),
+        row(format!("d. {n}: calls + drop (ms)"), "ms", &|r| {
+            ms(r.calls + r.drop)
+        }),
         row(
             format!("d. {n}: stores + calls + drop, total (ms)"),
             "ms",
