@@ -5,8 +5,8 @@
 //! `call_async`, ...) compiles against both crates: `runtime_cases!` expands
 //! it into `weft_cases` and `wasmtime_cases`. What differs between the two
 //! is passed in: the crate, and the `Config` of the async cases (weft needs
-//! `Config::async_support(true)`; in wasmtime 50 that setting is gone and
-//! every engine can run async calls).
+//! `Config::async_support(true)`; in wasmtime 50 that setting is a
+//! deprecated no-op and every engine can run async calls).
 
 use std::future::Future;
 use std::pin::Pin;
