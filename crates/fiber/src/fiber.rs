@@ -77,7 +77,7 @@
 use crate::arch;
 use crate::{Error, Stack};
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
@@ -127,10 +127,13 @@ struct Shared<Resume, Yield, Return> {
     /// Set once the `Fiber` is being dropped: `suspend` unwinds from then on.
     cancelled: Cell<bool>,
     transfer: Cell<Transfer<Resume, Yield, Return>>,
-    /// `Box<F>` as a raw pointer until the fiber starts (then null).
+    /// The closure `F` until the fiber starts (then null): a pointer into
+    /// `inline` when `F` fits there ([`fits_inline`]), else a `Box<F>`.
     func: Cell<*mut u8>,
-    /// Drops the `Box<F>` in `func` if the fiber never starts.
+    /// Drops the closure in `func` if the fiber never starts.
     drop_func: unsafe fn(*mut u8),
+    /// Room for a small closure, so that a fiber costs one allocation.
+    inline: UnsafeCell<InlineFunc>,
     stack_range: Range<usize>,
     guard_range: Range<usize>,
 }
@@ -215,6 +218,9 @@ pub struct Fiber<'a, Resume, Yield, Return> {
     shared: NonNull<Shared<Resume, Yield, Return>>,
     /// `Some` until the fiber is done.
     stack: Option<Stack>,
+    /// The stack once the fiber is done, until [`Fiber::take_finished_stack`]
+    /// takes it or the fiber is dropped (which releases it).
+    finished: Option<Stack>,
     /// The closure borrows for `'a`; we own a `Shared` (for drop check);
     /// `*mut ()` makes the fiber neither `Send` nor `Sync`.
     _marker: PhantomData<(&'a (), Box<Shared<Resume, Yield, Return>>, *mut ())>,
@@ -229,14 +235,58 @@ impl<Resume, Yield, Return> std::fmt::Debug for Fiber<'_, Resume, Yield, Return>
     }
 }
 
-/// Drops a `Box<F>` passed as a raw pointer.
+/// Frees a fiber's `Shared`.
 ///
 /// # Safety
 ///
-/// `p` must come from `Box::<F>::into_raw` and not have been freed.
-unsafe fn drop_boxed<F>(p: *mut u8) {
+/// `p` must be the `Box::into_raw` of `Fiber::new`, used by nothing else.
+unsafe fn free_shared<Resume, Yield, Return>(p: *mut u8) {
     // SAFETY: forwarded to the caller.
-    drop(unsafe { Box::from_raw(p.cast::<F>()) });
+    drop(unsafe { Box::from_raw(p.cast::<Shared<Resume, Yield, Return>>()) });
+}
+
+/// Bytes a fiber's closure may take to be kept in its `Shared` instead of
+/// a box of its own.
+const INLINE_FUNC: usize = 128;
+
+#[repr(C, align(16))]
+struct InlineFunc(std::mem::MaybeUninit<[u8; INLINE_FUNC]>);
+
+/// Whether a closure of type `F` is kept in `Shared::inline`.
+const fn fits_inline<F>() -> bool {
+    size_of::<F>() <= INLINE_FUNC && align_of::<F>() <= align_of::<InlineFunc>()
+}
+
+/// Drops the closure `F` that `Fiber::new` stored at `p`.
+///
+/// # Safety
+///
+/// `p` must be the `func` pointer `Fiber::new::<F>` stored (in `inline`
+/// or from `Box::<F>::into_raw`), its closure not yet taken or dropped.
+unsafe fn drop_func<F>(p: *mut u8) {
+    if fits_inline::<F>() {
+        // SAFETY: (contract) a live `F` written in place by `new`.
+        unsafe { ptr::drop_in_place(p.cast::<F>()) };
+    } else {
+        // SAFETY: (contract) the `Box<F>` made by `new`.
+        drop(unsafe { Box::from_raw(p.cast::<F>()) });
+    }
+}
+
+/// Moves the closure `F` that `Fiber::new` stored at `p` out.
+///
+/// # Safety
+///
+/// As [`drop_func`]; the closure is taken exactly once.
+unsafe fn take_func<F>(p: *mut u8) -> F {
+    if fits_inline::<F>() {
+        // SAFETY: (contract) a live `F` written in place by `new`, read
+        // once (its slot is not used again).
+        unsafe { ptr::read(p.cast::<F>()) }
+    } else {
+        // SAFETY: (contract) the `Box<F>` made by `new`.
+        *unsafe { Box::from_raw(p.cast::<F>()) }
+    }
 }
 
 /// The first Rust frame on every fiber stack, called by the arch
@@ -258,9 +308,9 @@ where
         // it lives while the fiber runs, which is all this reference does.
         let shared = unsafe { &*shared_ptr };
         let func = shared.func.replace(ptr::null_mut());
-        // SAFETY: `func` is the `Box<F>` stored by `Fiber::new`, taken out
-        // exactly once (here; the cell is null from now on).
-        let func = unsafe { Box::from_raw(func.cast::<F>()) };
+        // SAFETY: `func` is the closure stored by `Fiber::new::<F>`, taken
+        // out exactly once (here; the cell is null from now on).
+        let func = unsafe { take_func::<F>(func) };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             let initial = shared.take_resume();
             let suspend = Suspend {
@@ -285,8 +335,8 @@ where
 
 impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
     /// Creates a fiber that runs `func` on `stack` at the first
-    /// [`resume`](Fiber::resume). The stack is released when the fiber
-    /// finishes or is dropped.
+    /// [`resume`](Fiber::resume). The stack is released when the fiber is
+    /// dropped, unless [`Fiber::take_finished_stack`] took it back first.
     ///
     /// Fails with [`Error::UnsupportedArchitecture`] on architectures
     /// without a stack-switch port (everything but x86_64 for now).
@@ -305,11 +355,25 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
             state: Cell::new(State::NotStarted),
             cancelled: Cell::new(false),
             transfer: Cell::new(Transfer::Idle),
-            func: Cell::new(Box::into_raw(Box::new(func)).cast::<u8>()),
-            drop_func: drop_boxed::<F>,
+            func: Cell::new(ptr::null_mut()),
+            drop_func: drop_func::<F>,
+            inline: UnsafeCell::new(InlineFunc(std::mem::MaybeUninit::uninit())),
             stack_range: stack.range(),
             guard_range: stack.guard_range(),
         }));
+        let func_ptr = if fits_inline::<F>() {
+            // SAFETY: `inline` of the allocation just made, which nothing
+            // else uses; it is large and aligned enough for `F`.
+            unsafe {
+                let at = (*shared).inline.get().cast::<F>();
+                ptr::write(at, func);
+                at.cast::<u8>()
+            }
+        } else {
+            Box::into_raw(Box::new(func)).cast::<u8>()
+        };
+        // SAFETY: as above.
+        unsafe { (*shared).func.set(func_ptr) };
         let entry: arch::EntryFn = fiber_entry::<F, Resume, Yield, Return>;
         // SAFETY: `stack.top()` is the page-aligned top of a writable stack
         // of at least one page that nothing runs on (we own it).
@@ -320,6 +384,7 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
             // SAFETY: `Box::into_raw` never returns null.
             shared: unsafe { NonNull::new_unchecked(shared) },
             stack: Some(stack),
+            finished: None,
             _marker: PhantomData,
         })
     }
@@ -370,8 +435,9 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
             shared.state.set(State::Suspended);
         } else {
             shared.state.set(State::Done);
-            // The fiber's frames are gone: release its stack now.
-            self.stack = None;
+            // The fiber's frames are gone: its stack is free for reuse
+            // (`take_finished_stack`), or released with the fiber.
+            self.finished = self.stack.take();
         }
         got
     }
@@ -386,6 +452,13 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
     /// set stack limits and recognise guard-page faults.
     pub fn stack(&self) -> Option<&Stack> {
         self.stack.as_ref()
+    }
+
+    /// Once the fiber is done: its stack, for another fiber (a caller that
+    /// runs many short fibers keeps one stack instead of going through the
+    /// pool each time). `None` while it runs or suspends, or if taken.
+    pub fn take_finished_stack(&mut self) -> Option<Stack> {
+        self.finished.take()
     }
 
     /// Cancels a suspended fiber (see the module docs). Returns a panic
@@ -425,17 +498,31 @@ impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
             State::Running => unreachable!("weft-fiber: dropped a running fiber"),
         }
         self.stack = None;
-        // SAFETY: allocated by `Box::into_raw` in `new`; the fiber is done
-        // or never started, so no frame on its stack will use it again.
-        drop(unsafe { Box::from_raw(self.shared.as_ptr()) });
-        // Last, so that a panicking destructor of the closure leaks nothing
-        // of ours.
+        self.finished = None;
+        /// Frees the `Shared` even if the closure's destructor panics.
+        struct Free(*mut u8, unsafe fn(*mut u8));
+        impl Drop for Free {
+            fn drop(&mut self) {
+                // SAFETY: see below.
+                unsafe { (self.1)(self.0) }
+            }
+        }
+        let free = Free(
+            self.shared.as_ptr().cast(),
+            free_shared::<Resume, Yield, Return>,
+        );
+        // Before the `Shared` is freed: the closure may live inside it.
         if let Some((func, drop_func)) = unstarted {
-            // SAFETY: a fiber that never started still held the `Box<F>`
+            // SAFETY: a fiber that never started still held the closure
             // from `new` (taken out above, so dropped exactly once);
-            // `drop_func` is `drop_boxed::<F>`.
+            // `drop_func` is `drop_func::<F>`.
             unsafe { drop_func(func) };
         }
+        // `free` runs here (or while a panic of the closure's destructor
+        // unwinds): the `Shared` was allocated by `Box::into_raw` in `new`;
+        // the fiber is done or never started, so no frame on its stack
+        // will use it again.
+        drop(free);
         if let Some(payload) = repanic
             && !std::thread::panicking()
         {

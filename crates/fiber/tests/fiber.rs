@@ -235,10 +235,28 @@ fn finished_fibers_return_stacks_to_the_pool() {
             assert_eq!(f.resume(round), Err(round + i));
         }
         for f in fibers.iter_mut() {
+            assert!(f.take_finished_stack().is_none(), "not done yet");
             assert_eq!(f.resume(1), Ok(2));
             assert!(f.stack().is_none());
         }
-        // Released when done, before the `Fiber` values are dropped.
+        // Done: each stack waits in its fiber to be taken for reuse.
+        assert_eq!(pool.in_use(), 16);
+        let taken: Vec<_> = fibers[..4]
+            .iter_mut()
+            .map(|f| f.take_finished_stack().expect("a finished fiber's stack"))
+            .collect();
+        assert!(fibers[0].take_finished_stack().is_none(), "taken once");
+        // A taken stack runs another fiber.
+        let mut taken = taken.into_iter();
+        let mut again: Fiber<'_, usize, usize, usize> =
+            Fiber::new(taken.next().unwrap(), |x: usize, _| x + 1).unwrap();
+        assert_eq!(again.resume(41), Ok(42));
+        drop(again);
+        assert_eq!(pool.in_use(), 15);
+        drop(taken);
+        assert_eq!(pool.in_use(), 12);
+        // The rest are released with their fibers.
+        drop(fibers);
         assert_eq!(pool.in_use(), 0);
         assert_eq!(pool.cached(), 8);
     }
@@ -513,4 +531,64 @@ fn header_frame_record_points_at_the_current_resumer() {
     let (r, pc) = outer.resume(()).unwrap_err();
     assert!(r < resumer_sp && pc != 0);
     assert_eq!(outer.resume(()), Ok(()));
+}
+
+struct Counted(Rc<RefCell<i32>>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        *self.0.borrow_mut() += 1;
+    }
+}
+
+/// Runs, never starts and cancels fibers of the closures `make` returns
+/// (`x + 1` suspended, then the resume value plus `extra`), counting the
+/// drops of what they capture.
+fn run_start_cancel<F>(drops: &Rc<RefCell<i32>>, make: impl Fn() -> F, extra: usize)
+where
+    F: FnOnce(usize, &Suspend<usize, usize, usize>) -> usize,
+{
+    *drops.borrow_mut() = 0;
+    let mut f = Fiber::new(stack(), make()).unwrap();
+    assert_eq!(f.resume(1), Err(2));
+    assert_eq!(f.resume(10), Ok(10 + extra));
+    drop(f);
+    assert_eq!(*drops.borrow(), 1, "ran to the end");
+    drop(Fiber::new(stack(), make()).unwrap());
+    assert_eq!(*drops.borrow(), 2, "never started");
+    let mut f = Fiber::new(stack(), make()).unwrap();
+    assert_eq!(f.resume(5), Err(6));
+    drop(f);
+    assert_eq!(*drops.borrow(), 3, "cancelled while suspended");
+}
+
+#[test]
+fn small_and_large_closures_run_and_drop_exactly_once() {
+    // Small closures live inside the fiber's one allocation, large ones in
+    // a box of their own: both must run with their captures intact and be
+    // dropped exactly once, whether the fiber finished, never started or
+    // was cancelled.
+    let drops = Rc::new(RefCell::new(0));
+    run_start_cancel(
+        &drops,
+        || {
+            let c = Counted(drops.clone());
+            move |x: usize, s: &Suspend<usize, usize, usize>| {
+                let _keep = &c;
+                s.suspend(x + 1) + 3
+            }
+        },
+        3,
+    );
+    run_start_cancel(
+        &drops,
+        || {
+            let c = Counted(drops.clone());
+            let big = [7u8; 512];
+            move |x: usize, s: &Suspend<usize, usize, usize>| {
+                let _keep = &c;
+                s.suspend(x + 1) + big.iter().map(|b| usize::from(*b)).sum::<usize>()
+            }
+        },
+        7 * 512,
+    );
 }

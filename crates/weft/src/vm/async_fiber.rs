@@ -90,6 +90,8 @@ struct Shared<R> {
     suspend: Cell<*const WeftSuspend>,
     /// The computation's result, parked by the fiber when it finishes.
     result: Cell<Option<R>>,
+    /// The fiber stack's record (in this allocation: one box per call).
+    record: VMStackRecord,
 }
 
 /// A raw pointer the fiber's closure may carry to another thread with the
@@ -104,8 +106,6 @@ pub(crate) struct FiberFuture<'a, R> {
     /// Dropped first (cancelling the fiber) in `Drop`, before `shared`.
     fiber: Option<Fiber<'a, (), (), ()>>,
     store: *mut StoreOpaque,
-    /// The fiber stack's record.
-    record: Box<VMStackRecord>,
     /// The fiber's current store while it is suspended (see
     /// `traphandlers::current_store`).
     fiber_current_store: *const VMStoreContext,
@@ -136,13 +136,21 @@ pub(crate) fn on_fiber<'a, R: Send + 'a>(
     if !store.engine.config().async_support {
         bail!("async support is not enabled: use Config::async_support(true)");
     }
-    let stack = store.engine.async_stacks()?.get()?;
+    let stack = match store.async_stack.take() {
+        Some(stack) => stack,
+        None => store.engine.async_stacks()?.get()?,
+    };
     let range = stack.range();
     let reserve = store.engine.config().host_stack_reserve;
     let store_ptr = SendPtr(store as *mut StoreOpaque as *const StoreOpaque);
     let shared = Box::new(Shared {
         suspend: Cell::new(std::ptr::null()),
         result: Cell::new(None),
+        record: {
+            let r = VMStackRecord::new(range.start, range.end, reserve);
+            r.kind.set(weft_environ::stack_record::KIND_FIBER);
+            r
+        },
     });
     let shared_ptr = SendPtr(&*shared as *const Shared<R>);
     let fiber = Fiber::new(stack, move |(), suspend: &WeftSuspend| {
@@ -166,11 +174,6 @@ pub(crate) fn on_fiber<'a, R: Send + 'a>(
     Ok(FiberFuture {
         fiber: Some(fiber),
         store: store as *mut StoreOpaque,
-        record: Box::new({
-            let r = VMStackRecord::new(range.start, range.end, reserve);
-            r.kind.set(weft_environ::stack_record::KIND_FIBER);
-            r
-        }),
         fiber_current_store: std::ptr::null(),
         running: std::cell::Cell::new(std::ptr::null_mut()),
         shared,
@@ -199,16 +202,16 @@ impl<R> FiberFuture<'_, R> {
                 // on it (a host call made from a continuation runs under a
                 // record of its own): it runs again when the fiber resumes.
                 self.fut.running.set(ctx.current_stack.get());
-                ctx.current_stack.set(self.fut.record.parent.get());
-                self.fut.record.parent.set(std::ptr::null_mut());
+                ctx.current_stack.set(self.fut.shared.record.parent.get());
+                self.fut.shared.record.parent.set(std::ptr::null_mut());
             }
         }
         let poller_store = current_store();
         let poller_fc = fiber_context();
         // SAFETY: see `on_fiber`.
         let ctx = unsafe { &*(*self.store).vm_store_ctx };
-        self.record.parent.set(ctx.current_stack.get());
-        let record: *const VMStackRecord = &*self.record;
+        self.shared.record.parent.set(ctx.current_stack.get());
+        let record: *const VMStackRecord = &self.shared.record;
         let running = self.running.get();
         ctx.current_stack.set(if running.is_null() {
             record.cast_mut()
@@ -246,7 +249,13 @@ impl<R> Future for FiberFuture<'_, R> {
             fiber.resume(()).is_ok()
         });
         if done {
-            this.fiber = None;
+            let stack = this.fiber.take().and_then(|mut f| f.take_finished_stack());
+            // SAFETY: the future holds the store's exclusive borrow, and
+            // the fiber that used it is gone.
+            let store = unsafe { &mut *this.store };
+            if store.async_stack.is_none() {
+                store.async_stack = stack;
+            }
             Poll::Ready(
                 this.shared
                     .result

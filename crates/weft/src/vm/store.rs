@@ -108,6 +108,10 @@ pub(crate) struct StoreOpaque {
     pub(crate) counts: super::limits::ResourceCounts,
     /// Continuation stacks, created with the first continuation.
     pub(crate) continuations: Option<Box<super::continuation::ContPool>>,
+    /// The fiber stack of the store's last finished async call, reused by
+    /// its next one (no trip through the engine's pool, whose lock and
+    /// reference counts cost more than a short call).
+    pub(crate) async_stack: Option<weft_fiber::Stack>,
 }
 
 /// What reaching the epoch deadline does.
@@ -155,6 +159,7 @@ impl StoreOpaque {
             with_limiter: None,
             counts: Default::default(),
             continuations: None,
+            async_stack: None,
         }
         .with_epoch_pointer()
         .with_native_stack()
