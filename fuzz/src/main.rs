@@ -747,13 +747,13 @@ mod tests {
         let weft = weft_outcome(&wasm);
         // The outcome really has every part.
         assert_eq!(weft.calls.len(), 6);
-        assert!(matches!(weft.calls[2].2, Step::Trapped(TrapKind::IntegerDivisionByZero)));
+        assert!(matches!(
+            weft.calls[2].2,
+            Step::Trapped(TrapKind::IntegerDivisionByZero)
+        ));
         assert_eq!(weft.memories.len(), 2);
         assert_eq!(weft.tables, [("tab".to_string(), 5)]);
-        assert_eq!(
-            classify(Some(&wasmtime()), &wasm, &weft),
-            Class::WasmiAlone
-        );
+        assert_eq!(classify(Some(&wasmtime()), &wasm, &weft), Class::WasmiAlone);
     }
 
     /// Every kind of wrong weft outcome is a divergence: wasmtime 49 must
@@ -765,15 +765,21 @@ mod tests {
         let wt = wasmtime();
         let mut wrong: Vec<(&str, Outcome)> = Vec::new();
         let mut o = truth.clone();
-        let Step::Returned(v) = &mut o.calls[0].2 else { panic!() };
+        let Step::Returned(v) = &mut o.calls[0].2 else {
+            panic!()
+        };
         v[1] = Value::I64(2);
         wrong.push(("an i64 result", o));
         let mut o = truth.clone();
-        let Step::Returned(v) = &mut o.calls[0].2 else { panic!() };
+        let Step::Returned(v) = &mut o.calls[0].2 else {
+            panic!()
+        };
         v[2] = Value::F32(0);
         wrong.push(("the sign of a zero", o));
         let mut o = truth.clone();
-        let Step::Returned(v) = &mut o.calls[0].2 else { panic!() };
+        let Step::Returned(v) = &mut o.calls[0].2 else {
+            panic!()
+        };
         v[3] = Value::F64(0x7ff8_0000_0000_0001);
         wrong.push(("a NaN payload", o));
         let mut o = truth.clone();
@@ -881,8 +887,12 @@ mod tests {
         let wt = wasmtime();
         assert_eq!(classify(Some(&wt), &wasm, &weft), Class::WasmiAlone);
         let mut wrong = (*weft).clone();
-        let oracle = exec::run_wasmi(&engines.wasmi, &wasm, 13 ^ 129828u64.rotate_left(32)).unwrap();
+        let oracle =
+            exec::run_wasmi(&engines.wasmi, &wasm, 13 ^ 129828u64.rotate_left(32)).unwrap();
         wrong.globals = oracle.globals;
-        assert!(matches!(classify(Some(&wt), &wasm, &wrong), Class::Divergence(_)));
+        assert!(matches!(
+            classify(Some(&wt), &wasm, &wrong),
+            Class::Divergence(_)
+        ));
     }
 }

@@ -128,7 +128,18 @@ fn host_funcs(store: &mut Store<()>) -> Vec<weft::Extern> {
         },
     );
     let ten = Func::wrap(&mut *store, |p: i64| {
-        (p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9)
+        (
+            p,
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6,
+            p + 7,
+            p + 8,
+            p + 9,
+        )
     });
     vec![twelve.into(), ten.into()]
 }
@@ -187,7 +198,10 @@ fn exercise(engine: &Engine, module: &Module) {
 
     // Wasm to wasm, and wasm to host.
     for p in [0i64, 7, -1_000_000] {
-        assert_eq!(call(s, &i, "direct", &[Val::I64(p)])[0].unwrap_i64(), fold12(p, 0));
+        assert_eq!(
+            call(s, &i, "direct", &[Val::I64(p)])[0].unwrap_i64(),
+            fold12(p, 0)
+        );
         assert_eq!(
             call(s, &i, "indirect", &[Val::I64(p), Val::I32(0)])[0].unwrap_i64(),
             fold12(p, 0)
@@ -200,7 +214,10 @@ fn exercise(engine: &Engine, module: &Module) {
             call(s, &i, "via_tail_indirect", &[Val::I64(p)])[0].unwrap_i64(),
             fold12(p, 0)
         );
-        assert_eq!(call(s, &i, "host", &[Val::I64(p)])[0].unwrap_i64(), fold12(p, 1000));
+        assert_eq!(
+            call(s, &i, "host", &[Val::I64(p)])[0].unwrap_i64(),
+            fold12(p, 1000)
+        );
         // `call_indirect` of the imported host function (slot 1).
         assert_eq!(
             call(s, &i, "indirect", &[Val::I64(p), Val::I32(1)])[0].unwrap_i64(),
