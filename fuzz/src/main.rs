@@ -26,7 +26,7 @@
 //! divergence; without it the run prints progress and ends with `N passed,
 //! M failed` (plus how many cases were skipped, and why, and how many
 //! were wasmi's disagreements with weft and wasmtime 49). `--ci` breaks
-//! ties the same way: without a wasmtime 49 (CI has none), every
+//! ties the same way: without a wasmtime 49 (.ci/run installs none), every
 //! disagreement with wasmi is a failure.
 //! Every case is reproducible from its seed and index: `--seed S --case I`
 //! reruns one.
