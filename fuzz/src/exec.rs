@@ -185,9 +185,13 @@ pub fn arguments(seed: u64, types: &[ArgType]) -> Vec<Value> {
                 ArgType::F32 => Value::F32(((pick(1000, 0) as f32) - 500.0).to_bits()),
                 ArgType::F64 => Value::F64(((pick(1000, 0) as f64) / 3.0 - 100.0).to_bits()),
                 ArgType::V128 => Value::V128(u128::from(rng.next_u64()) << 64 | u128::from(r)),
-                ArgType::Ref => Value::Ref {
+                ArgType::FuncRef => Value::Ref {
                     null: true,
                     func: true,
+                },
+                ArgType::ExternRef => Value::Ref {
+                    null: true,
+                    func: false,
                 },
             }
         })
@@ -208,7 +212,10 @@ pub enum ArgType {
     F32,
     F64,
     V128,
-    Ref,
+    /// Passed as a null reference of the parameter's type.
+    FuncRef,
+    /// See [`ArgType::FuncRef`].
+    ExternRef,
 }
 
 // ---- weft ------------------------------------------------------------------
@@ -286,7 +293,8 @@ fn arg_type_weft(t: &weft::ValType) -> ArgType {
         weft::ValType::F32 => ArgType::F32,
         weft::ValType::F64 => ArgType::F64,
         weft::ValType::V128 => ArgType::V128,
-        weft::ValType::Ref(_) => ArgType::Ref,
+        weft::ValType::Ref(r) if r.heap.is_extern() => ArgType::ExternRef,
+        weft::ValType::Ref(_) => ArgType::FuncRef,
     }
 }
 
@@ -417,7 +425,8 @@ fn arg_type_wasmi(t: &wasmi::ValType) -> ArgType {
         wasmi::ValType::F32 => ArgType::F32,
         wasmi::ValType::F64 => ArgType::F64,
         wasmi::ValType::V128 => ArgType::V128,
-        _ => ArgType::Ref,
+        wasmi::ValType::ExternRef => ArgType::ExternRef,
+        wasmi::ValType::FuncRef => ArgType::FuncRef,
     }
 }
 

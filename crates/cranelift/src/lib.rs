@@ -190,6 +190,15 @@ impl Compiler {
         )?;
         set(&mut flags, "enable_nan_canonicalization", "false")?;
         set(&mut flags, "libcall_call_conv", "isa_default")?;
+        // Results beyond the return registers (more than 8 integer or 8
+        // float results of a `tail` function on x86_64) go to a return
+        // area in the caller's frame whose address Cranelift passes as an
+        // extra argument. Every caller and callee of a wasm function is
+        // code compiled here (wasm, the host<->wasm trampolines), so the
+        // layout needs to agree only with itself; a tail call forwards the
+        // caller's area (wasm requires equal result types). The setting is
+        // part of the fingerprint like every shared flag.
+        set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
         let isa_builder = cranelift_native::builder()
             .map_err(|e| anyhow!("unsupported host for code generation: {e}"))?;
         isa_builder
