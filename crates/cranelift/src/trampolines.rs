@@ -189,15 +189,15 @@ fn native_host_call(
         hctx,
         host_ctx::NATIVE_CALL as i32,
     );
-    let kind = b
-        .ins()
-        .load(PTR, MemFlags::trusted(), record, stack_record::KIND as i32);
     let direct = b.create_block();
     let check_kind = b.create_block();
     let array = b.create_block();
     b.ins().brif(native, check_kind, &[], array, &[]);
     b.switch_to_block(check_kind);
     b.seal_block(check_kind);
+    let kind = b
+        .ins()
+        .load(PTR, MemFlags::trusted(), record, stack_record::KIND as i32);
     let on_cont = b.ins().icmp_imm_u(
         ir::condcodes::IntCC::Equal,
         kind,

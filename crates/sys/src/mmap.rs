@@ -36,7 +36,7 @@
 //!
 //! A zero-length `Mmap` is allowed and maps nothing.
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use std::io;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -89,29 +89,31 @@ impl Mmap {
         let Some(len) = round_up_to_page(len) else {
             bail!("failed to reserve {len} bytes of virtual memory: size overflows");
         };
+        Mmap::new_mapping(
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+        )
+        .map_err(|e| anyhow!("failed to reserve {len} bytes of virtual memory: mmap: {e}"))
+    }
+
+    /// A new mapping of `len` bytes (a multiple of the page size; 0 gives
+    /// an empty mapping without a syscall) at a kernel-chosen address.
+    fn new_mapping(len: usize, prot: i32, flags: i32, fd: i32) -> io::Result<Mmap> {
         if len == 0 {
             return Ok(Mmap {
                 ptr: NonNull::dangling(),
                 len: 0,
             });
         }
-        // SAFETY: an anonymous mapping at a kernel-chosen address cannot
-        // alias any existing Rust object.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
+        // SAFETY: a new mapping at a kernel-chosen address cannot alias any
+        // existing Rust object; a file descriptor, if any, is valid for
+        // the call (callers pass a live one; the mapping keeps its own
+        // reference to the file).
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, 0) };
         if ptr == libc::MAP_FAILED {
-            bail!(
-                "failed to reserve {len} bytes of virtual memory: mmap: {}",
-                io::Error::last_os_error()
-            );
+            return Err(io::Error::last_os_error());
         }
         Ok(Mmap {
             ptr: NonNull::new(ptr.cast()).expect("mmap returned null"),
@@ -139,35 +141,13 @@ impl Mmap {
         let Some(rounded) = round_up_to_page(len) else {
             bail!("failed to map {len} bytes of a file: size overflows");
         };
-        if rounded == 0 {
-            return Ok(Mmap {
-                ptr: NonNull::dangling(),
-                len: 0,
-            });
-        }
-        // SAFETY: a new mapping at a kernel-chosen address cannot alias any
-        // existing Rust object; the descriptor is valid for the call (the
-        // mapping keeps its own reference to the file).
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                rounded,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE | libc::MAP_POPULATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            bail!(
-                "failed to map {len} bytes of a file: mmap: {}",
-                io::Error::last_os_error()
-            );
-        }
-        Ok(Mmap {
-            ptr: NonNull::new(ptr.cast()).expect("mmap returned null"),
-            len: rounded,
-        })
+        Mmap::new_mapping(
+            rounded,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_POPULATE,
+            file.as_raw_fd(),
+        )
+        .map_err(|e| anyhow!("failed to map {len} bytes of a file: mmap: {e}"))
     }
 
     /// Start of the mapping.

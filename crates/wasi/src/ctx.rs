@@ -167,7 +167,7 @@ pub struct WasiCtx {
     /// The exported `memory` of the instance that called last, so that
     /// each instance's memory is looked up by name once, not per call.
     pub(crate) memory_of: Option<(weft::Instance, Option<weft::Memory>)>,
-    /// Where `fd_write` gathers the guest's buffers (the memory and this
+    /// Where `fd_write` and `sock_send` gather the guest's buffers (the memory and this
     /// context cannot be borrowed at once), kept between calls so that a
     /// write allocates nothing once it has grown; shrunk after large writes.
     pub(crate) write_buf: Vec<u8>,

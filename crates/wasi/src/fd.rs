@@ -387,15 +387,10 @@ fn do_write<T>(cx: &mut Cx<'_, '_, T>, a: &[u64], offset: Option<u64>) -> SysRes
     let (fd, iovs, count) = (a[0] as u32, a[1] as u32, a[2] as u32);
     let out = a[if offset.is_some() { 4 } else { 3 }] as u32;
     let needed = rights::FD_WRITE | if offset.is_some() { rights::FD_SEEK } else { 0 };
-    let mut data = std::mem::take(&mut cx.ctx().write_buf);
-    data.clear();
-    cx.mem()?.gather_iovecs(iovs, count, &mut data)?;
-    let ctx = cx.ctx();
-    let e = ctx.get_with(fd, needed)?;
+    let data = cx.gather_write(iovs, count)?;
+    let e = cx.ctx().get_with(fd, needed)?;
     let n = write_entry(e, &data, offset)?;
-    if data.capacity() <= 64 * 1024 {
-        ctx.write_buf = data;
-    }
+    cx.reuse_write_buf(data);
     cx.mem()?.write_u32(out, n as u32)?;
     Ok(())
 }

@@ -100,6 +100,23 @@ impl<T> Cx<'_, '_, T> {
     pub(crate) fn ctx(&mut self) -> &mut WasiCtx {
         (self.get)(self.caller.data_mut())
     }
+
+    /// The bytes of the guest's `count` iovecs at `iovs`, gathered into the
+    /// context's reusable write buffer (the memory and the context cannot
+    /// be borrowed at once); hand it back with [`Cx::reuse_write_buf`].
+    pub(crate) fn gather_write(&mut self, iovs: u32, count: u32) -> SysResult<Vec<u8>> {
+        let mut data = std::mem::take(&mut self.ctx().write_buf);
+        data.clear();
+        self.mem()?.gather_iovecs(iovs, count, &mut data)?;
+        Ok(data)
+    }
+
+    /// Keeps `data` as the next write's buffer, unless a large write grew it.
+    pub(crate) fn reuse_write_buf(&mut self, data: Vec<u8>) {
+        if data.capacity() <= 64 * 1024 {
+            self.ctx().write_buf = data;
+        }
+    }
 }
 
 type Syscall<T> = fn(&mut Cx<'_, '_, T>, &[u64]) -> SysResult;

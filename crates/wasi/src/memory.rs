@@ -98,15 +98,6 @@ impl Mem<'_> {
         Ok(())
     }
 
-    /// The bytes of `iovs`, concatenated (for writes).
-    pub fn gather(&self, iovs: &[IoVec]) -> Result<Vec<u8>, Errno> {
-        let mut out = Vec::new();
-        for v in iovs {
-            out.extend_from_slice(self.slice(v.ptr, v.len)?);
-        }
-        Ok(out)
-    }
-
     /// Spreads `data` over `iovs` in order (for reads).
     pub fn scatter(&mut self, iovs: &[IoVec], mut data: &[u8]) -> Result<(), Errno> {
         for v in iovs {

@@ -89,13 +89,10 @@ fn sock_recv<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
 
 fn sock_send<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     let (fd, iovs, count, out) = (a[0] as u32, a[1] as u32, a[2] as u32, a[4] as u32);
-    let data = {
-        let mem = cx.mem()?;
-        let iovs = mem.iovecs(iovs, count)?;
-        mem.gather(&iovs)?
-    };
+    let data = cx.gather_write(iovs, count)?;
     let s = stream(cx, fd, rights::FD_WRITE)?;
     let n = rustix::net::send(&s, &data, SendFlags::NOSIGNAL)?;
+    cx.reuse_write_buf(data);
     cx.mem()?.write_u32(out, n as u32)?;
     Ok(())
 }

@@ -26,7 +26,7 @@ pub trait WasmTy: Sized + Send + 'static {
     /// numbers; unused for the others, whose functions have no such call:
     /// `crate::vm::native_abi`).
     #[doc(hidden)]
-    type Native: Copy;
+    type Native: Copy + Default;
     #[doc(hidden)]
     fn from_native(n: Self::Native) -> Self;
     #[doc(hidden)]
@@ -248,11 +248,10 @@ impl<T: WasmTy> WasmList for T {
         }
     }
     fn native_failed() -> NativeRet<T::Native> {
+        // The value of a failed call is never read: the trampoline traps
+        // on `ok` = 0.
         NativeRet {
-            // SAFETY: the value of a failed call is never read (the
-            // trampoline traps on `ok` = 0); every `Native` type is a
-            // number (or unused), for which zero bits are valid.
-            value: unsafe { std::mem::zeroed() },
+            value: T::Native::default(),
             ok: 0,
         }
     }

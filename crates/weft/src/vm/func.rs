@@ -401,16 +401,39 @@ pub(crate) fn call_entry(
     values: &mut [ValRaw],
 ) -> Result<()> {
     store.check(f.store, "function");
+    call_resolved(store, f, entry, values)
+}
+
+/// Calls `f` with arguments already in `values` (which must have room for
+/// max(params, results) slots); results are written back to `values`.
+pub(crate) fn call_raw(store: &mut StoreOpaque, f: Func, values: &mut [ValRaw]) -> Result<()> {
+    let entry = entry_of(store, f)?;
+    call_resolved(store, f, entry, values)
+}
+
+/// Calls `f`, a function of `store`, through its `entry`.
+fn call_resolved(
+    store: &mut StoreOpaque,
+    f: Func,
+    entry: Entry,
+    values: &mut [ValRaw],
+) -> Result<()> {
     match entry {
-        Entry::Host => call_raw(store, f, values),
+        Entry::Host => {
+            let FuncKind::Host(h) = &store.func_data(f).kind else {
+                unreachable!("a host entry for a wasm function")
+            };
+            let call: *const HostCallFn = &*h.call;
+            // SAFETY: the host function lives as long as the store.
+            unsafe { (*call)(store as *mut StoreOpaque, std::ptr::null_mut(), values) }
+        }
         Entry::Wasm {
             trampoline,
             vmctx,
             code,
         } => {
-            // The store is the one `entry` was resolved in (checked
-            // above), whose instances, and so this vmctx and code, live
-            // as long as it.
+            // The function is this store's, whose instances, and so this
+            // vmctx and code, live as long as it.
             let mut args = EntryArgs {
                 trampoline,
                 callee_vmctx: vmctx as *mut u8,
@@ -420,36 +443,6 @@ pub(crate) fn call_entry(
             invoke_wasm(store, &mut args)
         }
     }
-}
-
-/// Calls `f` with arguments already in `values` (which must have room for
-/// max(params, results) slots); results are written back to `values`.
-pub(crate) fn call_raw(store: &mut StoreOpaque, f: Func, values: &mut [ValRaw]) -> Result<()> {
-    let data = store.func_data(f);
-    match &data.kind {
-        FuncKind::Host(h) => {
-            let call: *const HostCallFn = &*h.call;
-            // SAFETY: the host function lives as long as the store.
-            unsafe { (*call)(store as *mut StoreOpaque, std::ptr::null_mut(), values)? };
-        }
-        FuncKind::Wasm { instance, .. } => {
-            // SAFETY: the funcref of a live function of this store.
-            let fr = unsafe { *data.funcref };
-            let module = &store.instances[*instance as usize].module;
-            let trampoline = module
-                .inner
-                .trampoline(data.type_id)
-                .ok_or_else(|| anyhow!("no entry trampoline for function type"))?;
-            let mut args = EntryArgs {
-                trampoline,
-                callee_vmctx: fr.vmctx,
-                code: fr.wasm_call,
-                values: values.as_mut_ptr(),
-            };
-            invoke_wasm(store, &mut args)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
