@@ -1741,23 +1741,10 @@ fn shrink_candidates(p: &Program) -> Vec<Program> {
     out
 }
 
-pub fn shrink(engine: &weft::Engine, async_calls: bool, mut p: Program) -> Program {
-    let fails = |q: &Program| {
-        let want = model(q);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            check(engine, async_calls, q, &want).is_some()
-        }))
-        .unwrap_or(true)
-    };
-    'outer: loop {
-        for q in shrink_candidates(&p) {
-            if fails(&q) {
-                p = q;
-                continue 'outer;
-            }
-        }
-        return p;
-    }
+pub fn shrink(engine: &weft::Engine, async_calls: bool, p: Program) -> Program {
+    crate::shrink::greedy(p, shrink_candidates, |q| {
+        check(engine, async_calls, q, &model(q)).is_some()
+    })
 }
 
 /// A regression file: the module (it imports host functions, so it is not

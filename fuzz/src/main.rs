@@ -34,6 +34,7 @@
 mod continuations;
 mod exceptions;
 mod exec;
+mod shrink;
 mod wasmtime;
 mod wast;
 
@@ -527,6 +528,24 @@ fn compare_file(path: &std::path::Path, seed: u64) -> i32 {
     0
 }
 
+/// The cases a model-checked mode runs: `--case`, 1,500 under `--ci`, or
+/// `--from`/`--cases`.
+fn model_cases(o: &Options) -> (u64, u64) {
+    match o.single {
+        Some(i) => (i, 1),
+        None if o.ci => (0, 1_500),
+        None => (o.from, o.cases),
+    }
+}
+
+/// Writes case `i` (`--write`), saying where or why not.
+fn write_case(i: u64, path: &std::path::Path, text: String) {
+    match std::fs::write(path, text) {
+        Ok(()) => eprintln!("case {i}: wrote {}", path.display()),
+        Err(e) => eprintln!("case {i}: could not write it: {e}"),
+    }
+}
+
 fn main() {
     let o = match parse_args() {
         Ok(o) => o,
@@ -535,13 +554,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut continuations_failed = false;
+    // The model-checked modes (`--exceptions`, `--continuations`) run
+    // before the wasm-smith cases in `--ci`, or alone.
+    let mut models_failed = false;
     if (o.exceptions || o.ci) && !o.continuations {
-        let (from, cases) = match o.single {
-            Some(i) => (i, 1),
-            None if o.ci => (0, 1_500),
-            None => (o.from, o.cases),
-        };
+        let (from, cases) = model_cases(&o);
         if o.write {
             for i in from..from + cases {
                 let p = exceptions::generate(o.seed, i);
@@ -552,39 +569,28 @@ fn main() {
                         exceptions::report(&p, o.seed, i, "written with --write"),
                     ),
                 };
-                match std::fs::write(&path, text) {
-                    Ok(()) => eprintln!("case {i}: wrote {}", path.display()),
-                    Err(e) => eprintln!("case {i}: could not write it: {e}"),
-                }
+                write_case(i, &path, text);
             }
         }
         let (_, failed) = exceptions::run(o.seed, from, cases, o.threads, &o.out, o.ci);
-        continuations_failed = failed > 0;
+        models_failed = failed > 0;
         if o.exceptions {
-            std::process::exit(i32::from(continuations_failed));
+            std::process::exit(i32::from(models_failed));
         }
     }
     if o.continuations || o.ci {
-        let (from, cases) = match o.single {
-            Some(i) => (i, 1),
-            None if o.ci => (0, 1_500),
-            None => (o.from, o.cases),
-        };
+        let (from, cases) = model_cases(&o);
         if o.write {
             for i in from..from + cases {
                 let p = continuations::generate(o.seed, i);
                 let path = o.out.join(format!("cont-{}-{i}.wast", o.seed));
-                let text = continuations::wast(&p, o.seed, i, "written with --write");
-                match std::fs::write(&path, text) {
-                    Ok(()) => eprintln!("case {i}: wrote {}", path.display()),
-                    Err(e) => eprintln!("case {i}: could not write it: {e}"),
-                }
+                write_case(i, &path, continuations::wast(&p, o.seed, i, "written with --write"));
             }
         }
         let (_, failed) = continuations::run(o.seed, from, cases, o.threads, &o.out, o.ci);
-        continuations_failed |= failed > 0;
+        models_failed |= failed > 0;
         if o.continuations {
-            std::process::exit(i32::from(continuations_failed));
+            std::process::exit(i32::from(models_failed));
         }
     }
     if let Some(path) = &o.wasm {
@@ -741,7 +747,7 @@ fn main() {
         trapped.load(Ordering::Relaxed),
         bytes.load(Ordering::Relaxed) / p
     );
-    if !failed.is_empty() || continuations_failed {
+    if !failed.is_empty() || models_failed {
         std::process::exit(1);
     }
 }

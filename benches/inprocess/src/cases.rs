@@ -266,54 +266,37 @@ macro_rules! runtime_cases {
             /// c. `call_async` of an export calling one async host
             /// function whose future is ready at once.
             fn call_async_ready() -> Case {
-                let engine = async_engine();
-                let linker = async_linker(&engine);
-                let pre = pre(&linker, &engine, &modules::async_calls());
-                let mut store = Store::new(&engine, ());
-                let inst = block_on(pre.instantiate_async(&mut store)).unwrap();
-                let ready = inst
-                    .get_typed_func::<i32, i32>(&mut store, "ready")
-                    .unwrap();
-                assert_eq!(block_on(ready.call_async(&mut store, 1)).unwrap(), 2);
-                Case {
-                    name: "c. call_async, host future ready (us/call)",
-                    ops_per_iter: 1,
-                    micros: true,
-                    run: Box::new(move |iters| {
-                        let t = Instant::now();
-                        for i in 0..iters {
-                            black_box(
-                                block_on(ready.call_async(&mut store, black_box(i as i32)))
-                                    .unwrap(),
-                            );
-                        }
-                        t.elapsed()
-                    }),
-                }
+                call_async_case("c. call_async, host future ready (us/call)", "ready")
             }
 
             /// The same, with the host future pending once (one fiber
             /// suspend and resume more).
             fn call_async_pending() -> Case {
+                call_async_case(
+                    "c2. call_async, host future pending once (us/call)",
+                    "pending",
+                )
+            }
+
+            /// `call_async` of the export `export` of the async-calls
+            /// module, timed per call.
+            fn call_async_case(name: &'static str, export: &str) -> Case {
                 let engine = async_engine();
                 let linker = async_linker(&engine);
                 let pre = pre(&linker, &engine, &modules::async_calls());
                 let mut store = Store::new(&engine, ());
                 let inst = block_on(pre.instantiate_async(&mut store)).unwrap();
-                let pending = inst
-                    .get_typed_func::<i32, i32>(&mut store, "pending")
-                    .unwrap();
-                assert_eq!(block_on(pending.call_async(&mut store, 1)).unwrap(), 2);
+                let f = inst.get_typed_func::<i32, i32>(&mut store, export).unwrap();
+                assert_eq!(block_on(f.call_async(&mut store, 1)).unwrap(), 2);
                 Case {
-                    name: "c2. call_async, host future pending once (us/call)",
+                    name,
                     ops_per_iter: 1,
                     micros: true,
                     run: Box::new(move |iters| {
                         let t = Instant::now();
                         for i in 0..iters {
                             black_box(
-                                block_on(pending.call_async(&mut store, black_box(i as i32)))
-                                    .unwrap(),
+                                block_on(f.call_async(&mut store, black_box(i as i32))).unwrap(),
                             );
                         }
                         t.elapsed()
