@@ -15,14 +15,17 @@
 //!     +---------------------------+  <- trampoline frame
 //!     | values: [ValRaw; max(n,m)]|     stack slot
 //!     +---------------------------+
-//!   checks that the running stack has its host reserve left (traps with
-//!   StackOverflow otherwise), records its frame pointer and return
-//!   address as the stack record's `last_exit_fp`/`last_exit_pc`; then,
-//!   for a host function with a native-ABI entry (numbers only, at most
-//!   one result: `weft_environ::native_host_abi`) called off a
-//!   continuation, calls that entry directly with the arguments in
-//!   registers (C convention) and traps with HostError when its `ok` is
-//!   0; otherwise stores the arguments into the array and calls
+//!   checks that the running stack has its host reserve left (one
+//!   compare; a continuation's host limit is above every address, so a
+//!   continuation takes the cold branch too, which traps with
+//!   StackOverflow on a native stack and goes to the value array on a
+//!   continuation), records its frame pointer and return address as the
+//!   stack record's `last_exit_fp`/`last_exit_pc`; then, for a host
+//!   function with a native-ABI entry (numbers only, at most one result:
+//!   `weft_environ::native_host_abi`) called off a continuation, calls
+//!   that entry directly with the arguments in registers (C convention)
+//!   and traps with HostError when its `ok` is 0; otherwise stores the
+//!   arguments into the array and calls
 //!   the HostCall builtin
 //!   (host_ctx, caller_vmctx, &values, len) -> ok, traps with HostError when
 //!   ok == 0, then returns values[0..m].
@@ -124,7 +127,9 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
     // wasm frames and this trampoline are below the entry. This check and
     // the prologues' wasm stack limit together make guest<->host recursion
     // of any depth end in a clean trap, never in a native overflow inside
-    // Rust code.
+    // Rust code. A continuation's record has a host limit above every
+    // address (host code never runs on its stack), so one compare sends
+    // both an exhausted stack and a continuation to the cold block.
     let host_limit = b.ins().load(
         PTR,
         MemFlags::trusted(),
@@ -132,13 +137,68 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
         stack_record::HOST_LIMIT as i32,
     );
     let sp = b.ins().get_stack_pointer(PTR);
-    let exhausted = b
+    let below = b
         .ins()
         .icmp(ir::condcodes::IntCC::UnsignedLessThan, sp, host_limit);
+    let fast = b.create_block();
+    let cold = b.create_block();
+    let on_cont = b.create_block();
+    let array = b.create_block();
+    b.ins().brif(below, cold, &[], fast, &[]);
+
+    // Cold: on a continuation (the `HostCall` builtin moves host code to
+    // the native stack; the trampoline's frame and that builtin's bounded
+    // code fit in the continuation's red zone above its wasm limit), or
+    // out of native stack.
+    b.switch_to_block(cold);
+    b.seal_block(cold);
+    b.set_cold_block(cold);
+    let kind = b
+        .ins()
+        .load(PTR, MemFlags::trusted(), record, stack_record::KIND as i32);
+    let is_cont = b.ins().icmp_imm_u(
+        ir::condcodes::IntCC::Equal,
+        kind,
+        stack_record::KIND_CONTINUATION as i64,
+    );
+    b.ins()
+        .trapz(is_cont, crate::trap_code(Trap::StackOverflow));
+    b.ins().jump(on_cont, &[]);
+    b.switch_to_block(on_cont);
+    b.seal_block(on_cont);
+    b.set_cold_block(on_cont);
+    let limit = b.ins().load(
+        PTR,
+        MemFlags::trusted(),
+        record,
+        stack_record::STACK_LIMIT as i32,
+    );
+    let exhausted = b
+        .ins()
+        .icmp(ir::condcodes::IntCC::UnsignedLessThan, sp, limit);
     b.ins()
         .trapnz(exhausted, crate::trap_code(Trap::StackOverflow));
-    // Record where wasm left off (this frame, and its return address into
-    // wasm), for backtraces and root scans through host frames.
+    record_exit(&mut b, record);
+    b.ins().jump(array, &[]);
+
+    b.switch_to_block(fast);
+    b.seal_block(fast);
+    record_exit(&mut b, record);
+    if weft_environ::native_host_abi(ty) {
+        native_host_call(isa, ty, &mut b, hctx, caller_vmctx, params, array);
+    } else {
+        b.ins().jump(array, &[]);
+    }
+    b.switch_to_block(array);
+    b.seal_block(array);
+    array_host_call(isa, ty, &mut b, hctx, caller_vmctx, params);
+    b.finalize(isa.frontend_config());
+}
+
+/// Records where wasm left off (this frame, and its return address into
+/// wasm) as the running stack's last exit, for backtraces and root scans
+/// through host frames.
+fn record_exit(b: &mut FunctionBuilder<'_>, record: ir::Value) {
     let fp = b.ins().get_frame_pointer(PTR);
     let ret = b.ins().load(PTR, MemFlags::trusted(), fp, 8);
     b.ins().store(
@@ -153,26 +213,21 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
         record,
         stack_record::LAST_EXIT_PC as i32,
     );
-    if weft_environ::native_host_abi(ty) {
-        native_host_call(isa, ty, &mut b, hctx, caller_vmctx, params, record);
-    }
-    array_host_call(isa, ty, &mut b, hctx, caller_vmctx, params);
-    b.finalize(isa.frontend_config());
 }
 
 /// The direct call of a host function's native-ABI entry
-/// (`weft_environ::native_host_abi`), when it has one and the running stack
-/// is not a continuation's (host code runs on a continuation only through
-/// the `HostCall` builtin, which moves it to the native stack). Falls
-/// through to the value-array path otherwise.
+/// (`weft_environ::native_host_abi`), when it has one; reached only off a
+/// continuation (host code runs on a continuation only through the
+/// `HostCall` builtin, which moves it to the native stack). Jumps to the
+/// value-array path, `array`, when the function has no such entry.
 ///
 /// ```text
 ///   native = hctx.native_call
-///   if native != 0 && record.kind != KIND_CONTINUATION:
+///   if native != 0:
 ///       (result?, ok) = native(hctx, caller_vmctx, params...)   C convention
 ///       trap HostError if ok == 0
 ///       return result?
-///   ... value-array path
+///   goto array
 /// ```
 fn native_host_call(
     isa: &dyn TargetIsa,
@@ -181,7 +236,7 @@ fn native_host_call(
     hctx: ir::Value,
     caller_vmctx: ir::Value,
     params: &[ir::Value],
-    record: ir::Value,
+    array: ir::Block,
 ) {
     let native = b.ins().load(
         PTR,
@@ -190,20 +245,14 @@ fn native_host_call(
         host_ctx::NATIVE_CALL as i32,
     );
     let direct = b.create_block();
-    let check_kind = b.create_block();
-    let array = b.create_block();
-    b.ins().brif(native, check_kind, &[], array, &[]);
-    b.switch_to_block(check_kind);
-    b.seal_block(check_kind);
-    let kind = b
-        .ins()
-        .load(PTR, MemFlags::trusted(), record, stack_record::KIND as i32);
-    let on_cont = b.ins().icmp_imm_u(
-        ir::condcodes::IntCC::Equal,
-        kind,
-        stack_record::KIND_CONTINUATION as i64,
-    );
-    b.ins().brif(on_cont, array, &[], direct, &[]);
+    // A cold hop to the array path, so that the direct call is the
+    // fall-through (cold blocks are laid out at the end).
+    let no_native = b.create_block();
+    b.ins().brif(native, direct, &[], no_native, &[]);
+    b.switch_to_block(no_native);
+    b.seal_block(no_native);
+    b.set_cold_block(no_native);
+    b.ins().jump(array, &[]);
     b.switch_to_block(direct);
     b.seal_block(direct);
     let mut sig = Signature::new(isa.default_call_conv());
@@ -224,8 +273,6 @@ fn native_host_call(
     let (ok, results) = rets.split_last().expect("the ok flag");
     b.ins().trapz(*ok, crate::trap_code(Trap::HostError));
     b.ins().return_(results);
-    b.switch_to_block(array);
-    b.seal_block(array);
 }
 
 /// The value-array path: arguments into a stack array, the `HostCall`

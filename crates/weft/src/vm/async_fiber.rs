@@ -54,32 +54,59 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use weft_fiber::{Fiber, Suspend};
 
-type WeftSuspend = Suspend<(), (), ()>;
+/// The fiber's resume value is the address of its future's [`Shared`]
+/// (erased: `block_on` and `suspend_once` do not know the result type).
+type WeftSuspend = Suspend<usize, (), ()>;
 
 /// What code on a fiber needs to suspend itself: set by the poller while
-/// the fiber runs.
+/// the fiber runs, [`FiberContext::NONE`] (both null) otherwise. Two
+/// pointers and no `Option` around them, so that it passes in two
+/// registers: a 24-byte `Option` went through memory, and reading it back
+/// as one 16-byte copy stalled on store forwarding in every poll.
 #[derive(Clone, Copy)]
 struct FiberContext {
-    suspend: *const WeftSuspend,
+    /// The running fiber's [`Shared::suspend`] cell (the fiber fills it in
+    /// when it starts, so the poller can point at it before then).
+    suspend: *const Cell<*const WeftSuspend>,
     cx: *mut Context<'static>,
 }
 
+impl FiberContext {
+    /// Not on a fiber.
+    const NONE: FiberContext = FiberContext {
+        suspend: std::ptr::null(),
+        cx: std::ptr::null_mut(),
+    };
+
+    /// The running fiber's `Suspend`, once it has started.
+    fn suspend(&self) -> Option<*const WeftSuspend> {
+        if self.suspend.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null cell pointer is set by `run_fiber` to the
+        // polled future's `Shared`, which is pinned and alive while its
+        // fiber runs (the only time this context is installed).
+        let s = unsafe { (*self.suspend).get() };
+        (!s.is_null()).then_some(s)
+    }
+}
+
 thread_local! {
-    static CURRENT: Cell<Option<FiberContext>> = const { Cell::new(None) };
+    static CURRENT: Cell<FiberContext> = const { Cell::new(FiberContext::NONE) };
 }
 
 /// This thread's [`FiberContext`]. Never inlined: code on a fiber may
 /// continue on another thread after a suspension, and an inlined
 /// thread-local access could reuse the first thread's slot address.
 #[inline(never)]
-fn fiber_context() -> Option<FiberContext> {
+fn fiber_context() -> FiberContext {
     CURRENT.with(|c| c.get())
 }
 
 /// Sets this thread's [`FiberContext`]; never inlined, as
 /// [`fiber_context`].
 #[inline(never)]
-fn set_fiber_context(fc: Option<FiberContext>) {
+fn set_fiber_context(fc: FiberContext) {
     CURRENT.with(|c| c.set(fc));
 }
 
@@ -90,7 +117,7 @@ struct Shared<R> {
     suspend: Cell<*const WeftSuspend>,
     /// The computation's result, parked by the fiber when it finishes.
     result: Cell<Option<R>>,
-    /// The fiber stack's record (in this allocation: one box per call).
+    /// The fiber stack's record.
     record: VMStackRecord,
 }
 
@@ -102,9 +129,14 @@ struct SendPtr<T>(*const T);
 unsafe impl<T> Send for SendPtr<T> {}
 
 /// A computation on a fiber, driven by polling.
+///
+/// Not `Unpin`: the fiber points into `shared` from its first poll on
+/// (each resume passes `shared`'s address), so the future must stay where
+/// it was first polled; before that it may move freely, as nothing points
+/// at it yet. Keeping `shared` inline saves an allocation per call.
 pub(crate) struct FiberFuture<'a, R> {
     /// Dropped first (cancelling the fiber) in `Drop`, before `shared`.
-    fiber: Option<Fiber<'a, (), (), ()>>,
+    fiber: Option<Fiber<'a, usize, (), ()>>,
     store: *mut StoreOpaque,
     /// The fiber's current store while it is suspended (see
     /// `traphandlers::current_store`).
@@ -113,8 +145,9 @@ pub(crate) struct FiberFuture<'a, R> {
     /// (null before the first resume): the fiber's own record, or the
     /// record of a host call made from a continuation on it.
     running: std::cell::Cell<*mut VMStackRecord>,
-    shared: Box<Shared<R>>,
+    shared: Shared<R>,
     _borrow: std::marker::PhantomData<&'a mut StoreOpaque>,
+    _pinned: std::marker::PhantomPinned,
 }
 
 // SAFETY: a `FiberFuture` owns its fiber's stack and everything on it. The
@@ -143,7 +176,7 @@ pub(crate) fn on_fiber<'a, R: Send + 'a>(
     let range = stack.range();
     let reserve = store.engine.config().host_stack_reserve;
     let store_ptr = SendPtr(store as *mut StoreOpaque as *const StoreOpaque);
-    let shared = Box::new(Shared {
+    let shared = Shared {
         suspend: Cell::new(std::ptr::null()),
         result: Cell::new(None),
         record: {
@@ -151,19 +184,16 @@ pub(crate) fn on_fiber<'a, R: Send + 'a>(
             r.kind.set(weft_environ::stack_record::KIND_FIBER);
             r
         },
-    });
-    let shared_ptr = SendPtr(&*shared as *const Shared<R>);
-    let fiber = Fiber::new(stack, move |(), suspend: &WeftSuspend| {
-        let (store_ptr, shared_ptr) = (store_ptr, shared_ptr);
-        // SAFETY: the future owns `shared` and outlives its fiber.
-        let shared = unsafe { &*shared_ptr.0 };
+    };
+    let fiber = Fiber::new(stack, move |shared: usize, suspend: &WeftSuspend| {
+        let store_ptr = store_ptr;
+        // SAFETY: every resume passes the address of the pinned future's
+        // `Shared`, which outlives the fiber (the future drops the fiber
+        // first).
+        let shared = unsafe { &*(shared as *const Shared<R>) };
+        // `block_on` finds it through the poller's FiberContext, which
+        // points at this cell.
         shared.suspend.set(suspend);
-        // Only now does the poller know our Suspend: publish it for
-        // `block_on` (the poller already set the executor's Context).
-        if let Some(mut fc) = fiber_context() {
-            fc.suspend = suspend;
-            set_fiber_context(Some(fc));
-        }
         // SAFETY: the poller holds the store's exclusive borrow (`'a`) for
         // as long as the fiber exists and never uses the store while the
         // fiber runs.
@@ -178,6 +208,7 @@ pub(crate) fn on_fiber<'a, R: Send + 'a>(
         running: std::cell::Cell::new(std::ptr::null_mut()),
         shared,
         _borrow: std::marker::PhantomData,
+        _pinned: std::marker::PhantomPinned,
     })
 }
 
@@ -188,7 +219,7 @@ impl<R> FiberFuture<'_, R> {
         struct Restore<'s, 'a, R> {
             fut: &'s mut FiberFuture<'a, R>,
             poller_store: *const VMStoreContext,
-            poller_fc: Option<FiberContext>,
+            poller_fc: FiberContext,
         }
         impl<R> Drop for Restore<'_, '_, R> {
             fn drop(&mut self) {
@@ -219,10 +250,10 @@ impl<R> FiberFuture<'_, R> {
             running
         });
         set_current_store(self.fiber_current_store);
-        set_fiber_context(Some(FiberContext {
-            suspend: self.shared.suspend.get(),
+        set_fiber_context(FiberContext {
+            suspend: &self.shared.suspend,
             cx,
-        }));
+        });
         let guard = Restore {
             fut: self,
             poller_store,
@@ -236,8 +267,9 @@ impl<R> Future for FiberFuture<'_, R> {
     type Output = R;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
-        // SAFETY: FiberFuture is not structurally pinned: the fiber lives
-        // on its own stack and the future only holds pointers to it.
+        // SAFETY: nothing is moved out of the future: it stays where it
+        // is (pinned), which is what the fiber's pointer into `shared`
+        // needs.
         let this = unsafe { self.get_unchecked_mut() };
         // Erase the lifetime: the pointer is only used during this poll.
         let cx: *mut Context<'static> = (cx as *mut Context<'_>).cast();
@@ -246,7 +278,7 @@ impl<R> Future for FiberFuture<'_, R> {
                 .fiber
                 .as_mut()
                 .expect("FiberFuture polled after completion");
-            fiber.resume(()).is_ok()
+            fiber.resume(&this.shared as *const Shared<R> as usize).is_ok()
         });
         if done {
             let stack = this.fiber.take().and_then(|mut f| f.take_finished_stack());
@@ -280,7 +312,7 @@ impl<R> Drop for FiberFuture<'_, R> {
 
 /// Whether the calling code runs on a fiber driven by a [`FiberFuture`].
 pub(crate) fn on_a_fiber() -> bool {
-    fiber_context().is_some_and(|fc| !fc.suspend.is_null())
+    fiber_context().suspend().is_some()
 }
 
 /// Suspends the current fiber once, returning to its poller (which
@@ -289,11 +321,11 @@ pub(crate) fn on_a_fiber() -> bool {
 /// # Errors
 /// When not running on a fiber.
 pub(crate) fn suspend_once() -> Result<()> {
-    let fc = fiber_context().filter(|fc| !fc.suspend.is_null());
-    let fc = fc.ok_or_else(|| anyhow!("not running on a fiber: use call_async"))?;
+    let suspend = fiber_context().suspend();
+    let suspend = suspend.ok_or_else(|| anyhow!("not running on a fiber: use call_async"))?;
     // SAFETY: the Suspend belongs to the fiber we are running on, which
     // is alive (we are on it).
-    unsafe { (*fc.suspend).suspend(()) };
+    unsafe { (*suspend).suspend(()) };
     Ok(())
 }
 
@@ -301,7 +333,7 @@ pub(crate) fn suspend_once() -> Result<()> {
 /// fiber whenever it is pending.
 pub(crate) fn block_on<F: Future + ?Sized>(mut fut: Pin<&mut F>) -> Result<F::Output> {
     loop {
-        let fc = fiber_context().filter(|fc| !fc.suspend.is_null() && !fc.cx.is_null());
+        let fc = Some(fiber_context()).filter(|fc| fc.suspend().is_some() && !fc.cx.is_null());
         let fc = fc.ok_or_else(|| {
             anyhow!("an async host function was called outside of an async call (use call_async)")
         })?;
@@ -317,7 +349,8 @@ pub(crate) fn block_on<F: Future + ?Sized>(mut fut: Pin<&mut F>) -> Result<F::Ou
 /// Wakes the current poller's task (used before a voluntary yield so the
 /// executor polls again).
 pub(crate) fn wake_current() {
-    if let Some(fc) = fiber_context().filter(|fc| !fc.cx.is_null()) {
+    let fc = fiber_context();
+    if !fc.cx.is_null() {
         // SAFETY: as in `block_on`.
         unsafe { (*fc.cx).waker().wake_by_ref() };
     }

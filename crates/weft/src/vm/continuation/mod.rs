@@ -320,9 +320,10 @@ impl ContPool {
         let limit = self.slots.limit(slot);
         record.stack_limit.set(limit);
         // Host functions called from a continuation run on the native
-        // stack (`run_off_continuation`): the trampoline's own check needs
-        // no reserve here.
-        record.host_limit.set(limit);
+        // stack (`run_off_continuation`): a host limit above every address
+        // sends the wasm->host trampoline to its cold path, which checks
+        // only the wasm limit and takes the value-array path.
+        record.host_limit.set(usize::MAX);
         record.kind.set(stack_record::KIND_CONTINUATION);
         record.ctx_sp.set(frame);
         record.ctx_fp.set(frame);

@@ -55,7 +55,8 @@ pub(crate) struct VMStackRecord {
     /// Lowest address a wasm frame may use (checked by every prologue).
     pub stack_limit: Cell<usize>,
     /// Lowest stack pointer at which the wasm->host trampoline still calls
-    /// host code: `stack_low` + the configured host stack reserve.
+    /// host code: `stack_low` + the configured host stack reserve
+    /// (`usize::MAX` on a continuation, where host code never runs).
     pub host_limit: Cell<usize>,
     /// Frame pointer of the last wasm->host trampoline frame.
     pub last_exit_fp: Cell<usize>,
