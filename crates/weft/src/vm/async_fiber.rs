@@ -278,7 +278,9 @@ impl<R> Future for FiberFuture<'_, R> {
                 .fiber
                 .as_mut()
                 .expect("FiberFuture polled after completion");
-            fiber.resume(&this.shared as *const Shared<R> as usize).is_ok()
+            fiber
+                .resume(&this.shared as *const Shared<R> as usize)
+                .is_ok()
         });
         if done {
             let stack = this.fiber.take().and_then(|mut f| f.take_finished_stack());
