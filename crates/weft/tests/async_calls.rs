@@ -453,3 +453,81 @@ fn works_under_tokio() {
         assert!(results.iter().all(|r| *r == (64, 4)));
     });
 }
+
+#[test]
+fn a_store_reuses_its_fiber_across_calls_panics_and_cancellations() {
+    // Each store keeps its last call's fiber idle for the next one; every
+    // way a call can end (finished, panicked, cancelled while suspended,
+    // never polled) must leave the store able to make the next call.
+    let engine = async_engine();
+    let mut store = Store::new(&engine, 0u32);
+    let mut linker = guest_linker(&engine);
+    linker
+        .func_wrap("host", "boom", |x: i32| -> i32 {
+            if x < 0 {
+                panic!("sync boom on a fiber");
+            }
+            x
+        })
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+             (import "host" "wait" (func $wait (param i32) (result i32)))
+             (import "host" "boom" (func $boom (param i32) (result i32)))
+             (func (export "wait") (param i32) (result i32) (call $wait (local.get 0)))
+             (func (export "boom") (param i32) (result i32) (call $boom (local.get 0))))"#,
+    )
+    .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let wait = instance
+        .get_typed_func::<i32, i32>(&mut store, "wait")
+        .unwrap();
+    let boom = instance
+        .get_typed_func::<i32, i32>(&mut store, "boom")
+        .unwrap();
+    let maps = || {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let before = maps();
+    for round in 0..300 {
+        // Finished, with a host future that was pending twice.
+        assert_eq!(
+            block_on(wait.call_async(&mut store, round)).unwrap(),
+            round * 10
+        );
+        // A synchronous host function panicking on the fiber: the panic
+        // reaches the poller's caller.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            block_on(boom.call_async(&mut store, -1))
+        }));
+        assert_eq!(
+            caught.unwrap_err().downcast_ref::<&str>(),
+            Some(&"sync boom on a fiber")
+        );
+        // Created and dropped without a poll.
+        drop(boom.call_async(&mut store, 1));
+        // Cancelled while its host future is pending.
+        let mut fut = Box::pin(wait.call_async(&mut store, 1));
+        let waker = Waker::from(Arc::new(Flag(AtomicBool::new(false))));
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        drop(fut);
+        assert_eq!(block_on(boom.call_async(&mut store, round)).unwrap(), round);
+    }
+    // Host futures that finished: 300; cancelled ones never got there.
+    assert_eq!(*store.data(), 300);
+    // Synchronous calls are unaffected.
+    assert_eq!(boom.call(&mut store, 5).unwrap(), 5);
+    assert!(
+        maps() < before + 50,
+        "mappings grew from {before} to {}",
+        maps()
+    );
+}

@@ -100,7 +100,7 @@ check "async host call on a fiber" "$bt" \
     ' in wasm::module::function\[2\] \(' \
     ' in trampoline::array_to_wasm::' \
     'weft_enter' \
-    'weft::vm::async_fiber::on_fiber' \
+    'weft::vm::async_fiber::run_job' \
     "$start" \
     'weft_fiber_switch' \
     'weft_example_poller' \

@@ -19,6 +19,11 @@
 //!  return Ready(result)
 //! ```
 //!
+//! The fiber is a [`Worker`]: it runs one call after another, and a store
+//! keeps its idle worker for its next async call, so a call costs the
+//! switches and nothing else (no fiber or stack set-up, no allocation of
+//! weft's own; the diagram at [`Worker`]).
+//!
 //! Everything that belongs to "the stack that is running" is switched by
 //! the poller around every `resume`, so the fiber side never touches the
 //! store: the fiber owns a stack record (`super::stack::VMStackRecord`),
@@ -54,9 +59,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use weft_fiber::{Fiber, Suspend};
 
-/// The fiber's resume value is the address of its future's [`Shared`]
-/// (erased: `block_on` and `suspend_once` do not know the result type).
-type WeftSuspend = Suspend<usize, (), ()>;
+/// A worker fiber's `Suspend`: resumed with a [`Job`], stops with a
+/// [`Stop`], never returns.
+type WeftSuspend = Suspend<Job, Stop, ()>;
 
 /// What code on a fiber needs to suspend itself: set by the poller while
 /// the fiber runs, [`FiberContext::NONE`] (both null) otherwise. Two
@@ -110,139 +115,230 @@ fn set_fiber_context(fc: FiberContext) {
     CURRENT.with(|c| c.set(fc));
 }
 
-/// What the fiber and its poller share: written on one side of a switch,
-/// read on the other, never at the same time.
-struct Shared<R> {
-    /// The fiber's `Suspend`, published by the fiber when it starts.
+/// What a job and its poller share: written on one side of a switch, read
+/// on the other, never at the same time. Lives in the pinned
+/// [`FiberFuture`].
+struct Shared<F, R> {
+    /// The worker's `Suspend`, set by the job when it starts.
     suspend: Cell<*const WeftSuspend>,
-    /// The computation's result, parked by the fiber when it finishes.
-    result: Cell<Option<R>>,
-    /// The fiber stack's record.
-    record: VMStackRecord,
+    /// The computation, until the job starts.
+    func: Cell<Option<F>>,
+    store: *mut StoreOpaque,
+    /// The computation's result (or panic), parked when it finishes.
+    result: Cell<Option<std::thread::Result<R>>>,
 }
 
-/// A raw pointer the fiber's closure may carry to another thread with the
-/// future that owns its target.
-struct SendPtr<T>(*const T);
-// SAFETY: only dereferenced on the fiber, while the owning `FiberFuture`
-// (which is `Send` only under the conditions stated there) is alive.
-unsafe impl<T> Send for SendPtr<T> {}
+/// What a worker fiber is resumed with: the next job to run (its
+/// type-erased `run_job::<F, R>` and `Shared`), or [`Job::CONTINUE`] for
+/// the job that suspended.
+#[derive(Clone, Copy)]
+struct Job {
+    run: Option<unsafe fn(*const u8, &WeftSuspend)>,
+    data: *const u8,
+}
 
-/// A computation on a fiber, driven by polling.
+impl Job {
+    const CONTINUE: Job = Job {
+        run: None,
+        data: std::ptr::null(),
+    };
+}
+
+/// Why a worker fiber switched back to its poller.
+enum Stop {
+    /// The job waits for a host future (`block_on`, `suspend_once`).
+    Pending,
+    /// The job finished; the worker waits for the next one.
+    Done,
+}
+
+/// A fiber that runs one job after another: each `call_async` (and
+/// `instantiate_async`) takes the store's idle worker, or makes one, and
+/// gives it back when its job finishes. A call then costs two switches
+/// and no fiber set-up: no allocation, no fresh stack frames.
 ///
-/// Not `Unpin`: the fiber points into `shared` from its first poll on
-/// (each resume passes `shared`'s address), so the future must stay where
-/// it was first polled; before that it may move freely, as nothing points
-/// at it yet. Keeping `shared` inline saves an allocation per call.
-pub(crate) struct FiberFuture<'a, R> {
-    /// Dropped first (cancelling the fiber) in `Drop`, before `shared`.
-    fiber: Option<Fiber<'a, usize, (), ()>>,
-    store: *mut StoreOpaque,
+/// ```text
+///   worker fiber                          poller (FiberFuture::poll)
+///   loop {                                 resume(Job { run_job::<F, R>, &shared })
+///     run(job)  -> f(store) ... wasm ...
+///        block_on: suspend(Pending) ---->  Poll::Pending
+///                                <-------  resume(Job::CONTINUE) (next poll)
+///        result parked in shared
+///     job = suspend(Done)        ------->  Poll::Ready(result); worker back
+///   }                                      to the store
+/// ```
+pub(crate) struct Worker {
+    /// `None` only while a cancelled worker is being dropped (its fiber
+    /// goes first, with the fiber's state installed; the record after).
+    fiber: Option<Fiber<'static, Job, Stop, ()>>,
+    /// The fiber stack's record (boxed: the store context and generated
+    /// code point at it while a job runs).
+    record: Box<VMStackRecord>,
+}
+
+// SAFETY: an idle worker's only frame is its loop, which holds nothing
+// (no thread-bound data); a busy one belongs to a `FiberFuture`, whose
+// `Send` reasoning covers it. weft-fiber's "not Send" is about what a
+// fiber's frames may hold.
+unsafe impl Send for Worker {}
+
+impl Worker {
+    fn new(store: &StoreOpaque) -> Result<Worker> {
+        let stack = store.engine.async_stacks()?.get()?;
+        let range = stack.range();
+        let reserve = store.engine.config().host_stack_reserve;
+        let record = Box::new(VMStackRecord::new(range.start, range.end, reserve));
+        record.kind.set(weft_environ::stack_record::KIND_FIBER);
+        let fiber = Fiber::new(stack, |mut job: Job, suspend: &WeftSuspend| {
+            loop {
+                if let Some(run) = job.run {
+                    // SAFETY: the poller passes a job's own run function
+                    // with its `Shared`, which the pinned future keeps
+                    // alive until the job has finished.
+                    unsafe { run(job.data, suspend) };
+                }
+                job = suspend.suspend(Stop::Done);
+            }
+        })
+        .map_err(|e| anyhow!("cannot create a fiber: {e}"))?;
+        Ok(Worker {
+            fiber: Some(fiber),
+            record,
+        })
+    }
+}
+
+/// Runs one job on its worker: `f(store)`, with the outcome parked in
+/// `Shared::result` (a panic too, re-raised by the poller; a cancellation
+/// unwinds on, out of the worker).
+///
+/// # Safety
+///
+/// `data` is the `Shared<F, R>` of a pinned [`FiberFuture`], alive until
+/// this returns or unwinds; called once per future, on its worker.
+unsafe fn run_job<F: FnOnce(&mut StoreOpaque) -> R, R>(data: *const u8, suspend: &WeftSuspend) {
+    // SAFETY: contract.
+    let shared = unsafe { &*data.cast::<Shared<F, R>>() };
+    // `block_on` finds it through the poller's FiberContext, which points
+    // at this cell.
+    shared.suspend.set(suspend);
+    let f = shared.func.take().expect("a job runs once");
+    // SAFETY: the poller holds the store's exclusive borrow for as long as
+    // the future exists and never uses the store while the job runs.
+    let store = unsafe { &mut *shared.store };
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(store)));
+    let out = match out {
+        Err(p) if p.is::<weft_fiber::Cancelled>() => std::panic::resume_unwind(p),
+        other => other,
+    };
+    shared.suspend.set(std::ptr::null());
+    shared.result.set(Some(out));
+}
+
+/// A computation on a fiber (a [`Worker`]), driven by polling.
+///
+/// Not `Unpin`: the worker points into `shared` from the first poll on,
+/// so the future must stay where it was first polled; before that it may
+/// move freely, as nothing points at it yet.
+pub(crate) struct FiberFuture<'a, F, R> {
+    /// The worker, until the job finishes; dropped (cancelling a
+    /// suspended job) in `Drop`, before `shared`.
+    worker: Option<Worker>,
+    /// Whether the job was handed to the worker (first poll).
+    started: bool,
     /// The fiber's current store while it is suspended (see
     /// `traphandlers::current_store`).
     fiber_current_store: *const VMStoreContext,
     /// The record that was running on the fiber when it last stopped
-    /// (null before the first resume): the fiber's own record, or the
+    /// (null before the first resume): the worker's own record, or the
     /// record of a host call made from a continuation on it.
     running: std::cell::Cell<*mut VMStackRecord>,
-    shared: Shared<R>,
+    shared: Shared<F, R>,
     _borrow: std::marker::PhantomData<&'a mut StoreOpaque>,
     _pinned: std::marker::PhantomPinned,
 }
 
-// SAFETY: a `FiberFuture` owns its fiber's stack and everything on it. The
-// closure that runs there is `Send` (required by `on_fiber`), and so is
-// the store it borrows (`StoreOpaque` is `Send`; `Store<T>` needs
+// SAFETY: a `FiberFuture` owns its worker's stack and everything on it.
+// The closure that runs there is `Send` (required by `on_fiber`), and so
+// is the store it borrows (`StoreOpaque` is `Send`; `Store<T>` needs
 // `T: Send` to be borrowed from another thread at all), and the result
 // type. Everything the fiber keeps about "where it runs" lives in its
 // record and is reinstalled on the polling thread by each poll (module
 // docs); the thread-locals it reads are never cached across a switch
 // (their accessors are never inlined). So moving a suspended fiber with
 // its future to another thread and resuming it there is sound.
-unsafe impl<R: Send> Send for FiberFuture<'_, R> {}
+unsafe impl<F: Send, R: Send> Send for FiberFuture<'_, F, R> {}
 
-/// Runs `f` on a new fiber when the returned future is polled.
-pub(crate) fn on_fiber<'a, R: Send + 'a>(
+/// Runs `f` on a fiber (the store's idle worker, or a new one) when the
+/// returned future is polled.
+pub(crate) fn on_fiber<'a, R: Send + 'a, F: FnOnce(&mut StoreOpaque) -> R + Send + 'a>(
     store: &'a mut StoreOpaque,
-    f: impl FnOnce(&mut StoreOpaque) -> R + Send + 'a,
-) -> Result<FiberFuture<'a, R>> {
+    f: F,
+) -> Result<FiberFuture<'a, F, R>> {
     if !store.engine.config().async_support {
         bail!("async support is not enabled: use Config::async_support(true)");
     }
-    let stack = match store.async_stack.take() {
-        Some(stack) => stack,
-        None => store.engine.async_stacks()?.get()?,
+    let worker = match store.async_worker.take() {
+        Some(w) => w,
+        None => Worker::new(store)?,
     };
-    let range = stack.range();
-    let reserve = store.engine.config().host_stack_reserve;
-    let store_ptr = SendPtr(store as *mut StoreOpaque as *const StoreOpaque);
-    let shared = Shared {
-        suspend: Cell::new(std::ptr::null()),
-        result: Cell::new(None),
-        record: {
-            let r = VMStackRecord::new(range.start, range.end, reserve);
-            r.kind.set(weft_environ::stack_record::KIND_FIBER);
-            r
-        },
-    };
-    let fiber = Fiber::new(stack, move |shared: usize, suspend: &WeftSuspend| {
-        let store_ptr = store_ptr;
-        // SAFETY: every resume passes the address of the pinned future's
-        // `Shared`, which outlives the fiber (the future drops the fiber
-        // first).
-        let shared = unsafe { &*(shared as *const Shared<R>) };
-        // `block_on` finds it through the poller's FiberContext, which
-        // points at this cell.
-        shared.suspend.set(suspend);
-        // SAFETY: the poller holds the store's exclusive borrow (`'a`) for
-        // as long as the fiber exists and never uses the store while the
-        // fiber runs.
-        let store = unsafe { &mut *store_ptr.0.cast_mut() };
-        shared.result.set(Some(f(store)));
-    })
-    .map_err(|e| anyhow!("cannot create a fiber: {e}"))?;
     Ok(FiberFuture {
-        fiber: Some(fiber),
-        store: store as *mut StoreOpaque,
+        worker: Some(worker),
+        started: false,
         fiber_current_store: std::ptr::null(),
         running: std::cell::Cell::new(std::ptr::null_mut()),
-        shared,
+        shared: Shared {
+            suspend: Cell::new(std::ptr::null()),
+            func: Cell::new(Some(f)),
+            store: store as *mut StoreOpaque,
+            result: Cell::new(None),
+        },
         _borrow: std::marker::PhantomData,
         _pinned: std::marker::PhantomPinned,
     })
 }
 
-impl<R> FiberFuture<'_, R> {
-    /// Switches to the fiber with its state installed, and back with the
+impl<F, R> FiberFuture<'_, F, R> {
+    /// Switches to the worker with its state installed, and back with the
     /// poller's state restored (also if the fiber panics or is cancelled).
     fn run_fiber<T>(&mut self, cx: *mut Context<'static>, go: impl FnOnce(&mut Self) -> T) -> T {
-        struct Restore<'s, 'a, R> {
-            fut: &'s mut FiberFuture<'a, R>,
+        struct Restore<'s, 'a, F, R> {
+            fut: &'s mut FiberFuture<'a, F, R>,
+            record: *const VMStackRecord,
             poller_store: *const VMStoreContext,
             poller_fc: FiberContext,
         }
-        impl<R> Drop for Restore<'_, '_, R> {
+        impl<F, R> Drop for Restore<'_, '_, F, R> {
             fn drop(&mut self) {
                 // Take the fiber's state back and reinstall the poller's.
                 self.fut.fiber_current_store = current_store();
                 set_current_store(self.poller_store);
                 set_fiber_context(self.poller_fc);
                 // SAFETY: see `on_fiber`: the store is ours again.
-                let ctx = unsafe { &*(*self.fut.store).vm_store_ctx };
+                let ctx = unsafe { &*(*self.fut.shared.store).vm_store_ctx };
                 // The fiber may have stopped with another record running
                 // on it (a host call made from a continuation runs under a
                 // record of its own): it runs again when the fiber resumes.
                 self.fut.running.set(ctx.current_stack.get());
-                ctx.current_stack.set(self.fut.shared.record.parent.get());
-                self.fut.shared.record.parent.set(std::ptr::null_mut());
+                // SAFETY: the worker's boxed record, alive while the
+                // worker is (the worker may be gone by now: it is dropped
+                // only after this guard, see `Drop`).
+                let record = unsafe { &*self.record };
+                ctx.current_stack.set(record.parent.get());
+                record.parent.set(std::ptr::null_mut());
             }
         }
         let poller_store = current_store();
         let poller_fc = fiber_context();
+        let record: *const VMStackRecord = &*self
+            .worker
+            .as_ref()
+            .expect("FiberFuture polled after completion")
+            .record;
         // SAFETY: see `on_fiber`.
-        let ctx = unsafe { &*(*self.store).vm_store_ctx };
-        self.shared.record.parent.set(ctx.current_stack.get());
-        let record: *const VMStackRecord = &self.shared.record;
+        let ctx = unsafe { &*(*self.shared.store).vm_store_ctx };
+        // SAFETY: the worker's record (above).
+        unsafe { (*record).parent.set(ctx.current_stack.get()) };
         let running = self.running.get();
         ctx.current_stack.set(if running.is_null() {
             record.cast_mut()
@@ -256,6 +352,7 @@ impl<R> FiberFuture<'_, R> {
         });
         let guard = Restore {
             fut: self,
+            record,
             poller_store,
             poller_fc,
         };
@@ -263,51 +360,83 @@ impl<R> FiberFuture<'_, R> {
     }
 }
 
-impl<R> Future for FiberFuture<'_, R> {
+impl<F: FnOnce(&mut StoreOpaque) -> R, R> Future for FiberFuture<'_, F, R> {
     type Output = R;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
         // SAFETY: nothing is moved out of the future: it stays where it
-        // is (pinned), which is what the fiber's pointer into `shared`
+        // is (pinned), which is what the worker's pointer into `shared`
         // needs.
         let this = unsafe { self.get_unchecked_mut() };
         // Erase the lifetime: the pointer is only used during this poll.
         let cx: *mut Context<'static> = (cx as *mut Context<'_>).cast();
-        let done = this.run_fiber(cx, |this| {
-            let fiber = this
-                .fiber
+        let job = if this.started {
+            Job::CONTINUE
+        } else {
+            this.started = true;
+            Job {
+                run: Some(run_job::<F, R>),
+                data: (&this.shared as *const Shared<F, R>).cast::<u8>(),
+            }
+        };
+        let stop = this.run_fiber(cx, |this| {
+            let worker = this
+                .worker
                 .as_mut()
                 .expect("FiberFuture polled after completion");
-            fiber
-                .resume(&this.shared as *const Shared<R> as usize)
-                .is_ok()
+            let fiber = worker.fiber.as_mut().expect("a live worker has its fiber");
+            fiber.resume(job)
         });
-        if done {
-            let stack = this.fiber.take().and_then(|mut f| f.take_finished_stack());
-            // SAFETY: the future holds the store's exclusive borrow, and
-            // the fiber that used it is gone.
-            let store = unsafe { &mut *this.store };
-            if store.async_stack.is_none() {
-                store.async_stack = stack;
-            }
-            Poll::Ready(
-                this.shared
+        match stop {
+            Err(Stop::Pending) => Poll::Pending,
+            Err(Stop::Done) => {
+                let worker = this.worker.take();
+                // SAFETY: the future holds the store's exclusive borrow,
+                // and the job that used it has finished.
+                let store = unsafe { &mut *this.shared.store };
+                if store.async_worker.is_none() {
+                    store.async_worker = worker;
+                }
+                match this
+                    .shared
                     .result
                     .take()
-                    .expect("fiber finished without a result"),
-            )
-        } else {
-            Poll::Pending
+                    .expect("job finished without a result")
+                {
+                    Ok(r) => Poll::Ready(r),
+                    Err(payload) => std::panic::resume_unwind(payload),
+                }
+            }
+            Ok(()) => unreachable!("a worker fiber never returns"),
         }
     }
 }
 
-impl<R> Drop for FiberFuture<'_, R> {
+impl<F, R> Drop for FiberFuture<'_, F, R> {
     fn drop(&mut self) {
-        if self.fiber.as_ref().is_some_and(|f| !f.done()) {
-            // Cancelling runs the fiber's destructors on the fiber: give it
-            // its state while it does.
-            self.run_fiber(std::ptr::null_mut(), |this| drop(this.fiber.take()));
+        if self.worker.is_none() {
+            return;
+        }
+        if self.started {
+            // The job waits for a host future: cancelling runs its
+            // destructors on the fiber, which gets its state while it
+            // does; the worker ends with it.
+            self.run_fiber(std::ptr::null_mut(), |this| {
+                // Unwinds the job and the worker's loop, and the stack
+                // goes back to the pool; the record is dropped after the
+                // poller's state is back.
+                if let Some(w) = this.worker.as_mut() {
+                    w.fiber = None;
+                }
+            });
+            self.worker = None;
+        } else {
+            // Never polled: the worker is idle; give it back.
+            // SAFETY: the future holds the store's exclusive borrow.
+            let store = unsafe { &mut *self.shared.store };
+            if store.async_worker.is_none() {
+                store.async_worker = self.worker.take();
+            }
         }
     }
 }
@@ -327,7 +456,8 @@ pub(crate) fn suspend_once() -> Result<()> {
     let suspend = suspend.ok_or_else(|| anyhow!("not running on a fiber: use call_async"))?;
     // SAFETY: the Suspend belongs to the fiber we are running on, which
     // is alive (we are on it).
-    unsafe { (*suspend).suspend(()) };
+    // The next poll resumes with `Job::CONTINUE`.
+    let _ = unsafe { (*suspend).suspend(Stop::Pending) };
     Ok(())
 }
 

@@ -108,10 +108,11 @@ pub(crate) struct StoreOpaque {
     pub(crate) counts: super::limits::ResourceCounts,
     /// Continuation stacks, created with the first continuation.
     pub(crate) continuations: Option<Box<super::continuation::ContPool>>,
-    /// The fiber stack of the store's last finished async call, reused by
-    /// its next one (no trip through the engine's pool, whose lock and
-    /// reference counts cost more than a short call).
-    pub(crate) async_stack: Option<weft_fiber::Stack>,
+    /// The fiber of the store's last finished async call, idle, reused by
+    /// its next one (no fiber set-up, and no trip through the engine's
+    /// stack pool, whose lock and reference counts cost more than a short
+    /// call).
+    pub(crate) async_worker: Option<super::async_fiber::Worker>,
 }
 
 /// What reaching the epoch deadline does.
@@ -159,7 +160,7 @@ impl StoreOpaque {
             with_limiter: None,
             counts: Default::default(),
             continuations: None,
-            async_stack: None,
+            async_worker: None,
         }
         .with_epoch_pointer()
         .with_native_stack()
