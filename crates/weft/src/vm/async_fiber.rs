@@ -129,18 +129,26 @@ struct Shared<F, R> {
 }
 
 /// What a worker fiber is resumed with: the next job to run (its
-/// type-erased `run_job::<F, R>` and `Shared`), or [`Job::CONTINUE`] for
-/// the job that suspended.
+/// type-erased `run_job::<F, R>` and `Shared`), [`Job::CONTINUE`] for
+/// the job that suspended, or [`Job::QUIT`] for an idle worker that is
+/// dropped.
 #[derive(Clone, Copy)]
 struct Job {
     run: Option<unsafe fn(*const u8, &WeftSuspend)>,
     data: *const u8,
+    quit: bool,
 }
 
 impl Job {
     const CONTINUE: Job = Job {
         run: None,
         data: std::ptr::null(),
+        quit: false,
+    };
+    const QUIT: Job = Job {
+        run: None,
+        data: std::ptr::null(),
+        quit: true,
     };
 }
 
@@ -174,6 +182,23 @@ pub(crate) struct Worker {
     /// The fiber stack's record (boxed: the store context and generated
     /// code point at it while a job runs).
     record: Box<VMStackRecord>,
+    /// Whether the fiber has run (so that, idle, it waits in its loop).
+    started: bool,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // An idle worker waits in its loop: let the loop return, which
+        // ends the fiber in one switch (dropping it suspended would
+        // cancel it, a full unwind). A cancelled worker's fiber is
+        // already gone, an unstarted one holds only its closure.
+        if let Some(fiber) = self.fiber.as_mut()
+            && self.started
+            && !fiber.done()
+        {
+            let _ = fiber.resume(Job::QUIT);
+        }
+    }
 }
 
 // SAFETY: an idle worker's only frame is its loop, which holds nothing
@@ -190,7 +215,7 @@ impl Worker {
         let record = Box::new(VMStackRecord::new(range.start, range.end, reserve));
         record.kind.set(weft_environ::stack_record::KIND_FIBER);
         let fiber = Fiber::new(stack, |mut job: Job, suspend: &WeftSuspend| {
-            loop {
+            while !job.quit {
                 if let Some(run) = job.run {
                     // SAFETY: the poller passes a job's own run function
                     // with its `Shared`, which the pinned future keeps
@@ -204,6 +229,7 @@ impl Worker {
         Ok(Worker {
             fiber: Some(fiber),
             record,
+            started: false,
         })
     }
 }
@@ -377,6 +403,7 @@ impl<F: FnOnce(&mut StoreOpaque) -> R, R> Future for FiberFuture<'_, F, R> {
             Job {
                 run: Some(run_job::<F, R>),
                 data: (&this.shared as *const Shared<F, R>).cast::<u8>(),
+                quit: false,
             }
         };
         let stop = this.run_fiber(cx, |this| {
@@ -384,6 +411,7 @@ impl<F: FnOnce(&mut StoreOpaque) -> R, R> Future for FiberFuture<'_, F, R> {
                 .worker
                 .as_mut()
                 .expect("FiberFuture polled after completion");
+            worker.started = true;
             let fiber = worker.fiber.as_mut().expect("a live worker has its fiber");
             fiber.resume(job)
         });
@@ -407,7 +435,7 @@ impl<F: FnOnce(&mut StoreOpaque) -> R, R> Future for FiberFuture<'_, F, R> {
                     Err(payload) => std::panic::resume_unwind(payload),
                 }
             }
-            Ok(()) => unreachable!("a worker fiber never returns"),
+            Ok(()) => unreachable!("a worker fiber returns only when it is told to quit"),
         }
     }
 }
