@@ -27,8 +27,8 @@ pub use limits::{GROW_TRAPPED, ModuleLimits};
 pub use module::*;
 pub use native_abi::native_host_abi;
 pub use translate::{
-    FunctionBodyData, ModuleTranslation, default_features, translate_module,
-    translate_module_with_limits,
+    FunctionBodyData, ModuleTranslation, default_features, module_info_of_validated,
+    translate_module, translate_module_with_limits,
 };
 pub use trap::Trap;
 pub use vmoffsets::*;

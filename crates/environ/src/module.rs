@@ -34,11 +34,13 @@ pub struct Import {
     pub exact: bool,
 }
 
-/// A constant expression, kept as a small stack program.
+/// A constant expression, kept as a small stack program (inline up to two
+/// operators: most are one `*.const` or `global.get`, and a module may
+/// have tens of thousands, e.g. one per data segment).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConstExpr {
     /// Operators in order.
-    pub ops: Vec<ConstOp>,
+    pub ops: smallvec::SmallVec<[ConstOp; 2]>,
 }
 
 /// One operator of a constant expression.
@@ -146,8 +148,8 @@ pub struct ElemSegment {
 pub struct DataSegment {
     /// Active (memory index + offset) or passive.
     pub mode: SegmentMode,
-    /// The bytes.
-    pub data: Vec<u8>,
+    /// Where its bytes are in [`ModuleInfo::data_bytes`].
+    pub range: std::ops::Range<usize>,
 }
 
 /// A table declared by the module, with its optional initial value
@@ -222,11 +224,19 @@ pub struct ModuleInfo {
     pub elems: Vec<ElemSegment>,
     /// Data segments.
     pub data: Vec<DataSegment>,
+    /// The bytes of every data segment, one after the other (one buffer
+    /// rather than one per segment: Go programs have ~80,000 segments).
+    pub data_bytes: Vec<u8>,
     /// Function names from the name section.
     pub func_names: HashMap<u32, String>,
 }
 
 impl ModuleInfo {
+    /// The bytes of data segment `index`.
+    pub fn data_segment(&self, index: usize) -> &[u8] {
+        &self.data_bytes[self.data[index].range.clone()]
+    }
+
     /// Whether module type `ty` is a struct or array type (a managed-heap
     /// object type).
     pub fn is_gc_type(&self, ty: u32) -> bool {

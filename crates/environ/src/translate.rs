@@ -56,7 +56,7 @@ pub fn default_features() -> WasmFeatures {
 }
 
 fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
-    let mut ops = Vec::new();
+    let mut ops = smallvec::SmallVec::new();
     let mut reader = expr.get_operators_reader();
     while !reader.eof() {
         let op = reader.read()?;
@@ -118,17 +118,45 @@ pub fn translate_module_with_limits<'a>(
     features: WasmFeatures,
     limits: &crate::ModuleLimits,
 ) -> Result<ModuleTranslation<'a>> {
+    translate(wasm, Some(Validator::new_with_features(features)), limits)
+}
+
+/// The [`ModuleInfo`] of a module that was validated before, with the
+/// same features: the module of a precompiled artifact or code-cache
+/// entry, whose bytes are covered by the artifact's checksum. Parses
+/// without validating (about half the work for a module with many data
+/// segments) and skips the function bodies; malformed bytes are still an
+/// error, never a crash.
+pub fn module_info_of_validated(wasm: &[u8]) -> Result<ModuleInfo> {
+    Ok(translate(wasm, None, &crate::ModuleLimits::default())?.info)
+}
+
+fn translate<'a>(
+    wasm: &'a [u8],
+    mut validator: Option<Validator>,
+    limits: &crate::ModuleLimits,
+) -> Result<ModuleTranslation<'a>> {
     limits.check_module_size(wasm.len())?;
-    let mut validator = Validator::new_with_features(features);
     let mut info = ModuleInfo::default();
     let mut bodies = Vec::new();
 
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload?;
-        if let wasmparser::ValidPayload::Func(validator, body) = validator.payload(&payload)? {
-            limits.check_body(info.num_imported_funcs + bodies.len() as u32, &body)?;
-            bodies.push(FunctionBodyData { body, validator });
-            continue;
+        match &mut validator {
+            Some(validator) => {
+                if let wasmparser::ValidPayload::Func(validator, body) =
+                    validator.payload(&payload)?
+                {
+                    limits.check_body(info.num_imported_funcs + bodies.len() as u32, &body)?;
+                    bodies.push(FunctionBodyData { body, validator });
+                    continue;
+                }
+            }
+            None => {
+                if let Payload::CodeSectionEntry(_) = payload {
+                    continue;
+                }
+            }
         }
         match payload {
             Payload::Version { encoding, .. } if encoding != wasmparser::Encoding::Module => {
@@ -269,6 +297,8 @@ pub fn translate_module_with_limits<'a>(
                 }
             }
             Payload::DataSection(reader) => {
+                let r = reader.range();
+                info.data_bytes.reserve((r.end - r.start) as usize);
                 for data in reader {
                     let data = data?;
                     let mode = match data.kind {
@@ -281,9 +311,11 @@ pub fn translate_module_with_limits<'a>(
                             offset: const_expr(&offset_expr)?,
                         },
                     };
+                    let start = info.data_bytes.len();
+                    info.data_bytes.extend_from_slice(data.data);
                     info.data.push(DataSegment {
                         mode,
-                        data: data.data.to_vec(),
+                        range: start..info.data_bytes.len(),
                     });
                 }
             }
@@ -300,7 +332,10 @@ pub fn translate_module_with_limits<'a>(
             _ => {}
         }
     }
-    if info.functions.len() - info.num_imported_funcs as usize != bodies.len() {
+    // (Without a validator the bodies are skipped, not collected.)
+    if validator.is_some()
+        && info.functions.len() - info.num_imported_funcs as usize != bodies.len()
+    {
         return Err(anyhow!(
             "function and code section have inconsistent lengths"
         ));

@@ -26,7 +26,8 @@ pub struct Config {
     pub(crate) async_support: bool,
     pub(crate) async_stack_size: usize,
     pub(crate) host_stack_reserve: usize,
-    /// `None`: on unless the `WEFT_GDB_JIT` environment variable is `0`.
+    /// `None`: the default, resolved by `Engine::new` (see
+    /// [`Config::debug_info`]).
     pub(crate) debug_info: Option<bool>,
     pub(crate) consume_fuel: bool,
     pub(crate) module_limits: weft_environ::ModuleLimits,
@@ -244,11 +245,16 @@ impl Config {
     /// backtraces and walk through them into the host frames below.
     ///
     /// Costs an in-memory ELF image per code memory (symbols and
-    /// `.eh_frame`: about 0.2% of compile time, and memory around a third of
-    /// the code's size; see `docs/RATIONALE.md`) and a list insert; an
-    /// attached debugger additionally stops briefly at each registration.
-    /// Default: on, unless the environment variable `WEFT_GDB_JIT` is `0`
-    /// when the engine is created.
+    /// `.eh_frame`: about 0.2% of compile time, but ~3% of loading a cached
+    /// or precompiled module with thousands of functions, and memory
+    /// around a third of the code's size; see `docs/RATIONALE.md`) and a
+    /// list insert; an attached debugger additionally stops briefly at each
+    /// registration. Default, decided when the engine is created: on when
+    /// the process runs under a debugger (`gdb --args ...`: Linux's
+    /// `TracerPid`), or when the environment variable `WEFT_GDB_JIT` is set
+    /// to anything but `0`; off otherwise (`WEFT_GDB_JIT=0` turns it off
+    /// under a debugger too). A debugger attached later (`gdb -p`) sees
+    /// named wasm frames only with `WEFT_GDB_JIT=1` or this setting.
     pub fn debug_info(&mut self, enable: bool) -> &mut Config {
         self.debug_info = Some(enable);
         self
@@ -258,7 +264,10 @@ impl Config {
     /// resolves the environment variable once).
     pub(crate) fn gdb_jit_enabled(&self) -> bool {
         self.debug_info
-            .unwrap_or_else(|| std::env::var_os("WEFT_GDB_JIT").is_none_or(|v| v != "0"))
+            .unwrap_or_else(|| match std::env::var_os("WEFT_GDB_JIT") {
+                Some(v) => v != "0",
+                None => under_debugger(),
+            })
     }
 
     /// Keeps compiled code in a cache directory, keyed by a SHA-256 of the
@@ -553,4 +562,15 @@ impl std::fmt::Debug for Engine {
             .field("config", &self.inner.config)
             .finish()
     }
+}
+
+/// Whether a debugger (or another tracer) is attached to this process:
+/// the `TracerPid` line of `/proc/self/status` (Linux); false elsewhere or
+/// when it cannot be read.
+fn under_debugger() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .is_some_and(|pid| pid.trim() != "0")
+    })
 }

@@ -198,7 +198,7 @@ unsafe extern "C" fn memory_init(
     let bytes: &[u8] = if inst.data_dropped[seg as usize] {
         &[]
     } else {
-        &inst.module.info().data[seg as usize].data
+        inst.module.info().data_segment(seg as usize)
     };
     init_from_segment(
         store.memories[m.index as usize].data_mut(),

@@ -431,11 +431,12 @@ pub(crate) fn instantiate(
                 let m = store.instances[index as usize].memories[*mem as usize];
                 let memory = &mut store.memories[m.index as usize];
                 let data = memory.data_mut();
-                let end = offset.checked_add(seg.data.len() as u64);
+                let bytes = &info.data_bytes[seg.range.clone()];
+                let end = offset.checked_add(bytes.len() as u64);
                 if end.is_none_or(|e| e > data.len() as u64) {
                     return Err(crate::Trap::MemoryOutOfBounds.into());
                 }
-                data[offset as usize..][..seg.data.len()].copy_from_slice(&seg.data);
+                data[offset as usize..][..bytes.len()].copy_from_slice(bytes);
                 store.instances[index as usize].data_dropped[di] = true;
             }
         }

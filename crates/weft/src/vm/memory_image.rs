@@ -168,12 +168,13 @@ pub(crate) fn plan_images(info: &ModuleInfo) -> Option<Vec<Option<ImagePlan<'_>>
             return None;
         };
         let off = *off as u32 as u64;
-        let end = off + seg.data.len() as u64;
+        let bytes = &info.data_bytes[seg.range.clone()];
+        let end = off + bytes.len() as u64;
         if end > ty.initial.saturating_mul(1 << 16) {
             return None;
         }
-        total += seg.data.len();
-        per_memory[i].push((off, &seg.data));
+        total += bytes.len();
+        per_memory[i].push((off, bytes));
     }
     if total < MIN_IMAGE_DATA {
         return None;

@@ -243,9 +243,10 @@ impl Loaded {
         if expected.is_some_and(|e| e != a.wasm) {
             bail!("the cache entry holds a different module");
         }
-        let info = weft_environ::translate_module(a.wasm, engine.config().features)
-            .context("precompiled module is damaged (its module does not validate)")?
-            .info;
+        // The module was validated when the artifact was made, with the
+        // features the fingerprint pins; the checksum covers its bytes.
+        let info = weft_environ::module_info_of_validated(a.wasm)
+            .context("precompiled module is damaged (its module does not parse)")?;
         let num_imported = info.num_imported_funcs;
         let defined = info.functions.len() - num_imported as usize;
         if a.num_funcs != defined {

@@ -243,7 +243,7 @@ pub(crate) unsafe extern "C" fn array_init_data(
     let bytes: &[u8] = if inst.data_dropped[seg as usize] {
         &[]
     } else {
-        &inst.module.info().data[seg as usize].data
+        inst.module.info().data_segment(seg as usize)
     };
     let n = u64::from(len) * u64::from(size);
     if u64::from(src) + n > bytes.len() as u64 {
