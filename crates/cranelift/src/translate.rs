@@ -745,11 +745,32 @@ impl<'a, 'm> Translator<'a, 'm> {
                 let memory64 = self.env.info.memories[mem as usize].memory64;
                 let dst = self.extend_to_i64(dst, memory64);
                 let len = self.extend_to_i64(len, memory64);
-                let idx = self.b.ins().iconst(I32, i64::from(mem));
-                let call =
-                    self.env
-                        .call_builtin(&mut self.b, Builtin::MemoryFill, &[idx, dst, val, len]);
-                self.check_builtin(call, Trap::MemoryOutOfBounds);
+                // Bounds checked here, then a plain memset: no walk from
+                // the vmctx to the store's memory per fill.
+                let (base, room) = self.bulk_room(mem, len);
+                let ok = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, dst, room);
+                self.env.trapz(&mut self.b, ok, Trap::MemoryOutOfBounds);
+                let at = self.b.ins().iadd(base, dst);
+                self.env
+                    .call_builtin(&mut self.b, Builtin::Memset, &[at, val, len]);
+            }
+            MemoryCopy { dst_mem, src_mem } if dst_mem == src_mem => {
+                let (dst, src, len) = self.pop3();
+                let memory64 = self.env.info.memories[dst_mem as usize].memory64;
+                let dst = self.extend_to_i64(dst, memory64);
+                let src = self.extend_to_i64(src, memory64);
+                let len = self.extend_to_i64(len, memory64);
+                // Both ranges checked here (before anything is copied, as
+                // the spec requires), then a plain memmove.
+                let (base, room) = self.bulk_room(dst_mem, len);
+                let src_ok = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, src, room);
+                let dst_ok = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, dst, room);
+                let ok = self.b.ins().band(src_ok, dst_ok);
+                self.env.trapz(&mut self.b, ok, Trap::MemoryOutOfBounds);
+                let to = self.b.ins().iadd(base, dst);
+                let from = self.b.ins().iadd(base, src);
+                self.env
+                    .call_builtin(&mut self.b, Builtin::Memmove, &[to, from, len]);
             }
             MemoryCopy { dst_mem, src_mem } => {
                 let (dst, src, len) = self.pop3();
@@ -1434,6 +1455,23 @@ impl<'a, 'm> Translator<'a, 'm> {
     }
 
     /// Traps with `trap` when a builtin returned 0.
+    /// For a bulk operation of `len` bytes (i64) on memory `mem`: the
+    /// memory's base and the highest start address the operation may use,
+    /// `length - len`; traps with MemoryOutOfBounds when `len` exceeds the
+    /// memory's length (so the subtraction cannot wrap).
+    fn bulk_room(&mut self, mem: u32, len: Value) -> (Value, Value) {
+        let heap = self.env.heap(&mut self.b, mem);
+        let size = self.b.ins().load(
+            PTR,
+            MemFlags::trusted(),
+            heap.def,
+            memory_def::CURRENT_LENGTH as i32,
+        );
+        let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, len, size);
+        self.env.trapz(&mut self.b, fits, Trap::MemoryOutOfBounds);
+        (heap.base, self.b.ins().isub(size, len))
+    }
+
     fn check_builtin(&mut self, call: ir::Inst, trap: Trap) {
         let ok = self.b.inst_results(call)[0];
         self.env.trapz(&mut self.b, ok, trap);

@@ -385,12 +385,17 @@ macro_rules! foreach_builtin {
         $mac! {
             /// Old size in pages, or `u64::MAX` if the memory cannot grow.
             MemoryGrow: memory_grow(vmctx: vmctx, mem: u32, delta: u64) -> u64;
-            /// 1 = ok, 0 = out of bounds (trap).
-            MemoryFill: memory_fill(vmctx: vmctx, mem: u32, dst: u64, val: u32, len: u64) -> u32;
-            /// 1 = ok, 0 = out of bounds (trap).
+            /// `memory.copy` between two memories; 1 = ok, 0 = out of
+            /// bounds (trap).
             MemoryCopy: memory_copy(
                 vmctx: vmctx, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64
             ) -> u32;
+            /// `memory.copy` within one memory, after generated code checked
+            /// both ranges: `memmove(dst, src, len)` on native addresses.
+            Memmove: memmove(vmctx: vmctx, dst: usize, src: usize, len: u64);
+            /// `memory.fill`, after generated code checked the range:
+            /// `memset(dst, val, len)` on a native address.
+            Memset: memset(vmctx: vmctx, dst: usize, val: u32, len: u64);
             /// 1 = ok, 0 = out of bounds (trap).
             MemoryInit: memory_init(
                 vmctx: vmctx, mem: u32, seg: u32, dst: u64, src: u32, len: u32

@@ -128,19 +128,6 @@ unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> u64 {
     grow_result(store, |s| s.grow_memory_limited(m, delta))
 }
 
-unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, len: u64) -> u32 {
-    // SAFETY: called by generated code with its own vmctx.
-    let (store, inst) = unsafe { parts(vmctx) };
-    // SAFETY: the instance is alive.
-    let m = unsafe { (&(*inst).memories)[mem as usize] };
-    let data = store.memories[m.index as usize].data_mut();
-    if !in_bounds(dst, len, data.len() as u64) {
-        return 0;
-    }
-    data[dst as usize..][..len as usize].fill(val as u8);
-    1
-}
-
 unsafe extern "C" fn memory_copy(
     vmctx: *mut u8,
     dst_mem: u32,
@@ -180,6 +167,25 @@ unsafe extern "C" fn memory_copy(
         };
     }
     1
+}
+
+/// # Safety
+///
+/// Called by generated code only, after it checked that `[src, src + len)`
+/// and `[dst, dst + len)` lie inside the memory (translate's `MemoryCopy`).
+unsafe extern "C" fn memmove(_vmctx: *mut u8, dst: usize, src: usize, len: u64) {
+    // SAFETY: both ranges are inside one live memory (contract); they may
+    // overlap, which `copy` allows.
+    unsafe { std::ptr::copy(src as *const u8, dst as *mut u8, len as usize) }
+}
+
+/// # Safety
+///
+/// Called by generated code only, after it checked that `[dst, dst + len)`
+/// lies inside the memory (translate's `MemoryFill`).
+unsafe extern "C" fn memset(_vmctx: *mut u8, dst: usize, val: u32, len: u64) {
+    // SAFETY: the range is inside a live memory (contract).
+    unsafe { std::ptr::write_bytes(dst as *mut u8, val as u8, len as usize) }
 }
 
 unsafe extern "C" fn memory_init(
