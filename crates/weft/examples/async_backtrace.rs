@@ -33,7 +33,7 @@ fn weft_example_poller<F: Future>(mut fut: std::pin::Pin<&mut F>) -> F::Output {
 fn main() {
     let mut config = Config::new();
     config.async_support(true);
-    // On by default; explicit so that WEFT_GDB_JIT=0 cannot break the check.
+    // On by default under a debugger; explicit so that WEFT_GDB_JIT=0 cannot break the check.
     config.debug_info(true);
     let engine = Engine::new(&config).unwrap();
     let mut store = Store::new(&engine, ());

@@ -15,7 +15,7 @@ pub extern "C" fn weft_example_cont_leaf(x: i32) -> i32 {
 
 fn main() {
     let mut config = Config::new();
-    // On by default; explicit so that WEFT_GDB_JIT=0 cannot break the check.
+    // On by default under a debugger; explicit so that WEFT_GDB_JIT=0 cannot break the check.
     config.debug_info(true);
     let engine = Engine::new(&config).unwrap();
     let mut store = Store::new(&engine, ());
