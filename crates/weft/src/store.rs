@@ -24,6 +24,9 @@ pub struct ContinuationStats {
     pub live: usize,
     /// Continuations created since the store was made.
     pub created: u64,
+    /// Continuations the collector reclaimed (suspended or never started,
+    /// and unreachable) since the store was made.
+    pub collected: u64,
 }
 
 /// A collection of instances and the objects they own, with user data `T`.
@@ -180,6 +183,7 @@ impl<T> Store<T> {
             Some(p) => crate::ContinuationStats {
                 live: p.live(),
                 created: p.created(),
+                collected: p.collected(),
             },
             None => crate::ContinuationStats::default(),
         }
