@@ -101,11 +101,14 @@ impl<T> Store<T> {
     }
 
     /// Collects the store's managed heap now: reclaims every struct, array
-    /// and exception object, and every host value behind an `externref`,
-    /// that neither wasm (frames, suspended continuations, globals, tables)
-    /// nor the host (`AnyRef`, `ExnRef`, `ExternRef` roots not yet
-    /// unrooted) can reach. The store also collects by itself when its
-    /// allocation window fills up or exceptions pile up.
+    /// and exception object, every host value behind an `externref`, and
+    /// every suspended or never-started continuation, that neither wasm
+    /// (frames, suspended continuations, globals, tables, objects) nor the
+    /// host (`AnyRef`, `ExnRef`, `ExternRef` roots not yet unrooted,
+    /// `ContRef`s not yet consumed or unrooted) can reach. The store also
+    /// collects by itself when its allocation window fills up, exceptions
+    /// pile up, or `cont.new` finds the live continuations doubled since
+    /// the last collection.
     pub fn gc(&mut self) {
         crate::vm::exceptions::collect_from_host(&mut self.inner.opaque);
     }

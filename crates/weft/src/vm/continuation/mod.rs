@@ -168,6 +168,16 @@ pub(crate) struct ContPool {
     threshold: usize,
     /// Most continuations alive at once.
     max: usize,
+    /// Collect at every `cont.new` (`WEFT_GC_STRESS_CONTINUATIONS=1`, a
+    /// debugging aid for the reclamation).
+    stress: bool,
+}
+
+/// Whether `WEFT_GC_STRESS_CONTINUATIONS` asks for a collection at every
+/// `cont.new` (read once per process).
+fn stress_collections() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("WEFT_GC_STRESS_CONTINUATIONS").is_some_and(|v| v != "0"))
 }
 
 /// The least collection threshold of continuations (see
@@ -224,6 +234,7 @@ impl ContPool {
             collected: 0,
             threshold: MIN_CONT_THRESHOLD,
             max: max_slots,
+            stress: stress_collections(),
         })
     }
 
@@ -232,7 +243,7 @@ impl ContPool {
     /// [`MIN_CONT_THRESHOLD`]), or the pool is full.
     pub(crate) fn wants_collection(&self) -> bool {
         let live = self.live();
-        live >= self.threshold || live >= self.max
+        self.stress || live >= self.threshold || live >= self.max
     }
 
     /// Continuations reclaimed by collections so far.
