@@ -101,11 +101,11 @@ impl ContPool {
                 }
                 let p = rec.stack.parent.get();
                 steps += 1;
-                // SAFETY: a non-null parent of a live record is live.
-                if p.is_null()
-                    || steps > high
-                    || unsafe { (*p).kind.get() } != stack_record::KIND_CONTINUATION
-                {
+                let is_cont = |p: *mut VMStackRecord| {
+                    // SAFETY: a non-null parent of a live record is live.
+                    unsafe { (*p).kind.get() == stack_record::KIND_CONTINUATION }
+                };
+                if p.is_null() || steps > high || !is_cont(p) {
                     t.keep_all = true;
                     break;
                 }

@@ -324,7 +324,6 @@ unsafe fn collect_here(store: &mut StoreOpaque, start: Start, extra_slots: &[*mu
             .objects
             .collect(&store.vm_store_ctx, &slots, &mut marks, &mut more)
     };
-    drop(more);
     let dead = trace.map(ContTrace::finish);
     if let (Some(dead), Some(pool)) = (dead, store.continuations.as_deref_mut()) {
         // SAFETY: the unmarked records of a complete trace: nothing runs
