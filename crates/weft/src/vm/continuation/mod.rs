@@ -443,7 +443,8 @@ impl ContPool {
 }
 
 // Dropping the pool (with its store) unmaps every stack: suspended
-// continuations nobody resumed die with the store. Their stacks hold only
+// continuations nobody resumed and no collection reclaimed (see
+// `reclaim`) die with the store. Their stacks hold only
 // wasm frames, so there is nothing to drop on them.
 
 /// Copies `n` values.

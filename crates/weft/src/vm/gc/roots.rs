@@ -198,6 +198,42 @@ unsafe fn running_chain(store: &StoreOpaque, out: &mut Vec<*mut u64>) -> Vec<*co
     running
 }
 
+/// What a collection knows about the code at one lookup pc (see
+/// [`Frame::lookup_pc`]): `None` when it is not generated code (a walk
+/// stops there), else the frame size and slots of the stack map at that
+/// call (none: no references live across it).
+type CodeAt = Option<Option<(u32, std::rc::Rc<[u32]>)>>;
+
+/// Per collection: [`CodeAt`] by lookup pc. Suspended continuations of one
+/// program wait at a few places, so this saves most code-registry
+/// lookups (a lock and a tree search each).
+#[derive(Default)]
+struct FrameCache(std::collections::HashMap<usize, CodeAt>);
+
+impl FrameCache {
+    fn at(&mut self, lookup_pc: usize) -> CodeAt {
+        self.0
+            .entry(lookup_pc)
+            .or_insert_with(|| {
+                let code = code_registry::lookup(lookup_pc)?;
+                let map = code
+                    .as_any()
+                    .downcast_ref::<ModuleCode>()
+                    .and_then(|m| m.func_at(lookup_pc))
+                    .and_then(|(loc, off)| {
+                        let i = loc
+                            .stack_maps
+                            .binary_search_by_key(&(off + 1), |m| m.ret)
+                            .ok()?;
+                        let m = &loc.stack_maps[i];
+                        Some((m.frame_size, m.slots.as_slice().into()))
+                    });
+                Some(map)
+            })
+            .clone()
+    }
+}
+
 /// The roots on the stack of a record that waits in a switch (a
 /// suspended continuation's, or a fresh one's): its spill slot and the
 /// stack-map slots of its frames.
@@ -214,7 +250,11 @@ unsafe fn running_chain(store: &StoreOpaque, out: &mut Vec<*mut u64>) -> Vec<*co
 ///
 /// `rec` is suspended (or fresh): its control context and spill slot
 /// describe its stack.
-unsafe fn waiting_stack_roots(rec: &VMStackRecord, out: &mut Vec<*mut u64>) {
+unsafe fn waiting_stack_roots(
+    rec: &VMStackRecord,
+    cache: &mut FrameCache,
+    out: &mut Vec<*mut u64>,
+) {
     // SAFETY: a suspended (or fresh, count 0) record.
     unsafe { spill_slots(rec, out) };
     let top = Frame {
@@ -229,15 +269,15 @@ unsafe fn waiting_stack_roots(rec: &VMStackRecord, out: &mut Vec<*mut u64>) {
     // pointers down from its control context; a fresh stack's context is
     // not generated code, so the walk stops at once.
     let _ = unsafe {
-        walk_stretch(
-            top,
-            &mut |pc| code_registry::lookup(pc),
-            &mut |frame: &Frame, _| {
-                // SAFETY: a live frame found by the walk.
-                frame_roots(frame.pc, frame.fp, |slot| out.push(slot.cast::<u64>()));
-                std::ops::ControlFlow::Continue(())
-            },
-        )
+        walk_stretch(top, &mut |pc| cache.at(pc), &mut |frame: &Frame, map| {
+            // As `frame_roots`: the slots are offsets from the stack
+            // pointer at the call, `fp - frame_size`.
+            if let Some((frame_size, slots)) = map {
+                let sp = frame.fp - frame_size as usize;
+                out.extend(slots.iter().map(|s| (sp + *s as usize) as *mut u64));
+            }
+            std::ops::ControlFlow::Continue(())
+        })
     };
 }
 
@@ -298,6 +338,7 @@ unsafe fn collect_here(store: &mut StoreOpaque, start: Start, extra_slots: &[*mu
     if let Some(t) = &trace {
         t.running_slots(&mut traced, &mut slots);
     }
+    let mut cache = FrameCache::default();
     let mut more = |found: &[u64], out: &mut Vec<*mut u64>| {
         if let Some(t) = trace.as_mut() {
             for c in found {
@@ -309,7 +350,7 @@ unsafe fn collect_here(store: &mut StoreOpaque, start: Start, extra_slots: &[*mu
                     // SAFETY: the trace hands over suspended or fresh
                     // records only (or, keeping everything, records that
                     // do not run on the current chain).
-                    &mut |rec, out| unsafe { waiting_stack_roots(rec, out) },
+                    &mut |rec, out| unsafe { waiting_stack_roots(rec, &mut cache, out) },
                     out,
                 );
             }
