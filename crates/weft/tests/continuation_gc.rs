@@ -228,7 +228,10 @@ fn reachable_continuations_survive_collections_and_resume_correctly() {
             .unwrap();
         let before = store.continuation_stats().collected;
         let gcs = store.gc_heap_stats().collections;
-        assert_eq!(f.call(&mut store, x).unwrap(), 1000 + x, "{name}");
+        let r = f
+            .call(&mut store, x)
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(r, 1000 + x, "{name}");
         let stats = store.continuation_stats();
         assert!(
             stats.collected >= before + 4000,
