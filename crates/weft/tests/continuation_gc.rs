@@ -326,3 +326,128 @@ fn a_continuation_the_host_read_from_a_global_stays_alive() {
     };
     assert_eq!(r[0].unwrap_i64(), 9);
 }
+
+/// Host functions in the middle: `nested(x)` runs, inside a continuation,
+/// a function that holds a suspended continuation in a local across a
+/// call to the host, which calls back into wasm that churns (collections
+/// from a host function called from a continuation); `give(x)` hands a
+/// suspended continuation to the host as an argument and drops it.
+const WITH_HOST: &str = r#"(module
+  (import "h" "cb" (func $cb))
+  (import "h" "keep" (func $keep (param (ref null cont))))
+  (type $ft (func (param i64) (result i64)))
+  (type $ct (cont $ft))
+  (type $fv (func))
+  (type $cv (cont $fv))
+  (tag $y (export "y") (param i64) (result i64))
+  (tag $z)
+  (func $body (param $x i64) (result i64)
+    (i64.add (suspend $y (local.get $x)) (local.get $x)))
+  (func $abandoned (suspend $z))
+  (func $hold (param $x i64) (result i64)
+    (local $k (ref null $ct))
+    (local.set $k (call $start (local.get $x)))
+    (call $cb)
+    (call $finish (local.get $k) (i64.const 1000)))
+  (elem declare func $body $abandoned $hold)
+  (func (export "churn") (param $n i32)
+    (loop $l
+      (block $h (result (ref $cv))
+        (resume $cv (on $z $h) (cont.new $cv (ref.func $abandoned)))
+        (unreachable))
+      (drop)
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $l (local.get $n))))
+  (func $start (param $x i64) (result (ref null $ct))
+    (local $k (ref null $ct))
+    (block $h (result i64 (ref $ct))
+      (resume $ct (on $y $h) (local.get $x) (cont.new $ct (ref.func $body)))
+      (unreachable))
+    (local.set $k)
+    (drop)
+    (local.get $k))
+  (func $finish (param $k (ref null $ct)) (param $a i64) (result i64)
+    (block $h (result i64 (ref $ct))
+      (return (resume $ct (on $y $h) (local.get $a) (local.get $k))))
+    (unreachable))
+  (func (export "nested") (param $x i64) (result i64)
+    (resume $ct (local.get $x) (cont.new $ct (ref.func $hold))))
+  (func (export "give") (param $x i64)
+    (call $keep (call $start (local.get $x)))))"#;
+
+#[test]
+fn collections_under_host_functions_keep_what_wasm_and_the_host_hold() {
+    use std::sync::{Arc, Mutex};
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let cb = weft::Func::wrap(&mut store, |mut caller: weft::Caller<'_, ()>| {
+        let churn = caller.get_export("churn").unwrap().into_func().unwrap();
+        let churn = churn.typed::<i32, ()>(&caller).unwrap();
+        churn.call(&mut caller, 3000).unwrap();
+    });
+    let kept: Arc<Mutex<Option<ContRef>>> = Arc::default();
+    let kept2 = kept.clone();
+    let keep = weft::Func::new(
+        &mut store,
+        weft::FuncType::new(
+            [weft::ValType::Ref(weft::RefType {
+                nullable: true,
+                heap: weft::HeapType::Cont,
+            })],
+            [],
+        ),
+        move |_caller, args, _results| {
+            let Val::ContRef(k) = &args[0] else {
+                panic!("expected a continuation")
+            };
+            *kept2.lock().unwrap() = *k;
+            Ok(())
+        },
+    );
+    let module = Module::new(&engine, WITH_HOST).unwrap();
+    let instance = Instance::new(&mut store, &module, &[cb.into(), keep.into()]).unwrap();
+    let nested = instance
+        .get_typed_func::<i64, i64>(&mut store, "nested")
+        .unwrap();
+    let before = store.continuation_stats().collected;
+    assert_eq!(nested.call(&mut store, 3).unwrap(), 1003);
+    assert!(store.continuation_stats().collected >= before + 2000);
+    let give = instance
+        .get_typed_func::<i64, ()>(&mut store, "give")
+        .unwrap();
+    give.call(&mut store, 5).unwrap();
+    let churn = instance
+        .get_typed_func::<i32, ()>(&mut store, "churn")
+        .unwrap();
+    churn.call(&mut store, 3000).unwrap();
+    store.gc();
+    let y = instance
+        .get_export(&mut store, "y")
+        .unwrap()
+        .into_tag()
+        .unwrap();
+    let k = kept.lock().unwrap().expect("kept");
+    let Resumed::Returned(r) = k.resume(&mut store, &[Val::I64(1000)], &[y]).unwrap() else {
+        panic!("expected a return")
+    };
+    assert_eq!(r[0].unwrap_i64(), 1005);
+    store.gc();
+    assert_eq!(store.continuation_stats().live, 0);
+}
+
+#[test]
+fn a_full_pool_collects_before_it_fails() {
+    let mut config = Config::new();
+    config.max_live_continuations(64);
+    let engine = Engine::new(&config).unwrap();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(&engine, ABANDON).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let f = instance
+        .get_typed_func::<(i32, i32), ()>(&mut store, "abandon")
+        .unwrap();
+    f.call(&mut store, (100_000, 0)).unwrap();
+    let stats = store.continuation_stats();
+    assert!(stats.live <= 64, "{stats:?}");
+    assert_eq!(stats.collected + stats.live as u64, 100_000);
+}
