@@ -94,6 +94,8 @@ pub fn translate_function(
         low_water: 0,
         gc_values: std::collections::HashSet::new(),
         gc_locals: Vec::new(),
+        cont_values: std::collections::HashSet::new(),
+        cont_locals: Vec::new(),
     };
 
     // Parameters become the first locals.
@@ -103,6 +105,9 @@ pub fn translate_function(
         if info.is_gc_ref(*p) {
             t.b.declare_var_needs_stack_map(var);
             t.gc_locals.push(t.locals.len());
+        } else if info.is_cont_ref(*p) {
+            t.b.declare_var_needs_stack_map(var);
+            t.cont_locals.push(t.locals.len());
         }
         let val = t.b.block_params(entry)[i + 2];
         t.b.def_var(var, val);
@@ -120,6 +125,9 @@ pub fn translate_function(
             if info.is_gc_ref(ty) {
                 t.b.declare_var_needs_stack_map(var);
                 t.gc_locals.push(t.locals.len());
+            } else if info.is_cont_ref(ty) {
+                t.b.declare_var_needs_stack_map(var);
+                t.cont_locals.push(t.locals.len());
             }
             let zero = t.zero(cty);
             t.b.def_var(var, zero);
@@ -204,6 +212,24 @@ fn is_managed_operand(
     info.is_gc_ref(ty)
 }
 
+/// Whether an operand of type `ty` (as for [`is_managed_operand`]) is a
+/// continuation reference.
+fn is_cont_operand(
+    info: &ModuleInfo,
+    validator: &FuncValidator<ValidatorResources>,
+    ty: ValType,
+) -> bool {
+    use weft_environ::wasmparser::{CompositeInnerType, HeapType, WasmModuleResources};
+    if let ValType::Ref(r) = ty
+        && let HeapType::Concrete(idx) | HeapType::Exact(idx) = r.heap_type()
+        && let Some(id) = idx.as_core_type_id()
+    {
+        let sub = validator.resources().sub_type_at_id(id);
+        return matches!(sub.composite_type.inner, CompositeInnerType::Cont(_));
+    }
+    info.is_cont_ref(ty)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FrameKind {
     Block,
@@ -277,6 +303,12 @@ pub struct Translator<'a, 'm> {
     gc_values: std::collections::HashSet<Value>,
     /// Indices of the locals that hold managed references.
     gc_locals: Vec<usize>,
+    /// Operand values declared as continuation references (in stack maps
+    /// so that the collector finds the continuations they keep alive;
+    /// never changed by it).
+    cont_values: std::collections::HashSet<Value>,
+    /// Indices of the locals that hold continuation references.
+    cont_locals: Vec<usize>,
 }
 
 fn block_args(vals: &[Value]) -> Vec<BlockArg> {
@@ -333,11 +365,14 @@ impl<'a, 'm> Translator<'a, 'm> {
         let len = self.stack.len();
         for i in self.low_water.min(len)..len {
             let depth = len - 1 - i;
-            if let Some(Some(ty)) = validator.get_operand_type(depth)
-                && is_managed_operand(self.env.info, validator, ty)
-            {
-                self.b.declare_value_needs_stack_map(self.stack[i]);
-                self.gc_values.insert(self.stack[i]);
+            if let Some(Some(ty)) = validator.get_operand_type(depth) {
+                if is_managed_operand(self.env.info, validator, ty) {
+                    self.b.declare_value_needs_stack_map(self.stack[i]);
+                    self.gc_values.insert(self.stack[i]);
+                } else if is_cont_operand(self.env.info, validator, ty) {
+                    self.b.declare_value_needs_stack_map(self.stack[i]);
+                    self.cont_values.insert(self.stack[i]);
+                }
             }
         }
     }

@@ -53,8 +53,11 @@ pub enum FieldKind {
     /// A reference into the managed heap (`anyref` family, `externref`,
     /// `exnref`): 8 bytes, traced and updated by the collector.
     GcRef,
-    /// A reference the collector does not trace (`funcref`, `contref`):
-    /// 8 bytes.
+    /// A continuation reference (`contref`, tagged: see
+    /// `vmoffsets::contref`): 8 bytes, traced by the collector (it keeps
+    /// the continuation alive) but never changed by it.
+    ContRef,
+    /// A reference the collector does not trace (`funcref`): 8 bytes.
     OtherRef,
 }
 
@@ -63,7 +66,7 @@ impl FieldKind {
     pub fn size(self) -> u32 {
         match self {
             FieldKind::Bits(n) => u32::from(n),
-            FieldKind::GcRef | FieldKind::OtherRef => 8,
+            FieldKind::GcRef | FieldKind::ContRef | FieldKind::OtherRef => 8,
         }
     }
 }
@@ -94,29 +97,36 @@ pub fn is_gc_heap_type(h: HeapType) -> bool {
     }
 }
 
-/// The storage kind of a value type.
-pub fn val_kind(v: ValType, is_gc_concrete: &dyn Fn(u32) -> bool) -> FieldKind {
+/// The storage kind of a value type. `concrete(i)` is the kind of a
+/// reference to concrete module type `i` ([`FieldKind::GcRef`] for struct
+/// and array types, [`FieldKind::ContRef`] for continuation types,
+/// [`FieldKind::OtherRef`] for function types).
+pub fn val_kind(v: ValType, concrete: &dyn Fn(u32) -> FieldKind) -> FieldKind {
     match v {
         ValType::I32 | ValType::F32 => FieldKind::Bits(4),
         ValType::I64 | ValType::F64 => FieldKind::Bits(8),
         ValType::V128 => FieldKind::Bits(16),
         ValType::Ref(r) => match r.heap_type() {
             HeapType::Concrete(i) | HeapType::Exact(i) => match i.as_module_index() {
-                Some(m) if !is_gc_concrete(m) => FieldKind::OtherRef,
-                _ => FieldKind::GcRef,
+                Some(m) => concrete(m),
+                None => FieldKind::GcRef,
             },
+            HeapType::Abstract {
+                ty: AbstractHeapType::Cont | AbstractHeapType::NoCont,
+                ..
+            } => FieldKind::ContRef,
             h if is_gc_heap_type(h) => FieldKind::GcRef,
             _ => FieldKind::OtherRef,
         },
     }
 }
 
-/// The storage kind of a field's storage type.
-pub fn storage_kind(s: StorageType, is_gc_concrete: &dyn Fn(u32) -> bool) -> FieldKind {
+/// The storage kind of a field's storage type (see [`val_kind`]).
+pub fn storage_kind(s: StorageType, concrete: &dyn Fn(u32) -> FieldKind) -> FieldKind {
     match s {
         StorageType::I8 => FieldKind::Bits(1),
         StorageType::I16 => FieldKind::Bits(2),
-        StorageType::Val(v) => val_kind(v, is_gc_concrete),
+        StorageType::Val(v) => val_kind(v, concrete),
     }
 }
 
@@ -171,13 +181,13 @@ impl StructLayout {
     pub fn of(
         s: &StructType,
         descriptor: bool,
-        is_gc_concrete: &dyn Fn(u32) -> bool,
+        concrete: &dyn Fn(u32) -> FieldKind,
     ) -> StructLayout {
         StructLayout::with_descriptor(
             descriptor,
             s.fields
                 .iter()
-                .map(|f| storage_kind(f.element_type, is_gc_concrete)),
+                .map(|f| storage_kind(f.element_type, concrete)),
         )
     }
 }

@@ -261,7 +261,7 @@ impl ModuleInfo {
                     .composite_type
                     .descriptor_idx
                     .is_some(),
-                &|i| self.is_gc_type(i),
+                &|i| self.concrete_ref_kind(i),
             ),
             other => panic!("type {ty} is not a struct type: {other:?}"),
         }
@@ -271,7 +271,7 @@ impl ModuleInfo {
     pub fn array_elem(&self, ty: u32) -> (crate::gc::FieldKind, wasmparser::StorageType) {
         match &self.types[ty as usize].sub.composite_type.inner {
             wasmparser::CompositeInnerType::Array(a) => (
-                crate::gc::storage_kind(a.0.element_type, &|i| self.is_gc_type(i)),
+                crate::gc::storage_kind(a.0.element_type, &|i| self.concrete_ref_kind(i)),
                 a.0.element_type,
             ),
             other => panic!("type {ty} is not an array type: {other:?}"),
@@ -291,7 +291,28 @@ impl ModuleInfo {
     /// Whether a value of type `v` is a managed-heap reference (needs a
     /// stack map, is traced).
     pub fn is_gc_ref(&self, v: ValType) -> bool {
-        crate::gc::val_kind(v, &|i| self.is_gc_type(i)) == crate::gc::FieldKind::GcRef
+        crate::gc::val_kind(v, &|i| self.concrete_ref_kind(i)) == crate::gc::FieldKind::GcRef
+    }
+
+    /// Whether values of `v` are continuation references (`contref`).
+    pub fn is_cont_ref(&self, v: ValType) -> bool {
+        crate::gc::val_kind(v, &|i| self.concrete_ref_kind(i)) == crate::gc::FieldKind::ContRef
+    }
+
+    /// How a reference to concrete module type `ty` is stored.
+    pub fn concrete_ref_kind(&self, ty: u32) -> crate::gc::FieldKind {
+        match self
+            .types
+            .get(ty as usize)
+            .map(|t| &t.sub.composite_type.inner)
+        {
+            Some(
+                wasmparser::CompositeInnerType::Struct(_)
+                | wasmparser::CompositeInnerType::Array(_),
+            ) => crate::gc::FieldKind::GcRef,
+            Some(wasmparser::CompositeInnerType::Cont(_)) => crate::gc::FieldKind::ContRef,
+            _ => crate::gc::FieldKind::OtherRef,
+        }
     }
 
     /// The function type of function `func`.

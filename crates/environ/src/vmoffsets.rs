@@ -215,16 +215,37 @@ pub mod stack_record {
     pub const KIND_CONTINUATION: usize = 2;
 }
 
-/// A continuation reference (`contref`) is one word: the slot index plus
-/// one in the low [`contref::INDEX_BITS`] bits (0 is null), the slot's
-/// generation (mod 2^40) above.
+/// A continuation reference (`contref`) is one word, tagged so that it
+/// can never be mistaken for a managed-heap reference:
+///
+/// ```text
+///   bit 63 ........ 27 26 ............ 3 2 1 0
+///   | generation      | slot index + 1   | 0 1 0 |   (0 is null)
+/// ```
+///
+/// The low three bits `010` are [`contref::TAG`]: GC objects are 8-aligned
+/// (`000`), `i31`s end in `1`, host references in `100`
+/// (`gc_object::TAG_MASK`), so a slot that may hold either kind (a
+/// Cranelift stack-map slot, a switch's spill slot) tells them apart. The
+/// index field, shifted left by one, is the byte offset of the slot's
+/// [`cont_entry`] (16 bytes each): `(r & INDEX_MASK) << 1`.
 pub mod contref {
-    /// Bits holding the slot index plus one.
-    pub const INDEX_BITS: u32 = 24;
-    /// Mask of those bits.
-    pub const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+    /// The tag of every non-null reference (low three bits).
+    pub const TAG: u64 = 2;
+    /// Mask of the tag bits.
+    pub const TAG_MASK: u64 = 7;
+    /// Where the index field starts.
+    pub const INDEX_SHIFT: u32 = 3;
+    /// Width of the index field (slot index plus one).
+    pub const INDEX_WIDTH: u32 = 24;
+    /// Mask of the index field, in place.
+    pub const INDEX_MASK: u64 = ((1 << INDEX_WIDTH) - 1) << INDEX_SHIFT;
+    /// Where the generation starts.
+    pub const GEN_SHIFT: u32 = INDEX_SHIFT + INDEX_WIDTH;
     /// Mask of the generation bits kept in a reference (after shifting).
-    pub const GEN_MASK: u64 = (1 << (64 - INDEX_BITS)) - 1;
+    pub const GEN_MASK: u64 = (1 << (64 - GEN_SHIFT)) - 1;
+    /// Number of table entries (every value of the index field).
+    pub const ENTRIES: usize = 1 << INDEX_WIDTH;
 }
 
 /// One entry of the store's continuation table, per slot.

@@ -45,6 +45,19 @@ use crate::{AsContextMut, Func, Result, Tag, Val};
 /// continuation uses the reference up, and using it again traps with
 /// [`crate::Trap::ContinuationConsumed`]. A suspension hands out a new
 /// reference to what is left.
+///
+/// # Lifetime
+///
+/// The store's collector reclaims continuations nothing can resume any
+/// more (their stacks go back to the pool). A `ContRef` is plain data
+/// (`Copy`), so the store cannot see when the embedder drops one: a
+/// continuation whose reference the store handed out ([`ContRef::new`],
+/// [`Resumed::Suspended`], a [`Val::ContRef`] read from a global, a table,
+/// a function's results or a host function's parameters) stays alive
+/// until that reference is consumed (by any resume, bind or switch, from
+/// wasm or the host) or [`ContRef::unroot`] is called. A reference to a
+/// continuation that was reclaimed is stale: resuming it fails with
+/// [`crate::Trap::ContinuationConsumed`], never worse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ContRef {
     pub(crate) store: StoreId,
@@ -121,6 +134,22 @@ impl ContRef {
                 },
             },
         )
+    }
+
+    /// Stops keeping the continuation alive on the embedder's behalf (see
+    /// [the lifetime rules](ContRef#lifetime)): once nothing in the store
+    /// reaches it either, the next collection reclaims it, and this
+    /// reference (with every copy of it) goes stale. Returns whether the
+    /// embedder's hold was released (`false` for a stale or consumed
+    /// reference, or one already unrooted). Wasm may keep using the
+    /// continuation as long as it holds a reference of its own.
+    pub fn unroot(&self, mut store: impl AsContextMut) -> bool {
+        let store = &mut *store.as_context_mut().0;
+        store.check(self.store, "continuation reference");
+        store
+            .continuations
+            .as_deref()
+            .is_some_and(|pool| pool.unpin(self.raw))
     }
 
     pub(crate) fn from_raw(store: StoreId, raw: u64) -> Option<ContRef> {

@@ -24,6 +24,9 @@ pub struct ContinuationStats {
     pub live: usize,
     /// Continuations created since the store was made.
     pub created: u64,
+    /// Continuations the collector reclaimed (suspended or never started,
+    /// and unreachable) since the store was made.
+    pub collected: u64,
 }
 
 /// A collection of instances and the objects they own, with user data `T`.
@@ -98,11 +101,14 @@ impl<T> Store<T> {
     }
 
     /// Collects the store's managed heap now: reclaims every struct, array
-    /// and exception object, and every host value behind an `externref`,
-    /// that neither wasm (frames, suspended continuations, globals, tables)
-    /// nor the host (`AnyRef`, `ExnRef`, `ExternRef` roots not yet
-    /// unrooted) can reach. The store also collects by itself when its
-    /// allocation window fills up or exceptions pile up.
+    /// and exception object, every host value behind an `externref`, and
+    /// every suspended or never-started continuation, that neither wasm
+    /// (frames, suspended continuations, globals, tables, objects) nor the
+    /// host (`AnyRef`, `ExnRef`, `ExternRef` roots not yet unrooted,
+    /// `ContRef`s not yet consumed or unrooted) can reach. The store also
+    /// collects by itself when its allocation window fills up, exceptions
+    /// pile up, or `cont.new` finds the live continuations doubled since
+    /// the last collection.
     pub fn gc(&mut self) {
         crate::vm::exceptions::collect_from_host(&mut self.inner.opaque);
     }
@@ -180,6 +186,7 @@ impl<T> Store<T> {
             Some(p) => crate::ContinuationStats {
                 live: p.live(),
                 created: p.created(),
+                collected: p.collected(),
             },
             None => crate::ContinuationStats::default(),
         }

@@ -125,6 +125,11 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// rare, and their spills are not recorded.) The slot's address and
     /// length go into the record being left, where the collector finds
     /// them while this stack waits (`stack_record::GC_SPILL`).
+    ///
+    /// Continuation references go to the same slot the same way (the
+    /// collector keeps their continuations alive; it never changes them,
+    /// but no value in a stack map may be live across the switch, so
+    /// they are reloaded too).
     fn switch_stacks(&mut self, cur: Value, target: Value) {
         let ctx = stack_record::CONTROL_CONTEXT as i64;
         let from = self.b.ins().iadd_imm_s(cur, ctx);
@@ -142,22 +147,35 @@ impl<'a, 'm> Translator<'a, 'm> {
                 spilled.push((Err(i), *v));
             }
         }
-        let slot = (!spilled.is_empty()).then(|| {
+        // Then the continuation references: (location, value).
+        let mut conts: Vec<(Result<usize, usize>, Value)> = Vec::new();
+        for &l in &self.cont_locals.clone() {
+            let var = self.locals[l].0;
+            let v = self.b.use_var(var);
+            conts.push((Ok(l), v));
+        }
+        for (i, v) in self.stack.iter().enumerate() {
+            if self.cont_values.contains(v) {
+                conts.push((Err(i), *v));
+            }
+        }
+        let total = spilled.len() + conts.len();
+        let slot = (total > 0).then(|| {
             self.b.create_sized_stack_slot(ir::StackSlotData::new(
                 ir::StackSlotKind::ExplicitSlot,
-                (spilled.len() * 8) as u32,
+                (total * 8) as u32,
                 3,
             ))
         });
         // Publish the slot in the record being left, for the collector
         // (see `stack_record::GC_SPILL`).
         let flags = MemFlags::trusted();
-        let n = self.b.ins().iconst(PTR, spilled.len() as i64);
+        let n = self.b.ins().iconst(PTR, total as i64);
         self.b
             .ins()
             .store(flags, n, cur, stack_record::GC_SPILL_LEN as i32);
         if let Some(slot) = slot {
-            for (k, (_, v)) in spilled.iter().enumerate() {
+            for (k, (_, v)) in spilled.iter().chain(conts.iter()).enumerate() {
                 self.b.ins().stack_store(PTR, *v, slot, (k * 8) as i32);
             }
             let addr = self.b.ins().stack_addr(PTR, slot, 0);
@@ -167,10 +185,15 @@ impl<'a, 'm> Translator<'a, 'm> {
         }
         self.b.ins().stack_switch(from, to, target);
         if let Some(slot) = slot {
-            for (k, (loc, _)) in spilled.iter().enumerate() {
+            let n_gc = spilled.len();
+            for (k, (loc, _)) in spilled.iter().chain(conts.iter()).enumerate() {
                 let v = self.b.ins().stack_load(PTR, PTR, slot, (k * 8) as i32);
                 self.b.declare_value_needs_stack_map(v);
-                self.gc_values.insert(v);
+                if k < n_gc {
+                    self.gc_values.insert(v);
+                } else {
+                    self.cont_values.insert(v);
+                }
                 match loc {
                     Ok(l) => {
                         let var = self.locals[*l].0;
@@ -207,8 +230,8 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// stale reference goes to the `ContFail` builtin, which traps.
     ///
     /// ```text
-    ///   e = store.cont_table + 16 * (contref & INDEX_MASK)   (slot + 1)
-    ///   if e.generation & GEN_MASK != contref >> INDEX_BITS:
+    ///   e = store.cont_table + 2 * (contref & INDEX_MASK)  (entry slot + 1)
+    ///   if e.generation & GEN_MASK != contref >> GEN_SHIFT:
     ///      ContFail; trap         (null: entry 0 never matches)
     ///   e.generation += 1                           (one-shot)
     ///   k = e.header; in = k.innermost
@@ -230,7 +253,12 @@ impl<'a, 'm> Translator<'a, 'm> {
         let fast = self.b.create_block();
         self.b.set_cold_block(slow);
         let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
-        let off = self.b.ins().ishl_imm_s(idx1, 4);
+        // The index field sits at bit 3: shifted by one more, it is the
+        // entry's offset (16 bytes per entry).
+        let off = self
+            .b
+            .ins()
+            .ishl_imm_s(idx1, 4 - i64::from(weft_environ::contref::INDEX_SHIFT));
         let entry = self.b.ins().iadd(table_base, off);
         let generation = self
             .b
@@ -243,7 +271,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let want = self
             .b
             .ins()
-            .ushr_imm_s(contref, i64::from(weft_environ::contref::INDEX_BITS));
+            .ushr_imm_s(contref, i64::from(weft_environ::contref::GEN_SHIFT));
         let same = self.b.ins().icmp(condcodes::IntCC::Equal, have, want);
         self.b.ins().brif(same, fast, &[], slow, &[]);
         self.b.seal_block(slow);
@@ -543,7 +571,8 @@ impl<'a, 'm> Translator<'a, 'm> {
     ///         r = r.parent
     ///   found (h = r, i):
     ///     h.resumer_buf[1..] = payload; [0] = i + 1; [1 + n] = k
-    ///       where k = h.slot + 1 | generation(h.slot) << INDEX_BITS
+    ///       where k = generation(h.slot) << GEN_SHIFT
+    ///                 | (h.slot + 1) << INDEX_SHIFT | TAG
     ///     h.innermost = cur; cur.recv_buf = buf + 16; cur.bound = 0
     ///     cur.recv_type = the tag's type (results); resumer = h.parent
     ///     h.parent = 0; h.handlers = 0; store.current_stack = resumer
@@ -678,8 +707,16 @@ impl<'a, 'm> Translator<'a, 'm> {
         let hi = self
             .b
             .ins()
-            .ishl_imm_s(generation, i64::from(weft_environ::contref::INDEX_BITS));
-        let k = self.b.ins().bor(hi, lo);
+            .ishl_imm_s(generation, i64::from(weft_environ::contref::GEN_SHIFT));
+        let field = self
+            .b
+            .ins()
+            .ishl_imm_s(lo, i64::from(weft_environ::contref::INDEX_SHIFT));
+        let field = self
+            .b
+            .ins()
+            .bor_imm_s(field, weft_environ::contref::TAG as i64);
+        let k = self.b.ins().bor(hi, field);
         let koff = ((1 + payload.len()) as u32 * VAL_RAW_SIZE) as i32;
         self.b.ins().store(f, k, rbuf, koff);
         let resumer = self.b.ins().load(PTR, f, h, stack_record::PARENT as i32);

@@ -451,7 +451,47 @@ fn park(store: &mut StoreOpaque, e: crate::Error) {
     store.pending = Some(Pending::Error(e));
 }
 
-unsafe extern "C" fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64 {
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    // CAUTION: hand-written assembly, as `weft_gc_alloc_shim`: entered by
+    // a `call` from generated code with the C convention and arguments in
+    // rdi, rsi, rdx, it adds the caller's pc (rcx), sp after the return
+    // (r8) and fp (r9) and tail-jumps to the Rust implementation, whose
+    // `ret` goes straight back to wasm.
+    ".pushsection .text.weft_cont_new_shim,\"ax\",@progbits",
+    ".p2align 4",
+    ".globl weft_cont_new_shim",
+    ".hidden weft_cont_new_shim",
+    ".type weft_cont_new_shim,@function",
+    "weft_cont_new_shim:",
+    ".cfi_startproc",
+    "mov rcx, qword ptr [rsp]",
+    "lea r8, [rsp + 8]",
+    "mov r9, rbp",
+    "jmp {cont_new_impl}",
+    ".cfi_endproc",
+    ".size weft_cont_new_shim, .-weft_cont_new_shim",
+    ".popsection",
+    cont_new_impl = sym cont_new_impl,
+);
+
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" {
+    /// The `ContNew` builtin as generated code calls it (see the shim).
+    #[link_name = "weft_cont_new_shim"]
+    fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64;
+}
+
+/// Called only through `weft_cont_new_shim`, with the calling wasm
+/// frame's pc, sp and fp: a safepoint, where a collection may run.
+unsafe extern "C" fn cont_new_impl(
+    vmctx: *mut u8,
+    funcref: usize,
+    ty: u32,
+    pc: usize,
+    sp: usize,
+    fp: usize,
+) -> u64 {
     // SAFETY: called by generated code with its own vmctx.
     let (store, inst) = unsafe { parts(vmctx) };
     // SAFETY: the instance is alive.
@@ -471,6 +511,14 @@ unsafe extern "C" fn cont_new(vmctx: *mut u8, funcref: usize, ty: u32) -> u64 {
         .inner
         .trampoline(id)
         .expect("every function type of a module has an array trampoline");
+    if pool_or_return!(store).wants_collection() {
+        // Many continuations since the last collection: reclaim the
+        // abandoned ones first (programs that allocate no GC objects
+        // collect only here).
+        // SAFETY: (pc, sp, fp) is the live calling frame, whose references
+        // are in stack-map slots around this call.
+        unsafe { super::gc::roots::collect(store, super::stack::Start::Call { pc, fp, sp }, &[]) };
+    }
     let pool = pool_or_return!(store);
     // SAFETY: `funcref` is null or a live funcref of this store of type
     // `func_ty` (validation), whose trampoline is `tramp`.

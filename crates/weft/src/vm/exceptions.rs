@@ -495,7 +495,9 @@ pub(crate) fn tag_layout(store: &mut StoreOpaque, identity: u32) -> (usize, RefS
         index: identity,
     });
     let is_exn = |t: &crate::ValType| matches!(t, crate::ValType::Ref(r) if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn));
-    let is_obj = |t: &crate::ValType| matches!(t, crate::ValType::Ref(r) if !matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) && super::gc::roots::is_managed_heap(&r.heap));
+    // Objects and continuation references (the collector reads both; a
+    // continuation in a payload stays alive with the exception).
+    let is_obj = |t: &crate::ValType| matches!(t, crate::ValType::Ref(r) if !matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) && super::gc::roots::is_traced_heap(&r.heap));
     let pick = |f: &dyn Fn(&crate::ValType) -> bool| -> Vec<u32> {
         ty.params()
             .iter()

@@ -411,6 +411,9 @@ impl StoreOpaque {
                 Val::AnyRef((raw != 0).then(|| crate::AnyRef::root(self, raw)))
             }
             ValType::Ref(r) if r.heap.is_cont() => {
+                // The embedder holds it now: a root until it is consumed
+                // or unrooted (`ContRef::unroot`).
+                self.pin_continuation(bits as u64);
                 Val::ContRef(crate::ContRef::from_raw(self.id, bits as u64))
             }
             ValType::Ref(r) if matches!(r.heap, crate::HeapType::Exn | crate::HeapType::NoExn) => {
@@ -585,6 +588,16 @@ impl StoreOpaque {
     }
 
     /// Payload length and `exnref` slots of the tag with identity `identity`.
+    /// Keeps the continuation `raw` names alive while the embedder holds
+    /// a reference to it (see `ContPool::pin`).
+    pub(crate) fn pin_continuation(&mut self, raw: u64) {
+        if raw != 0
+            && let Some(pool) = self.continuations.as_deref()
+        {
+            pool.pin(raw);
+        }
+    }
+
     pub(crate) fn tag_layout(&mut self, identity: u32) -> (usize, super::gc::heap::RefSlots) {
         super::exceptions::tag_layout(self, identity)
     }

@@ -56,16 +56,30 @@
 //!
 //! ## References
 //!
-//! A `contref` is one 64-bit word: the slot index plus one in the low 24
-//! bits and the slot's generation (low 40 bits) above. The generation
-//! counts every consumption of a continuation living in the slot (resume,
-//! bind, switch) and every reuse of the slot, so a reference that was
-//! already used no longer matches: one-shot checks cost one compare. The
+//! A `contref` is one 64-bit word: the tag `010` in the low three bits,
+//! the slot index plus one in the next 24 and the slot's generation (low
+//! 37 bits) above (`weft_environ::contref`). The generation counts every
+//! consumption of a continuation living in the slot (resume, bind,
+//! switch) and every reuse of the slot, so a reference that was already
+//! used no longer matches: one-shot checks cost one compare. The
 //! generations live in the pool, not in the slot, so they survive the
 //! slot's pages being returned to the kernel. See docs/RATIONALE.md.
+//!
+//! ## Reclamation
+//!
+//! A continuation nobody can resume any more is garbage: the managed
+//! heap's collector (`super::gc::roots`) marks the continuations reachable
+//! from its roots (the tag tells a `contref` from an object in any slot),
+//! and [`ContPool::gc_sweep`] retires the rest, so their stacks go back
+//! to the pool and old references to them are stale. `cont.new` makes a
+//! collection due when the live continuations doubled since the last one
+//! ([`ContPool::wants_collection`]).
 
+mod reclaim;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
+
+pub(crate) use reclaim::ContTrace;
 
 use super::stack::VMStackRecord;
 use super::vmcontext::{VMFuncRef, VMStoreContext, ValRaw};
@@ -73,7 +87,7 @@ use std::cell::Cell;
 use weft_environ::{Trap, resume_table, stack_record};
 use weft_fiber::{SlotPool, SlotPoolConfig};
 
-use weft_environ::contref::{GEN_MASK, INDEX_BITS, INDEX_MASK};
+use weft_environ::contref::{GEN_MASK, GEN_SHIFT, INDEX_MASK, INDEX_SHIFT, TAG, TAG_MASK};
 
 /// Bytes reserved at the top of each slot for its [`VMContRecord`].
 const HEADER_SIZE: usize = 256;
@@ -119,6 +133,9 @@ pub(crate) struct VMContRecord {
     args: *mut ValRaw,
     array_trampoline: usize,
     pool: *mut ContPool,
+    /// The reference the embedder holds to this continuation, if any
+    /// (it is a root while it is not stale; see [`ContPool::pin`]).
+    host_pin: Cell<u64>,
 }
 
 /// One entry of the store's continuation table (`weft_environ::cont_entry`).
@@ -145,7 +162,27 @@ pub(crate) struct ContPool {
     /// One past the highest slot index ever handed out (the collector
     /// scans the table up to here).
     high: u32,
+    /// Continuations reclaimed by collections (statistics).
+    collected: u64,
+    /// `cont.new` asks for a collection once this many are live.
+    threshold: usize,
+    /// Most continuations alive at once.
+    max: usize,
+    /// Collect at every `cont.new` (`WEFT_GC_STRESS_CONTINUATIONS=1`, a
+    /// debugging aid for the reclamation).
+    stress: bool,
 }
+
+/// Whether `WEFT_GC_STRESS_CONTINUATIONS` asks for a collection at every
+/// `cont.new` (read once per process).
+fn stress_collections() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("WEFT_GC_STRESS_CONTINUATIONS").is_some_and(|v| v != "0"))
+}
+
+/// The least collection threshold of continuations (see
+/// [`ContPool::wants_collection`]).
+pub(crate) const MIN_CONT_THRESHOLD: usize = 1024;
 
 /// Sizes of continuation stacks (from `Config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +200,7 @@ impl ContPool {
         config: ContStackConfig,
         store_ctx: *const VMStoreContext,
     ) -> crate::Result<ContPool> {
-        let max_slots = config.max_live.min(INDEX_MASK as usize - 1);
+        let max_slots = config.max_live.min(weft_environ::contref::ENTRIES - 2);
         let slots = SlotPool::new(SlotPoolConfig {
             slot_size: config.stack_size,
             red_zone: config.red_zone,
@@ -176,7 +213,7 @@ impl ContPool {
         // them, so generated code needs no bounds check; entry 0 (null)
         // has a generation no reference carries. Untouched pages cost
         // nothing (256 MiB of address space).
-        let entries = (INDEX_MASK + 1) as usize;
+        let entries = weft_environ::contref::ENTRIES;
         let table = weft_sys::Mmap::accessible(entries * size_of::<ContEntry>())?;
         // SAFETY: entry 0 of the fresh, zeroed, writable mapping.
         unsafe {
@@ -194,50 +231,53 @@ impl ContPool {
             store_ctx,
             created: 0,
             high: 0,
+            collected: 0,
+            threshold: MIN_CONT_THRESHOLD,
+            max: max_slots,
+            stress: stress_collections(),
         })
+    }
+
+    /// Whether the next `cont.new` should collect first: the live
+    /// continuations doubled since the last collection (at least
+    /// [`MIN_CONT_THRESHOLD`]), or the pool is full.
+    pub(crate) fn wants_collection(&self) -> bool {
+        let live = self.live();
+        self.stress || live >= self.threshold || live >= self.max
+    }
+
+    /// Continuations reclaimed by collections so far.
+    pub(crate) fn collected(&self) -> u64 {
+        self.collected
+    }
+
+    /// Keeps the continuation `contref` names alive for the embedder
+    /// until it is consumed (its reference goes stale) or [`Self::unpin`]
+    /// is called. Null and stale references are ignored.
+    pub(crate) fn pin(&self, contref: u64) {
+        if let Ok(c) = self.decode(contref) {
+            // SAFETY: a live record (decode).
+            unsafe { (*c).host_pin.set(contref) };
+        }
+    }
+
+    /// Undoes [`Self::pin`] (nothing happens for a reference that is not
+    /// pinned or is stale). Returns whether it was pinned.
+    pub(crate) fn unpin(&self, contref: u64) -> bool {
+        if let Ok(c) = self.decode(contref) {
+            // SAFETY: a live record (decode).
+            let c = unsafe { &*c };
+            if c.host_pin.get() == contref {
+                c.host_pin.set(0);
+                return true;
+            }
+        }
+        false
     }
 
     /// Continuations alive now (their stacks are out of the pool).
     pub(crate) fn live(&self) -> usize {
         self.slots.live()
-    }
-
-    /// The collector's view of every live continuation except those in
-    /// `running` (the records on the running chain): `record` is called
-    /// with each one's stack record (for its spill slot and frames),
-    /// `slot` with every bound value slot holding a managed reference
-    /// (`is_ref(recv_type, results?)` tells which values of the type's
-    /// parameters or results are) and the slot of a pending
-    /// `resume_throw` exception.
-    pub(crate) fn gc_scan(
-        &self,
-        running: &[*const VMStackRecord],
-        is_ref: &dyn Fn(u32, bool) -> Vec<bool>,
-        record: &mut dyn FnMut(&VMStackRecord),
-        slot: &mut dyn FnMut(*mut u64),
-    ) {
-        for index in 0..self.high {
-            let header = self.entry(index).header.get();
-            if header.is_null() {
-                continue;
-            }
-            // SAFETY: a non-null header in the table is a live record.
-            let c = unsafe { &*header };
-            let bound = c.bound.get() as usize;
-            if bound > 0 {
-                let refs = is_ref(c.recv_type.get(), c.recv_results.get() != 0);
-                for i in (0..bound).filter(|i| refs.get(*i).copied().unwrap_or(false)) {
-                    // SAFETY: the receive buffer holds `bound` values.
-                    slot(unsafe { c.recv_buf.get().add(i) }.cast::<u64>());
-                }
-            }
-            if c.pending_exn.get() != 0 {
-                slot(c.pending_exn.as_ptr().cast::<u64>());
-            }
-            if !running.contains(&(header as *const VMStackRecord)) {
-                record(&c.stack);
-            }
-        }
     }
 
     /// Continuations created so far.
@@ -256,7 +296,7 @@ impl ContPool {
 
     fn encode(&self, index: u32) -> u64 {
         let generation = self.entry(index).generation.get() & GEN_MASK;
-        (generation << INDEX_BITS) | (u64::from(index) + 1)
+        (generation << GEN_SHIFT) | ((u64::from(index) + 1) << INDEX_SHIFT) | TAG
     }
 
     /// The record `contref` names, if it is not stale. Null is `Err(Null)`.
@@ -264,9 +304,12 @@ impl ContPool {
         if contref == 0 {
             return Err(Trap::NullContinuation);
         }
-        let index = (contref & INDEX_MASK) - 1;
-        let e = self.entry(index as u32);
-        if e.generation.get() & GEN_MASK != contref >> INDEX_BITS || e.header.get().is_null() {
+        let field = (contref & INDEX_MASK) >> INDEX_SHIFT;
+        if contref & TAG_MASK != TAG || field == 0 {
+            return Err(Trap::ContinuationConsumed);
+        }
+        let e = self.entry((field - 1) as u32);
+        if e.generation.get() & GEN_MASK != contref >> GEN_SHIFT || e.header.get().is_null() {
             return Err(Trap::ContinuationConsumed);
         }
         Ok(e.header.get())
@@ -352,6 +395,7 @@ impl ContPool {
                 args: args as *mut ValRaw,
                 array_trampoline,
                 pool,
+                host_pin: Cell::new(0),
             });
         }
         Ok(self.encode(index))
@@ -399,7 +443,8 @@ impl ContPool {
 }
 
 // Dropping the pool (with its store) unmaps every stack: suspended
-// continuations nobody resumed die with the store. Their stacks hold only
+// continuations nobody resumed and no collection reclaimed (see
+// `reclaim`) die with the store. Their stacks hold only
 // wasm frames, so there is nothing to drop on them.
 
 /// Copies `n` values.
@@ -811,6 +856,52 @@ pub(crate) unsafe fn run_off_continuation(
     Ok(true)
 }
 
+/// Runs `f` on the root of the running chain (below the frame it waits
+/// in, as [`run_off_continuation`] does) when the running stack is a
+/// continuation, leaving the running record as it is: for runtime work
+/// that needs more stack than the red zone has and walks the running
+/// chain itself (a collection). Returns `false` without calling `f` when
+/// the running stack is not a continuation or the root has less than its
+/// host reserve left (the caller then runs `f` where it is).
+///
+/// # Safety
+/// As for [`run_off_continuation`].
+pub(crate) unsafe fn on_root_stack(ctx: &VMStoreContext, f: &mut dyn FnMut()) -> bool {
+    let cur = ctx.current_stack.get();
+    // SAFETY: the running record and its parents are live.
+    let is_cont =
+        |r: *mut VMStackRecord| unsafe { (*r).kind.get() == stack_record::KIND_CONTINUATION };
+    if cur.is_null() || !is_cont(cur) {
+        return false;
+    }
+    let mut root = cur;
+    while is_cont(root) {
+        // SAFETY: as above; a running continuation always has a parent.
+        root = unsafe { (*root).parent.get() };
+    }
+    // SAFETY: live record (see above).
+    let r = unsafe { &*root };
+    let sp = (r.ctx_sp.get() - HOST_GAP) & !15;
+    if sp < r.host_limit.get() {
+        return false;
+    }
+    unsafe extern "C" fn run(data: *mut u8) {
+        // SAFETY: `data` is the `&mut dyn FnMut()` below, alive for the call.
+        let f = unsafe { &mut *data.cast::<&mut dyn FnMut()>() };
+        f();
+    }
+    let mut f = f;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `sp` is below everything live on the root stack (its wasm
+    // waits at ctx_sp) and above its host limit; `f` does not unwind.
+    unsafe {
+        x86_64::call_on_stack(sp, run, (&mut f as *mut &mut dyn FnMut()).cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    f();
+    true
+}
+
 /// An exception `exn` (raw `exnref`) left the running continuation
 /// `record` uncaught: retires it and continues its resumer after its
 /// `resume` with the effect `EFFECT_THROW` (and `exn` in `buf[1]`), where
@@ -1007,10 +1098,18 @@ pub(crate) fn api_new(store: &mut super::store::StoreOpaque, f: crate::Func) -> 
     let (np, nr) = (ty.params().len() as u32, ty.results().len() as u32);
     // SAFETY: the funcref of a live wasm function of this store.
     let vmctx = unsafe { (*funcref).vmctx };
+    if pool_of(store)?.wants_collection() {
+        // SAFETY: called by the embedder: no wasm runs, or a host function
+        // called from wasm does (its caller's exit is recorded).
+        unsafe { super::gc::roots::collect(store, super::stack::Start::LastExit, &[]) };
+    }
     let pool = pool_of(store)?;
     // SAFETY: a live wasm funcref of this store, its instance's vmctx and
     // the trampoline of its type.
-    unsafe { host_cont_new(pool, funcref, vmctx, tramp, type_id, np, nr) }
+    let raw = unsafe { host_cont_new(pool, funcref, vmctx, tramp, type_id, np, nr) }?;
+    // The embedder holds it (see `crate::ContRef`).
+    pool.pin(raw);
+    Ok(raw)
 }
 
 /// What `ContRef::resume` got back.
@@ -1108,6 +1207,9 @@ pub(crate) fn api_resume(
     }
     let handler = effect - 1;
     let params = tag_types[handler].params();
+    let continuation = buf[1 + params.len()].bits as u64;
+    // The embedder holds it (see `crate::ContRef`).
+    store.pin_continuation(continuation);
     let payload = params
         .iter()
         .enumerate()
@@ -1116,7 +1218,7 @@ pub(crate) fn api_resume(
     Ok(ApiResumed::Suspended {
         handler,
         payload,
-        continuation: buf[1 + params.len()].bits as u64,
+        continuation,
     })
 }
 
@@ -1158,11 +1260,16 @@ mod tests {
             max_live: 16,
         };
         let pool = ContPool::new(config, &ctx).unwrap();
-        assert_eq!(ctx.cont_table_len.get(), 1 << INDEX_BITS);
+        assert_eq!(ctx.cont_table_len.get(), weft_environ::contref::ENTRIES);
         assert_eq!(pool.decode(0).unwrap_err(), Trap::NullContinuation);
         // Slot 3, generation 5: stale until the entry says 5 and has a
         // header.
-        let r = (5 << INDEX_BITS) | 4;
+        let r = (5 << GEN_SHIFT) | (4 << INDEX_SHIFT) | TAG;
+        // Untagged words are never references.
+        assert_eq!(
+            pool.decode(r & !TAG_MASK).unwrap_err(),
+            Trap::ContinuationConsumed
+        );
         assert_eq!(pool.decode(r).unwrap_err(), Trap::ContinuationConsumed);
         for _ in 0..5 {
             pool.consume(3);
@@ -1175,7 +1282,8 @@ mod tests {
         assert_eq!(pool.decode(r).unwrap_err(), Trap::ContinuationConsumed);
         // An index past the live slots is stale, not a crash.
         assert_eq!(
-            pool.decode((1 << INDEX_BITS) | 1000).unwrap_err(),
+            pool.decode((1 << GEN_SHIFT) | (1000 << INDEX_SHIFT) | TAG)
+                .unwrap_err(),
             Trap::ContinuationConsumed
         );
         // Entry 0 (what a null reference indexes) never matches.

@@ -16,10 +16,18 @@
 //!   Any walk can call it per frame (a GC, and later a continuation root
 //!   scan: suspended continuations whose refs were spilled around the
 //!   switch).
-//! * **Store data.** `exnref` globals and table elements, and handles the
-//!   embedder holds (`GcHeap::host_roots`, one entry per `ExnRef`).
+//! * **Store data.** Globals and table elements of managed and
+//!   continuation types, and handles the embedder holds
+//!   (`GcHeap::host_roots`, one entry per `ExnRef`).
+//! * **Continuations.** A slot may hold a `contref` (tag `010`) as well as
+//!   an object: the collector hands those to the pool's [`ContTrace`],
+//!   which keeps what they name and returns the roots of each
+//!   continuation it keeps (spill slot, frames, bound values, pending
+//!   exception), until nothing new is reached; the unreached
+//!   continuations are then retired (see `continuation::reclaim`).
 
 use super::super::code_registry;
+use super::super::continuation::ContTrace;
 use super::super::module::ModuleCode;
 use super::super::stack::{Frame, Start, VMStackRecord, walk, walk_stretch};
 use super::super::store::StoreOpaque;
@@ -55,18 +63,19 @@ pub(crate) unsafe fn frame_roots(pc: usize, fp: usize, mut visit: impl FnMut(*mu
 
 /// The addresses of every slot in the store's data that may hold a
 /// managed reference (an object of the heap: struct, array or
-/// exception): globals, table elements and element segments of such
-/// types, and the embedder's roots (`AnyRef`, `ExnRef`).
+/// exception) or a continuation reference: globals, table elements and
+/// element segments of such types, and the embedder's roots (`AnyRef`,
+/// `ExnRef`).
 pub(crate) fn store_root_slots(store: &mut StoreOpaque, out: &mut Vec<*mut u64>) {
     for g in &mut store.globals {
         if let crate::ValType::Ref(r) = &g.ty.content
-            && is_managed_heap(&r.heap)
+            && is_traced_heap(&r.heap)
         {
             out.push((&mut g.storage.bits as *mut u128).cast::<u64>());
         }
     }
     for t in &mut store.tables {
-        if is_managed_heap(&t.ty.element.heap) {
+        if is_traced_heap(&t.ty.element.heap) {
             out.extend(
                 t.elems_mut()
                     .iter_mut()
@@ -77,14 +86,21 @@ pub(crate) fn store_root_slots(store: &mut StoreOpaque, out: &mut Vec<*mut u64>)
     for (i, inst) in store.instances.iter_mut().enumerate() {
         let info = store.modules[i].info();
         for (seg, items) in info.elems.iter().zip(inst.elems.iter_mut()) {
+            let ty = weft_environ::wasmparser::ValType::Ref(seg.ty);
             if let Some(items) = items
-                && info.is_gc_ref(weft_environ::wasmparser::ValType::Ref(seg.ty))
+                && (info.is_gc_ref(ty) || info.is_cont_ref(ty))
             {
                 out.extend(items.iter_mut().map(|e| (e as *mut usize).cast::<u64>()));
             }
         }
     }
     out.extend(store.gc_roots.slots_mut());
+}
+
+/// Whether the collector reads slots of heap type `h`: managed references
+/// and continuation references.
+pub(crate) fn is_traced_heap(h: &crate::HeapType) -> bool {
+    is_managed_heap(h) || h.is_cont()
 }
 
 /// Whether references of heap type `h` are managed (GC objects, host
@@ -157,28 +173,15 @@ unsafe fn spill_slots(r: &VMStackRecord, out: &mut Vec<*mut u64>) {
     }
 }
 
-/// The roots on stacks other than the running one: the spill slots of
-/// the resumers waiting on the running chain, and for every other live
-/// continuation its spill slot, the stack-map slots of its frames, its
-/// bound `cont.bind` arguments and a pending `resume_throw` exception.
-///
-/// ```text
-///   suspended continuation stack
-///     ctx {sp, fp, pc}  -> frame that ran `suspend`/`switch`/`resume`
-///                          (its references: the record's spill slot)
-///     [fp] -> caller    -> frames suspended in calls: stack maps
-///     ...               -> trampoline, weft_cont_start: the walk stops
-/// ```
+/// The records of the chain from the store's current record, outwards;
+/// `out` receives the spill slots of the resumers waiting on it (a
+/// continuation's parent waits in a switch made by generated code, or
+/// with a zero count in Rust).
 ///
 /// # Safety
 ///
-/// The store's current record, its parents and every live continuation
-/// record are live; suspended records' control contexts and spill slots
-/// describe their stacks.
-unsafe fn continuation_root_slots(store: &StoreOpaque, out: &mut Vec<*mut u64>) {
-    let Some(pool) = store.continuations.as_ref() else {
-        return;
-    };
+/// The store's current record and its parents are live.
+unsafe fn running_chain(store: &StoreOpaque, out: &mut Vec<*mut u64>) -> Vec<*const VMStackRecord> {
     let mut running: Vec<*const VMStackRecord> = Vec::new();
     let mut r = store.vm_store_ctx.current_stack.get() as *const VMStackRecord;
     while !r.is_null() {
@@ -192,83 +195,182 @@ unsafe fn continuation_root_slots(store: &StoreOpaque, out: &mut Vec<*mut u64>) 
         }
         r = p;
     }
-    let types = &store.engine.inner.types;
-    // One registry lookup per continuation with bound values.
-    let is_ref = |ty: u32, results: bool| -> Vec<bool> {
-        types.func_type(ty).map_or_else(Vec::new, |f| {
-            let vals = if results { f.results() } else { f.params() };
-            vals.iter()
-                .map(|v| matches!(v, crate::ValType::Ref(r) if is_managed_heap(&r.heap)))
-                .collect()
-        })
-    };
-    let mut frames: Vec<(usize, usize, usize, *const VMStackRecord)> = Vec::new();
-    let mut bound: Vec<*mut u64> = Vec::new();
-    pool.gc_scan(
-        &running,
-        &is_ref,
-        &mut |rec| {
-            // SAFETY: a suspended (or fresh, count 0) record.
-            unsafe { spill_slots(rec, out) };
-            frames.push((rec.ctx_pc.get(), rec.ctx_fp.get(), rec.ctx_sp.get(), rec));
-        },
-        &mut |slot| bound.push(slot),
-    );
-    out.extend(bound);
-    for (pc, fp, sp, record) in frames {
-        let top = Frame {
-            pc,
-            is_return_address: true,
-            fp,
-            sp,
-            host_entries: 0,
-            record,
-        };
-        // SAFETY: a suspended stack's frames are live and linked by frame
-        // pointers down from its control context; a fresh stack's
-        // context is not generated code, so the walk stops at once.
-        let _ = unsafe {
-            walk_stretch(
-                top,
-                &mut |pc| code_registry::lookup(pc),
-                &mut |frame: &Frame, _| {
-                    // SAFETY: a live frame found by the walk.
-                    frame_roots(frame.pc, frame.fp, |slot| out.push(slot.cast::<u64>()));
-                    std::ops::ControlFlow::Continue(())
-                },
-            )
-        };
+    running
+}
+
+/// What a collection knows about the code at one lookup pc (see
+/// [`Frame::lookup_pc`]): `None` when it is not generated code (a walk
+/// stops there), else the frame size and slots of the stack map at that
+/// call (none: no references live across it).
+type CodeAt = Option<Option<(u32, std::rc::Rc<[u32]>)>>;
+
+/// Per collection: [`CodeAt`] by lookup pc. Suspended continuations of one
+/// program wait at a few places, so this saves most code-registry
+/// lookups (a lock and a tree search each).
+#[derive(Default)]
+struct FrameCache(std::collections::HashMap<usize, CodeAt>);
+
+impl FrameCache {
+    fn at(&mut self, lookup_pc: usize) -> CodeAt {
+        self.0
+            .entry(lookup_pc)
+            .or_insert_with(|| {
+                let code = code_registry::lookup(lookup_pc)?;
+                let map = code
+                    .as_any()
+                    .downcast_ref::<ModuleCode>()
+                    .and_then(|m| m.func_at(lookup_pc))
+                    .and_then(|(loc, off)| {
+                        let i = loc
+                            .stack_maps
+                            .binary_search_by_key(&(off + 1), |m| m.ret)
+                            .ok()?;
+                        let m = &loc.stack_maps[i];
+                        Some((m.frame_size, m.slots.as_slice().into()))
+                    });
+                Some(map)
+            })
+            .clone()
     }
 }
 
+/// The roots on the stack of a record that waits in a switch (a
+/// suspended continuation's, or a fresh one's): its spill slot and the
+/// stack-map slots of its frames.
+///
+/// ```text
+///   suspended continuation stack
+///     ctx {sp, fp, pc}  -> frame that ran `suspend`/`switch`/`resume`
+///                          (its references: the record's spill slot)
+///     [fp] -> caller    -> frames suspended in calls: stack maps
+///     ...               -> trampoline, weft_cont_start: the walk stops
+/// ```
+///
+/// # Safety
+///
+/// `rec` is suspended (or fresh): its control context and spill slot
+/// describe its stack.
+unsafe fn waiting_stack_roots(
+    rec: &VMStackRecord,
+    cache: &mut FrameCache,
+    out: &mut Vec<*mut u64>,
+) {
+    // SAFETY: a suspended (or fresh, count 0) record.
+    unsafe { spill_slots(rec, out) };
+    let top = Frame {
+        pc: rec.ctx_pc.get(),
+        is_return_address: true,
+        fp: rec.ctx_fp.get(),
+        sp: rec.ctx_sp.get(),
+        host_entries: 0,
+        record: rec,
+    };
+    // SAFETY: a suspended stack's frames are live and linked by frame
+    // pointers down from its control context; a fresh stack's context is
+    // not generated code, so the walk stops at once.
+    let _ = unsafe {
+        walk_stretch(top, &mut |pc| cache.at(pc), &mut |frame: &Frame, map| {
+            // As `frame_roots`: the slots are offsets from the stack
+            // pointer at the call, `fp - frame_size`.
+            if let Some((frame_size, slots)) = map {
+                let sp = frame.fp - frame_size as usize;
+                out.extend(slots.iter().map(|s| (sp + *s as usize) as *mut u64));
+            }
+            std::ops::ControlFlow::Continue(())
+        })
+    };
+}
+
 /// Collects the heap with every root: store data, host handles, the wasm
-/// frames from `start`, every continuation, and `extra_slots` (slots of
-/// the caller holding references in flight, such as a payload being
-/// copied into a new exception; they are updated).
+/// frames from `start`, the continuations reachable from them, and
+/// `extra_slots` (slots of the caller holding references in flight, such
+/// as a payload being copied into a new exception; they are updated).
+/// Continuations nothing reaches are retired. On a continuation stack the
+/// work runs on the root of the running chain (the red zone is for
+/// bounded code only).
 ///
 /// # Safety
 ///
 /// As for [`stack_root_slots`] (`start` is ignored when no wasm is
 /// active); `extra_slots` are valid and writable.
 pub(crate) unsafe fn collect(store: &mut StoreOpaque, start: Start, extra_slots: &[*mut u64]) {
+    let ctx: *const super::super::vmcontext::VMStoreContext = &*store.vm_store_ctx;
+    let store_ptr: *mut StoreOpaque = store;
+    // SAFETY: forwarded; the closure is the only user of the store while
+    // it runs.
+    let mut run = || unsafe { collect_here(&mut *store_ptr, start, extra_slots) };
+    // SAFETY: the store context outlives the call; `run` does not unwind
+    // (a panic in it aborts at the `extern "C"` boundary).
+    if !unsafe { super::super::continuation::on_root_stack(&*ctx, &mut run) } {
+        run();
+    }
+}
+
+/// [`collect`], on the stack it is called on.
+///
+/// # Safety
+///
+/// As for [`collect`].
+unsafe fn collect_here(store: &mut StoreOpaque, start: Start, extra_slots: &[*mut u64]) {
     // One buffer for the root slots, kept by the store between
-    // collections: a collection allocates nothing once it has grown.
+    // collections: a collection allocates little once it has grown.
     let mut slots = std::mem::take(&mut store.gc_scratch);
     slots.clear();
     slots.extend_from_slice(extra_slots);
     store_root_slots(store, &mut slots);
     // SAFETY: forwarded.
     unsafe { stack_root_slots(store, start, &mut slots) };
-    // SAFETY: the store's records and continuations are live.
-    unsafe { continuation_root_slots(store, &mut slots) };
+    // SAFETY: the store's records are live.
+    let running = unsafe { running_chain(store, &mut slots) };
+    let types = &store.engine.inner.types;
+    // Which values of a function type's parameters or results the
+    // collector reads (bound `cont.bind` values).
+    let mut traced = |ty: u32, results: bool| -> Vec<bool> {
+        types.func_type(ty).map_or_else(Vec::new, |f| {
+            let vals = if results { f.results() } else { f.params() };
+            vals.iter()
+                .map(|v| matches!(v, crate::ValType::Ref(r) if is_traced_heap(&r.heap)))
+                .collect()
+        })
+    };
+    let mut trace: Option<ContTrace<'_>> =
+        store.continuations.as_deref().map(|p| p.trace(&running));
+    if let Some(t) = &trace {
+        t.running_slots(&mut traced, &mut slots);
+    }
+    let mut cache = FrameCache::default();
+    let mut more = |found: &[u64], out: &mut Vec<*mut u64>| {
+        if let Some(t) = trace.as_mut() {
+            for c in found {
+                t.found(*c);
+            }
+            if t.has_work() {
+                t.drain(
+                    &mut traced,
+                    // SAFETY: the trace hands over suspended or fresh
+                    // records only (or, keeping everything, records that
+                    // do not run on the current chain).
+                    &mut |rec, out| unsafe { waiting_stack_roots(rec, &mut cache, out) },
+                    out,
+                );
+            }
+        }
+    };
     let mut marks = Vec::new();
-    // SAFETY: every slot gathered above is live and writable, and holds a
-    // null, tagged or object reference (the collector is precise).
+    // SAFETY: every slot gathered above (and by `more`) is live and
+    // writable, and holds a null, tagged or object reference (the
+    // collector is precise).
     let exceptions = unsafe {
         store
             .objects
-            .collect(&store.vm_store_ctx, &slots, &mut marks)
+            .collect(&store.vm_store_ctx, &slots, &mut marks, &mut more)
     };
+    let dead = trace.map(ContTrace::finish);
+    if let (Some(dead), Some(pool)) = (dead, store.continuations.as_deref_mut()) {
+        // SAFETY: the unmarked records of a complete trace: nothing runs
+        // on them and no root can resume them.
+        unsafe { pool.gc_sweep(&dead) };
+    }
     store.gc_heap.collected(exceptions);
     if !store.extern_refs.is_empty() {
         store.extern_refs.sweep(&marks);

@@ -38,7 +38,7 @@
 
 use super::super::vmcontext::VMStoreContext;
 use weft_environ::gc::{FieldKind, StructLayout};
-use weft_environ::gc_object;
+use weft_environ::{contref, gc_object};
 use weft_sys::mmap::Mmap;
 
 /// A header value no live object has: marks a copied object in the
@@ -70,13 +70,15 @@ impl ObjLayout {
     pub(crate) fn of_struct(l: &StructLayout) -> ObjLayout {
         // The hidden descriptor reference (custom descriptors) is traced
         // like a field; `fields` lists the declared fields only.
+        // Continuation fields are traced too (the tag tells them apart):
+        // they keep their continuations alive.
         let refs: Vec<u32> = l
             .descriptor
             .into_iter()
             .chain(
                 l.fields
                     .iter()
-                    .filter(|(_, k)| *k == FieldKind::GcRef)
+                    .filter(|(_, k)| matches!(k, FieldKind::GcRef | FieldKind::ContRef))
                     .map(|(off, _)| *off),
             )
             .collect();
@@ -261,28 +263,50 @@ impl Semispace {
     /// survived; `host_marks` receives the index of every host reference
     /// found in a root or a live object.
     ///
+    /// Continuation references (`contref`s, told apart by their tag) found
+    /// in roots and objects are handed to `more`, which returns further
+    /// root slots (what the continuations it keeps hold); it is called
+    /// whenever the objects reachable so far are all copied, until it
+    /// returns none.
+    ///
     /// # Safety
     ///
-    /// Every root is a valid, writable slot; every reference value in the
-    /// heap's objects and roots is null, tagged or a live object
-    /// of the active space. Nothing may use a from-space address after.
+    /// Every root, and every slot `more` returns, is a valid, writable
+    /// slot; every reference value in the heap's objects and roots is
+    /// null, tagged or a live object of the active space. Nothing may use
+    /// a from-space address after.
     pub(crate) unsafe fn collect(
         &mut self,
         ctx: &VMStoreContext,
         roots: &[*mut u64],
         host_marks: &mut Vec<u32>,
+        more: &mut dyn FnMut(&[u64], &mut Vec<*mut u64>),
     ) -> usize {
-        let host = |v: usize, marks: &mut Vec<u32>| {
-            if v as u64 & gc_object::TAG_MASK == gc_object::HOST_TAG {
+        let mut conts: Vec<u64> = Vec::new();
+        let mut extra: Vec<*mut u64> = Vec::new();
+        // Host and continuation references (left alone otherwise).
+        let host = |v: usize, marks: &mut Vec<u32>, conts: &mut Vec<u64>| {
+            let v = v as u64;
+            if v & gc_object::TAG_MASK == gc_object::HOST_TAG {
                 marks.push(((v >> 3) - 1) as u32);
+            } else if v & contref::TAG_MASK == contref::TAG {
+                conts.push(v);
             }
         };
         if self.map.is_none() {
-            for r in roots {
-                // SAFETY: roots are valid slots (contract).
-                host(unsafe { **r } as usize, host_marks);
+            let mut pending: Vec<*mut u64> = roots.to_vec();
+            loop {
+                for r in &pending {
+                    // SAFETY: roots are valid slots (contract).
+                    host(unsafe { **r } as usize, host_marks, &mut conts);
+                }
+                pending.clear();
+                more(&conts, &mut pending);
+                conts.clear();
+                if pending.is_empty() {
+                    return 0;
+                }
             }
-            return 0;
         }
         let mut exceptions = 0;
         let t0 = std::time::Instant::now();
@@ -291,41 +315,58 @@ impl Semispace {
         let to_space = 1 - self.active;
         let to = self.base(to_space);
         let mut to_next = to;
-        let forward =
-            |slot: *mut u64, to_next: &mut usize, this: &Semispace, marks: &mut Vec<u32>| {
-                // SAFETY: slots are valid (contract / fields of copied objects).
-                let v = unsafe { *slot } as usize;
-                if v < from || v >= from_end || v & gc_object::TAG_MASK as usize != 0 {
-                    host(v, marks);
-                    return;
+        let forward = |slot: *mut u64,
+                       to_next: &mut usize,
+                       this: &Semispace,
+                       marks: &mut Vec<u32>,
+                       conts: &mut Vec<u64>| {
+            // SAFETY: slots are valid (contract / fields of copied objects).
+            let v = unsafe { *slot } as usize;
+            if v < from || v >= from_end || v & gc_object::TAG_MASK as usize != 0 {
+                host(v, marks, conts);
+                return;
+            }
+            // SAFETY: `v` is an object (or a forwarded one) of the from-space.
+            let header = unsafe { *(v as *const u32) };
+            let new = if header == FORWARDED {
+                // SAFETY: a forwarded object keeps its copy's offset at +4.
+                to + unsafe { *((v + 4) as *const u32) } as usize
+            } else {
+                // SAFETY: a live object of a registered type.
+                let size = unsafe { this.size_of(v) };
+                // SAFETY: the to-space has room for every live byte (it is as
+                // large as the from-space), and the ranges are disjoint.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(v as *const u8, *to_next as *mut u8, size);
+                    *(v as *mut u32) = FORWARDED;
+                    *((v + 4) as *mut u32) = (*to_next - to) as u32;
                 }
-                // SAFETY: `v` is an object (or a forwarded one) of the from-space.
-                let header = unsafe { *(v as *const u32) };
-                let new = if header == FORWARDED {
-                    // SAFETY: a forwarded object keeps its copy's offset at +4.
-                    to + unsafe { *((v + 4) as *const u32) } as usize
-                } else {
-                    // SAFETY: a live object of a registered type.
-                    let size = unsafe { this.size_of(v) };
-                    // SAFETY: the to-space has room for every live byte (it is as
-                    // large as the from-space), and the ranges are disjoint.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(v as *const u8, *to_next as *mut u8, size);
-                        *(v as *mut u32) = FORWARDED;
-                        *((v + 4) as *mut u32) = (*to_next - to) as u32;
-                    }
-                    let n = *to_next;
-                    *to_next += size;
-                    n
-                };
-                // SAFETY: see above.
-                unsafe { *slot = new as u64 };
+                let n = *to_next;
+                *to_next += size;
+                n
             };
+            // SAFETY: see above.
+            unsafe { *slot = new as u64 };
+        };
         for r in roots {
-            forward(*r, &mut to_next, self, host_marks);
+            forward(*r, &mut to_next, self, host_marks, &mut conts);
         }
         let mut scan = to;
-        while scan < to_next {
+        loop {
+            if scan >= to_next {
+                // Everything reachable so far is copied: the continuations
+                // found may hold more roots.
+                more(&conts, &mut extra);
+                conts.clear();
+                if extra.is_empty() {
+                    break;
+                }
+                for r in &extra {
+                    forward(*r, &mut to_next, self, host_marks, &mut conts);
+                }
+                extra.clear();
+                continue;
+            }
             // SAFETY: `scan` walks the copies, each a complete object.
             let header = unsafe { *(scan as *const u32) };
             if header >> gc_object::KIND_SHIFT == super::heap::KIND_EXN {
@@ -336,7 +377,7 @@ impl Semispace {
                 if let Some(Some(refs)) = self.tag_refs.get(tag) {
                     for i in refs.iter() {
                         let slot = scan + super::heap::PAYLOAD + 16 * *i as usize;
-                        forward(slot as *mut u64, &mut to_next, self, host_marks);
+                        forward(slot as *mut u64, &mut to_next, self, host_marks, &mut conts);
                     }
                 }
                 scan += super::heap::size(n);
@@ -352,6 +393,7 @@ impl Semispace {
                             &mut to_next,
                             self,
                             host_marks,
+                            &mut conts,
                         );
                     }
                     *size as usize
@@ -359,10 +401,10 @@ impl Semispace {
                 ObjLayout::Array { elem, kind } => {
                     // SAFETY: arrays have a length word.
                     let len = unsafe { *((scan + gc_object::ARRAY_LEN as usize) as *const u32) };
-                    if *kind == FieldKind::GcRef {
+                    if matches!(kind, FieldKind::GcRef | FieldKind::ContRef) {
                         for i in 0..len as usize {
                             let slot = scan + gc_object::FIELDS as usize + 8 * i;
-                            forward(slot as *mut u64, &mut to_next, self, host_marks);
+                            forward(slot as *mut u64, &mut to_next, self, host_marks, &mut conts);
                         }
                     }
                     weft_environ::gc::array_size(*elem, len).expect("allocated arrays fit") as usize
