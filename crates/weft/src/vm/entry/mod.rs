@@ -526,10 +526,12 @@ mod tests {
         // SAFETY: `capture_backtrace` expects a pointer to a String.
         let r = unsafe { catch(capture_backtrace, (&raw mut bt).cast()) };
         assert_eq!(r, Ok(()));
+        // Release builds symbolize from line tables only: frames carry
+        // their bare function names, without the module path.
         for frame in [
             "capture_backtrace",
             "weft_enter",
-            "entry::catch_traps",
+            "catch_traps",
             "backtrace_walks_through_the_entry_frame",
         ] {
             assert!(bt.contains(frame), "no {frame} in backtrace:\n{bt}");
