@@ -1489,7 +1489,6 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.env.info.tables[table as usize].ty.table64
     }
 
-    /// Traps with `trap` when a builtin returned 0.
     /// For a bulk operation of `len` bytes (i64) on memory `mem`: the
     /// memory's base and the highest start address the operation may use,
     /// `length - len`; traps with MemoryOutOfBounds when `len` exceeds the

@@ -50,6 +50,13 @@ fn block_on<F: Future>(f: F) -> F::Output {
     run_all(vec![f]).pop().unwrap()
 }
 
+/// Polls `fut` once with a waker nobody watches and asserts that it is
+/// still pending (a call parked in a host future).
+fn assert_pending_after_one_poll<F: Future + ?Sized>(fut: Pin<&mut F>) {
+    let waker = Waker::from(Arc::new(Flag(AtomicBool::new(false))));
+    assert!(fut.poll(&mut Context::from_waker(&waker)).is_pending());
+}
+
 mod common;
 use common::YieldN;
 
@@ -336,12 +343,7 @@ fn dropping_a_suspended_call_runs_no_more_guest_code_and_frees_everything() {
         .count();
     for i in 0..500 {
         let mut fut = Box::pin(run.call_async(&mut store, 5));
-        let waker = Waker::from(Arc::new(Flag(AtomicBool::new(false))));
-        assert!(
-            fut.as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
+        assert_pending_after_one_poll(fut.as_mut());
         drop(fut);
         assert_eq!(drops.load(Ordering::SeqCst), i + 1);
     }
@@ -512,12 +514,7 @@ fn a_store_reuses_its_fiber_across_calls_panics_and_cancellations() {
         drop(boom.call_async(&mut store, 1));
         // Cancelled while its host future is pending.
         let mut fut = Box::pin(wait.call_async(&mut store, 1));
-        let waker = Waker::from(Arc::new(Flag(AtomicBool::new(false))));
-        assert!(
-            fut.as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
+        assert_pending_after_one_poll(fut.as_mut());
         drop(fut);
         assert_eq!(block_on(boom.call_async(&mut store, round)).unwrap(), round);
     }
