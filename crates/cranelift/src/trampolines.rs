@@ -19,8 +19,8 @@
 //!   compare; a continuation's host limit is above every address, so a
 //!   continuation takes the cold branch too, which traps with
 //!   StackOverflow on a native stack and goes to the value array on a
-//!   continuation), records its frame pointer and return address as the
-//!   stack record's `last_exit_fp`/`last_exit_pc`; then, for a host
+//!   continuation), records its caller's frame pointer and stack pointer
+//!   as the stack record's `last_exit_fp`/`last_exit_sp`; then, for a host
 //!   function with a native-ABI entry (numbers only, at most one result:
 //!   `weft_environ::native_host_abi`) called off a continuation, calls
 //!   that entry directly with the arguments in registers (C convention)
@@ -30,6 +30,11 @@
 //!   (host_ctx, caller_vmctx, &values, len) -> ok, traps with HostError when
 //!   ok == 0, then returns values[0..m].
 //! ```
+//!
+//! A direct `call` of an imported host function with a native entry
+//! usually skips this trampoline: the caller does the same checks and
+//! records the same exit inline (`translate.rs`,
+//! `call_import_maybe_native`) and calls the entry itself.
 
 use crate::env::{PTR, clif_type, wasm_signature};
 use cranelift_codegen::ir::{
@@ -39,7 +44,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use weft_environ::wasmparser::FuncType;
-use weft_environ::{Builtin, Trap, VAL_RAW_SIZE, host_ctx, stack_record, store_ctx};
+use weft_environ::{Builtin, Trap, VAL_RAW_SIZE, func_ref, host_ctx, stack_record, store_ctx};
 
 /// Which direction a trampoline goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -195,24 +200,50 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
     b.finalize(isa.frontend_config());
 }
 
-/// Records where wasm left off (this frame, and its return address into
-/// wasm) as the running stack's last exit, for backtraces and root scans
-/// through host frames.
+/// Records where wasm left off as the running stack's last exit, for
+/// backtraces, root scans and throws through host frames: the wasm
+/// caller's frame pointer (saved at this frame's) and its stack pointer
+/// at the call (just above this frame's return address).
+///
+/// ```text
+///   caller sp = fp + 16 -> +----------------------+
+///                          | return address       |  fp + 8
+///                 fp ----> | caller's fp          |
+///                          | trampoline frame ... |
+/// ```
 fn record_exit(b: &mut FunctionBuilder<'_>, record: ir::Value) {
     let fp = b.ins().get_frame_pointer(PTR);
-    let ret = b.ins().load(PTR, MemFlags::trusted(), fp, 8);
+    let caller_fp = b.ins().load(PTR, MemFlags::trusted(), fp, 0);
+    let caller_sp = b.ins().iadd_imm_s(fp, 16);
     b.ins().store(
         MemFlags::trusted(),
-        fp,
+        caller_fp,
         record,
         stack_record::LAST_EXIT_FP as i32,
     );
     b.ins().store(
         MemFlags::trusted(),
-        ret,
+        caller_sp,
         record,
-        stack_record::LAST_EXIT_PC as i32,
+        stack_record::LAST_EXIT_SP as i32,
     );
+}
+
+/// The C-convention signature of a native-ABI host entry for `ty`
+/// (`weft_environ::native_host_abi`):
+/// `(host_ctx, caller_vmctx, params...) -> (result?, ok)`.
+pub(crate) fn native_host_signature(isa: &dyn TargetIsa, ty: &FuncType) -> Signature {
+    let mut sig = Signature::new(isa.default_call_conv());
+    sig.params.push(AbiParam::new(PTR));
+    sig.params.push(AbiParam::new(PTR));
+    for t in ty.params() {
+        sig.params.push(AbiParam::new(clif_type(*t)));
+    }
+    for t in ty.results() {
+        sig.returns.push(AbiParam::new(clif_type(*t)));
+    }
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
 }
 
 /// The direct call of a host function's native-ABI entry
@@ -222,7 +253,7 @@ fn record_exit(b: &mut FunctionBuilder<'_>, record: ir::Value) {
 /// value-array path, `array`, when the function has no such entry.
 ///
 /// ```text
-///   native = hctx.native_call
+///   native = hctx.func_ref.native_call
 ///   if native != 0:
 ///       (result?, ok) = native(hctx, caller_vmctx, params...)   C convention
 ///       trap HostError if ok == 0
@@ -242,7 +273,7 @@ fn native_host_call(
         PTR,
         MemFlags::trusted().with_readonly(),
         hctx,
-        host_ctx::NATIVE_CALL as i32,
+        (host_ctx::FUNC_REF + func_ref::NATIVE_CALL) as i32,
     );
     let direct = b.create_block();
     // A cold hop to the array path, so that the direct call is the
@@ -255,17 +286,7 @@ fn native_host_call(
     b.ins().jump(array, &[]);
     b.switch_to_block(direct);
     b.seal_block(direct);
-    let mut sig = Signature::new(isa.default_call_conv());
-    sig.params.push(AbiParam::new(PTR));
-    sig.params.push(AbiParam::new(PTR));
-    for t in ty.params() {
-        sig.params.push(AbiParam::new(clif_type(*t)));
-    }
-    for t in ty.results() {
-        sig.returns.push(AbiParam::new(clif_type(*t)));
-    }
-    sig.returns.push(AbiParam::new(types::I64));
-    let sig = b.import_signature(sig);
+    let sig = b.import_signature(native_host_signature(isa, ty));
     let mut args = vec![hctx, caller_vmctx];
     args.extend_from_slice(params);
     let call = b.ins().call_indirect(sig, native, &args);

@@ -1611,6 +1611,11 @@ impl<'a, 'm> Translator<'a, 'm> {
             if tail {
                 self.b.ins().return_call_indirect(sig, code, &args);
                 self.set_unreachable();
+            } else if !self.in_handler_scope()
+                && weft_environ::native_host_direct(self.env.info.type_as_func(ty))
+            {
+                let results = self.call_import_maybe_native(ty, fref, sig, code, &args);
+                self.push_call_results(ty, results);
             } else {
                 let results = self.emit_call(exceptions::Callee::Indirect(sig, code), &args);
                 self.push_call_results(ty, results);
@@ -1626,6 +1631,125 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.push_call_results(ty, results);
             }
         }
+    }
+
+    /// A call of an imported function whose type allows a direct native
+    /// host call (`weft_environ::native_host_direct`), outside any handler
+    /// scope. When the import is a host function with a native-ABI entry
+    /// and the running stack has its host reserve left (which also rules
+    /// out continuations: their host limit is above every address), the
+    /// entry is called right here, with no trampoline frame between;
+    /// otherwise the call goes through the funcref's `wasm_call` (a wasm
+    /// function, or the wasm-to-host trampoline, which handles the other
+    /// cases).
+    ///
+    /// ```text
+    ///   native = funcref.native_call
+    ///   if native != 0 && sp >= current_stack.host_limit:
+    ///       current_stack.last_exit_fp = fp          (this frame)
+    ///       current_stack.last_exit_sp = sp          (ret addr at sp - 8)
+    ///       (results, ok) = native(callee_vmctx, vmctx, args)   C convention
+    ///       trap HostError if ok == 0
+    ///   else:
+    ///       results = wasm_call(callee_vmctx, vmctx, args)      tail convention
+    ///
+    ///   before the native call        during it (host code runs)
+    ///   +-------------------+         +-------------------+
+    ///   | this wasm frame   |         | this wasm frame   |
+    ///   |                   | <- sp   |                   | = last_exit_sp
+    ///   +-------------------+         | return address    |
+    ///                                 | native entry ...  |
+    /// ```
+    ///
+    /// The stack pointer read before the call is the one at the call:
+    /// Cranelift reserves outgoing arguments in the prologue, and every
+    /// argument of these types travels in a register.
+    fn call_import_maybe_native(
+        &mut self,
+        ty: u32,
+        fref: Value,
+        sig: ir::SigRef,
+        code: Value,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let wasm_ty = self.env.info.type_as_func(ty).clone();
+        let result_tys: Vec<ir::Type> = wasm_ty.results().iter().map(|t| clif_type(*t)).collect();
+        let native = self.b.ins().load(
+            PTR,
+            MemFlags::trusted().with_readonly(),
+            fref,
+            weft_environ::func_ref::NATIVE_CALL as i32,
+        );
+        let check = self.b.create_block();
+        let direct = self.b.create_block();
+        let through = self.b.create_block();
+        let done = self.b.create_block();
+        for t in &result_tys {
+            self.b.append_block_param(done, *t);
+        }
+        self.b.ins().brif(native, check, &[], through, &[]);
+
+        self.b.switch_to_block(check);
+        self.b.seal_block(check);
+        let store = self.env.vmctx_load(&mut self.b, vmctx::STORE_CTX);
+        let record = self.b.ins().load(
+            PTR,
+            MemFlags::trusted(),
+            store,
+            store_ctx::CURRENT_STACK as i32,
+        );
+        let host_limit = self.b.ins().load(
+            PTR,
+            MemFlags::trusted(),
+            record,
+            stack_record::HOST_LIMIT as i32,
+        );
+        let sp = self.b.ins().get_stack_pointer(PTR);
+        let below = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, host_limit);
+        self.b.ins().brif(below, through, &[], direct, &[]);
+
+        self.b.switch_to_block(direct);
+        self.b.seal_block(direct);
+        let fp = self.b.ins().get_frame_pointer(PTR);
+        self.b.ins().store(
+            MemFlags::trusted(),
+            fp,
+            record,
+            stack_record::LAST_EXIT_FP as i32,
+        );
+        self.b.ins().store(
+            MemFlags::trusted(),
+            sp,
+            record,
+            stack_record::LAST_EXIT_SP as i32,
+        );
+        let native_sig = self
+            .b
+            .import_signature(crate::trampolines::native_host_signature(
+                self.env.isa,
+                &wasm_ty,
+            ));
+        let call = self.b.ins().call_indirect(native_sig, native, args);
+        let rets = self.b.inst_results(call).to_vec();
+        let (ok, results) = rets.split_last().expect("the ok flag");
+        self.env.trapz(&mut self.b, *ok, Trap::HostError);
+        let results: Vec<BlockArg> = results.iter().map(|v| BlockArg::Value(*v)).collect();
+        self.b.ins().jump(done, &results);
+
+        self.b.switch_to_block(through);
+        self.b.seal_block(through);
+        let call = self.b.ins().call_indirect(sig, code, args);
+        let results: Vec<BlockArg> = self
+            .b
+            .inst_results(call)
+            .iter()
+            .map(|v| BlockArg::Value(*v))
+            .collect();
+        self.b.ins().jump(done, &results);
+
+        self.b.switch_to_block(done);
+        self.b.seal_block(done);
+        self.b.block_params(done).to_vec()
     }
 
     fn indirect_call(&mut self, ty: u32, funcref: Value, tail: bool) {

@@ -25,7 +25,7 @@ mod vmoffsets;
 
 pub use limits::{GROW_TRAPPED, ModuleLimits};
 pub use module::*;
-pub use native_abi::native_host_abi;
+pub use native_abi::{native_host_abi, native_host_direct};
 pub use translate::{
     FunctionBodyData, ModuleTranslation, default_features, module_info_of_validated,
     translate_module, translate_module_with_limits,

@@ -33,6 +33,22 @@ pub fn native_host_abi(ty: &FuncType) -> bool {
         && ty.results().iter().all(plain)
 }
 
+/// Whether wasm code may call a host function of type `ty` through its
+/// native-ABI entry directly, with no trampoline between them: the type
+/// has a native-ABI entry ([`native_host_abi`]) and every argument,
+/// including the two context pointers, travels in a register (System V:
+/// six integer and eight vector registers), so the caller's stack pointer
+/// at the call is exactly where the call pushes its return address.
+pub fn native_host_direct(ty: &FuncType) -> bool {
+    let ints = ty
+        .params()
+        .iter()
+        .filter(|t| matches!(t, ValType::I32 | ValType::I64))
+        .count();
+    let floats = ty.params().len() - ints;
+    native_host_abi(ty) && ints + 2 <= 6 && floats <= 8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +66,16 @@ mod tests {
         assert!(!native_host_abi(&ty(&[ValType::FUNCREF], &[])));
         assert!(!native_host_abi(&ty(&[], &[ValType::I32, ValType::I32])));
         assert!(!native_host_abi(&ty(&[], &[ValType::EXTERNREF])));
+    }
+
+    #[test]
+    fn direct_calls_need_every_argument_in_a_register() {
+        let ty = |p: &[ValType]| FuncType::new(p.to_vec(), [ValType::I32]);
+        let yes = cfg!(target_arch = "x86_64");
+        assert_eq!(native_host_direct(&ty(&[ValType::I32; 4])), yes);
+        assert!(!native_host_direct(&ty(&[ValType::I32; 5])));
+        assert_eq!(native_host_direct(&ty(&[ValType::F64; 8])), yes);
+        assert!(!native_host_direct(&ty(&[ValType::F64; 9])));
+        assert!(!native_host_direct(&ty(&[ValType::V128])));
     }
 }

@@ -26,11 +26,14 @@
 //!                   see the same number; exception handlers and
 //!                   continuation handlers compare these
 //!
-//! VMFuncRef (24 bytes; a `funcref` value is a pointer to one of these)
+//! VMFuncRef (32 bytes; a `funcref` value is a pointer to one of these)
 //!   +0   wasm_call: code pointer, `tail` calling convention:
 //!          fn(callee_vmctx, caller_vmctx, params...) -> results
 //!   +8   vmctx: callee's VMContext (or a VMHostFuncContext)
-//!   +16  type_id: u32 canonical type id, 4 bytes padding
+//!   +16  native_call: a host function's native-ABI entry, C convention
+//!          (`native_abi.rs`), or 0 (every wasm function, every host
+//!          function without one); direct calls of imports test it
+//!   +24  type_id: u32 canonical type id, 4 bytes padding
 //!
 //! VMStoreContext (one per store)
 //!   +0   current_stack        -> VMStackRecord of the stack running wasm
@@ -52,9 +55,10 @@
 //!                             (every prologue compares against it)
 //!   +8   host_limit           lowest stack pointer at which the
 //!                             wasm->host trampoline still calls the host
-//!   +16  last_exit_fp         frame pointer of the last wasm->host
-//!                             trampoline frame on this stack
-//!   +24  last_exit_pc         its return address (into wasm)
+//!   +16  last_exit_fp         frame pointer of the wasm frame that made
+//!                             the last wasm->host call on this stack
+//!   +24  last_exit_sp         that frame's stack pointer at the call: the
+//!                             return address into it is at sp - 8
 //!   +32  entry_sp             stack pointer, frame pointer and resume pc
 //!   +40  entry_fp             of the innermost host->wasm entry on this
 //!   +48  entry_resume_pc      stack: where a trap unwinds to
@@ -77,7 +81,9 @@
 //!   +8   store_ctx          (same place as in VMContext)
 //!   +16  builtins           (same place as in VMContext)
 //!   +24  host data pointer  (runtime-owned)
-//!   +32  VMFuncRef of this host function
+//!   +32  VMFuncRef of this host function (its native_call, when not 0,
+//!        is the entry of a `Func::wrap` closure)
+//!   +64  native data: the closure that entry calls
 //! ```
 
 /// Magic number at offset 0 of every instance `VMContext` ("weft").
@@ -166,10 +172,12 @@ pub mod stack_record {
     pub const STACK_LIMIT: u32 = 0;
     /// `host_limit: usize`
     pub const HOST_LIMIT: u32 = 8;
-    /// `last_exit_fp: usize`
+    /// `last_exit_fp: usize`: the frame pointer of the wasm frame that
+    /// called the host last (0 while no host call is in progress).
     pub const LAST_EXIT_FP: u32 = 16;
-    /// `last_exit_pc: usize`
-    pub const LAST_EXIT_PC: u32 = 24;
+    /// `last_exit_sp: usize`: that frame's stack pointer at the call; the
+    /// call's return address into the frame is the word below it.
+    pub const LAST_EXIT_SP: u32 = 24;
     /// `entry_sp: usize`
     pub const ENTRY_SP: u32 = 32;
     /// `entry_fp: usize`
@@ -307,10 +315,13 @@ pub mod func_ref {
     pub const WASM_CALL: u32 = 0;
     /// Callee vmctx.
     pub const VMCTX: u32 = 8;
+    /// A host function's native-ABI entry (C convention, see
+    /// `native_abi.rs`), or 0.
+    pub const NATIVE_CALL: u32 = 16;
     /// Canonical type id (u32).
-    pub const TYPE_ID: u32 = 16;
+    pub const TYPE_ID: u32 = 24;
     /// Size of the record.
-    pub const SIZE: u32 = 24;
+    pub const SIZE: u32 = 32;
 }
 
 /// Offsets inside `VMMemoryDefinition`.
@@ -361,12 +372,9 @@ pub mod host_ctx {
     pub const HOST_DATA: u32 = 24;
     /// The host function's own `VMFuncRef`.
     pub const FUNC_REF: u32 = 32;
-    /// `native_call`: the host function's native-ABI entry, or 0 when it
-    /// has none (see `weft_cranelift`'s `trampolines.rs`). Read by the
-    /// wasm-to-host trampoline on every call.
-    pub const NATIVE_CALL: u32 = FUNC_REF + super::func_ref::SIZE;
-    /// `native_data`: the closure the native entry calls.
-    pub const NATIVE_DATA: u32 = NATIVE_CALL + 8;
+    /// `native_data`: the closure the native entry (the funcref's
+    /// `native_call`) calls.
+    pub const NATIVE_DATA: u32 = FUNC_REF + super::func_ref::SIZE;
     /// Size of the record.
     pub const SIZE: u32 = NATIVE_DATA + 8;
 }

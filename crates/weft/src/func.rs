@@ -38,6 +38,13 @@ impl<T> Caller<'_, T> {
         self.store.0.opaque.set_fuel(fuel)
     }
 
+    /// Collects the store's heap now (see [`crate::Store::gc`]); the wasm
+    /// frames that called this function are roots, and the objects they
+    /// refer to may move.
+    pub fn gc(&mut self) {
+        self.store.gc();
+    }
+
     /// The instance whose wasm code made this call (`None` when the host
     /// called the function directly). Lets a host function keep what it
     /// looked up in that instance (its memory, say) for the next call.

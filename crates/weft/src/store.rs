@@ -234,6 +234,12 @@ impl<T> StoreContextMut<'_, T> {
         gc_stats(&self.0.opaque)
     }
 
+    /// Collects the store's heap now (see [`Store::gc`]). From a host
+    /// function called by wasm, the wasm frames below it are roots.
+    pub fn gc(&mut self) {
+        crate::vm::exceptions::collect_from_host(&mut self.0.opaque);
+    }
+
     /// The user data.
     pub fn data(&self) -> &T {
         &self.0.data

@@ -309,3 +309,226 @@ fn a_million_calls_in_one_loop() {
     });
     assert_eq!(run.call(&mut store, n).unwrap(), expected);
 }
+
+// Direct calls: a wasm `call` of an imported native-ABI host function,
+// outside any handler scope, calls the native entry with no trampoline
+// frame between. The caller's frame is then the last exit, recorded by the
+// caller itself; these tests check everything that walks from it.
+
+#[test]
+fn backtraces_start_at_the_direct_caller() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "h",
+            "probe",
+            |caller: Caller<'_, ()>, x: i32| -> weft::Result<i32> {
+                if x == 0 {
+                    anyhow::bail!("probe refused zero");
+                }
+                let bt = weft::WasmBacktrace::capture(&caller);
+                let names: Vec<_> = bt.frames.iter().map(|f| f.func_name.clone()).collect();
+                assert_eq!(
+                    names,
+                    [Some("inner".to_owned()), Some("outer".to_owned())],
+                    "{bt}"
+                );
+                Ok(x + 1)
+            },
+        )
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "h" "probe" (func $probe (param i32) (result i32)))
+            (func $inner (param i32) (result i32)
+              (i32.mul (call $probe (local.get 0)) (i32.const 2)))
+            (func $outer (export "outer") (param i32) (result i32)
+              (i32.add (call $inner (local.get 0)) (i32.const 1))))"#,
+    )
+    .unwrap();
+    let i = linker.instantiate(&mut store, &module).unwrap();
+    let outer = i.get_typed_func::<i32, i32>(&mut store, "outer").unwrap();
+    assert_eq!(outer.call(&mut store, 4).unwrap(), 11);
+    let err = outer.call(&mut store, 0).unwrap_err();
+    assert!(err.to_string().contains("probe refused zero"), "{err:?}");
+    assert_eq!(outer.call(&mut store, 1).unwrap(), 5);
+}
+
+#[test]
+fn a_collection_during_a_direct_call_moves_the_callers_objects() {
+    // The caller keeps a list of structs in a local across each call; the
+    // host collects (objects move), and the caller then walks the list.
+    // Only an exact stack map at the direct call's return address, found
+    // from the recorded exit, keeps the list intact.
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "h",
+            "collect",
+            |mut caller: Caller<'_, ()>, x: i32| -> i32 {
+                caller.gc();
+                x
+            },
+        )
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (type $node (struct (field $v i64) (field $next (ref null $node))))
+            (import "h" "collect" (func $collect (param i32) (result i32)))
+            (func (export "run") (param $n i32) (result i64)
+              (local $head (ref null $node)) (local $i i32) (local $sum i64)
+              (loop $build
+                (local.set $head
+                  (struct.new $node
+                    (i64.extend_i32_u (call $collect (local.get $i)))
+                    (local.get $head)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $build (i32.lt_u (local.get $i) (local.get $n))))
+              (loop $walk
+                (if (ref.is_null (local.get $head)) (then (return (local.get $sum))))
+                (local.set $sum (i64.add (local.get $sum) (struct.get $node $v (local.get $head))))
+                (local.set $head (struct.get $node $next (local.get $head)))
+                (br $walk))
+              (local.get $sum)))"#,
+    )
+    .unwrap();
+    let i = linker.instantiate(&mut store, &module).unwrap();
+    let run = i.get_typed_func::<i32, i64>(&mut store, "run").unwrap();
+    let before = store.gc_heap_stats().collections;
+    assert_eq!(run.call(&mut store, 300).unwrap(), 300 * 299 / 2);
+    // Every call collected but the first, which found no heap yet.
+    let after = store.gc_heap_stats();
+    assert!(after.collections >= before + 299, "{before} {after:?}");
+    // The last collection ran before the 300th node: 299 nodes of 24 bytes
+    // were live, all of them reached through the caller's frame.
+    assert_eq!(after.bytes_live, 299 * 24, "{after:?}");
+}
+
+#[test]
+fn a_host_exception_from_a_direct_call_reaches_an_outer_handler() {
+    // `$leaf` calls the host directly (it has no handler); the exception
+    // the host throws unwinds through `$leaf` to `run`'s `try_table`,
+    // whose own call of the host (inside the handler scope) goes through
+    // the trampoline.
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let tag = weft::Tag::new(&mut store, &weft::FuncType::new([weft::ValType::I32], []));
+    let mut linker = Linker::new(&engine);
+    linker.define("h", "tag", tag).unwrap();
+    linker
+        .func_wrap(
+            "h",
+            "check",
+            move |mut caller: Caller<'_, ()>, x: i32| -> weft::Result<i32> {
+                if x >= 0 {
+                    return Ok(x);
+                }
+                let exn = weft::ExnRef::new(&mut caller, tag, &[Val::I32(-x)])?;
+                Err(weft::Exception::new(exn).into())
+            },
+        )
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "h" "tag" (tag $t (param i32)))
+            (import "h" "check" (func $check (param i32) (result i32)))
+            (func $leaf (param i32) (result i32)
+              (i32.add (call $check (local.get 0)) (i32.const 100)))
+            (func (export "run") (param i32) (result i32)
+              (block $caught (result i32)
+                (try_table (result i32) (catch $t $caught)
+                  (i32.add
+                    (call $leaf (local.get 0))
+                    (call $check (i32.const 0)))))))"#,
+    )
+    .unwrap();
+    let i = linker.instantiate(&mut store, &module).unwrap();
+    let run = i.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 5).unwrap(), 105);
+    assert_eq!(run.call(&mut store, -7).unwrap(), 7);
+    assert_eq!(run.call(&mut store, 6).unwrap(), 106);
+}
+
+#[test]
+fn an_import_of_a_wasm_function_with_a_direct_type_is_called_as_wasm() {
+    // The same import site, bound once to a host function and once to
+    // another instance's wasm function (whose funcref has no native
+    // entry): the call takes the tail-convention path for the latter.
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let user = Module::new(
+        &engine,
+        r#"(module
+            (import "h" "f" (func $f (param i32 i64) (result i64)))
+            (func (export "run") (param i32 i64) (result i64)
+              (call $f (local.get 0) (local.get 1))))"#,
+    )
+    .unwrap();
+    let host = Func::wrap(&mut store, |a: i32, b: i64| -> i64 { i64::from(a) * b });
+    let provider = instance(
+        &mut store,
+        r#"(module (func (export "f") (param i32 i64) (result i64)
+             (i64.sub (local.get 1) (i64.extend_i32_s (local.get 0)))))"#,
+        &[],
+    );
+    let wasm = provider.get_func(&mut store, "f").unwrap();
+    let via_host = Instance::new(&mut store, &user, &[host.into()]).unwrap();
+    let via_wasm = Instance::new(&mut store, &user, &[wasm.into()]).unwrap();
+    let h = via_host
+        .get_typed_func::<(i32, i64), i64>(&mut store, "run")
+        .unwrap();
+    let w = via_wasm
+        .get_typed_func::<(i32, i64), i64>(&mut store, "run")
+        .unwrap();
+    assert_eq!(h.call(&mut store, (6, 7)).unwrap(), 42);
+    assert_eq!(w.call(&mut store, (6, 7)).unwrap(), 1);
+}
+
+#[test]
+fn a_collection_from_a_host_function_called_on_a_continuation() {
+    // On a continuation the call goes through the trampoline and the
+    // HostCall builtin; a collection there must see the continuation's
+    // frames too.
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "h",
+            "collect",
+            |mut caller: Caller<'_, ()>, x: i32| -> i32 {
+                caller.gc();
+                x
+            },
+        )
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (type $node (struct (field $v i64)))
+            (type $ft (func (result i64)))
+            (type $ct (cont $ft))
+            (import "h" "collect" (func $collect (param i32) (result i32)))
+            (func $body (type $ft)
+              (local $o (ref null $node))
+              (local.set $o (struct.new $node (i64.const 40)))
+              (drop (call $collect (i32.const 1)))
+              (i64.add (struct.get $node $v (local.get $o))
+                       (i64.extend_i32_u (call $collect (i32.const 2)))))
+            (elem declare func $body)
+            (func (export "run") (result i64)
+              (resume $ct (cont.new $ct (ref.func $body)))))"#,
+    )
+    .unwrap();
+    let i = linker.instantiate(&mut store, &module).unwrap();
+    let run = i.get_typed_func::<(), i64>(&mut store, "run").unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap(), 42);
+    assert_eq!(run.call(&mut store, ()).unwrap(), 42);
+}

@@ -182,6 +182,12 @@ impl<'a, 'm> Translator<'a, 'm> {
 
     /// The clauses a call lists inside the open handler scopes of frames
     /// at control depth `max_depth` or less (see `HandlerScope::effective`).
+    /// Whether a call here is inside some handler scope (and so must be a
+    /// `try_call`).
+    pub(super) fn in_handler_scope(&self) -> bool {
+        !self.active_clauses(usize::MAX).is_empty()
+    }
+
     fn active_clauses(&self, max_depth: usize) -> std::rc::Rc<[(Option<u32>, ir::Block)]> {
         self.handlers
             .iter()

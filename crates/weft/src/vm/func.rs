@@ -203,9 +203,9 @@ pub(crate) fn new_host_func_native(
         func_ref: VMFuncRef {
             wasm_call: tramp as *const u8,
             vmctx: std::ptr::null_mut(),
+            native_call: native.map_or(std::ptr::null(), |n| n.call as *const u8),
             type_id,
         },
-        native_call: native.map_or(0, |n| n.call),
         native_data: native.map_or(std::ptr::null(), |n| n.data),
     });
     ctx.func_ref.vmctx = &mut *ctx as *mut VMHostFuncContext as *mut u8;
@@ -453,7 +453,7 @@ mod tests {
     fn native_call_of<T>(store: &Store<T>, f: Func) -> usize {
         use crate::AsContext;
         match &store.as_context().0.opaque.func_data(f).kind {
-            FuncKind::Host(h) => h.ctx.native_call,
+            FuncKind::Host(h) => h.ctx.func_ref.native_call as usize,
             FuncKind::Wasm { .. } => panic!("not a host function"),
         }
     }

@@ -301,6 +301,7 @@ pub(crate) fn instantiate(
             VMFuncRef {
                 wasm_call: *ptr as *const u8,
                 vmctx: vmctx_ptr,
+                native_call: std::ptr::null(),
                 type_id,
             },
         );

@@ -53,6 +53,11 @@ impl Default for VMStoreContext {
 pub(crate) struct VMFuncRef {
     pub wasm_call: *const u8,
     pub vmctx: *mut u8,
+    /// The native-ABI entry of a `Func::wrap` closure whose type has one
+    /// (`weft_environ::native_host_abi`), or null: wasm functions, and
+    /// host functions that take the value-array path through the
+    /// `HostCall` builtin.
+    pub native_call: *const u8,
     pub type_id: u32,
 }
 
@@ -98,11 +103,8 @@ pub(crate) struct VMHostFuncContext {
     pub builtins: *const usize,
     pub host_data: *mut u8,
     pub func_ref: VMFuncRef,
-    /// The native-ABI entry of a `Func::wrap` closure whose type has one
-    /// (`weft_environ::native_host_abi`), or 0: the trampoline then takes
-    /// the value-array path through the `HostCall` builtin.
-    pub native_call: usize,
-    /// The closure `native_call` calls (owned by the host function).
+    /// The closure `func_ref.native_call` calls (owned by the host
+    /// function).
     pub native_data: *const u8,
 }
 
@@ -150,6 +152,10 @@ mod tests {
 
         assert_eq!(offset_of!(VMFuncRef, wasm_call) as u32, func_ref::WASM_CALL);
         assert_eq!(offset_of!(VMFuncRef, vmctx) as u32, func_ref::VMCTX);
+        assert_eq!(
+            offset_of!(VMFuncRef, native_call) as u32,
+            func_ref::NATIVE_CALL
+        );
         assert_eq!(offset_of!(VMFuncRef, type_id) as u32, func_ref::TYPE_ID);
         assert_eq!(size_of::<VMFuncRef>() as u32, func_ref::SIZE);
 
@@ -189,10 +195,6 @@ mod tests {
         assert_eq!(
             offset_of!(VMHostFuncContext, func_ref) as u32,
             host_ctx::FUNC_REF
-        );
-        assert_eq!(
-            offset_of!(VMHostFuncContext, native_call) as u32,
-            host_ctx::NATIVE_CALL
         );
         assert_eq!(
             offset_of!(VMHostFuncContext, native_data) as u32,

@@ -58,10 +58,12 @@ pub(crate) struct VMStackRecord {
     /// host code: `stack_low` + the configured host stack reserve
     /// (`usize::MAX` on a continuation, where host code never runs).
     pub host_limit: Cell<usize>,
-    /// Frame pointer of the last wasm->host trampoline frame.
+    /// Frame pointer of the wasm frame that made the last wasm->host call
+    /// (through the trampoline or directly), 0 when none is in progress.
     pub last_exit_fp: Cell<usize>,
-    /// That frame's return address (into wasm).
-    pub last_exit_pc: Cell<usize>,
+    /// That frame's stack pointer at the call; the call's return address
+    /// into it is the word below.
+    pub last_exit_sp: Cell<usize>,
     /// Stack pointer to resume the innermost entry with after a trap.
     pub entry_sp: Cell<usize>,
     /// Frame pointer to resume the innermost entry with.
@@ -109,7 +111,7 @@ impl VMStackRecord {
             stack_limit: Cell::new(0),
             host_limit: Cell::new(0),
             last_exit_fp: Cell::new(0),
-            last_exit_pc: Cell::new(0),
+            last_exit_sp: Cell::new(0),
             entry_sp: Cell::new(0),
             entry_fp: Cell::new(0),
             entry_resume_pc: Cell::new(0),
@@ -159,7 +161,7 @@ impl VMStackRecord {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SavedRecord {
     pub last_exit_fp: usize,
-    pub last_exit_pc: usize,
+    pub last_exit_sp: usize,
     pub entry_sp: usize,
     pub entry_fp: usize,
     pub entry_resume_pc: usize,
@@ -169,7 +171,7 @@ impl SavedRecord {
     fn take(r: &VMStackRecord) -> SavedRecord {
         SavedRecord {
             last_exit_fp: r.last_exit_fp.get(),
-            last_exit_pc: r.last_exit_pc.get(),
+            last_exit_sp: r.last_exit_sp.get(),
             entry_sp: r.entry_sp.get(),
             entry_fp: r.entry_fp.get(),
             entry_resume_pc: r.entry_resume_pc.get(),
@@ -178,7 +180,7 @@ impl SavedRecord {
 
     fn restore(&self, r: &VMStackRecord) {
         r.last_exit_fp.set(self.last_exit_fp);
-        r.last_exit_pc.set(self.last_exit_pc);
+        r.last_exit_sp.set(self.last_exit_sp);
         r.entry_sp.set(self.entry_sp);
         r.entry_fp.set(self.entry_fp);
         r.entry_resume_pc.set(self.entry_resume_pc);
@@ -245,8 +247,8 @@ mod tests {
             o::LAST_EXIT_FP
         );
         assert_eq!(
-            offset_of!(VMStackRecord, last_exit_pc) as u32,
-            o::LAST_EXIT_PC
+            offset_of!(VMStackRecord, last_exit_sp) as u32,
+            o::LAST_EXIT_SP
         );
         assert_eq!(offset_of!(VMStackRecord, entry_sp) as u32, o::ENTRY_SP);
         assert_eq!(offset_of!(VMStackRecord, entry_fp) as u32, o::ENTRY_FP);
@@ -280,7 +282,7 @@ mod tests {
         a.link(&r);
         r.entry_sp.set(0x8000);
         r.last_exit_fp.set(0x7000);
-        r.last_exit_pc.set(0x1234);
+        r.last_exit_sp.set(0x1234);
         let b = Activation::new(&r, std::ptr::null());
         b.link(&r);
         assert_eq!(b.saved.last_exit_fp, 0x7000);
@@ -290,7 +292,7 @@ mod tests {
         b.unlink(&r);
         assert_eq!(r.entry_sp.get(), 0x8000);
         assert_eq!(r.last_exit_fp.get(), 0x7000);
-        assert_eq!(r.last_exit_pc.get(), 0x1234);
+        assert_eq!(r.last_exit_sp.get(), 0x1234);
         assert_eq!(r.activation.get(), &a as *const Activation);
         a.unlink(&r);
         assert!(!r.is_active());

@@ -79,24 +79,33 @@ pub(crate) enum Start {
     Call { pc: usize, fp: usize, sp: usize },
 }
 
-/// The frame of the wasm caller of a wasm->host trampoline whose frame
-/// pointer is `exit_fp` and return address `exit_pc` (None if there is no
-/// such exit).
+/// The wasm frame that made a wasm->host call still in progress, from
+/// the exit a record holds: that frame's frame pointer `exit_fp` and its
+/// stack pointer at the call `exit_sp` (None if there is no such exit).
+///
+/// ```text
+///   exit_sp -> +--------------------+  wasm caller's frame (fp = exit_fp)
+///              | return address     |  pushed by the call: into the
+///              +--------------------+  caller, right after the call
+///              | callee's frame ... |  the trampoline's or the native
+///                                      entry's: alive until it returns
+/// ```
 ///
 /// # Safety
 ///
-/// A non-zero `exit_fp` must be the frame pointer of a live trampoline
-/// frame.
-unsafe fn exit_frame(exit_fp: usize, exit_pc: usize) -> Option<Frame> {
-    if exit_fp == 0 || exit_pc == 0 {
+/// Non-zero fields must describe a wasm frame whose call (to a trampoline
+/// or a native entry) has not returned.
+unsafe fn exit_frame(exit_fp: usize, exit_sp: usize) -> Option<Frame> {
+    if exit_fp == 0 || exit_sp == 0 {
         return None;
     }
     Some(Frame {
-        pc: exit_pc,
+        // SAFETY: the call pushed its return address just below the
+        // caller's stack pointer, and the callee has not returned.
+        pc: unsafe { *((exit_sp - 8) as *const usize) },
         is_return_address: true,
-        // SAFETY: a live trampoline frame saves its caller's fp at `fp`.
-        fp: unsafe { *(exit_fp as *const usize) },
-        sp: exit_fp + 16,
+        fp: exit_fp,
+        sp: exit_sp,
         host_entries: 0,
         record: std::ptr::null(),
     })
@@ -179,9 +188,9 @@ pub(crate) unsafe fn walk<C>(
             host_entries: 0,
             record: std::ptr::null(),
         }),
-        // SAFETY: the last exit of a live record is a live trampoline
-        // frame while host code called from wasm runs.
-        Start::LastExit => unsafe { exit_frame(rec.last_exit_fp.get(), rec.last_exit_pc.get()) },
+        // SAFETY: the last exit of a live record is a wasm frame whose
+        // host call is in progress while host code called from wasm runs.
+        Start::LastExit => unsafe { exit_frame(rec.last_exit_fp.get(), rec.last_exit_sp.get()) },
     };
     let mut activation = rec.activation.get();
     let mut host_entries = 0;
@@ -200,7 +209,7 @@ pub(crate) unsafe fn walk<C>(
             let a = unsafe { &*activation };
             // SAFETY: the exit the enclosing wasm made is live while this
             // activation (which it is waiting for) is.
-            next = unsafe { exit_frame(a.saved.last_exit_fp, a.saved.last_exit_pc) };
+            next = unsafe { exit_frame(a.saved.last_exit_fp, a.saved.last_exit_sp) };
             activation = a.prev;
             host_entries += 1;
             if next.is_some() || !activation.is_null() {
@@ -232,7 +241,7 @@ pub(crate) unsafe fn walk<C>(
         } else {
             // SAFETY: as for `Start::LastExit`: a fiber's parent is in host
             // code (the poller) called from its last exit, if it has one.
-            unsafe { exit_frame(p.last_exit_fp.get(), p.last_exit_pc.get()) }
+            unsafe { exit_frame(p.last_exit_fp.get(), p.last_exit_sp.get()) }
         };
         activation = p.activation.get();
     }
