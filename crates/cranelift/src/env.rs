@@ -294,10 +294,17 @@ impl<'m> FuncEnv<'m> {
 
     // ---- globals --------------------------------------------------------
 
-    /// Address of global `index`'s storage, and whether it is mutable.
+    /// Address of global `index`'s storage, and whether it is mutable: a
+    /// defined global lives in its vmctx slot, an imported one wherever
+    /// the slot's pointer (loaded once per function) says.
     pub fn global_addr(&self, b: &mut FunctionBuilder<'_>, index: u32) -> (Value, bool) {
-        let ptr = self.vmctx_load(b, self.offsets.global(index));
-        (ptr, self.info.globals[index as usize].mutable)
+        let slot = self.offsets.global(index);
+        let addr = if index < self.info.num_imported_globals {
+            self.vmctx_load(b, slot)
+        } else {
+            b.ins().iadd_imm_s(self.vmctx, i64::from(slot))
+        };
+        (addr, self.info.globals[index as usize].mutable)
     }
 
     // ---- tables ---------------------------------------------------------

@@ -13,10 +13,15 @@
 //!   +16  builtins:  *const [fn; N]         ---> runtime helper functions
 //!   +24  type_ids:  *const u32             ---> canonical id per module type
 //!   +32  instance:  *mut Instance          ---> runtime back-pointer
-//!   +40  funcrefs:  [VMFuncRef; num_funcs]       imported functions first
+//!   +40  (8 bytes padding: globals are 16-byte aligned)
+//!   +48  globals:   [16 bytes; num_globals]      imported globals first:
+//!                   an imported global's slot holds a pointer to its
+//!                   `VMGlobal` (owned by whoever defined it); a defined
+//!                   global's slot is its `VMGlobal` itself, so
+//!                   `global.get`/`global.set` of it is one access
+//!   ...  funcrefs:  [VMFuncRef; num_funcs]       imported functions first
 //!   ...  tables:    [*mut VMTableDefinition; num_tables]
 //!   ...  memories:  [*mut VMMemoryDefinition; num_memories]
-//!   ...  globals:   [*mut VMGlobal; num_globals]
 //!   ...  memory bases: [*mut u8; num_memories]   copies of each memory's
 //!                   `VMMemoryDefinition::base` (bases never move), so
 //!                   generated code reaches linear memory in one load
@@ -676,9 +681,19 @@ impl VMOffsets {
         }
     }
 
+    /// Offset of the global slots (16 bytes each, 16-byte aligned).
+    pub fn globals_begin(&self) -> u32 {
+        vmctx::HEADER_SIZE.next_multiple_of(16)
+    }
+    /// Offset of global `index`'s 16-byte slot: the global's `VMGlobal`
+    /// itself for a defined global, a pointer to it for an imported one.
+    pub fn global(&self, index: u32) -> u32 {
+        assert!(index < self.num_globals);
+        self.globals_begin() + index * 16
+    }
     /// Offset of the `VMFuncRef` array.
     pub fn funcrefs_begin(&self) -> u32 {
-        vmctx::HEADER_SIZE
+        self.globals_begin() + self.num_globals * 16
     }
     /// Offset of function `index`'s `VMFuncRef`.
     pub fn funcref(&self, index: u32) -> u32 {
@@ -703,18 +718,9 @@ impl VMOffsets {
         assert!(index < self.num_memories);
         self.memories_begin() + index * PTR_SIZE
     }
-    /// Offset of the global pointer array.
-    pub fn globals_begin(&self) -> u32 {
-        self.memories_begin() + self.num_memories * PTR_SIZE
-    }
-    /// Offset of the pointer to global `index`'s 16-byte storage.
-    pub fn global(&self, index: u32) -> u32 {
-        assert!(index < self.num_globals);
-        self.globals_begin() + index * PTR_SIZE
-    }
     /// Offset of the memory base array.
     pub fn memory_bases_begin(&self) -> u32 {
-        self.globals_begin() + self.num_globals * PTR_SIZE
+        self.memories_begin() + self.num_memories * PTR_SIZE
     }
     /// Offset of the copy of memory `index`'s base pointer (written once at
     /// instantiation: a memory's base never moves).
@@ -744,15 +750,20 @@ mod tests {
     #[test]
     fn arrays_follow_each_other_without_overlap() {
         let o = VMOffsets::new(3, 2, 1, 4, 2);
-        assert_eq!(o.funcref(0), vmctx::HEADER_SIZE);
-        assert_eq!(o.funcref(2), vmctx::HEADER_SIZE + 2 * func_ref::SIZE);
+        assert_eq!(o.global(0), 48);
+        assert_eq!(o.global(3), 48 + 3 * 16);
+        assert_eq!(o.funcref(0), o.global(3) + 16);
+        assert_eq!(o.funcref(2), o.funcref(0) + 2 * func_ref::SIZE);
         assert_eq!(o.table(0), o.funcref(2) + func_ref::SIZE);
         assert_eq!(o.memory(0), o.table(1) + PTR_SIZE);
-        assert_eq!(o.global(0), o.memory(0) + PTR_SIZE);
-        assert_eq!(o.memory_base(0), o.global(3) + PTR_SIZE);
+        assert_eq!(o.memory_base(0), o.memory(0) + PTR_SIZE);
         assert_eq!(o.tag(0), o.memory_base(0) + PTR_SIZE);
         assert_eq!(o.size(), o.tag(1) + PTR_SIZE);
         // Every field is pointer-aligned.
+        // Global slots hold a `VMGlobal` (16-byte aligned) in place.
+        for g in 0..4 {
+            assert_eq!(o.global(g) % 16, 0);
+        }
         for off in [
             o.funcref(1),
             o.table(1),

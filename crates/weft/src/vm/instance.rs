@@ -7,10 +7,11 @@
 //!               +16 builtins ----------> BUILTINS table (static)
 //!               +24 type_ids ----------> CompiledModule.type_ids
 //!               +32 instance ----------> this InstanceData
-//!               +40 VMFuncRef[num_funcs]  (imports copied from exporters)
+//!               +48 [16 B; num_globals]   imported: *VMGlobal (elsewhere);
+//!                                         defined: the VMGlobal itself
+//!               ... VMFuncRef[num_funcs]  (imports copied from exporters)
 //!               ... *VMTableDefinition[num_tables]   (owned by the store)
 //!               ... *VMMemoryDefinition[num_memories] (owned by the store)
-//!               ... *VMGlobal[num_globals]           (owned by the store)
 //!               ... *u8[num_memories]      memory bases
 //!               ... usize[num_tags]        store-wide tag identities
 //! ```
@@ -65,7 +66,9 @@ impl InstanceData {
     fn write<T>(&mut self, offset: u32, value: T) {
         assert!(offset as usize + size_of::<T>() <= self.vmctx.len() * 16);
         // SAFETY: in bounds (checked above) of the 16-aligned vmctx
-        // allocation; every field written is pointer- or u32-aligned.
+        // allocation; every field written is aligned for its type (global
+        // slots at multiples of 16, everything else pointer- or
+        // u32-aligned).
         unsafe { (self.vmctx_ptr().add(offset as usize) as *mut T).write(value) }
     }
 
@@ -258,7 +261,7 @@ pub(crate) fn instantiate(
                 fi += 1;
             }
             Extern::Global(g) => {
-                let p = &*store.globals[g.index as usize].storage as *const VMGlobal;
+                let p = store.globals[g.index as usize].storage_ptr();
                 inst.write(offsets.global(gi), p as usize);
                 inst.globals.push(*g);
                 gi += 1;
@@ -341,11 +344,15 @@ pub(crate) fn instantiate(
             _ => unreachable!(),
         };
         let bits = eval_const(store, index, init)?;
-        let global = store.push_global(GlobalType { ..ty }, bits);
-        let p = &*store.globals[global.index as usize].storage as *const VMGlobal;
         let inst = &mut store.instances[index as usize];
-        inst.write(offsets.global(g), p as usize);
-        inst.globals.push(global);
+        inst.write(offsets.global(g), VMGlobal { bits });
+        let slot = inst.vmctx_ptr().wrapping_add(offsets.global(g) as usize);
+        let slot = std::ptr::NonNull::new(slot.cast::<VMGlobal>()).expect("a vmctx address");
+        // SAFETY: a 16-byte-aligned global slot of this store's instance
+        // (the vmctx is a boxed `[u128]` and the slot offset a multiple of
+        // 16), just written with the initial value.
+        let global = unsafe { store.push_instance_global(GlobalType { ..ty }, slot) };
+        store.instances[index as usize].globals.push(global);
     }
 
     // Tables.
@@ -463,7 +470,7 @@ fn eval_const(store: &mut StoreOpaque, inst: u32, expr: &ConstExpr) -> Result<u1
             ConstOp::V128Const(v) => v,
             ConstOp::GlobalGet(g) => {
                 let h = store.instances[inst as usize].globals[g as usize];
-                store.globals[h.index as usize].storage.bits
+                store.globals[h.index as usize].bits()
             }
             ConstOp::RefNull => 0,
             ConstOp::RefFunc(f) => store.instances[inst as usize].funcref_ptr(f) as usize as u128,

@@ -49,7 +49,31 @@ pub(crate) struct FuncData {
 
 pub(crate) struct GlobalData {
     pub(crate) ty: GlobalType,
-    pub(crate) storage: Box<VMGlobal>,
+    /// Where the value lives: `owned` for a global the host created, the
+    /// defining instance's vmctx slot for a global a module defined (the
+    /// vmctx never moves and lives as long as the store).
+    storage: std::ptr::NonNull<VMGlobal>,
+    _owned: Option<Box<VMGlobal>>,
+}
+
+impl GlobalData {
+    /// The global's storage (what importing instances point at).
+    pub(crate) fn storage_ptr(&self) -> *mut VMGlobal {
+        self.storage.as_ptr()
+    }
+
+    /// The global's raw value.
+    pub(crate) fn bits(&self) -> u128 {
+        // SAFETY: `storage` is valid for the store's lifetime (see the
+        // field), and no reference to it is live while the host runs.
+        unsafe { (*self.storage.as_ptr()).bits }
+    }
+
+    /// Sets the global's raw value.
+    pub(crate) fn set_bits(&mut self, bits: u128) {
+        // SAFETY: as in `bits`.
+        unsafe { (*self.storage.as_ptr()).bits = bits }
+    }
 }
 
 /// An error or panic raised by a host function, waiting for the trap it
@@ -426,15 +450,42 @@ impl StoreOpaque {
 
     // ---- globals ------------------------------------------------------------
 
+    /// A global the host creates: its storage is a box of its own.
     pub(crate) fn push_global(&mut self, ty: GlobalType, bits: u128) -> Global {
+        let mut owned = Box::new(VMGlobal { bits });
+        let storage = std::ptr::NonNull::from(&mut *owned);
+        self.push_global_data(GlobalData {
+            ty,
+            storage,
+            _owned: Some(owned),
+        })
+    }
+
+    /// A global an instance defines, stored in its vmctx slot at `slot`.
+    ///
+    /// # Safety
+    ///
+    /// `slot` must be a 16-byte-aligned global slot of the vmctx of an
+    /// instance of this store (it lives as long as the store), holding
+    /// the global's initial value.
+    pub(crate) unsafe fn push_instance_global(
+        &mut self,
+        ty: GlobalType,
+        slot: std::ptr::NonNull<VMGlobal>,
+    ) -> Global {
+        self.push_global_data(GlobalData {
+            ty,
+            storage: slot,
+            _owned: None,
+        })
+    }
+
+    fn push_global_data(&mut self, data: GlobalData) -> Global {
         let g = Global {
             store: self.id,
             index: self.globals.len() as u32,
         };
-        self.globals.push(GlobalData {
-            ty,
-            storage: Box::new(VMGlobal { bits }),
-        });
+        self.globals.push(data);
         g
     }
 
@@ -451,7 +502,7 @@ impl StoreOpaque {
     pub(crate) fn global_get(&mut self, g: Global) -> Val {
         self.check(g.store, "global");
         let data = &self.globals[g.index as usize];
-        let (bits, ty) = (data.storage.bits, data.ty.content);
+        let (bits, ty) = (data.bits(), data.ty.content);
         self.raw_to_val(bits & mask(&ty), &ty)
     }
 
@@ -462,7 +513,7 @@ impl StoreOpaque {
             bail!("cannot set an immutable global");
         }
         let bits = self.val_to_raw(&v, &ty.content)?;
-        self.globals[g.index as usize].storage.bits = bits;
+        self.globals[g.index as usize].set_bits(bits);
         Ok(())
     }
 

@@ -71,7 +71,7 @@ pub(crate) fn store_root_slots(store: &mut StoreOpaque, out: &mut Vec<*mut u64>)
         if let crate::ValType::Ref(r) = &g.ty.content
             && is_traced_heap(&r.heap)
         {
-            out.push((&mut g.storage.bits as *mut u128).cast::<u64>());
+            out.push(g.storage_ptr().cast::<u64>());
         }
     }
     for t in &mut store.tables {
