@@ -31,7 +31,7 @@
 mod x86_64;
 
 use super::stack::{Activation, ResumePoint, VMStackRecord};
-use super::traphandlers::{self, TrapRecord, current_store, set_current_store};
+use super::traphandlers::{self, TrapRecord, set_current_store};
 use super::vmcontext::VMStoreContext;
 
 /// Calls `callee(data)` as a host->wasm entry on `ctx`'s current stack,
@@ -58,13 +58,12 @@ pub(crate) unsafe fn catch_traps(
 ) -> Result<(), TrapRecord> {
     #[cfg(target_arch = "x86_64")]
     {
-        traphandlers::prepare_thread();
+        let saved_store = traphandlers::enter_store(ctx);
         let record_ptr = ctx.current_stack.get();
         // SAFETY: the current record is live (contract).
         let record: &VMStackRecord = unsafe { &*record_ptr };
-        let activation = Activation::new(record, current_store());
+        let activation = Activation::new(record, saved_store);
         activation.link(record);
-        set_current_store(ctx);
         // SAFETY: `callee(data)` is safe to call (our contract). The record
         // outlives the call; `activation` stays in place until it is
         // unlinked below, so the record never points at a dead frame.
@@ -125,6 +124,7 @@ mod tests {
     use super::*;
     use crate::vm::code_memory::CodeMemory;
     use crate::vm::code_registry::tests::Registered;
+    use crate::vm::traphandlers::current_store;
     use weft_environ::Trap;
     use weft_sys::altstack as alt_stack;
     use weft_sys::{Mmap, page_size};
