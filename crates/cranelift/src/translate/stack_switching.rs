@@ -91,6 +91,15 @@ pub(crate) struct EntryValues {
     predicted_resumer: Option<Variable>,
 }
 
+/// Set in the payload of the switch into a suspended continuation that
+/// `resume_throw` resumes (the payload is otherwise a record pointer, so
+/// the bit is free): the `suspend` or `switch` it waits in then throws
+/// the continuation's pending exception (`cont_record::PENDING_EXN`).
+/// Every other switch into a suspended continuation comes from generated
+/// code that sends a record (`inline_resume`, `translate_switch`) or from
+/// the embedder's `host_resume_shim`, which sends its record too.
+const THROW_PENDING: i64 = 1;
+
 /// The values of [`EntryValues`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum EntryKey {
@@ -490,7 +499,13 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// [`EntryValues`]; `in` is predicted, see [`Translator::predict`].)
     /// Returns the payload `r` the switch back delivered: after a
     /// suspension, the record of the stack that suspended.
-    fn inline_resume(&mut self, contref: Value, args: &[Value], buf: Value, table: Value) -> Value {
+    fn inline_resume(
+        &mut self,
+        contref: Value,
+        args: &[Value],
+        buf: Value,
+        table: ir::StackSlot,
+    ) -> Value {
         let f = MemFlags::trusted();
         let sc = self.store_ctx();
         // The table has an entry for every value of the index bits; entry
@@ -582,6 +597,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.ins().store(f, cur, k, stack_record::PARENT as i32);
         // The same resume site resuming the same continuation again (a
         // consumer loop) finds them set already (`suspend` leaves them).
+        let table = self.b.ins().stack_addr(PTR, table, 0);
         self.store_if_changed(table, k, cont_record::HANDLERS);
         self.store_if_changed(buf, k, cont_record::RESUMER_BUF);
         self.b
@@ -615,12 +631,12 @@ impl<'a, 'm> Translator<'a, 'm> {
 
     /// The buffer and handler table of a `resume` (or `resume_throw`) of
     /// continuation type `ct` with `table`, plus what the dispatch after
-    /// the switch needs: (buf, table address, result types, argument count).
+    /// the switch needs: (buf, table slot, result types, argument count).
     fn resume_frame(
         &mut self,
         ct: u32,
         table: &ResumeTable,
-    ) -> (Value, Value, Vec<ir::Type>, usize) {
+    ) -> (Value, ir::StackSlot, Vec<ir::Type>, usize) {
         let fty = self.cont_func_type(ct);
         let (np, results) = (
             fty.params().len(),
@@ -673,16 +689,15 @@ impl<'a, 'm> Translator<'a, 'm> {
                 pos.ins().stack_store(PTR, none, ts, 8);
             }
         });
-        let table_addr = self.b.ins().stack_addr(PTR, ts, 0);
-        (buf, table_addr, results, np)
+        (buf, ts, results, np)
     }
 
     pub(super) fn translate_resume(&mut self, ct: u32, table: &ResumeTable) -> Result<()> {
-        let (buf, table_addr, results, np) = self.resume_frame(ct, table);
+        let (buf, table_slot, results, np) = self.resume_frame(ct, table);
         let contref = self.pop();
         let mut args = self.popn(np);
         self.canon_all(&mut args);
-        let k = self.inline_resume(contref, &args, buf, table_addr);
+        let k = self.inline_resume(contref, &args, buf, table_slot);
         self.resume_dispatch(buf, table, &results, k)
     }
 
@@ -698,7 +713,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         tag: Option<u32>,
         table: &ResumeTable,
     ) -> Result<()> {
-        let (buf, table_addr, results, _) = self.resume_frame(ct, table);
+        let (buf, table_slot, results, _) = self.resume_frame(ct, table);
         let contref = self.pop();
         let exn = match tag {
             Some(tag) => {
@@ -717,6 +732,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             None => self.pop(),
         };
         let cur = self.current_stack();
+        let table_addr = self.b.ins().stack_addr(PTR, table_slot, 0);
         let target = self.call_checked(Builtin::ContThrow, &[contref, exn, buf, table_addr]);
         let fresh = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, target, 1);
         let here = self.b.create_block();
@@ -729,7 +745,10 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.reachable = true;
         self.b.seal_block(there);
         self.b.switch_to_block(there);
-        let received = self.switch_stacks(cur, target, cur);
+        // The payload: our record (see `inline_resume`), flagged: the
+        // continuation throws its pending exception when it wakes up.
+        let flagged = self.b.ins().bor_imm_s(cur, THROW_PENDING);
+        let received = self.switch_stacks(cur, target, flagged);
         self.resume_dispatch(buf, table, &results, received)
     }
 
@@ -809,20 +828,23 @@ impl<'a, 'm> Translator<'a, 'm> {
         Ok(())
     }
 
-    /// After a `suspend` or `switch` is resumed: if it was resumed by
-    /// `resume_throw`, throw the pending exception here.
-    fn throw_pending(&mut self, cur: Value) {
+    /// After a `suspend` or `switch` is resumed (`received` being the
+    /// switch's payload): if it was resumed by `resume_throw`, which sets
+    /// [`THROW_PENDING`] in the payload, throw the pending exception here.
+    fn throw_pending(&mut self, received: Value) {
         let f = MemFlags::trusted();
+        let flag = self.b.ins().band_imm_s(received, THROW_PENDING);
+        let throw = self.b.create_block();
+        let go_on = self.b.create_block();
+        self.b.set_cold_block(throw);
+        self.b.ins().brif(flag, throw, &[], go_on, &[]);
+        self.b.seal_block(throw);
+        self.b.switch_to_block(throw);
+        let cur = self.running_record();
         let exn = self
             .b
             .ins()
             .load(PTR, f, cur, cont_record::PENDING_EXN as i32);
-        let throw = self.b.create_block();
-        let go_on = self.b.create_block();
-        self.b.set_cold_block(throw);
-        self.b.ins().brif(exn, throw, &[], go_on, &[]);
-        self.b.seal_block(throw);
-        self.b.switch_to_block(throw);
         let zero = self.b.ins().iconst(PTR, 0);
         self.b
             .ins()
@@ -1037,8 +1059,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let received = self.switch_stacks(cur, resumer, cur);
         let guess = self.prediction(true);
         self.b.def_var(guess, received);
-        let cur = self.running_record();
-        self.throw_pending(cur);
+        self.throw_pending(received);
     }
 
     pub(super) fn translate_switch(&mut self, ct: u32, tag: u32) {
@@ -1075,8 +1096,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let received = self.switch_stacks(cur, target, cur);
         let guess = self.prediction(true);
         self.b.def_var(guess, received);
-        let cur = self.running_record();
-        self.throw_pending(cur);
+        self.throw_pending(received);
         let vals = self.load_values(buf, 1, &results);
         self.stack.extend(vals);
     }

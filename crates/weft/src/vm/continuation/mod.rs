@@ -121,7 +121,11 @@ pub(crate) struct VMContRecord {
     recv_type: Cell<u32>,
     recv_results: Cell<u32>,
     /// An exception (raw `exnref`) `resume_throw` left for the suspended
-    /// code to throw when it resumes (0: none).
+    /// code to throw when it resumes (0: none). The code after `resume_throw`
+    /// tells the `suspend` or `switch` it wakes up in with a flag in the
+    /// switch's payload (`THROW_PENDING` in `weft_cranelift`'s
+    /// `translate/stack_switching.rs`): nothing else reads this field on
+    /// the way back in.
     pending_exn: Cell<usize>,
     /// While it runs as the outermost of a chain under a resumer: the
     /// reference a suspension to that resumer hands over (set when it is
