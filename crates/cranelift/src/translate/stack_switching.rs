@@ -504,7 +504,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         contref: Value,
         args: &[Value],
         buf: Value,
-        table: ir::StackSlot,
+        table: (ir::StackSlot, i32),
     ) -> Value {
         let f = MemFlags::trusted();
         let sc = self.store_ctx();
@@ -597,7 +597,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.ins().store(f, cur, k, stack_record::PARENT as i32);
         // The same resume site resuming the same continuation again (a
         // consumer loop) finds them set already (`suspend` leaves them).
-        let table = self.b.ins().stack_addr(PTR, table, 0);
+        let table = self.b.ins().iadd_imm_s(buf, i64::from(table.1));
         self.store_if_changed(table, k, cont_record::HANDLERS);
         self.store_if_changed(buf, k, cont_record::RESUMER_BUF);
         self.b
@@ -631,12 +631,13 @@ impl<'a, 'm> Translator<'a, 'm> {
 
     /// The buffer and handler table of a `resume` (or `resume_throw`) of
     /// continuation type `ct` with `table`, plus what the dispatch after
-    /// the switch needs: (buf, table slot, result types, argument count).
+    /// the switch needs: (buf, the table's slot and offset, result types,
+    /// argument count).
     fn resume_frame(
         &mut self,
         ct: u32,
         table: &ResumeTable,
-    ) -> (Value, ir::StackSlot, Vec<ir::Type>, usize) {
+    ) -> (Value, (ir::StackSlot, i32), Vec<ir::Type>, usize) {
         let fty = self.cont_func_type(ct);
         let (np, results) = (
             fty.params().len(),
@@ -655,16 +656,21 @@ impl<'a, 'm> Translator<'a, 'm> {
         }
         // At least one value slot: an exception leaving the continuation
         // comes back in buf[1].
-        let buf = self.value_buffer(1 + slots.max(1));
-
+        let buf_slots = 1 + slots.max(1);
         // The handler table: [count, entries...], filled in once at the
         // entry (its entries are fixed per instance; see `EntryValues`).
+        // It follows the buffer in the same stack slot (so its address is
+        // computed from the stack pointer where it is used, as the
+        // buffer's is).
         let nh = table.handlers.len();
+        let table_off = buf_slots as u32 * VAL_RAW_SIZE;
         let ts = self.b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
-            (resume_table::words(nh) * 8) as u32,
-            3,
+            table_off + (resume_table::words(nh) * 8) as u32,
+            4,
         ));
+        let buf = self.b.ins().stack_addr(PTR, ts, 0);
+        let table_off = table_off as i32;
         let mut ids = Vec::with_capacity(nh);
         for h in &table.handlers {
             let (tag, switch) = match h {
@@ -675,21 +681,22 @@ impl<'a, 'm> Translator<'a, 'm> {
         }
         self.at_entry(|pos, _| {
             let count = pos.ins().iconst(PTR, nh as i64);
-            pos.ins().stack_store(PTR, count, ts, 0);
+            pos.ins().stack_store(PTR, count, ts, table_off);
             for (i, (id, switch)) in ids.into_iter().enumerate() {
                 let id = if switch {
                     pos.ins().bor_imm_s(id, resume_table::SWITCH as i64)
                 } else {
                     id
                 };
-                pos.ins().stack_store(PTR, id, ts, ((1 + i) * 8) as i32);
+                pos.ins()
+                    .stack_store(PTR, id, ts, table_off + ((1 + i) * 8) as i32);
             }
             if nh == 0 {
                 let none = pos.ins().iconst(PTR, resume_table::NO_ENTRY as i64);
-                pos.ins().stack_store(PTR, none, ts, 8);
+                pos.ins().stack_store(PTR, none, ts, table_off + 8);
             }
         });
-        (buf, ts, results, np)
+        (buf, (ts, table_off), results, np)
     }
 
     pub(super) fn translate_resume(&mut self, ct: u32, table: &ResumeTable) -> Result<()> {
@@ -732,7 +739,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             None => self.pop(),
         };
         let cur = self.current_stack();
-        let table_addr = self.b.ins().stack_addr(PTR, table_slot, 0);
+        let table_addr = self.b.ins().stack_addr(PTR, table_slot.0, table_slot.1);
         let target = self.call_checked(Builtin::ContThrow, &[contref, exn, buf, table_addr]);
         let fresh = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, target, 1);
         let here = self.b.create_block();
