@@ -391,9 +391,23 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// Continuation references go to the same slot the same way (the
     /// collector keeps their continuations alive; it never changes them,
     /// but no value in a stack map may be live across the switch, so
-    /// they are reloaded too; that includes the reference a `resume` just
-    /// consumed, which the code after it may still read).
-    fn switch_stacks(&mut self, cur: Value, target: Value, payload: Value) -> Value {
+    /// they are reloaded too).
+    ///
+    /// `consumed`, for a `resume`: the reference it consumed and that
+    /// reference plus one generation (`self_ref`, a plain value). Copies of
+    /// the consumed reference in locals and on the operand stack are stale
+    /// once the switch happens, so they need not be in the slot (nothing
+    /// to keep alive); after the switch they are recomputed from the plain
+    /// value, so nothing of theirs is spilled or reloaded when the code
+    /// after the `resume` does not read them (a consumer loop overwrites
+    /// its continuation local with the one the suspension hands back).
+    fn switch_stacks(
+        &mut self,
+        cur: Value,
+        target: Value,
+        payload: Value,
+        consumed: Option<(Value, Value)>,
+    ) -> Value {
         let ctx = stack_record::CONTROL_CONTEXT as i64;
         let from = self.b.ins().iadd_imm_s(cur, ctx);
         let to = self.b.ins().iadd_imm_s(target, ctx);
@@ -412,13 +426,22 @@ impl<'a, 'm> Translator<'a, 'm> {
         }
         // Then the continuation references: (location, value).
         let mut conts: Vec<(Result<usize, usize>, Value)> = Vec::new();
+        // Copies of the consumed reference: recomputed after the switch.
+        let mut stale: Vec<Result<usize, usize>> = Vec::new();
+        let is_consumed = |v: Value| consumed.is_some_and(|(c, _)| c == v);
         for &l in &self.cont_locals.clone() {
             let var = self.locals[l].0;
             let v = self.b.use_var(var);
-            conts.push((Ok(l), v));
+            if is_consumed(v) {
+                stale.push(Ok(l));
+            } else {
+                conts.push((Ok(l), v));
+            }
         }
         for (i, v) in self.stack.iter().enumerate() {
-            if self.cont_values.contains(v) {
+            if is_consumed(*v) {
+                stale.push(Err(i));
+            } else if self.cont_values.contains(v) {
                 conts.push((Err(i), *v));
             }
         }
@@ -458,6 +481,21 @@ impl<'a, 'm> Translator<'a, 'm> {
                         self.b.def_var(var, v);
                     }
                     Err(i) => self.stack[*i] = v,
+                }
+            }
+        }
+        if let (Some((_, next)), false) = (consumed, stale.is_empty()) {
+            let shift = 1i64 << weft_environ::contref::GEN_SHIFT;
+            let v = self.b.ins().iadd_imm_s(next, -shift);
+            self.b.declare_value_needs_stack_map(v);
+            self.cont_values.insert(v);
+            for loc in stale {
+                match loc {
+                    Ok(l) => {
+                        let var = self.locals[l].0;
+                        self.b.def_var(var, v);
+                    }
+                    Err(i) => self.stack[i] = v,
                 }
             }
         }
@@ -606,7 +644,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         // The payload: our record, the continuation's prediction of where
         // its `suspend`s go (a suspension sends back its own record, our
         // next prediction; see `resume_dispatch`).
-        self.switch_stacks(cur, inner, cur)
+        self.switch_stacks(cur, inner, cur, Some((contref, self_ref)))
     }
 
     pub(super) fn translate_cont_new(&mut self, ct: u32) {
@@ -755,7 +793,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         // The payload: our record (see `inline_resume`), flagged: the
         // continuation throws its pending exception when it wakes up.
         let flagged = self.b.ins().bor_imm_s(cur, THROW_PENDING);
-        let received = self.switch_stacks(cur, target, flagged);
+        let received = self.switch_stacks(cur, target, flagged, None);
         self.resume_dispatch(buf, table, &results, received)
     }
 
@@ -1063,7 +1101,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         // The payload: our record, the resumer's prediction for its next
         // `resume`; whoever resumes us sends its record, our next
         // prediction of the resumer.
-        let received = self.switch_stacks(cur, resumer, cur);
+        let received = self.switch_stacks(cur, resumer, cur, None);
         let guess = self.prediction(true);
         self.b.def_var(guess, received);
         self.throw_pending(received);
@@ -1100,7 +1138,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let recv_ty = self.b.ins().iconst(I32, i64::from(recv_ty));
         let target = self.call_checked(Builtin::ContSwitch, &[id, contref, recv_ty, buf, count]);
         // Payloads as for `suspend` (see `inline_suspend`).
-        let received = self.switch_stacks(cur, target, cur);
+        let received = self.switch_stacks(cur, target, cur, None);
         let guess = self.prediction(true);
         self.b.def_var(guess, received);
         self.throw_pending(received);
