@@ -96,6 +96,7 @@ pub fn translate_function(
         gc_locals: Vec::new(),
         cont_values: std::collections::HashSet::new(),
         cont_locals: Vec::new(),
+        entry_values: Default::default(),
     };
 
     // Parameters become the first locals.
@@ -309,6 +310,9 @@ pub struct Translator<'a, 'm> {
     cont_values: std::collections::HashSet<Value>,
     /// Indices of the locals that hold continuation references.
     cont_locals: Vec<usize>,
+    /// Values the switching instructions compute once, at the entry
+    /// (`stack_switching`).
+    entry_values: stack_switching::EntryValues,
 }
 
 fn block_args(vals: &[Value]) -> Vec<BlockArg> {

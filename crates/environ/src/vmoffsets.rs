@@ -296,6 +296,11 @@ pub mod cont_record {
     /// `pending_exn: usize`: an exception (raw `exnref`) that
     /// `resume_throw` asks the suspended code to throw when it resumes.
     pub const PENDING_EXN: u32 = BOUND + 48;
+    /// `self_ref: u64`: while the continuation runs as the outermost of a
+    /// chain under a resumer, the reference to it that a suspension to
+    /// that resumer hands over (its slot's current generation; set by
+    /// every resume and `switch`).
+    pub const SELF_REF: u32 = BOUND + 56;
 }
 
 /// The handler table a `resume` passes to the runtime (a stack slot of the
@@ -303,9 +308,20 @@ pub mod cont_record {
 /// each. An entry is the store-wide identity of the handler's tag, with
 /// [`resume_table::SWITCH`] set for `(on $tag switch)`; a suspension
 /// handled by entry `i` resumes the resumer with effect `i + 1`.
+///
+/// A table without entries still has the word after the count, holding
+/// [`resume_table::NO_ENTRY`], so that `suspend`'s fast path can compare
+/// the first word after the count with its tag without reading the count.
 pub mod resume_table {
     /// Set in an entry for a switch handler.
     pub const SWITCH: usize = 1 << 63;
+    /// The word after the count of a table without entries: no tag
+    /// identity (a store index) equals it, with or without [`SWITCH`].
+    pub const NO_ENTRY: usize = usize::MAX;
+    /// Words of a table with `n` entries.
+    pub const fn words(n: usize) -> usize {
+        1 + if n == 0 { 1 } else { n }
+    }
     /// The effect a `resume` sees when its continuation returned.
     pub const EFFECT_RETURN: usize = 0;
     /// The effect a `resume` sees when an exception left its continuation

@@ -1,13 +1,16 @@
 //! Translation of the stack-switching instructions: `cont.new`,
 //! `cont.bind`, `resume`, `suspend` and `switch`.
 //!
-//! Each switching instruction is one builtin call that does the
-//! bookkeeping (one-shot check, parent link, handler search, payload copy,
-//! `current_stack`; see `weft::vm::continuation`) followed by Cranelift's
-//! `stack_switch` between the running stack's control context and the
-//! target's. Values cross in a buffer in the switching frame: one 16-byte
-//! `ValRaw` slot per value, after a first slot that a `resume` reads its
-//! effect from.
+//! Each switching instruction does the bookkeeping (one-shot check,
+//! parent link, handler search, payload copy, `current_stack`; see
+//! `weft::vm::continuation`), inline for `resume` and `suspend`, in a
+//! builtin for `cont.bind`, `switch` and `resume_throw`, followed by
+//! Cranelift's `stack_switch` between the running stack's control context
+//! and the target's. Values cross in a buffer in the switching frame: one
+//! 16-byte `ValRaw` slot per value, after a first slot that a `resume`
+//! reads its effect from. The table is filled in once, at the function's
+//! entry ([`EntryValues`]); the `stack_switch` payload register carries a
+//! prediction of the other side's next target ([`Translator::predict`]).
 //!
 //! ```text
 //!   resume $ct (on $e0 $l0) (on $e1 switch) ...
@@ -27,9 +30,10 @@
 //!   rsp -> resuming frame           suspended; the runtime switched back
 //!                                    with rsp, rbp = this frame, all other
 //!                                    registers clobbered)
-//!   target = cont_resume(...)        effect = buf[0]; dispatch:
-//!   stack_switch(&cur.ctx,             0     -> push buf[1..=results]
-//!                &target.ctx)          i + 1 -> br $l_i with buf[1..]
+//!   target = (inline resume)         effect = buf[0]; dispatch:
+//!   stack_switch(&cur.ctx,             i + 1 -> br $l_i with buf[1..]
+//!                &target.ctx, cur)     -1    -> throw buf[1]
+//!                                      0     -> push buf[1..=results]
 //! ```
 //!
 //! Every value live across the switch is spilled by the register
@@ -37,19 +41,279 @@
 //! suspended frame keeps its state in its own stack slots.
 
 use super::{Translator, block_args};
+use crate::env::const_flags;
 use crate::env::{PTR, clif_type};
 use anyhow::{Result, bail};
+use cranelift_codegen::cursor::{Cursor, CursorPosition, FuncCursor};
 use cranelift_codegen::ir::{
     self, InstBuilder, MemFlagsData as MemFlags, StackSlotData, StackSlotKind, Value, condcodes,
     types::*,
 };
+use cranelift_frontend::Variable;
+use std::collections::HashMap;
 use weft_environ::wasmparser::{CompositeInnerType, FuncType, Handle, ResumeTable};
 use weft_environ::{
     Builtin, Trap, VAL_RAW_SIZE, cont_entry, cont_record, resume_table, stack_record, store_ctx,
     vmctx,
 };
 
+/// Values that the switching instructions of one function share, each
+/// computed once at the top of the function's entry block (on first use)
+/// rather than at every instruction, because none of them changes while
+/// the function runs:
+///
+/// - the store context (`vmctx.store_ctx`, fixed per instance);
+/// - the record of the stack the activation runs on: a frame never moves
+///   to another stack, and whenever wasm runs, `current_stack` is the
+///   record of the stack it runs on (DESIGN invariant 1), so the value the
+///   entry reads is the value every later read would give;
+/// - tag identities and canonical type ids (fixed per instance);
+/// - the contents of every `resume`'s handler table (tag identities, in a
+///   stack slot of the frame that the runtime only reads).
+///
+/// Each is stored in a stack slot of its own at the entry and loaded from
+/// there where an instruction needs it: one load from the frame replaces
+/// a chain of dependent loads (vmctx -> store context -> record). (Kept
+/// as values live across the whole function instead, they would be
+/// spilled at every switch, which clobbers all registers, and reloaded
+/// at every use.)
+#[derive(Default)]
+pub(crate) struct EntryValues {
+    /// The last instruction inserted into the entry block: the next goes
+    /// after it (so each can use the ones before).
+    anchor: Option<ir::Inst>,
+    /// Each value as computed in the entry block, and the stack slot it
+    /// is kept in.
+    values: HashMap<EntryKey, (Value, ir::StackSlot)>,
+    /// The predictions of [`Translator::predict`]: the record a `resume`
+    /// switches to, the record a `suspend` switches to.
+    predicted_target: Option<Variable>,
+    predicted_resumer: Option<Variable>,
+}
+
+/// Set in the payload of the switch into a suspended continuation that
+/// `resume_throw` resumes (the payload is otherwise a record pointer, so
+/// the bit is free): the `suspend` or `switch` it waits in then throws
+/// the continuation's pending exception (`cont_record::PENDING_EXN`).
+/// Every other switch into a suspended continuation comes from generated
+/// code that sends a record (`inline_resume`, `translate_switch`) or from
+/// the embedder's `host_resume_shim`, which sends its record too.
+const THROW_PENDING: i64 = 1;
+
+/// The values of [`EntryValues`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum EntryKey {
+    StoreCtx,
+    Record,
+    /// A tag identity, by tag index.
+    Tag(u32),
+    /// `recv_type | recv_results << 32` of a `suspend` of a tag, by the
+    /// tag's type index.
+    RecvWord(u32),
+}
+
 impl<'a, 'm> Translator<'a, 'm> {
+    /// Inserts instructions with `f` at the top of the entry block, after
+    /// those inserted before (see [`EntryValues`]); `f` gets the vmctx.
+    fn at_entry<T>(&mut self, f: impl FnOnce(&mut FuncCursor<'_>, Value) -> T) -> T {
+        let vmctx = self.env.vmctx;
+        let entry = self
+            .b
+            .func
+            .layout
+            .entry_block()
+            .expect("a function being built has its entry block");
+        let pos = FuncCursor::new(self.b.func);
+        let mut pos = match self.entry_values.anchor {
+            Some(i) => pos.after_inst(i),
+            None => pos.at_first_insertion_point(entry),
+        };
+        let out = f(&mut pos, vmctx);
+        // The instruction before the cursor is the last one inserted (or
+        // the anchor, if `f` inserted nothing).
+        let last = match pos.position() {
+            CursorPosition::At(next) => pos.layout().prev_inst(next),
+            CursorPosition::After(block) => pos.layout().last_inst(block),
+            CursorPosition::Nowhere | CursorPosition::Before(_) => None,
+        };
+        if last.is_some() {
+            self.entry_values.anchor = last;
+        }
+        out
+    }
+
+    /// The entry value `key`, computed by `compute` (given the vmctx) in
+    /// the entry block the first time and stored in a stack slot of its
+    /// own; returns its value in the entry block (for other entry code).
+    fn entry_value(
+        &mut self,
+        key: EntryKey,
+        compute: impl FnOnce(&mut Self) -> Box<dyn FnOnce(&mut FuncCursor<'_>, Value) -> Value>,
+    ) -> (Value, ir::StackSlot) {
+        if let Some(v) = self.entry_values.values.get(&key) {
+            return *v;
+        }
+        let f = compute(self);
+        let ss =
+            self.b
+                .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
+        let v = self.at_entry(|pos, vmctx| {
+            let v = f(pos, vmctx);
+            pos.ins().stack_store(PTR, v, ss, 0);
+            v
+        });
+        self.entry_values.values.insert(key, (v, ss));
+        (v, ss)
+    }
+
+    /// Loads entry value `key` here (from its slot: one load, a value of
+    /// its own that the register allocator keeps for the instruction
+    /// being translated, where a value live across the whole function
+    /// would be reloaded at every use).
+    fn load_entry(&mut self, slot: ir::StackSlot) -> Value {
+        self.b.ins().stack_load(PTR, PTR, slot, 0)
+    }
+
+    /// The store context's slot.
+    fn store_ctx_slot(&mut self) -> (Value, ir::StackSlot) {
+        self.entry_value(EntryKey::StoreCtx, |_| {
+            Box::new(|pos, vmctx| {
+                pos.ins().load(
+                    PTR,
+                    MemFlags::trusted().with_readonly(),
+                    vmctx,
+                    vmctx::STORE_CTX as i32,
+                )
+            })
+        })
+    }
+
+    /// The store context (see [`EntryValues`]).
+    fn entry_store_ctx(&mut self) -> Value {
+        let (_, ss) = self.store_ctx_slot();
+        self.load_entry(ss)
+    }
+
+    /// The record of the stack this activation runs on, as read at the
+    /// entry (see [`EntryValues`]).
+    fn running_record(&mut self) -> Value {
+        let (_, ss) = self.entry_value(EntryKey::Record, |t| {
+            let (sc, _) = t.store_ctx_slot();
+            Box::new(move |pos, _| {
+                pos.ins().load(
+                    PTR,
+                    MemFlags::trusted(),
+                    sc,
+                    store_ctx::CURRENT_STACK as i32,
+                )
+            })
+        });
+        self.load_entry(ss)
+    }
+
+    /// The identity of tag `tag`: (its value in the entry block, its slot).
+    fn tag_slot(&mut self, tag: u32) -> (Value, ir::StackSlot) {
+        let off = self.env.offsets.tag(tag) as i32;
+        self.entry_value(EntryKey::Tag(tag), |_| {
+            Box::new(move |pos, vmctx| pos.ins().load(PTR, const_flags(), vmctx, off))
+        })
+    }
+
+    /// The identity of tag `tag` (see [`EntryValues`]).
+    fn entry_tag(&mut self, tag: u32) -> Value {
+        let (_, ss) = self.tag_slot(tag);
+        self.load_entry(ss)
+    }
+
+    /// `recv_type | recv_results << 32` for a `suspend` of a tag of
+    /// function type `ty` (resumed with that type's results): one 64-bit
+    /// store sets both fields.
+    fn entry_recv_word(&mut self, ty: u32) -> Value {
+        const _: () = assert!(cont_record::RECV_RESULTS == cont_record::RECV_TYPE + 4);
+        const _: () = assert!(cont_record::RECV_TYPE.is_multiple_of(8));
+        let (_, ss) = self.entry_value(EntryKey::RecvWord(ty), |_| {
+            Box::new(move |pos, vmctx| {
+                let ids = pos
+                    .ins()
+                    .load(PTR, const_flags(), vmctx, vmctx::TYPE_IDS as i32);
+                let id = pos.ins().uload32(const_flags(), ids, (ty * 4) as i32);
+                pos.ins().bor_imm_s(id, 1 << 32)
+            })
+        });
+        self.load_entry(ss)
+    }
+
+    /// The variable holding the predicted target of `resume`s (`false`)
+    /// or of `suspend`s (`true`). Unset, it reads as 0 (no record).
+    fn prediction(&mut self, of_suspend: bool) -> Variable {
+        let slot = if of_suspend {
+            &mut self.entry_values.predicted_resumer
+        } else {
+            &mut self.entry_values.predicted_target
+        };
+        match *slot {
+            Some(v) => v,
+            None => {
+                let v = self.b.declare_var(PTR);
+                *slot = Some(v);
+                v
+            }
+        }
+    }
+
+    /// `actual`, the record a switch goes to, as loaded through its chain
+    /// of pointers, replaced by the same value from `prediction` when they
+    /// are equal.
+    ///
+    /// The branch is what makes it worth it: the processor predicts it
+    /// and runs on with the predicted value, which comes from one load of
+    /// the frame, instead of waiting for the chain (store context, table,
+    /// header, `innermost`; or record, `parent`) before it can load the
+    /// target's stack pointer. The chain is still loaded and compared, so
+    /// a wrong prediction only costs a mispredicted branch: the value used
+    /// is always `actual`'s.
+    fn predict(&mut self, actual: Value, prediction: Variable) -> Value {
+        let guess = self.b.use_var(prediction);
+        let same = self.b.ins().icmp(condcodes::IntCC::Equal, actual, guess);
+        let hit = self.b.create_block();
+        let miss = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.set_cold_block(miss);
+        self.b.append_block_param(join, PTR);
+        self.b.ins().brif(same, hit, &[], miss, &[]);
+        self.b.seal_block(hit);
+        self.b.seal_block(miss);
+        self.b.switch_to_block(hit);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(guess)]);
+        self.b.switch_to_block(miss);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(actual)]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        self.b.block_params(join)[0]
+    }
+
+    /// Stores word `v` at `base + off` unless that word holds `v`
+    /// already: a load and a compare instead of a store, for the fields a
+    /// switch sets to what they mostly hold already (in a loop: the same
+    /// site, frame and continuation). Stores are what a round trip is
+    /// short of: on this machine (AMD EPYC, 2 vCPUs) 20 more independent
+    /// stores cost a round trip about 5 ns, 20 more loads about 3 ns.
+    fn store_if_changed(&mut self, v: Value, base: Value, off: u32) {
+        let f = MemFlags::trusted();
+        let old = self.b.ins().load(PTR, f, base, off as i32);
+        let same = self.b.ins().icmp(condcodes::IntCC::Equal, old, v);
+        let store = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.set_cold_block(store);
+        self.b.ins().brif(same, done, &[], store, &[]);
+        self.b.seal_block(store);
+        self.b.switch_to_block(store);
+        self.b.ins().store(f, v, base, off as i32);
+        self.b.ins().jump(done, &[]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+    }
+
     /// The module type index of the function type of continuation type
     /// `ct`.
     fn cont_func_type_index(&self, ct: u32) -> u32 {
@@ -69,12 +333,17 @@ impl<'a, 'm> Translator<'a, 'm> {
 
     /// A 16-byte-aligned buffer of `slots` `ValRaw` slots in this frame.
     fn value_buffer(&mut self, slots: usize) -> Value {
+        self.value_buffer_slot(slots).0
+    }
+
+    /// [`Self::value_buffer`] and its stack slot.
+    fn value_buffer_slot(&mut self, slots: usize) -> (Value, ir::StackSlot) {
         let ss = self.b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
             (slots as u32) * VAL_RAW_SIZE,
             4,
         ));
-        self.b.ins().stack_addr(PTR, ss, 0)
+        (self.b.ins().stack_addr(PTR, ss, 0), ss)
     }
 
     /// Stores `vals` into `buf` from slot `first` on.
@@ -96,24 +365,17 @@ impl<'a, 'm> Translator<'a, 'm> {
             .collect()
     }
 
-    /// The record of the stack running now.
+    /// The record of the stack running now (see [`EntryValues`]).
     fn current_stack(&mut self) -> Value {
-        let sc = self.b.ins().load(
-            PTR,
-            MemFlags::trusted().with_readonly(),
-            self.env.vmctx,
-            vmctx::STORE_CTX as i32,
-        );
-        self.b.ins().load(
-            PTR,
-            MemFlags::trusted(),
-            sc,
-            store_ctx::CURRENT_STACK as i32,
-        )
+        self.running_record()
     }
 
-    /// `stack_switch` from record `cur` to record `target`, passing
-    /// `target` (a fresh continuation's start routine reads it).
+    /// `stack_switch` from record `cur` to record `target`, sending
+    /// `payload` and returning the payload this stack is switched back to
+    /// with. Generated code sends its own record: where the other side's
+    /// next switch most likely goes (see [`Translator::predict`]); other
+    /// senders (`weft_cont_start`, the runtime's trap and return paths)
+    /// send other values, which only makes predictions miss.
     ///
     /// Cranelift records no stack map at `stack_switch` (it is not a call
     /// to its lowering), so no value declared to need one may be live
@@ -130,7 +392,22 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// collector keeps their continuations alive; it never changes them,
     /// but no value in a stack map may be live across the switch, so
     /// they are reloaded too).
-    fn switch_stacks(&mut self, cur: Value, target: Value) {
+    ///
+    /// `consumed`, for a `resume`: the reference it consumed and that
+    /// reference plus one generation (`self_ref`, a plain value). Copies of
+    /// the consumed reference in locals and on the operand stack are stale
+    /// once the switch happens, so they need not be in the slot (nothing
+    /// to keep alive); after the switch they are recomputed from the plain
+    /// value, so nothing of theirs is spilled or reloaded when the code
+    /// after the `resume` does not read them (a consumer loop overwrites
+    /// its continuation local with the one the suspension hands back).
+    fn switch_stacks(
+        &mut self,
+        cur: Value,
+        target: Value,
+        payload: Value,
+        consumed: Option<(Value, Value)>,
+    ) -> Value {
         let ctx = stack_record::CONTROL_CONTEXT as i64;
         let from = self.b.ins().iadd_imm_s(cur, ctx);
         let to = self.b.ins().iadd_imm_s(target, ctx);
@@ -149,13 +426,22 @@ impl<'a, 'm> Translator<'a, 'm> {
         }
         // Then the continuation references: (location, value).
         let mut conts: Vec<(Result<usize, usize>, Value)> = Vec::new();
+        // Copies of the consumed reference: recomputed after the switch.
+        let mut stale: Vec<Result<usize, usize>> = Vec::new();
+        let is_consumed = |v: Value| consumed.is_some_and(|(c, _)| c == v);
         for &l in &self.cont_locals.clone() {
             let var = self.locals[l].0;
             let v = self.b.use_var(var);
-            conts.push((Ok(l), v));
+            if is_consumed(v) {
+                stale.push(Ok(l));
+            } else {
+                conts.push((Ok(l), v));
+            }
         }
         for (i, v) in self.stack.iter().enumerate() {
-            if self.cont_values.contains(v) {
+            if is_consumed(*v) {
+                stale.push(Err(i));
+            } else if self.cont_values.contains(v) {
                 conts.push((Err(i), *v));
             }
         }
@@ -169,21 +455,16 @@ impl<'a, 'm> Translator<'a, 'm> {
         });
         // Publish the slot in the record being left, for the collector
         // (see `stack_record::GC_SPILL`).
-        let flags = MemFlags::trusted();
         let n = self.b.ins().iconst(PTR, total as i64);
-        self.b
-            .ins()
-            .store(flags, n, cur, stack_record::GC_SPILL_LEN as i32);
+        self.store_if_changed(n, cur, stack_record::GC_SPILL_LEN);
         if let Some(slot) = slot {
             for (k, (_, v)) in spilled.iter().chain(conts.iter()).enumerate() {
                 self.b.ins().stack_store(PTR, *v, slot, (k * 8) as i32);
             }
             let addr = self.b.ins().stack_addr(PTR, slot, 0);
-            self.b
-                .ins()
-                .store(flags, addr, cur, stack_record::GC_SPILL as i32);
+            self.store_if_changed(addr, cur, stack_record::GC_SPILL);
         }
-        self.b.ins().stack_switch(from, to, target);
+        let received = self.b.ins().stack_switch(from, to, payload);
         if let Some(slot) = slot {
             let n_gc = spilled.len();
             for (k, (loc, _)) in spilled.iter().chain(conts.iter()).enumerate() {
@@ -203,6 +484,22 @@ impl<'a, 'm> Translator<'a, 'm> {
                 }
             }
         }
+        if let (Some((_, next)), false) = (consumed, stale.is_empty()) {
+            let shift = 1i64 << weft_environ::contref::GEN_SHIFT;
+            let v = self.b.ins().iadd_imm_s(next, -shift);
+            self.b.declare_value_needs_stack_map(v);
+            self.cont_values.insert(v);
+            for loc in stale {
+                match loc {
+                    Ok(l) => {
+                        let var = self.locals[l].0;
+                        self.b.def_var(var, v);
+                    }
+                    Err(i) => self.stack[i] = v,
+                }
+            }
+        }
+        received
     }
 
     /// Calls a switching builtin and traps (with the error it parked) when
@@ -214,14 +511,9 @@ impl<'a, 'm> Translator<'a, 'm> {
         r
     }
 
-    /// The store context.
+    /// The store context (see [`EntryValues`]).
     fn store_ctx(&mut self) -> Value {
-        self.b.ins().load(
-            PTR,
-            MemFlags::trusted().with_readonly(),
-            self.env.vmctx,
-            vmctx::STORE_CTX as i32,
-        )
+        self.entry_store_ctx()
     }
 
     /// The inline part of `resume`: decodes and checks `contref`, hands the
@@ -234,13 +526,24 @@ impl<'a, 'm> Translator<'a, 'm> {
     ///   if e.generation & GEN_MASK != contref >> GEN_SHIFT:
     ///      ContFail; trap         (null: entry 0 never matches)
     ///   e.generation += 1                           (one-shot)
-    ///   k = e.header; in = k.innermost
+    ///   k = e.header; in = k.innermost; k.self_ref = contref + 1 << GEN_SHIFT
     ///   in.recv_buf[in.bound ..] = args; in.bound = 0
     ///   k.parent = cur; k.handlers = table; k.resumer_buf = buf
     ///   store.current_stack = in
-    ///   stack_switch(&cur.ctx, &in.ctx, in)
+    ///   r = stack_switch(&cur.ctx, &in.ctx, cur)
     /// ```
-    fn inline_resume(&mut self, contref: Value, args: &[Value], buf: Value, table: Value) {
+    ///
+    /// (`cur` and the store context as read at the function's entry, see
+    /// [`EntryValues`]; `in` is predicted, see [`Translator::predict`].)
+    /// Returns the payload `r` the switch back delivered: after a
+    /// suspension, the record of the stack that suspended.
+    fn inline_resume(
+        &mut self,
+        contref: Value,
+        args: &[Value],
+        buf: Value,
+        table: (ir::StackSlot, i32),
+    ) -> Value {
         let f = MemFlags::trusted();
         let sc = self.store_ctx();
         // The table has an entry for every value of the index bits; entry
@@ -264,15 +567,17 @@ impl<'a, 'm> Translator<'a, 'm> {
             .b
             .ins()
             .load(I64, f, entry, cont_entry::GENERATION as i32);
-        let have = self
+        // The generation bits of the reference are the entry's low ones
+        // when `(generation << GEN_SHIFT) ^ contref` has no bit at or
+        // above GEN_SHIFT (the shift drops exactly the bits beyond
+        // `GEN_MASK`).
+        let shift = i64::from(weft_environ::contref::GEN_SHIFT);
+        let have = self.b.ins().ishl_imm_s(generation, shift);
+        let diff = self.b.ins().bxor(have, contref);
+        let same = self
             .b
             .ins()
-            .band_imm_s(generation, weft_environ::contref::GEN_MASK as i64);
-        let want = self
-            .b
-            .ins()
-            .ushr_imm_s(contref, i64::from(weft_environ::contref::GEN_SHIFT));
-        let same = self.b.ins().icmp(condcodes::IntCC::Equal, have, want);
+            .icmp_imm_s(condcodes::IntCC::UnsignedLessThan, diff, 1 << shift);
         self.b.ins().brif(same, fast, &[], slow, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
@@ -286,34 +591,60 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b
             .ins()
             .store(f, next, entry, cont_entry::GENERATION as i32);
-        let inner = self.b.ins().load(PTR, f, k, cont_record::INNERMOST as i32);
-        let bound = self.b.ins().uload32(f, inner, cont_record::BOUND as i32);
-        let recv = self
+        // The reference of the next generation: `contref` passed the check,
+        // so its generation bits are `generation`'s, and adding one at
+        // their bottom wraps like the mask does.
+        let self_ref = self
             .b
             .ins()
-            .load(PTR, f, inner, cont_record::RECV_BUF as i32);
-        let skip = self.b.ins().imul_imm_s(bound, i64::from(VAL_RAW_SIZE));
-        let dst = self.b.ins().iadd(recv, skip);
-        self.store_values(dst, 0, args);
+            .iadd_imm_s(contref, 1 << weft_environ::contref::GEN_SHIFT);
+        self.b
+            .ins()
+            .store(f, self_ref, k, cont_record::SELF_REF as i32);
+        let inner = self.b.ins().load(PTR, f, k, cont_record::INNERMOST as i32);
+        let guess = self.prediction(false);
+        let inner = self.predict(inner, guess);
+        let bound = self.b.ins().uload32(f, inner, cont_record::BOUND as i32);
+        if !args.is_empty() {
+            let recv = self
+                .b
+                .ins()
+                .load(PTR, f, inner, cont_record::RECV_BUF as i32);
+            let skip = self.b.ins().imul_imm_s(bound, i64::from(VAL_RAW_SIZE));
+            let dst = self.b.ins().iadd(recv, skip);
+            self.store_values(dst, 0, args);
+        }
+        // A running continuation has bound nothing (`suspend` relies on
+        // it, and the collector reads `bound` of running records too).
+        // Stores are what a round trip is short of (one per cycle on this
+        // machine's cores), so only after a `cont.bind`:
+        let reset = self.b.create_block();
+        let bound_done = self.b.create_block();
+        self.b.set_cold_block(reset);
+        self.b.ins().brif(bound, reset, &[], bound_done, &[]);
+        self.b.seal_block(reset);
+        self.b.switch_to_block(reset);
         let zero = self.b.ins().iconst(I32, 0);
         self.b
             .ins()
             .store(f, zero, inner, cont_record::BOUND as i32);
-        let cur = self
-            .b
-            .ins()
-            .load(PTR, f, sc, store_ctx::CURRENT_STACK as i32);
+        self.b.ins().jump(bound_done, &[]);
+        self.b.seal_block(bound_done);
+        self.b.switch_to_block(bound_done);
+        let cur = self.running_record();
         self.b.ins().store(f, cur, k, stack_record::PARENT as i32);
-        self.b
-            .ins()
-            .store(f, table, k, cont_record::HANDLERS as i32);
-        self.b
-            .ins()
-            .store(f, buf, k, cont_record::RESUMER_BUF as i32);
+        // The same resume site resuming the same continuation again (a
+        // consumer loop) finds them set already (`suspend` leaves them).
+        let table = self.b.ins().iadd_imm_s(buf, i64::from(table.1));
+        self.store_if_changed(table, k, cont_record::HANDLERS);
+        self.store_if_changed(buf, k, cont_record::RESUMER_BUF);
         self.b
             .ins()
             .store(f, inner, sc, store_ctx::CURRENT_STACK as i32);
-        self.switch_stacks(cur, inner);
+        // The payload: our record, the continuation's prediction of where
+        // its `suspend`s go (a suspension sends back its own record, our
+        // next prediction; see `resume_dispatch`).
+        self.switch_stacks(cur, inner, cur, Some((contref, self_ref)))
     }
 
     pub(super) fn translate_cont_new(&mut self, ct: u32) {
@@ -338,12 +669,13 @@ impl<'a, 'm> Translator<'a, 'm> {
 
     /// The buffer and handler table of a `resume` (or `resume_throw`) of
     /// continuation type `ct` with `table`, plus what the dispatch after
-    /// the switch needs: (buf, table address, result types, argument count).
+    /// the switch needs: (buf, the table's slot and offset, result types,
+    /// argument count).
     fn resume_frame(
         &mut self,
         ct: u32,
         table: &ResumeTable,
-    ) -> (Value, Value, Vec<ir::Type>, usize) {
+    ) -> (Value, (ir::StackSlot, i32), Vec<ir::Type>, usize) {
         let fty = self.cont_func_type(ct);
         let (np, results) = (
             fty.params().len(),
@@ -362,43 +694,56 @@ impl<'a, 'm> Translator<'a, 'm> {
         }
         // At least one value slot: an exception leaving the continuation
         // comes back in buf[1].
-        let buf = self.value_buffer(1 + slots.max(1));
-
-        // The handler table: [count, entries...].
+        let buf_slots = 1 + slots.max(1);
+        // The handler table: [count, entries...], filled in once at the
+        // entry (its entries are fixed per instance; see `EntryValues`).
+        // It follows the buffer in the same stack slot (so its address is
+        // computed from the stack pointer where it is used, as the
+        // buffer's is).
         let nh = table.handlers.len();
+        let table_off = buf_slots as u32 * VAL_RAW_SIZE;
         let ts = self.b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
-            ((1 + nh) * 8) as u32,
-            3,
+            table_off + (resume_table::words(nh) * 8) as u32,
+            4,
         ));
-        let table_addr = self.b.ins().stack_addr(PTR, ts, 0);
-        let count = self.b.ins().iconst(PTR, nh as i64);
-        self.b
-            .ins()
-            .store(MemFlags::trusted(), count, table_addr, 0);
-        for (i, h) in table.handlers.iter().enumerate() {
+        let buf = self.b.ins().stack_addr(PTR, ts, 0);
+        let table_off = table_off as i32;
+        let mut ids = Vec::with_capacity(nh);
+        for h in &table.handlers {
             let (tag, switch) = match h {
                 Handle::OnLabel { tag, .. } => (*tag, false),
                 Handle::OnSwitch { tag } => (*tag, true),
             };
-            let mut id = self.env.tag_identity(&mut self.b, tag);
-            if switch {
-                id = self.b.ins().bor_imm_s(id, resume_table::SWITCH as i64);
-            }
-            self.b
-                .ins()
-                .store(MemFlags::trusted(), id, table_addr, ((1 + i) * 8) as i32);
+            ids.push((self.tag_slot(tag).0, switch));
         }
-        (buf, table_addr, results, np)
+        self.at_entry(|pos, _| {
+            let count = pos.ins().iconst(PTR, nh as i64);
+            pos.ins().stack_store(PTR, count, ts, table_off);
+            for (i, (id, switch)) in ids.into_iter().enumerate() {
+                let id = if switch {
+                    pos.ins().bor_imm_s(id, resume_table::SWITCH as i64)
+                } else {
+                    id
+                };
+                pos.ins()
+                    .stack_store(PTR, id, ts, table_off + ((1 + i) * 8) as i32);
+            }
+            if nh == 0 {
+                let none = pos.ins().iconst(PTR, resume_table::NO_ENTRY as i64);
+                pos.ins().stack_store(PTR, none, ts, table_off + 8);
+            }
+        });
+        (buf, (ts, table_off), results, np)
     }
 
     pub(super) fn translate_resume(&mut self, ct: u32, table: &ResumeTable) -> Result<()> {
-        let (buf, table_addr, results, np) = self.resume_frame(ct, table);
+        let (buf, table_slot, results, np) = self.resume_frame(ct, table);
         let contref = self.pop();
         let mut args = self.popn(np);
         self.canon_all(&mut args);
-        self.inline_resume(contref, &args, buf, table_addr);
-        self.resume_dispatch(buf, table, &results)
+        let k = self.inline_resume(contref, &args, buf, table_slot);
+        self.resume_dispatch(buf, table, &results, k)
     }
 
     /// `resume_throw $ct $tag` (`exn` = None: the tag's payload is on the
@@ -413,7 +758,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         tag: Option<u32>,
         table: &ResumeTable,
     ) -> Result<()> {
-        let (buf, table_addr, results, _) = self.resume_frame(ct, table);
+        let (buf, table_slot, results, _) = self.resume_frame(ct, table);
         let contref = self.pop();
         let exn = match tag {
             Some(tag) => {
@@ -432,6 +777,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             None => self.pop(),
         };
         let cur = self.current_stack();
+        let table_addr = self.b.ins().stack_addr(PTR, table_slot.0, table_slot.1);
         let target = self.call_checked(Builtin::ContThrow, &[contref, exn, buf, table_addr]);
         let fresh = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, target, 1);
         let here = self.b.create_block();
@@ -444,24 +790,64 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.reachable = true;
         self.b.seal_block(there);
         self.b.switch_to_block(there);
-        self.switch_stacks(cur, target);
-        self.resume_dispatch(buf, table, &results)
+        // The payload: our record (see `inline_resume`), flagged: the
+        // continuation throws its pending exception when it wakes up.
+        let flagged = self.b.ins().bor_imm_s(cur, THROW_PENDING);
+        let received = self.switch_stacks(cur, target, flagged, None);
+        self.resume_dispatch(buf, table, &results, received)
     }
 
     /// After a `resume`'s switch: the continuation returned (results in
     /// `buf[1..]`) or suspended to one of `table`'s label handlers
     /// (`buf[0]` = its index + 1; payload and continuation in `buf[1..]`).
+    /// `received` is the switch's payload: on a suspension, the record of
+    /// the stack that suspended, the prediction of the next `resume`'s
+    /// target (see [`Translator::predict`]; any value is safe).
     fn resume_dispatch(
         &mut self,
         buf: Value,
         table: &ResumeTable,
         results: &[ir::Type],
+        received: Value,
     ) -> Result<()> {
         let info = self.env.info;
         let tag_params = |tag: u32| info.type_as_func(info.tags[tag as usize]).params();
         // Back: the continuation returned, a handler of ours was chosen,
         // or an exception left the continuation: throw it on from here.
         let effect = self.b.ins().load(I64, MemFlags::trusted(), buf, 0);
+        // The handlers first: a suspension is the common case in loops.
+        for (i, h) in table.handlers.iter().enumerate() {
+            let Handle::OnLabel { tag, label } = *h else {
+                continue;
+            };
+            let hit = self.b.ins().icmp_imm_s(
+                condcodes::IntCC::Equal,
+                effect,
+                resume_table::EFFECT_RETURN as i64 + 1 + i as i64,
+            );
+            let handler = self.b.create_block();
+            let next = self.b.create_block();
+            self.b.ins().brif(hit, handler, &[], next, &[]);
+            self.b.seal_block(handler);
+            self.b.switch_to_block(handler);
+            let guess = self.prediction(false);
+            self.b.def_var(guess, received);
+            let mut tys: Vec<ir::Type> = tag_params(tag).iter().map(|t| clif_type(*t)).collect();
+            tys.push(PTR);
+            let vals = self.load_values(buf, 1, &tys);
+            let height = self.stack.len();
+            self.stack.extend(vals);
+            let tys_len = tys.len();
+            let (target, k) = self.branch_target(label);
+            if k != tys_len {
+                bail!("resume handler label carries {k} values, expected {tys_len}");
+            }
+            let bargs = self.branch_args(k);
+            self.b.ins().jump(target, &block_args(&bargs));
+            self.stack.truncate(height);
+            self.b.seal_block(next);
+            self.b.switch_to_block(next);
+        }
         let thrown = self.b.ins().icmp_imm_s(
             condcodes::IntCC::Equal,
             effect,
@@ -482,57 +868,28 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.reachable = true;
         self.b.seal_block(not_thrown);
         self.b.switch_to_block(not_thrown);
-        for (i, h) in table.handlers.iter().enumerate() {
-            let Handle::OnLabel { tag, label } = *h else {
-                continue;
-            };
-            let hit = self.b.ins().icmp_imm_s(
-                condcodes::IntCC::Equal,
-                effect,
-                resume_table::EFFECT_RETURN as i64 + 1 + i as i64,
-            );
-            let handler = self.b.create_block();
-            let next = self.b.create_block();
-            self.b.ins().brif(hit, handler, &[], next, &[]);
-            self.b.seal_block(handler);
-            self.b.switch_to_block(handler);
-            let mut tys: Vec<ir::Type> = tag_params(tag).iter().map(|t| clif_type(*t)).collect();
-            tys.push(PTR);
-            let vals = self.load_values(buf, 1, &tys);
-            let height = self.stack.len();
-            self.stack.extend(vals);
-            let (target, k) = self.branch_target(label);
-            if k != tys.len() {
-                bail!(
-                    "resume handler label carries {k} values, expected {}",
-                    tys.len()
-                );
-            }
-            let bargs = self.branch_args(k);
-            self.b.ins().jump(target, &block_args(&bargs));
-            self.stack.truncate(height);
-            self.b.seal_block(next);
-            self.b.switch_to_block(next);
-        }
         let vals = self.load_values(buf, 1, results);
         self.stack.extend(vals);
         Ok(())
     }
 
-    /// After a `suspend` or `switch` is resumed: if it was resumed by
-    /// `resume_throw`, throw the pending exception here.
-    fn throw_pending(&mut self, cur: Value) {
+    /// After a `suspend` or `switch` is resumed (`received` being the
+    /// switch's payload): if it was resumed by `resume_throw`, which sets
+    /// [`THROW_PENDING`] in the payload, throw the pending exception here.
+    fn throw_pending(&mut self, received: Value) {
         let f = MemFlags::trusted();
+        let flag = self.b.ins().band_imm_s(received, THROW_PENDING);
+        let throw = self.b.create_block();
+        let go_on = self.b.create_block();
+        self.b.set_cold_block(throw);
+        self.b.ins().brif(flag, throw, &[], go_on, &[]);
+        self.b.seal_block(throw);
+        self.b.switch_to_block(throw);
+        let cur = self.running_record();
         let exn = self
             .b
             .ins()
             .load(PTR, f, cur, cont_record::PENDING_EXN as i32);
-        let throw = self.b.create_block();
-        let go_on = self.b.create_block();
-        self.b.set_cold_block(throw);
-        self.b.ins().brif(exn, throw, &[], go_on, &[]);
-        self.b.seal_block(throw);
-        self.b.switch_to_block(throw);
         let zero = self.b.ins().iconst(PTR, 0);
         self.b
             .ins()
@@ -551,9 +908,9 @@ impl<'a, 'm> Translator<'a, 'm> {
         let results: Vec<ir::Type> = fty.results().iter().map(|t| clif_type(*t)).collect();
         let mut args = self.popn(np);
         self.canon_all(&mut args);
-        let buf = self.value_buffer(1 + np.max(results.len()));
-        let id = self.env.tag_identity(&mut self.b, tag);
-        self.inline_suspend(tag, id, &args, buf);
+        let (buf, buf_slot) = self.value_buffer_slot(1 + np.max(results.len()));
+        let id = self.entry_tag(tag);
+        self.inline_suspend(tag, id, &args, buf, buf_slot);
         let vals = self.load_values(buf, 1, &results);
         self.stack.extend(vals);
     }
@@ -565,26 +922,34 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// which traps with `unhandled tag`.
     ///
     /// ```text
+    ///   if cur.kind == continuation && cur.handlers[1] == id: found (cur, 0)
     ///   r = cur
     ///   loop: if r.kind != continuation: slow (trap)
     ///         for i in 0..r.handlers[0]: if r.handlers[1 + i] == id: found
     ///         r = r.parent
     ///   found (h = r, i):
-    ///     h.resumer_buf[1..] = payload; [0] = i + 1; [1 + n] = k
-    ///       where k = generation(h.slot) << GEN_SHIFT
-    ///                 | (h.slot + 1) << INDEX_SHIFT | TAG
-    ///     h.innermost = cur; cur.recv_buf = buf + 16; cur.bound = 0
+    ///     h.resumer_buf[1..] = payload; [0] = i + 1; [1 + n] = h.self_ref
+    ///     h.innermost = cur; cur.recv_buf = buf + 16 (cur.bound is 0)
     ///     cur.recv_type = the tag's type (results); resumer = h.parent
-    ///     h.parent = 0; h.handlers = 0; store.current_stack = resumer
-    ///     stack_switch(&cur.ctx, &resumer.ctx, 0)
+    ///     h.parent = 0; store.current_stack = resumer
+    ///     r = stack_switch(&cur.ctx, &resumer.ctx, cur)
     /// ```
-    fn inline_suspend(&mut self, tag: u32, id: Value, payload: &[Value], buf: Value) {
+    ///
+    /// (`cur`, the store context, `id` and the receive type as read at the
+    /// function's entry, see [`EntryValues`]; `resumer` is predicted from
+    /// the payload `r` of the last switch back, see
+    /// [`Translator::predict`].)
+    fn inline_suspend(
+        &mut self,
+        tag: u32,
+        id: Value,
+        payload: &[Value],
+        buf: Value,
+        buf_slot: ir::StackSlot,
+    ) {
         let f = MemFlags::trusted();
         let sc = self.store_ctx();
-        let cur = self
-            .b
-            .ins()
-            .load(PTR, f, sc, store_ctx::CURRENT_STACK as i32);
+        let cur = self.running_record();
         let search = self.b.create_block();
         self.b.append_block_param(search, PTR);
         let scan = self.b.create_block();
@@ -600,7 +965,39 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.append_block_param(found, PTR);
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        self.b.ins().jump(search, &[ir::BlockArg::Value(cur)]);
+        // The general search is laid out away from the common case.
+        for b in [search, scan, probe, next] {
+            self.b.set_cold_block(b);
+        }
+
+        // First the common case: the running stack is a continuation and
+        // the first entry of its resumer's table is the tag. (A running
+        // continuation always has a table, and every table has a word
+        // after its count: `resume_table::words`.) Otherwise the search
+        // below starts over from `cur`.
+        let first = self.b.create_block();
+        let kind = self.b.ins().load(PTR, f, cur, stack_record::KIND as i32);
+        let is_cont = self.b.ins().icmp_imm_s(
+            condcodes::IntCC::Equal,
+            kind,
+            stack_record::KIND_CONTINUATION as i64,
+        );
+        self.b
+            .ins()
+            .brif(is_cont, first, &[], search, &[ir::BlockArg::Value(cur)]);
+        self.b.seal_block(first);
+        self.b.switch_to_block(first);
+        let tbl = self.b.ins().load(PTR, f, cur, cont_record::HANDLERS as i32);
+        let entry0 = self.b.ins().load(PTR, f, tbl, 8);
+        let hit = self.b.ins().icmp(condcodes::IntCC::Equal, entry0, id);
+        let zero = self.b.ins().iconst(PTR, 0);
+        self.b.ins().brif(
+            hit,
+            found,
+            &block_args(&[cur, zero]),
+            search,
+            &[ir::BlockArg::Value(cur)],
+        );
 
         // search(r): is r a continuation with a handler table?
         self.b.switch_to_block(search);
@@ -612,11 +1009,13 @@ impl<'a, 'm> Translator<'a, 'm> {
             stack_record::KIND_CONTINUATION as i64,
         );
         let has_table = self.b.create_block();
+        self.b.set_cold_block(has_table);
         self.b.ins().brif(is_cont, has_table, &[], slow, &[]);
         self.b.seal_block(has_table);
         self.b.switch_to_block(has_table);
         let tbl = self.b.ins().load(PTR, f, r, cont_record::HANDLERS as i32);
         let scan_start = self.b.create_block();
+        self.b.set_cold_block(scan_start);
         self.b
             .ins()
             .brif(tbl, scan_start, &[], next, &[ir::BlockArg::Value(r)]);
@@ -676,58 +1075,36 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.store_values(rbuf, 1, payload);
         let effect = self.b.ins().iadd_imm_s(i, 1);
         self.b.ins().store(f, effect, rbuf, 0);
-        self.b.ins().store(f, cur, h, cont_record::INNERMOST as i32);
-        let recv = self.b.ins().iadd_imm_s(buf, i64::from(VAL_RAW_SIZE));
-        self.b
-            .ins()
-            .store(f, recv, cur, cont_record::RECV_BUF as i32);
-        let zero32 = self.b.ins().iconst(I32, 0);
-        self.b
-            .ins()
-            .store(f, zero32, cur, cont_record::BOUND as i32);
+        // These three mostly hold what the last suspension here stored.
+        self.store_if_changed(cur, h, cont_record::INNERMOST);
+        let recv = self.b.ins().stack_addr(PTR, buf_slot, VAL_RAW_SIZE as i32);
+        self.store_if_changed(recv, cur, cont_record::RECV_BUF);
+        // `cur.bound` is 0 already: every resume of a continuation resets
+        // it (`inline_resume`, `cont_resume`, `cont_switch`, `cont_throw`).
         let tag_ty = self.env.info.tags[tag as usize];
-        let ty = self.env.type_id(&mut self.b, tag_ty);
-        self.b
-            .ins()
-            .store(f, ty, cur, cont_record::RECV_TYPE as i32);
-        let one32 = self.b.ins().iconst(I32, 1);
-        self.b
-            .ins()
-            .store(f, one32, cur, cont_record::RECV_RESULTS as i32);
-        let slot = self.b.ins().uload32(f, h, cont_record::SLOT as i32);
-        let lo = self.b.ins().iadd_imm_s(slot, 1);
-        let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
-        let eoff = self.b.ins().ishl_imm_s(lo, 4);
-        let e = self.b.ins().iadd(table_base, eoff);
-        let generation = self.b.ins().load(I64, f, e, cont_entry::GENERATION as i32);
-        let generation = self
-            .b
-            .ins()
-            .band_imm_s(generation, weft_environ::contref::GEN_MASK as i64);
-        let hi = self
-            .b
-            .ins()
-            .ishl_imm_s(generation, i64::from(weft_environ::contref::GEN_SHIFT));
-        let field = self
-            .b
-            .ins()
-            .ishl_imm_s(lo, i64::from(weft_environ::contref::INDEX_SHIFT));
-        let field = self
-            .b
-            .ins()
-            .bor_imm_s(field, weft_environ::contref::TAG as i64);
-        let k = self.b.ins().bor(hi, field);
+        let recv = self.entry_recv_word(tag_ty);
+        self.store_if_changed(recv, cur, cont_record::RECV_TYPE);
+        let k = self.b.ins().load(I64, f, h, cont_record::SELF_REF as i32);
         let koff = ((1 + payload.len()) as u32 * VAL_RAW_SIZE) as i32;
         self.b.ins().store(f, k, rbuf, koff);
         let resumer = self.b.ins().load(PTR, f, h, stack_record::PARENT as i32);
+        let guess = self.prediction(true);
+        let resumer = self.predict(resumer, guess);
+        // (`h.handlers` stays: only the handlers of running records are
+        // read, and a resume sets them. `parent` = 0 marks the head of a
+        // suspended chain for the collector.)
         let null = self.b.ins().iconst(PTR, 0);
         self.b.ins().store(f, null, h, stack_record::PARENT as i32);
-        self.b.ins().store(f, null, h, cont_record::HANDLERS as i32);
         self.b
             .ins()
             .store(f, resumer, sc, store_ctx::CURRENT_STACK as i32);
-        self.switch_stacks(cur, resumer);
-        self.throw_pending(cur);
+        // The payload: our record, the resumer's prediction for its next
+        // `resume`; whoever resumes us sends its record, our next
+        // prediction of the resumer.
+        let received = self.switch_stacks(cur, resumer, cur, None);
+        let guess = self.prediction(true);
+        self.b.def_var(guess, received);
+        self.throw_pending(received);
     }
 
     pub(super) fn translate_switch(&mut self, ct: u32, tag: u32) {
@@ -755,13 +1132,16 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.canon_all(&mut args);
         let buf = self.value_buffer(1 + n.max(results.len()));
         self.store_values(buf, 1, &args);
-        let id = self.env.tag_identity(&mut self.b, tag);
+        let id = self.entry_tag(tag);
         let cur = self.current_stack();
         let count = self.b.ins().iconst(I32, n as i64);
         let recv_ty = self.b.ins().iconst(I32, i64::from(recv_ty));
         let target = self.call_checked(Builtin::ContSwitch, &[id, contref, recv_ty, buf, count]);
-        self.switch_stacks(cur, target);
-        self.throw_pending(cur);
+        // Payloads as for `suspend` (see `inline_suspend`).
+        let received = self.switch_stacks(cur, target, cur, None);
+        let guess = self.prediction(true);
+        self.b.def_var(guess, received);
+        self.throw_pending(received);
         let vals = self.load_values(buf, 1, &results);
         self.stack.extend(vals);
     }

@@ -23,8 +23,10 @@
 //!   top          +--------------------------------------+ = stack_high
 //!                | args: [ValRaw; max(params, results)] | <- recv_buf while fresh
 //!   args         +--------------------------------------+
-//!                | zero frame {saved fp = 0, ret = 0}   | <- initial sp and fp:
+//!                | zero frame {saved fp = 0, ret = 0}   | <- initial fp:
 //!   args - 16    +--------------------------------------+    the walkers stop here
+//!                | {record, 0}                          | <- initial sp
+//!   args - 32    +--------------------------------------+
 //!                | weft_cont_start, the array-to-wasm   |
 //!                | trampoline, wasm frames ... grow down|
 //!                |                                      |
@@ -119,8 +121,16 @@ pub(crate) struct VMContRecord {
     recv_type: Cell<u32>,
     recv_results: Cell<u32>,
     /// An exception (raw `exnref`) `resume_throw` left for the suspended
-    /// code to throw when it resumes (0: none).
+    /// code to throw when it resumes (0: none). The code after `resume_throw`
+    /// tells the `suspend` or `switch` it wakes up in with a flag in the
+    /// switch's payload (`THROW_PENDING` in `weft_cranelift`'s
+    /// `translate/stack_switching.rs`): nothing else reads this field on
+    /// the way back in.
     pending_exn: Cell<usize>,
+    /// While it runs as the outermost of a chain under a resumer: the
+    /// reference a suspension to that resumer hands over (set when it is
+    /// linked: the inline `resume`, [`ContPool::link`], `cont_switch`).
+    self_ref: Cell<u64>,
     /// Canonical id of the function type it was created with (its
     /// results are what its resumer receives when it returns).
     func_type: u32,
@@ -356,6 +366,9 @@ impl ContPool {
         let nvals = nparams.max(nresults) as usize;
         let args = (top - nvals * size_of::<ValRaw>()) & !15;
         let frame = args - 16;
+        // `weft_cont_start` finds its record at its initial sp (below the
+        // zero frame, 16-byte aligned like `frame`; see `x86_64.rs`).
+        let start_sp = frame - 16;
         let header: *mut VMContRecord = self.slots.header(slot).cast();
         self.entry(index).header.set(header);
         let pool: *mut ContPool = self;
@@ -368,7 +381,7 @@ impl ContPool {
         // only the wasm limit and takes the value-array path.
         record.host_limit.set(usize::MAX);
         record.kind.set(stack_record::KIND_CONTINUATION);
-        record.ctx_sp.set(frame);
+        record.ctx_sp.set(start_sp);
         record.ctx_fp.set(frame);
         #[cfg(target_arch = "x86_64")]
         record.ctx_pc.set(x86_64::start_address());
@@ -377,6 +390,7 @@ impl ContPool {
         // (the header is at the slot's top, pointer-aligned by the pool).
         unsafe {
             (frame as *mut [usize; 2]).write([0, 0]);
+            (start_sp as *mut [usize; 2]).write([header as usize, 0]);
             header.write(VMContRecord {
                 stack: record,
                 bound: Cell::new(0),
@@ -388,6 +402,7 @@ impl ContPool {
                 recv_type: Cell::new(func_type),
                 recv_results: Cell::new(0),
                 pending_exn: Cell::new(0),
+                self_ref: Cell::new(0),
                 func_type,
                 nresults,
                 funcref,
@@ -418,6 +433,7 @@ impl ContPool {
         o.stack.parent.set(ctx.current_stack.get());
         o.handlers.set(table);
         o.resumer_buf.set(buf);
+        o.self_ref.set(self.encode(o.slot));
         ctx.current_stack.set(inner.cast());
     }
 
@@ -748,6 +764,7 @@ pub(crate) unsafe fn cont_switch(
     }
     t_inner.bound.set(0);
     // The target takes the running chain's place under the handler.
+    t.self_ref.set(pool.encode(t.slot));
     t.stack.parent.set(h.stack.parent.get());
     t.handlers.set(h.handlers.get());
     t.resumer_buf.set(h.resumer_buf.get());
@@ -1065,12 +1082,13 @@ pub(crate) unsafe extern "C" fn host_resume_shim(data: *mut u8) {
             let ctx = stack_record::CONTROL_CONTEXT as usize;
             // SAFETY: `current` is the running record, `target` the
             // continuation's innermost record that cont_resume linked
-            // under it; both control contexts are live.
+            // under it; both control contexts are live. The payload is the
+            // resumer's record, as from a wasm `resume` (a hint only).
             unsafe {
                 x86_64::host_switch(
                     current.cast::<u8>().add(ctx).cast(),
                     target.cast::<u8>().add(ctx).cast(),
-                    target as usize,
+                    current as usize,
                 )
             }
         }
@@ -1167,9 +1185,12 @@ pub(crate) fn api_resume(
     for (i, (v, ty)) in args.iter().zip(want).enumerate() {
         buf[1 + i].bits = store.val_to_raw(v, ty)?;
     }
-    let mut table: Vec<usize> = Vec::with_capacity(1 + tags.len());
+    let mut table: Vec<usize> = Vec::with_capacity(resume_table::words(tags.len()));
     table.push(tags.len());
     table.extend(tags.iter().map(|(id, _)| *id));
+    if tags.is_empty() {
+        table.push(resume_table::NO_ENTRY);
+    }
     let mut data = HostResume {
         pool: &mut **store.continuations.as_mut().expect("created above"),
         contref,
@@ -1238,6 +1259,7 @@ mod tests {
         assert_eq!(offset_of!(VMContRecord, resumer_buf) as u32, o::RESUMER_BUF);
         assert_eq!(offset_of!(VMContRecord, recv_buf) as u32, o::RECV_BUF);
         assert_eq!(offset_of!(VMContRecord, recv_type) as u32, o::RECV_TYPE);
+        assert_eq!(offset_of!(VMContRecord, self_ref) as u32, o::SELF_REF);
         assert_eq!(
             offset_of!(VMContRecord, recv_results) as u32,
             o::RECV_RESULTS

@@ -7,19 +7,23 @@
 //! directive after it. The symbol is only ever used through [`super`].
 //!
 //! A fresh continuation's control context (set by `ContPool::create`) is
-//! `{sp = fp = args - 16, pc = weft_cont_start}`. The first `resume`
-//! switches here with Cranelift's `stack_switch`, which loads that sp and
-//! fp, jumps, and hands over one payload register, rdi: the resume passes
-//! the continuation's record (`VMContRecord *`). Every other register is
-//! undefined.
+//! `{sp = args - 32, fp = args - 16, pc = weft_cont_start}`, and the word
+//! at that sp holds the continuation's record (`VMContRecord *`). The
+//! first `resume` switches here with Cranelift's `stack_switch`, which
+//! loads that sp and fp and jumps; its payload register (rdi) carries the
+//! resumer's record, a hint for the continuation's `suspend`s (see
+//! `weft_cranelift`'s `translate/stack_switching.rs`), unused here. Every
+//! other register is undefined.
 //!
 //! ```text
 //!   on entry                                after `call` below
 //!
 //!   args    [ValRaw; n] (arguments)         args    [ValRaw; n]
 //!   args-8  0  (no return address)          args-8  0
-//!   args-16 0  (no caller fp)  <- rsp, rbp  args-16 0          <- rbp
-//!                                           args-24 return address into
+//!   args-16 0  (no caller fp)  <- rbp       args-16 0          <- rbp
+//!   args-24 0  (padding)                    args-24 0
+//!   args-32 the record         <- rsp       args-32 the record
+//!                                           args-40 return address into
 //!                                                   this routine  <- rsp
 //!                                           ...     array-to-wasm trampoline,
 //!                                                   wasm frames
@@ -60,7 +64,7 @@ use weft_environ::stack_record;
 
 core::arch::global_asm!(
     // ---------------------------------------------------------------------
-    // weft_cont_start: entered by stack_switch with rdi = VMContRecord*.
+    // weft_cont_start: entered by stack_switch with [rsp] = VMContRecord*.
     // ---------------------------------------------------------------------
     // Own text section (dropped if unused).
     ".pushsection .text.weft_cont_start,\"ax\",@progbits",
@@ -80,7 +84,7 @@ core::arch::global_asm!(
     // Until rbx holds the record there is no caller to describe.
     ".cfi_undefined rip",
     // Keep the record in a callee-saved register across both calls.
-    "mov rbx, rdi",
+    "mov rbx, qword ptr [rsp]",
     // DW_CFA_def_cfa_expression, 7 bytes: DW_OP_breg3 (rbx) +72 (PARENT,
     // SLEB128 0xc8 0x00), DW_OP_deref, DW_OP_plus_uconst 88 (CTX_SP),
     // DW_OP_deref: CFA = the resumer's saved stack pointer.
@@ -101,7 +105,7 @@ core::arch::global_asm!(
     "mov rdx, qword ptr [rax + {fr_code}]",
     // Argument 4: the argument/result array.
     "mov rcx, qword ptr [rbx + {args}]",
-    // rsp is 16-byte aligned here (args - 16): the ABI's alignment at a call.
+    // rsp is 16-byte aligned here (args - 32): the ABI's alignment at a call.
     "call qword ptr [rbx + {tramp}]",
     // The function returned: hand over the results, retire the stack.
     "mov rdi, rbx",
