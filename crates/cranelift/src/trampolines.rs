@@ -121,12 +121,6 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
         hctx,
         host_ctx::STORE_CTX as i32,
     );
-    let record = b.ins().load(
-        PTR,
-        MemFlags::trusted(),
-        store,
-        store_ctx::CURRENT_STACK as i32,
-    );
     // Host code must find at least the configured reserve of native stack
     // below us; otherwise trap here ("call stack exhausted"), while only
     // wasm frames and this trampoline are below the entry. This check and
@@ -135,16 +129,7 @@ fn wasm_to_host(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
     // Rust code. A continuation's record has a host limit above every
     // address (host code never runs on its stack), so one compare sends
     // both an exhausted stack and a continuation to the cold block.
-    let host_limit = b.ins().load(
-        PTR,
-        MemFlags::trusted(),
-        record,
-        stack_record::HOST_LIMIT as i32,
-    );
-    let sp = b.ins().get_stack_pointer(PTR);
-    let below = b
-        .ins()
-        .icmp(ir::condcodes::IntCC::UnsignedLessThan, sp, host_limit);
+    let (record, sp, below) = below_host_limit(&mut b, store);
     let fast = b.create_block();
     let cold = b.create_block();
     let on_cont = b.create_block();
@@ -215,15 +200,53 @@ fn record_exit(b: &mut FunctionBuilder<'_>, record: ir::Value) {
     let fp = b.ins().get_frame_pointer(PTR);
     let caller_fp = b.ins().load(PTR, MemFlags::trusted(), fp, 0);
     let caller_sp = b.ins().iadd_imm_s(fp, 16);
+    store_exit(b, record, caller_fp, caller_sp);
+}
+
+/// The running stack's record (from store context `store`), the stack
+/// pointer, and whether that stack pointer is below the record's host
+/// limit: out of host reserve, or on a continuation (whose host limit is
+/// above every address). What both ways into the host check first.
+pub(crate) fn below_host_limit(
+    b: &mut FunctionBuilder<'_>,
+    store: ir::Value,
+) -> (ir::Value, ir::Value, ir::Value) {
+    let record = b.ins().load(
+        PTR,
+        MemFlags::trusted(),
+        store,
+        store_ctx::CURRENT_STACK as i32,
+    );
+    let host_limit = b.ins().load(
+        PTR,
+        MemFlags::trusted(),
+        record,
+        stack_record::HOST_LIMIT as i32,
+    );
+    let sp = b.ins().get_stack_pointer(PTR);
+    let below = b
+        .ins()
+        .icmp(ir::condcodes::IntCC::UnsignedLessThan, sp, host_limit);
+    (record, sp, below)
+}
+
+/// Stores `(fp, sp)` of the wasm frame calling the host as `record`'s
+/// last exit (`stack_record::LAST_EXIT_FP`/`LAST_EXIT_SP`).
+pub(crate) fn store_exit(
+    b: &mut FunctionBuilder<'_>,
+    record: ir::Value,
+    fp: ir::Value,
+    sp: ir::Value,
+) {
     b.ins().store(
         MemFlags::trusted(),
-        caller_fp,
+        fp,
         record,
         stack_record::LAST_EXIT_FP as i32,
     );
     b.ins().store(
         MemFlags::trusted(),
-        caller_sp,
+        sp,
         record,
         stack_record::LAST_EXIT_SP as i32,
     );

@@ -1696,37 +1696,13 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.switch_to_block(check);
         self.b.seal_block(check);
         let store = self.env.vmctx_load(&mut self.b, vmctx::STORE_CTX);
-        let record = self.b.ins().load(
-            PTR,
-            MemFlags::trusted(),
-            store,
-            store_ctx::CURRENT_STACK as i32,
-        );
-        let host_limit = self.b.ins().load(
-            PTR,
-            MemFlags::trusted(),
-            record,
-            stack_record::HOST_LIMIT as i32,
-        );
-        let sp = self.b.ins().get_stack_pointer(PTR);
-        let below = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, host_limit);
+        let (record, sp, below) = crate::trampolines::below_host_limit(&mut self.b, store);
         self.b.ins().brif(below, through, &[], direct, &[]);
 
         self.b.switch_to_block(direct);
         self.b.seal_block(direct);
         let fp = self.b.ins().get_frame_pointer(PTR);
-        self.b.ins().store(
-            MemFlags::trusted(),
-            fp,
-            record,
-            stack_record::LAST_EXIT_FP as i32,
-        );
-        self.b.ins().store(
-            MemFlags::trusted(),
-            sp,
-            record,
-            stack_record::LAST_EXIT_SP as i32,
-        );
+        crate::trampolines::store_exit(&mut self.b, record, fp, sp);
         let native_sig = self
             .b
             .import_signature(crate::trampolines::native_host_signature(

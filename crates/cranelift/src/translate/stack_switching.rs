@@ -148,12 +148,11 @@ impl<'a, 'm> Translator<'a, 'm> {
     fn entry_value(
         &mut self,
         key: EntryKey,
-        compute: impl FnOnce(&mut Self) -> Box<dyn FnOnce(&mut FuncCursor<'_>, Value) -> Value>,
+        f: impl FnOnce(&mut FuncCursor<'_>, Value) -> Value,
     ) -> (Value, ir::StackSlot) {
         if let Some(v) = self.entry_values.values.get(&key) {
             return *v;
         }
-        let f = compute(self);
         let ss =
             self.b
                 .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
@@ -176,15 +175,13 @@ impl<'a, 'm> Translator<'a, 'm> {
 
     /// The store context's slot.
     fn store_ctx_slot(&mut self) -> (Value, ir::StackSlot) {
-        self.entry_value(EntryKey::StoreCtx, |_| {
-            Box::new(|pos, vmctx| {
-                pos.ins().load(
-                    PTR,
-                    MemFlags::trusted().with_readonly(),
-                    vmctx,
-                    vmctx::STORE_CTX as i32,
-                )
-            })
+        self.entry_value(EntryKey::StoreCtx, |pos, vmctx| {
+            pos.ins().load(
+                PTR,
+                MemFlags::trusted().with_readonly(),
+                vmctx,
+                vmctx::STORE_CTX as i32,
+            )
         })
     }
 
@@ -197,16 +194,16 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// The record of the stack this activation runs on, as read at the
     /// entry (see [`EntryValues`]).
     fn running_record(&mut self) -> Value {
-        let (_, ss) = self.entry_value(EntryKey::Record, |t| {
-            let (sc, _) = t.store_ctx_slot();
-            Box::new(move |pos, _| {
-                pos.ins().load(
-                    PTR,
-                    MemFlags::trusted(),
-                    sc,
-                    store_ctx::CURRENT_STACK as i32,
-                )
-            })
+        // The store context comes first in the entry block (a no-op when
+        // it is there already).
+        let (sc, _) = self.store_ctx_slot();
+        let (_, ss) = self.entry_value(EntryKey::Record, move |pos, _| {
+            pos.ins().load(
+                PTR,
+                MemFlags::trusted(),
+                sc,
+                store_ctx::CURRENT_STACK as i32,
+            )
         });
         self.load_entry(ss)
     }
@@ -214,8 +211,8 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// The identity of tag `tag`: (its value in the entry block, its slot).
     fn tag_slot(&mut self, tag: u32) -> (Value, ir::StackSlot) {
         let off = self.env.offsets.tag(tag) as i32;
-        self.entry_value(EntryKey::Tag(tag), |_| {
-            Box::new(move |pos, vmctx| pos.ins().load(PTR, const_flags(), vmctx, off))
+        self.entry_value(EntryKey::Tag(tag), move |pos, vmctx| {
+            pos.ins().load(PTR, const_flags(), vmctx, off)
         })
     }
 
@@ -231,14 +228,12 @@ impl<'a, 'm> Translator<'a, 'm> {
     fn entry_recv_word(&mut self, ty: u32) -> Value {
         const _: () = assert!(cont_record::RECV_RESULTS == cont_record::RECV_TYPE + 4);
         const _: () = assert!(cont_record::RECV_TYPE.is_multiple_of(8));
-        let (_, ss) = self.entry_value(EntryKey::RecvWord(ty), |_| {
-            Box::new(move |pos, vmctx| {
-                let ids = pos
-                    .ins()
-                    .load(PTR, const_flags(), vmctx, vmctx::TYPE_IDS as i32);
-                let id = pos.ins().uload32(const_flags(), ids, (ty * 4) as i32);
-                pos.ins().bor_imm_s(id, 1 << 32)
-            })
+        let (_, ss) = self.entry_value(EntryKey::RecvWord(ty), move |pos, vmctx| {
+            let ids = pos
+                .ins()
+                .load(PTR, const_flags(), vmctx, vmctx::TYPE_IDS as i32);
+            let id = pos.ins().uload32(const_flags(), ids, (ty * 4) as i32);
+            pos.ins().bor_imm_s(id, 1 << 32)
         });
         self.load_entry(ss)
     }
@@ -290,6 +285,19 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.seal_block(join);
         self.b.switch_to_block(join);
         self.b.block_params(join)[0]
+    }
+
+    /// Whether stack record `r` is a continuation's (its `kind`).
+    fn is_continuation(&mut self, r: Value) -> Value {
+        let kind = self
+            .b
+            .ins()
+            .load(PTR, MemFlags::trusted(), r, stack_record::KIND as i32);
+        self.b.ins().icmp_imm_s(
+            condcodes::IntCC::Equal,
+            kind,
+            stack_record::KIND_CONTINUATION as i64,
+        )
     }
 
     /// Stores word `v` at `base + off` unless that word holds `v`
@@ -363,11 +371,6 @@ impl<'a, 'm> Translator<'a, 'm> {
                 self.b.ins().load(*t, MemFlags::trusted(), buf, off)
             })
             .collect()
-    }
-
-    /// The record of the stack running now (see [`EntryValues`]).
-    fn current_stack(&mut self) -> Value {
-        self.running_record()
     }
 
     /// `stack_switch` from record `cur` to record `target`, sending
@@ -511,11 +514,6 @@ impl<'a, 'm> Translator<'a, 'm> {
         r
     }
 
-    /// The store context (see [`EntryValues`]).
-    fn store_ctx(&mut self) -> Value {
-        self.entry_store_ctx()
-    }
-
     /// The inline part of `resume`: decodes and checks `contref`, hands the
     /// arguments to the continuation, links it under the running stack
     /// with the handler table and buffer, and switches to it. A null or
@@ -545,7 +543,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         table: (ir::StackSlot, i32),
     ) -> Value {
         let f = MemFlags::trusted();
-        let sc = self.store_ctx();
+        let sc = self.entry_store_ctx();
         // The table has an entry for every value of the index bits; entry
         // 0 (a null reference) never matches, so no bounds or null check.
         let idx1 = self
@@ -776,7 +774,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             }
             None => self.pop(),
         };
-        let cur = self.current_stack();
+        let cur = self.running_record();
         let table_addr = self.b.ins().stack_addr(PTR, table_slot.0, table_slot.1);
         let target = self.call_checked(Builtin::ContThrow, &[contref, exn, buf, table_addr]);
         let fresh = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, target, 1);
@@ -948,7 +946,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         buf_slot: ir::StackSlot,
     ) {
         let f = MemFlags::trusted();
-        let sc = self.store_ctx();
+        let sc = self.entry_store_ctx();
         let cur = self.running_record();
         let search = self.b.create_block();
         self.b.append_block_param(search, PTR);
@@ -976,12 +974,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         // after its count: `resume_table::words`.) Otherwise the search
         // below starts over from `cur`.
         let first = self.b.create_block();
-        let kind = self.b.ins().load(PTR, f, cur, stack_record::KIND as i32);
-        let is_cont = self.b.ins().icmp_imm_s(
-            condcodes::IntCC::Equal,
-            kind,
-            stack_record::KIND_CONTINUATION as i64,
-        );
+        let is_cont = self.is_continuation(cur);
         self.b
             .ins()
             .brif(is_cont, first, &[], search, &[ir::BlockArg::Value(cur)]);
@@ -1002,12 +995,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         // search(r): is r a continuation with a handler table?
         self.b.switch_to_block(search);
         let r = self.b.block_params(search)[0];
-        let kind = self.b.ins().load(PTR, f, r, stack_record::KIND as i32);
-        let is_cont = self.b.ins().icmp_imm_s(
-            condcodes::IntCC::Equal,
-            kind,
-            stack_record::KIND_CONTINUATION as i64,
-        );
+        let is_cont = self.is_continuation(r);
         let has_table = self.b.create_block();
         self.b.set_cold_block(has_table);
         self.b.ins().brif(is_cont, has_table, &[], slow, &[]);
@@ -1133,7 +1121,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let buf = self.value_buffer(1 + n.max(results.len()));
         self.store_values(buf, 1, &args);
         let id = self.entry_tag(tag);
-        let cur = self.current_stack();
+        let cur = self.running_record();
         let count = self.b.ins().iconst(I32, n as i64);
         let recv_ty = self.b.ins().iconst(I32, i64::from(recv_ty));
         let target = self.call_checked(Builtin::ContSwitch, &[id, contref, recv_ty, buf, count]);
