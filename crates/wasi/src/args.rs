@@ -1,18 +1,18 @@
 //! `args_get`, `args_sizes_get`.
 
 use crate::errno::SysResult;
-use crate::{Cx, Registrar};
+use crate::{Cx, GetCtx, Registrar};
 
-pub(crate) fn add<T: 'static>(r: &mut Registrar<'_, T>) -> anyhow::Result<()> {
-    r.func("args_get", "ii", args_get::<T>)?;
-    r.func("args_sizes_get", "ii", args_sizes_get::<T>)?;
+pub(crate) fn add<T: 'static, G: GetCtx<T>>(r: &mut Registrar<'_, T, G>) -> anyhow::Result<()> {
+    r.func::<(i32, i32)>("args_get", args_get)?;
+    r.func::<(i32, i32)>("args_sizes_get", args_sizes_get)?;
     Ok(())
 }
 
 /// Writes `strings` (each NUL-terminated) as a pointer array at `ptrs` and
 /// the bytes at `buf`; shared with `environ_get`.
-pub(crate) fn write_strings<T>(
-    cx: &mut Cx<'_, '_, T>,
+pub(crate) fn write_strings(
+    cx: &mut Cx<'_>,
     strings: Vec<Vec<u8>>,
     ptrs: u32,
     buf: u32,
@@ -28,8 +28,8 @@ pub(crate) fn write_strings<T>(
 }
 
 /// Writes the count and total size of `strings`.
-pub(crate) fn write_sizes<T>(
-    cx: &mut Cx<'_, '_, T>,
+pub(crate) fn write_sizes(
+    cx: &mut Cx<'_>,
     strings: &[Vec<u8>],
     count_ptr: u32,
     size_ptr: u32,
@@ -41,12 +41,12 @@ pub(crate) fn write_sizes<T>(
     Ok(())
 }
 
-fn args_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn args_get(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let args = cx.ctx().args.clone();
     write_strings(cx, args, a[0] as u32, a[1] as u32)
 }
 
-fn args_sizes_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn args_sizes_get(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let args = cx.ctx().args.clone();
     write_sizes(cx, &args, a[0] as u32, a[1] as u32)
 }

@@ -5,15 +5,16 @@
 
 use crate::errno::{Errno, SysResult};
 use crate::types::clockid;
-use crate::{Cx, Registrar};
+use crate::{Cx, GetCtx, Registrar};
 use rustix::time::{ClockId, Timespec};
 
-pub(crate) fn add<T: 'static>(r: &mut Registrar<'_, T>) -> anyhow::Result<()> {
-    r.func("clock_res_get", "ii", clock_res_get::<T>)?;
-    r.func("clock_time_get", "iIi", clock_time_get::<T>)?;
+pub(crate) fn add<T: 'static, G: GetCtx<T>>(r: &mut Registrar<'_, T, G>) -> anyhow::Result<()> {
+    r.func::<(i32, i32)>("clock_res_get", clock_res_get)?;
+    r.func::<(i32, i64, i32)>("clock_time_get", clock_time_get)?;
     Ok(())
 }
 
+#[inline]
 fn host_clock(id: u32) -> Result<ClockId, Errno> {
     Ok(match id {
         clockid::REALTIME => ClockId::Realtime,
@@ -24,6 +25,7 @@ fn host_clock(id: u32) -> Result<ClockId, Errno> {
     })
 }
 
+#[inline]
 fn nanos(t: Timespec) -> u64 {
     (t.tv_sec as u64)
         .wrapping_mul(1_000_000_000)
@@ -31,17 +33,19 @@ fn nanos(t: Timespec) -> u64 {
 }
 
 /// The current time of WASI clock `id`, in nanoseconds.
+#[inline]
 pub(crate) fn now(id: u32) -> Result<u64, Errno> {
     Ok(nanos(rustix::time::clock_gettime(host_clock(id)?)))
 }
 
-fn clock_res_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn clock_res_get(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let res = nanos(rustix::time::clock_getres(host_clock(a[0] as u32)?)).max(1);
     cx.mem()?.write_u64(a[1] as u32, res)?;
     Ok(())
 }
 
-fn clock_time_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+#[inline]
+fn clock_time_get(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let t = now(a[0] as u32)?;
     cx.mem()?.write_u64(a[2] as u32, t)?;
     Ok(())

@@ -167,9 +167,10 @@ pub struct WasiCtx {
     /// The exported `memory` of the instance that called last, so that
     /// each instance's memory is looked up by name once, not per call.
     pub(crate) memory_of: Option<(weft::Instance, Option<weft::Memory>)>,
-    /// Where `fd_write` and `sock_send` gather the guest's buffers (the memory and this
-    /// context cannot be borrowed at once), kept between calls so that a
-    /// write allocates nothing once it has grown; shrunk after large writes.
+    /// Where `fd_write` and `sock_send` gather the guest's buffers when a
+    /// write has several iovecs (one is written from guest memory
+    /// directly), kept between calls so that a write allocates nothing
+    /// once it has grown; dropped after large writes.
     pub(crate) write_buf: Vec<u8>,
 }
 

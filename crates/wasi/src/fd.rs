@@ -4,33 +4,33 @@ use crate::ctx::{FdEntry, Kind, WasiCtx, host_filetype};
 use crate::errno::{Errno, SysResult};
 use crate::memory::{Mem, total_len};
 use crate::types::{advice, fdflags, filetype, fstflags, rights, whence};
-use crate::{Cx, Registrar};
+use crate::{Cx, GetCtx, Registrar};
 use rustix::fs::{Advice, FallocateFlags, OFlags, Timespec, Timestamps};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::num::NonZeroU64;
 
-pub(crate) fn add<T: 'static>(r: &mut Registrar<'_, T>) -> anyhow::Result<()> {
-    r.func("fd_advise", "iIIi", fd_advise::<T>)?;
-    r.func("fd_allocate", "iII", fd_allocate::<T>)?;
-    r.func("fd_close", "i", fd_close::<T>)?;
-    r.func("fd_datasync", "i", fd_datasync::<T>)?;
-    r.func("fd_fdstat_get", "ii", fd_fdstat_get::<T>)?;
-    r.func("fd_fdstat_set_flags", "ii", fd_fdstat_set_flags::<T>)?;
-    r.func("fd_fdstat_set_rights", "iII", fd_fdstat_set_rights::<T>)?;
-    r.func("fd_filestat_get", "ii", fd_filestat_get::<T>)?;
-    r.func("fd_filestat_set_size", "iI", fd_filestat_set_size::<T>)?;
-    r.func("fd_filestat_set_times", "iIIi", fd_filestat_set_times::<T>)?;
-    r.func("fd_pread", "iiiIi", fd_pread::<T>)?;
-    r.func("fd_prestat_get", "ii", fd_prestat_get::<T>)?;
-    r.func("fd_prestat_dir_name", "iii", fd_prestat_dir_name::<T>)?;
-    r.func("fd_pwrite", "iiiIi", fd_pwrite::<T>)?;
-    r.func("fd_read", "iiii", fd_read::<T>)?;
-    r.func("fd_readdir", "iiiIi", fd_readdir::<T>)?;
-    r.func("fd_renumber", "ii", fd_renumber::<T>)?;
-    r.func("fd_seek", "iIii", fd_seek::<T>)?;
-    r.func("fd_sync", "i", fd_sync::<T>)?;
-    r.func("fd_tell", "ii", fd_tell::<T>)?;
-    r.func("fd_write", "iiii", fd_write::<T>)?;
+pub(crate) fn add<T: 'static, G: GetCtx<T>>(r: &mut Registrar<'_, T, G>) -> anyhow::Result<()> {
+    r.func::<(i32, i64, i64, i32)>("fd_advise", fd_advise)?;
+    r.func::<(i32, i64, i64)>("fd_allocate", fd_allocate)?;
+    r.func::<(i32,)>("fd_close", fd_close)?;
+    r.func::<(i32,)>("fd_datasync", fd_datasync)?;
+    r.func::<(i32, i32)>("fd_fdstat_get", fd_fdstat_get)?;
+    r.func::<(i32, i32)>("fd_fdstat_set_flags", fd_fdstat_set_flags)?;
+    r.func::<(i32, i64, i64)>("fd_fdstat_set_rights", fd_fdstat_set_rights)?;
+    r.func::<(i32, i32)>("fd_filestat_get", fd_filestat_get)?;
+    r.func::<(i32, i64)>("fd_filestat_set_size", fd_filestat_set_size)?;
+    r.func::<(i32, i64, i64, i32)>("fd_filestat_set_times", fd_filestat_set_times)?;
+    r.func::<(i32, i32, i32, i64, i32)>("fd_pread", fd_pread)?;
+    r.func::<(i32, i32)>("fd_prestat_get", fd_prestat_get)?;
+    r.func::<(i32, i32, i32)>("fd_prestat_dir_name", fd_prestat_dir_name)?;
+    r.func::<(i32, i32, i32, i64, i32)>("fd_pwrite", fd_pwrite)?;
+    r.func::<(i32, i32, i32, i32)>("fd_read", fd_read)?;
+    r.func::<(i32, i32, i32, i64, i32)>("fd_readdir", fd_readdir)?;
+    r.func::<(i32, i32)>("fd_renumber", fd_renumber)?;
+    r.func::<(i32, i64, i32, i32)>("fd_seek", fd_seek)?;
+    r.func::<(i32,)>("fd_sync", fd_sync)?;
+    r.func::<(i32, i32)>("fd_tell", fd_tell)?;
+    r.func::<(i32, i32, i32, i32)>("fd_write", fd_write)?;
     Ok(())
 }
 
@@ -185,7 +185,7 @@ fn entry_flags(e: &FdEntry) -> u16 {
     out
 }
 
-fn fd_advise<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_advise(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, offset, len, adv) = (a[0] as u32, a[1], a[2], a[3] as u8);
     let advice = match adv {
         advice::NORMAL => Advice::Normal,
@@ -205,7 +205,7 @@ fn fd_advise<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_allocate<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_allocate(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, offset, len) = (a[0] as u32, a[1], a[2]);
     let e = cx.ctx().get_with(fd, rights::FD_ALLOCATE)?;
     match &e.kind {
@@ -219,12 +219,12 @@ fn fd_allocate<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_close<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_close(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     cx.ctx().fds.remove(&(a[0] as u32)).ok_or(Errno::Badf)?;
     Ok(())
 }
 
-fn fd_datasync<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_datasync(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let e = cx.ctx().get_with(a[0] as u32, rights::FD_DATASYNC)?;
     match &e.kind {
         Kind::File(f) => f.sync_data()?,
@@ -234,7 +234,7 @@ fn fd_datasync<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_sync<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_sync(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let e = cx.ctx().get_with(a[0] as u32, rights::FD_SYNC)?;
     match &e.kind {
         Kind::File(f) => f.sync_all()?,
@@ -244,7 +244,7 @@ fn fd_sync<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_fdstat_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_fdstat_get(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let e = cx.ctx().get(a[0] as u32)?;
     let mut b = [0u8; 24];
     b[0] = e.filetype();
@@ -255,7 +255,7 @@ fn fd_fdstat_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_fdstat_set_flags<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_fdstat_set_flags(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let flags = a[1] as u16;
     let e = cx
         .ctx()
@@ -292,7 +292,7 @@ fn fd_fdstat_set_flags<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_fdstat_set_rights<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_fdstat_set_rights(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (base, inheriting) = (a[1], a[2]);
     let e = cx.ctx().get(a[0] as u32)?;
     if base & !e.base != 0 || inheriting & !e.inheriting != 0 {
@@ -304,14 +304,14 @@ fn fd_fdstat_set_rights<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_filestat_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_filestat_get(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let e = cx.ctx().get_with(a[0] as u32, rights::FD_FILESTAT_GET)?;
     let st = entry_stat(e)?;
     st.write(&mut cx.mem()?, a[1] as u32)?;
     Ok(())
 }
 
-fn fd_filestat_set_size<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_filestat_set_size(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let e = cx
         .ctx()
         .get_with(a[0] as u32, rights::FD_FILESTAT_SET_SIZE)?;
@@ -328,7 +328,7 @@ fn fd_filestat_set_size<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_filestat_set_times<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_filestat_set_times(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (at, mt) = time_specs(a[1], a[2], a[3] as u16)?;
     let e = cx
         .ctx()
@@ -370,7 +370,7 @@ fn write_entry(e: &mut FdEntry, data: &[u8], offset: Option<u64>) -> Result<usiz
     })
 }
 
-fn do_read<T>(cx: &mut Cx<'_, '_, T>, a: &[u64], offset: Option<u64>) -> SysResult {
+fn do_read(cx: &mut Cx<'_>, a: &[u64], offset: Option<u64>) -> SysResult {
     let (fd, iovs, count) = (a[0] as u32, a[1] as u32, a[2] as u32);
     let out = a[if offset.is_some() { 4 } else { 3 }] as u32;
     let needed = rights::FD_READ | if offset.is_some() { rights::FD_SEEK } else { 0 };
@@ -383,35 +383,36 @@ fn do_read<T>(cx: &mut Cx<'_, '_, T>, a: &[u64], offset: Option<u64>) -> SysResu
     Ok(())
 }
 
-fn do_write<T>(cx: &mut Cx<'_, '_, T>, a: &[u64], offset: Option<u64>) -> SysResult {
+#[inline]
+fn do_write(cx: &mut Cx<'_>, a: &[u64], offset: Option<u64>) -> SysResult {
     let (fd, iovs, count) = (a[0] as u32, a[1] as u32, a[2] as u32);
     let out = a[if offset.is_some() { 4 } else { 3 }] as u32;
     let needed = rights::FD_WRITE | if offset.is_some() { rights::FD_SEEK } else { 0 };
-    let data = cx.gather_write(iovs, count)?;
-    let e = cx.ctx().get_with(fd, needed)?;
-    let n = write_entry(e, &data, offset)?;
-    cx.reuse_write_buf(data);
+    let n = cx.with_gathered(iovs, count, |ctx, data| {
+        Ok(write_entry(ctx.get_with(fd, needed)?, data, offset)?)
+    })?;
     cx.mem()?.write_u32(out, n as u32)?;
     Ok(())
 }
 
-fn fd_read<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_read(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     do_read(cx, a, None)
 }
 
-fn fd_pread<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_pread(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     do_read(cx, a, Some(a[3]))
 }
 
-fn fd_write<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+#[inline]
+fn fd_write(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     do_write(cx, a, None)
 }
 
-fn fd_pwrite<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_pwrite(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     do_write(cx, a, Some(a[3]))
 }
 
-fn fd_prestat_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_prestat_get(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let e = cx.ctx().get(a[0] as u32)?;
     let name = e.preopen.as_ref().ok_or(Errno::Badf)?;
     let len = name.len() as u32;
@@ -421,7 +422,7 @@ fn fd_prestat_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_prestat_dir_name<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_prestat_dir_name(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let e = cx.ctx().get(a[0] as u32)?;
     let name = e.preopen.clone().ok_or(Errno::Badf)?;
     if (a[2] as u32 as usize) < name.len() {
@@ -467,7 +468,7 @@ fn list_dir(dir: &cap_std::fs::Dir) -> Result<Vec<DirEntryInfo>, Errno> {
     Ok(out)
 }
 
-fn fd_readdir<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_readdir(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, buf, buf_len, cookie, out) =
         (a[0] as u32, a[1] as u32, a[2] as u32, a[3], a[4] as u32);
     let e = cx.ctx().get_with(fd, rights::FD_READDIR)?;
@@ -496,7 +497,7 @@ fn fd_readdir<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_renumber<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_renumber(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (from, to) = (a[0] as u32, a[1] as u32);
     let ctx: &mut WasiCtx = cx.ctx();
     if !ctx.fds.contains_key(&from) || !ctx.fds.contains_key(&to) {
@@ -517,7 +518,7 @@ fn seek(e: &mut FdEntry, pos: SeekFrom) -> Result<u64, Errno> {
     }
 }
 
-fn fd_seek<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_seek(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, offset, wh, out) = (a[0] as u32, a[1] as i64, a[2] as u8, a[3] as u32);
     // Asking for the current position needs only `FD_TELL` (or `FD_SEEK`).
     let needed = if wh == whence::CUR && offset == 0 {
@@ -545,7 +546,7 @@ fn fd_seek<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn fd_tell<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn fd_tell(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let e = cx.ctx().get_with(a[0] as u32, rights::FD_TELL)?;
     let n = seek(e, SeekFrom::Current(0))?;
     cx.mem()?.write_u64(a[1] as u32, n)?;

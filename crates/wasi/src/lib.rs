@@ -75,107 +75,171 @@ pub fn exit_status(err: &weft::Error) -> Option<i32> {
     err.downcast_ref::<I32Exit>().map(|e| e.0)
 }
 
-type GetCtx<T> = dyn Fn(&mut T) -> &mut WasiCtx + Send + Sync;
+/// How the syscalls find the [`WasiCtx`] in the store's data: the closure
+/// given to [`add_to_linker`], kept as its own type so that each host
+/// function calls it directly (no `dyn` call per syscall).
+pub(crate) trait GetCtx<T>: Fn(&mut T) -> &mut WasiCtx + Send + Sync + 'static {}
 
-/// What a syscall implementation sees: the caller (for memory) and a way
-/// to reach the [`WasiCtx`] inside the store's data.
-pub(crate) struct Cx<'a, 'c, T> {
-    caller: &'a mut Caller<'c, T>,
-    get: &'a GetCtx<T>,
-    memory: Option<Memory>,
+impl<T, G: Fn(&mut T) -> &mut WasiCtx + Send + Sync + 'static> GetCtx<T> for G {}
+
+/// What a syscall implementation sees: the calling instance's exported
+/// memory and the [`WasiCtx`], both borrowed for the whole call (the store
+/// lends them together, see `Memory::data_and_store_mut`). A WASI call
+/// never runs wasm code, so the memory cannot grow or move while it runs.
+pub(crate) struct Cx<'a> {
+    /// The guest memory; `None` if the caller exports no `memory`.
+    mem: Option<&'a mut [u8]>,
+    ctx: &'a mut WasiCtx,
 }
 
-impl<T> Cx<'_, '_, T> {
+impl Cx<'_> {
     /// The calling instance's exported `memory` (a trap if there is none).
+    #[inline]
     pub(crate) fn mem(&mut self) -> SysResult<Mem<'_>> {
-        let m = self.memory.ok_or_else(|| {
-            SysError::Trap(anyhow::anyhow!(
-                "WASI call from a module that exports no memory named `memory`"
-            ))
-        })?;
-        Ok(Mem(m.data_mut(&mut *self.caller)))
+        match &mut self.mem {
+            Some(m) => Ok(Mem(m)),
+            None => Err(no_memory()),
+        }
     }
 
     /// The WASI state.
+    #[inline]
     pub(crate) fn ctx(&mut self) -> &mut WasiCtx {
-        (self.get)(self.caller.data_mut())
+        self.ctx
     }
 
-    /// The bytes of the guest's `count` iovecs at `iovs`, gathered into the
-    /// context's reusable write buffer (the memory and the context cannot
-    /// be borrowed at once); hand it back with [`Cx::reuse_write_buf`].
-    pub(crate) fn gather_write(&mut self, iovs: u32, count: u32) -> SysResult<Vec<u8>> {
-        let mut data = std::mem::take(&mut self.ctx().write_buf);
-        data.clear();
-        self.mem()?.gather_iovecs(iovs, count, &mut data)?;
-        Ok(data)
+    /// Runs `f` on the WASI state and the bytes of the guest's `count`
+    /// iovecs at `iovs` (`EFAULT` first if any is out of bounds): the
+    /// guest's own buffer for one iovec, else the buffers gathered into the
+    /// context's reusable write buffer (no allocation once it has grown;
+    /// dropped after a large write).
+    pub(crate) fn with_gathered<R>(
+        &mut self,
+        iovs: u32,
+        count: u32,
+        f: impl FnOnce(&mut WasiCtx, &[u8]) -> SysResult<R>,
+    ) -> SysResult<R> {
+        let (mem, ctx) = self.mem_and_ctx()?;
+        let mut scratch = std::mem::take(&mut ctx.write_buf);
+        let r = match mem.gather(iovs, count, &mut scratch) {
+            Ok(data) => f(ctx, data),
+            Err(e) => Err(e.into()),
+        };
+        if scratch.capacity() <= 64 * 1024 {
+            ctx.write_buf = scratch;
+        }
+        r
     }
 
-    /// Keeps `data` as the next write's buffer, unless a large write grew it.
-    pub(crate) fn reuse_write_buf(&mut self, data: Vec<u8>) {
-        if data.capacity() <= 64 * 1024 {
-            self.ctx().write_buf = data;
+    /// The memory and the WASI state at once.
+    #[inline]
+    pub(crate) fn mem_and_ctx(&mut self) -> SysResult<(Mem<'_>, &mut WasiCtx)> {
+        match &mut self.mem {
+            Some(m) => Ok((Mem(m), &mut *self.ctx)),
+            None => Err(no_memory()),
         }
     }
 }
 
-type Syscall<T> = fn(&mut Cx<'_, '_, T>, &[u64]) -> SysResult;
-
-/// Defines host functions in a linker.
-pub(crate) struct Registrar<'a, T> {
-    linker: &'a mut Linker<T>,
-    get: Arc<GetCtx<T>>,
+#[cold]
+fn no_memory() -> SysError {
+    SysError::Trap(anyhow::anyhow!(
+        "WASI call from a module that exports no memory named `memory`"
+    ))
 }
 
-impl<T: 'static> Registrar<'_, T> {
-    /// Defines `name` with parameters `sig` (`i` = i32, `I` = i64) and an
-    /// `errno` result (`proc_exit` has none), as a typed host function
-    /// (`Linker::func_wrap`: no `Val`s, no allocation per call).
-    pub(crate) fn func(&mut self, name: &str, sig: &str, f: Syscall<T>) -> anyhow::Result<()> {
-        let get = self.get.clone();
-        macro_rules! wrap {
-            ($($p:ident: $t:ty),*) => {{
-                if name == "proc_exit" {
-                    self.linker.func_wrap(
+/// Defines host functions in a linker.
+pub(crate) struct Registrar<'a, T, G> {
+    linker: &'a mut Linker<T>,
+    get: Arc<G>,
+}
+
+/// A WASI function's wasm parameter types, as a tuple (`(i32, i64, i32)`):
+/// defines a typed host function (`Linker::func_wrap`: no `Val`s, no
+/// allocation per call) with these parameters that calls one syscall,
+/// statically (the syscall and the context lookup inline into the host
+/// function's native entry).
+pub(crate) trait Params {
+    fn define<T: 'static, G: GetCtx<T>>(
+        linker: &mut Linker<T>,
+        name: &str,
+        get: Arc<G>,
+        f: impl Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static,
+        returns_errno: bool,
+    ) -> anyhow::Result<()>;
+}
+
+macro_rules! params {
+    ($($p:ident: $t:ty),*) => {
+        impl Params for ($($t,)*) {
+            fn define<T: 'static, G: GetCtx<T>>(
+                linker: &mut Linker<T>,
+                name: &str,
+                get: Arc<G>,
+                f: impl Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static,
+                returns_errno: bool,
+            ) -> anyhow::Result<()> {
+                if returns_errno {
+                    linker.func_wrap(
                         MODULE,
                         name,
-                        move |mut caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<()> {
-                            syscall(&mut caller, &*get, f, &[$(Raw::raw($p)),*]).map(drop)
+                        #[inline(always)]
+                        move |mut caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<i32> {
+                            syscall(&mut caller, &*get, |cx| f(cx, &[$(Raw::raw($p)),*]))
                         },
                     )?;
                 } else {
-                    self.linker.func_wrap(
+                    linker.func_wrap(
                         MODULE,
                         name,
-                        move |mut caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<i32> {
-                            syscall(&mut caller, &*get, f, &[$(Raw::raw($p)),*])
+                        #[inline(always)]
+                        move |mut caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<()> {
+                            syscall(&mut caller, &*get, |cx| f(cx, &[$(Raw::raw($p)),*])).map(drop)
                         },
                     )?;
                 }
-            }};
+                Ok(())
+            }
         }
-        match sig {
-            "" => wrap!(),
-            "i" => wrap!(a: i32),
-            "ii" => wrap!(a: i32, b: i32),
-            "iI" => wrap!(a: i32, b: i64),
-            "iii" => wrap!(a: i32, b: i32, c: i32),
-            "iII" => wrap!(a: i32, b: i64, c: i64),
-            "iIi" => wrap!(a: i32, b: i64, c: i32),
-            "iiii" => wrap!(a: i32, b: i32, c: i32, d: i32),
-            "iIIi" => wrap!(a: i32, b: i64, c: i64, d: i32),
-            "iIii" => wrap!(a: i32, b: i64, c: i32, d: i32),
-            "iiiii" => wrap!(a: i32, b: i32, c: i32, d: i32, e: i32),
-            "iiiIi" => wrap!(a: i32, b: i32, c: i32, d: i64, e: i32),
-            "iiiiii" => wrap!(a: i32, b: i32, c: i32, d: i32, e: i32, g: i32),
-            "iiiiIIi" => wrap!(a: i32, b: i32, c: i32, d: i32, e: i64, g: i64, h: i32),
-            "iiiiiii" => wrap!(a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32),
-            "iiiiiIIii" => wrap!(
-                a: i32, b: i32, c: i32, d: i32, e: i32, g: i64, h: i64, j: i32, k: i32
-            ),
-            other => anyhow::bail!("no host signature for WASI function {name} ({other})"),
-        }
-        Ok(())
+    };
+}
+
+params!();
+params!(a: i32);
+params!(a: i32, b: i32);
+params!(a: i32, b: i64);
+params!(a: i32, b: i32, c: i32);
+params!(a: i32, b: i64, c: i64);
+params!(a: i32, b: i64, c: i32);
+params!(a: i32, b: i32, c: i32, d: i32);
+params!(a: i32, b: i64, c: i64, d: i32);
+params!(a: i32, b: i64, c: i32, d: i32);
+params!(a: i32, b: i32, c: i32, d: i32, e: i32);
+params!(a: i32, b: i32, c: i32, d: i64, e: i32);
+params!(a: i32, b: i32, c: i32, d: i32, e: i32, g: i32);
+params!(a: i32, b: i32, c: i32, d: i32, e: i64, g: i64, h: i32);
+params!(a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32);
+params!(a: i32, b: i32, c: i32, d: i32, e: i32, g: i64, h: i64, j: i32, k: i32);
+
+impl<T: 'static, G: GetCtx<T>> Registrar<'_, T, G> {
+    /// Defines `name` with wasm parameters `P` and an `errno` result, which
+    /// runs syscall `f` on the parameters zero-extended to u64s.
+    pub(crate) fn func<P: Params>(
+        &mut self,
+        name: &str,
+        f: impl Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static,
+    ) -> anyhow::Result<()> {
+        P::define(self.linker, name, self.get.clone(), f, true)
+    }
+
+    /// As [`Registrar::func`], for a function without a result
+    /// (`proc_exit`).
+    pub(crate) fn func_no_result<P: Params>(
+        &mut self,
+        name: &str,
+        f: impl Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static,
+    ) -> anyhow::Result<()> {
+        P::define(self.linker, name, self.get.clone(), f, false)
     }
 }
 
@@ -185,47 +249,70 @@ trait Raw {
 }
 
 impl Raw for i32 {
+    #[inline(always)]
     fn raw(self) -> u64 {
         self as u32 as u64
     }
 }
 
 impl Raw for i64 {
+    #[inline(always)]
     fn raw(self) -> u64 {
         self as u64
     }
 }
 
-/// Runs syscall `f` for `caller` with arguments `args`: the errno it
-/// returns, or the trap it raises.
-fn syscall<T>(
+/// Runs syscall `f` for `caller`: the errno it returns, or the trap it
+/// raises. Inlined into each host function, so that the syscall's result
+/// reaches the native entry in registers.
+#[inline(always)]
+fn syscall<T, G: GetCtx<T>>(
     caller: &mut Caller<'_, T>,
-    get: &GetCtx<T>,
-    f: Syscall<T>,
-    args: &[u64],
+    get: &G,
+    f: impl FnOnce(&mut Cx<'_>) -> SysResult,
 ) -> anyhow::Result<i32> {
-    // The caller's memory, looked up by name once per calling instance.
-    let instance = caller.instance();
-    let memory = match (get(caller.data_mut()).memory_of, instance) {
-        (Some((i, m)), Some(c)) if i == c => m,
-        _ => {
-            let m = caller.get_export("memory").and_then(Extern::into_memory);
-            if let Some(c) = instance {
-                get(caller.data_mut()).memory_of = Some((c, m));
-            }
-            m
+    let memory = caller_memory(caller, get);
+    let (mem, data) = match memory {
+        Some(m) => {
+            let (mem, data) = m.data_and_store_mut(&mut *caller);
+            (Some(mem), data)
         }
+        None => (None, caller.data_mut()),
     };
     let mut cx = Cx {
-        caller,
-        get,
-        memory,
+        mem,
+        ctx: get(data),
     };
-    Ok(match f(&mut cx, args) {
+    Ok(match f(&mut cx) {
         Ok(()) => Errno::Success,
         Err(SysError::Errno(e)) => e,
         Err(SysError::Trap(e)) => return Err(e),
     } as i32)
+}
+
+/// The caller's exported `memory`, looked up by name once per calling
+/// instance (cached in its [`WasiCtx`]).
+#[inline(always)]
+fn caller_memory<T, G: GetCtx<T>>(caller: &mut Caller<'_, T>, get: &G) -> Option<Memory> {
+    let instance = caller.instance();
+    match (get(caller.data_mut()).memory_of, instance) {
+        (Some((i, m)), Some(c)) if i == c => m,
+        _ => lookup_memory(caller, get, instance),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn lookup_memory<T, G: GetCtx<T>>(
+    caller: &mut Caller<'_, T>,
+    get: &G,
+    instance: Option<Instance>,
+) -> Option<Memory> {
+    let m = caller.get_export("memory").and_then(Extern::into_memory);
+    if let Some(c) = instance {
+        get(caller.data_mut()).memory_of = Some((c, m));
+    }
+    m
 }
 
 /// Defines every `wasi_snapshot_preview1` function in `linker`. `get`

@@ -19,6 +19,7 @@ pub(crate) struct IoVec {
 }
 
 impl Mem<'_> {
+    #[inline]
     fn range(&self, ptr: u32, len: u32) -> Result<std::ops::Range<usize>, Errno> {
         let start = ptr as usize;
         let end = start.checked_add(len as usize).ok_or(Errno::Fault)?;
@@ -29,24 +30,28 @@ impl Mem<'_> {
     }
 
     /// `len` bytes at `ptr`.
+    #[inline]
     pub fn slice(&self, ptr: u32, len: u32) -> Result<&[u8], Errno> {
         let r = self.range(ptr, len)?;
         Ok(&self.0[r])
     }
 
     /// `len` bytes at `ptr`, mutably.
+    #[inline]
     pub fn slice_mut(&mut self, ptr: u32, len: u32) -> Result<&mut [u8], Errno> {
         let r = self.range(ptr, len)?;
         Ok(&mut self.0[r])
     }
 
     /// Copies `data` to `ptr`.
+    #[inline]
     pub fn write(&mut self, ptr: u32, data: &[u8]) -> Result<(), Errno> {
         let len = u32::try_from(data.len()).map_err(|_| Errno::Fault)?;
         self.slice_mut(ptr, len)?.copy_from_slice(data);
         Ok(())
     }
 
+    #[inline]
     fn array<const N: usize>(&self, ptr: u32) -> Result<[u8; N], Errno> {
         Ok(self
             .slice(ptr, N as u32)?
@@ -54,15 +59,18 @@ impl Mem<'_> {
             .expect("length checked"))
     }
 
+    #[inline]
     pub fn read_u32(&self, ptr: u32) -> Result<u32, Errno> {
         Ok(u32::from_le_bytes(self.array(ptr)?))
     }
     pub fn write_u16(&mut self, ptr: u32, v: u16) -> Result<(), Errno> {
         self.write(ptr, &v.to_le_bytes())
     }
+    #[inline]
     pub fn write_u32(&mut self, ptr: u32, v: u32) -> Result<(), Errno> {
         self.write(ptr, &v.to_le_bytes())
     }
+    #[inline]
     pub fn write_u64(&mut self, ptr: u32, v: u64) -> Result<(), Errno> {
         self.write(ptr, &v.to_le_bytes())
     }
@@ -84,18 +92,31 @@ impl Mem<'_> {
         Ok(out)
     }
 
-    /// Appends the bytes of the `count` iovecs at `ptr` to `out` (for
-    /// writes), checking each as [`Mem::iovecs`] does, without building the
-    /// list of iovecs.
-    pub fn gather_iovecs(&self, ptr: u32, count: u32, out: &mut Vec<u8>) -> Result<(), Errno> {
+    /// The bytes of the `count` iovecs at `ptr` (for writes), each
+    /// checked as [`Mem::iovecs`] does, without building the list of
+    /// iovecs: the guest's buffer itself when there is one iovec (no copy),
+    /// else the buffers gathered into `scratch`.
+    pub fn gather<'m>(
+        &'m self,
+        ptr: u32,
+        count: u32,
+        scratch: &'m mut Vec<u8>,
+    ) -> Result<&'m [u8], Errno> {
         let bytes = count.checked_mul(8).ok_or(Errno::Fault)?;
         let table = self.slice(ptr, bytes)?;
-        for e in table.chunks_exact(8) {
+        let iovec = |e: &[u8]| {
             let ptr = u32::from_le_bytes(e[..4].try_into().expect("4 bytes"));
-            let len = u32::from_le_bytes(e[4..].try_into().expect("4 bytes"));
-            out.extend_from_slice(self.slice(ptr, len)?);
+            let len = u32::from_le_bytes(e[4..8].try_into().expect("4 bytes"));
+            self.slice(ptr, len)
+        };
+        if count == 1 {
+            return iovec(table);
         }
-        Ok(())
+        scratch.clear();
+        for e in table.chunks_exact(8) {
+            scratch.extend_from_slice(iovec(e)?);
+        }
+        Ok(scratch)
     }
 
     /// Spreads `data` over `iovs` in order (for reads).

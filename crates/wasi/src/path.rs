@@ -9,7 +9,7 @@ use crate::ctx::{FdEntry, Kind, WasiCtx};
 use crate::errno::{Errno, SysResult};
 use crate::fd::{Filestat, TimeSpec, time_specs};
 use crate::types::{fdflags, lookupflags, oflags, rights};
-use crate::{Cx, Registrar};
+use crate::{Cx, GetCtx, Registrar};
 use cap_fs_ext::{
     DirExt, FollowSymlinks, OpenOptionsFollowExt, OpenOptionsMaybeDirExt, OpenOptionsSyncExt,
     SystemTimeSpec,
@@ -17,26 +17,25 @@ use cap_fs_ext::{
 use cap_std::fs::{Dir, OpenOptions};
 use std::os::unix::ffi::OsStrExt;
 
-pub(crate) fn add<T: 'static>(r: &mut Registrar<'_, T>) -> anyhow::Result<()> {
-    r.func("path_create_directory", "iii", path_create_directory::<T>)?;
-    r.func("path_filestat_get", "iiiii", path_filestat_get::<T>)?;
-    r.func(
+pub(crate) fn add<T: 'static, G: GetCtx<T>>(r: &mut Registrar<'_, T, G>) -> anyhow::Result<()> {
+    r.func::<(i32, i32, i32)>("path_create_directory", path_create_directory)?;
+    r.func::<(i32, i32, i32, i32, i32)>("path_filestat_get", path_filestat_get)?;
+    r.func::<(i32, i32, i32, i32, i64, i64, i32)>(
         "path_filestat_set_times",
-        "iiiiIIi",
-        path_filestat_set_times::<T>,
+        path_filestat_set_times,
     )?;
-    r.func("path_link", "iiiiiii", path_link::<T>)?;
-    r.func("path_open", "iiiiiIIii", path_open::<T>)?;
-    r.func("path_readlink", "iiiiii", path_readlink::<T>)?;
-    r.func("path_remove_directory", "iii", path_remove_directory::<T>)?;
-    r.func("path_rename", "iiiiii", path_rename::<T>)?;
-    r.func("path_symlink", "iiiii", path_symlink::<T>)?;
-    r.func("path_unlink_file", "iii", path_unlink_file::<T>)?;
+    r.func::<(i32, i32, i32, i32, i32, i32, i32)>("path_link", path_link)?;
+    r.func::<(i32, i32, i32, i32, i32, i64, i64, i32, i32)>("path_open", path_open)?;
+    r.func::<(i32, i32, i32, i32, i32, i32)>("path_readlink", path_readlink)?;
+    r.func::<(i32, i32, i32)>("path_remove_directory", path_remove_directory)?;
+    r.func::<(i32, i32, i32, i32, i32, i32)>("path_rename", path_rename)?;
+    r.func::<(i32, i32, i32, i32, i32)>("path_symlink", path_symlink)?;
+    r.func::<(i32, i32, i32)>("path_unlink_file", path_unlink_file)?;
     Ok(())
 }
 
 /// Reads a guest path and checks it is relative and non-empty.
-fn read_path<T>(cx: &mut Cx<'_, '_, T>, ptr: u64, len: u64) -> SysResult<String> {
+fn read_path(cx: &mut Cx<'_>, ptr: u64, len: u64) -> SysResult<String> {
     let mem = cx.mem()?;
     let path = mem.string(ptr as u32, len as u32)?;
     check_path(&path)?;
@@ -72,14 +71,14 @@ fn dir(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<&Dir, Errno> {
     dir_of(ctx, fd, needed)?.dir()
 }
 
-fn path_create_directory<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_create_directory(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let path = read_path(cx, a[1], a[2])?;
     let d = dir(cx.ctx(), a[0] as u32, rights::PATH_CREATE_DIRECTORY)?;
     d.create_dir(path.trim_end_matches('/'))?;
     Ok(())
 }
 
-fn path_filestat_get<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_filestat_get(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, flags, out) = (a[0] as u32, a[1] as u32, a[4] as u32);
     let path = read_path(cx, a[2], a[3])?;
     let d = dir(cx.ctx(), fd, rights::PATH_FILESTAT_GET)?;
@@ -101,7 +100,7 @@ fn system_time_spec(t: TimeSpec) -> Option<SystemTimeSpec> {
     })
 }
 
-fn path_filestat_set_times<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_filestat_set_times(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, flags) = (a[0] as u32, a[1] as u32);
     let (at, mt) = time_specs(a[4], a[5], a[6] as u16)?;
     let path = read_path(cx, a[2], a[3])?;
@@ -115,7 +114,7 @@ fn path_filestat_set_times<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn path_link<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_link(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (old_fd, old_flags, new_fd) = (a[0] as u32, a[1] as u32, a[4] as u32);
     let old = read_path(cx, a[2], a[3])?;
     let new = read_path(cx, a[5], a[6])?;
@@ -133,7 +132,7 @@ fn path_link<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn path_open<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_open(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, dirflags, of, req_base, req_inh, fdfl, out) = (
         a[0] as u32,
         a[1] as u32,
@@ -244,7 +243,7 @@ fn path_open<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn path_readlink<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_readlink(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, buf, buf_len, out) = (a[0] as u32, a[3] as u32, a[4] as u32, a[5] as u32);
     let path = read_path(cx, a[1], a[2])?;
     let d = dir(cx.ctx(), fd, rights::PATH_READLINK)?;
@@ -257,14 +256,14 @@ fn path_readlink<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn path_remove_directory<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_remove_directory(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let path = read_path(cx, a[1], a[2])?;
     let d = dir(cx.ctx(), a[0] as u32, rights::PATH_REMOVE_DIRECTORY)?;
     d.remove_dir(&path)?;
     Ok(())
 }
 
-fn path_rename<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_rename(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (old_fd, new_fd) = (a[0] as u32, a[3] as u32);
     let old = read_path(cx, a[1], a[2])?;
     let new = read_path(cx, a[4], a[5])?;
@@ -277,7 +276,7 @@ fn path_rename<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn path_symlink<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_symlink(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let fd = a[2] as u32;
     let target = {
         let mem = cx.mem()?;
@@ -293,7 +292,7 @@ fn path_symlink<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn path_unlink_file<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn path_unlink_file(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let path = read_path(cx, a[1], a[2])?;
     let d = dir(cx.ctx(), a[0] as u32, rights::PATH_UNLINK_FILE)?;
     d.remove_file_or_symlink(&path)?;

@@ -9,12 +9,12 @@ use crate::clock;
 use crate::ctx::{InputStream, Kind};
 use crate::errno::{Errno, SysResult};
 use crate::types::{EVENTRWFLAGS_HANGUP, SUBCLOCKFLAGS_ABSTIME, clockid, eventtype, rights};
-use crate::{Cx, Registrar};
+use crate::{Cx, GetCtx, Registrar};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fd::{AsFd, BorrowedFd};
 
-pub(crate) fn add<T: 'static>(r: &mut Registrar<'_, T>) -> anyhow::Result<()> {
-    r.func("poll_oneoff", "iiii", poll_oneoff::<T>)
+pub(crate) fn add<T: 'static, G: GetCtx<T>>(r: &mut Registrar<'_, T, G>) -> anyhow::Result<()> {
+    r.func::<(i32, i32, i32, i32)>("poll_oneoff", poll_oneoff)
 }
 
 #[derive(Debug)]
@@ -37,7 +37,7 @@ enum Sub {
     },
 }
 
-fn poll_oneoff<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn poll_oneoff(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (in_ptr, out_ptr, nsubs, out_n) = (a[0] as u32, a[1] as u32, a[2] as u32, a[3] as u32);
     if nsubs == 0 {
         return Err(Errno::Inval.into());

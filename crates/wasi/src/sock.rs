@@ -8,18 +8,18 @@ use crate::errno::{Errno, SysResult};
 use crate::types::{
     RIFLAGS_RECV_PEEK, RIFLAGS_RECV_WAITALL, SDFLAGS_RD, SDFLAGS_WR, fdflags, rights,
 };
-use crate::{Cx, Registrar};
+use crate::{Cx, GetCtx, Registrar, WasiCtx};
 use rustix::net::{RecvFlags, SendFlags, Shutdown};
 
-pub(crate) fn add<T: 'static>(r: &mut Registrar<'_, T>) -> anyhow::Result<()> {
-    r.func("sock_accept", "iii", sock_accept::<T>)?;
-    r.func("sock_recv", "iiiiii", sock_recv::<T>)?;
-    r.func("sock_send", "iiiii", sock_send::<T>)?;
-    r.func("sock_shutdown", "ii", sock_shutdown::<T>)?;
+pub(crate) fn add<T: 'static, G: GetCtx<T>>(r: &mut Registrar<'_, T, G>) -> anyhow::Result<()> {
+    r.func::<(i32, i32, i32)>("sock_accept", sock_accept)?;
+    r.func::<(i32, i32, i32, i32, i32, i32)>("sock_recv", sock_recv)?;
+    r.func::<(i32, i32, i32, i32, i32)>("sock_send", sock_send)?;
+    r.func::<(i32, i32)>("sock_shutdown", sock_shutdown)?;
     Ok(())
 }
 
-fn sock_accept<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn sock_accept(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, flags, out) = (a[0] as u32, a[1] as u16, a[2] as u32);
     if flags & !fdflags::NONBLOCK != 0 {
         return Err(Errno::Inval.into());
@@ -41,23 +41,24 @@ fn sock_accept<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn stream(
-    cx: &mut Cx<'_, '_, impl Sized>,
-    fd: u32,
-    needed: u64,
-) -> Result<std::net::TcpStream, Errno> {
-    let e = cx.ctx().get(fd)?;
+fn stream(cx: &mut Cx<'_>, fd: u32, needed: u64) -> Result<std::net::TcpStream, Errno> {
+    Ok(stream_ref(cx.ctx(), fd, needed)?.try_clone()?)
+}
+
+/// The TCP stream `fd`, which must hold the rights in `needed`.
+fn stream_ref(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<&std::net::TcpStream, Errno> {
+    let e = ctx.get(fd)?;
     match &e.kind {
         Kind::Stream(s) => {
             e.check(needed)?;
-            Ok(s.try_clone()?)
+            Ok(s)
         }
         Kind::Listener(_) => Err(Errno::Notconn),
         _ => Err(Errno::Notsock),
     }
 }
 
-fn sock_recv<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn sock_recv(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, iovs, count, riflags, out_len, out_flags) = (
         a[0] as u32,
         a[1] as u32,
@@ -87,17 +88,17 @@ fn sock_recv<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
     Ok(())
 }
 
-fn sock_send<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn sock_send(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, iovs, count, out) = (a[0] as u32, a[1] as u32, a[2] as u32, a[4] as u32);
-    let data = cx.gather_write(iovs, count)?;
-    let s = stream(cx, fd, rights::FD_WRITE)?;
-    let n = rustix::net::send(&s, &data, SendFlags::NOSIGNAL)?;
-    cx.reuse_write_buf(data);
+    let n = cx.with_gathered(iovs, count, |ctx, data| {
+        let s = stream_ref(ctx, fd, rights::FD_WRITE)?;
+        Ok(rustix::net::send(s, data, SendFlags::NOSIGNAL)?)
+    })?;
     cx.mem()?.write_u32(out, n as u32)?;
     Ok(())
 }
 
-fn sock_shutdown<T>(cx: &mut Cx<'_, '_, T>, a: &[u64]) -> SysResult {
+fn sock_shutdown(cx: &mut Cx<'_>, a: &[u64]) -> SysResult {
     let (fd, how) = (a[0] as u32, a[1] as u8);
     let how = match how {
         SDFLAGS_RD => Shutdown::Read,

@@ -184,6 +184,17 @@ impl Memory {
     ) -> &'a mut [u8] {
         store.into().0.opaque.memory_data_mut(*self)
     }
+    /// The memory's bytes and the store's data, both mutably: a host
+    /// function can read guest memory while it updates its own state,
+    /// without copying between the two borrows.
+    #[inline]
+    pub fn data_and_store_mut<'a, T: 'a>(
+        &self,
+        store: impl Into<crate::StoreContextMut<'a, T>>,
+    ) -> (&'a mut [u8], &'a mut T) {
+        let inner = store.into().0;
+        (inner.opaque.memory_data_mut(*self), &mut inner.data)
+    }
     /// Grows by `delta` pages; returns the old size in pages.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         store.as_context_mut().0.memory_grow(*self, delta)

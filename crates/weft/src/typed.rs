@@ -440,6 +440,10 @@ macro_rules! into_func {
                 Box::new(move |store| {
                     let f = f.clone();
                     <_ as IntoFunc<T, ($($a,)*), R>>::into_func(
+                        // Inlined into the native entry, so that the `Caller`
+                        // stays in registers instead of crossing a call in
+                        // memory.
+                        #[inline(always)]
                         move |caller: Caller<'_, T>, $($a: $a),*| f(caller, $($a),*),
                         store,
                     )

@@ -150,6 +150,7 @@ impl LinearMemory {
     }
 
     /// The memory's bytes, mutably.
+    #[inline]
     pub(crate) fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `data`, and `&mut self` gives exclusive access.
         unsafe { std::slice::from_raw_parts_mut(self.def.base, self.def.current_length) }

@@ -234,6 +234,7 @@ impl StoreOpaque {
         self.self_ptr = p;
     }
 
+    #[inline]
     pub(crate) fn check(&self, store: StoreId, what: &str) {
         assert!(
             store == self.id,
@@ -607,6 +608,7 @@ impl StoreOpaque {
         self.memories[m.index as usize].data()
     }
 
+    #[inline]
     pub(crate) fn memory_data_mut(&mut self, m: Memory) -> &mut [u8] {
         self.check(m.store, "memory");
         self.memories[m.index as usize].data_mut()
