@@ -373,14 +373,20 @@ impl InputStream {
 impl OutputStream {
     pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match self {
+            // An empty `write_all` is a no-op; the flush still runs (it
+            // writes out anything the host itself left buffered).
             OutputStream::Inherit(1) => {
                 let mut out = io::stdout().lock();
-                out.write_all(data)?;
+                if !data.is_empty() {
+                    out.write_all(data)?;
+                }
                 out.flush()?;
             }
             OutputStream::Inherit(_) => {
                 let mut out = io::stderr().lock();
-                out.write_all(data)?;
+                if !data.is_empty() {
+                    out.write_all(data)?;
+                }
                 out.flush()?;
             }
             OutputStream::Pipe(p) => {

@@ -113,6 +113,7 @@ impl Cx<'_> {
     /// guest's own buffer for one iovec, else the buffers gathered into the
     /// context's reusable write buffer (no allocation once it has grown;
     /// dropped after a large write).
+    #[inline]
     pub(crate) fn with_gathered<R>(
         &mut self,
         iovs: u32,
@@ -120,6 +121,10 @@ impl Cx<'_> {
         f: impl FnOnce(&mut WasiCtx, &[u8]) -> SysResult<R>,
     ) -> SysResult<R> {
         let (mem, ctx) = self.mem_and_ctx()?;
+        if count == 1 {
+            let data = mem.gather_one(iovs)?;
+            return f(ctx, data);
+        }
         let mut scratch = std::mem::take(&mut ctx.write_buf);
         let r = match mem.gather(iovs, count, &mut scratch) {
             Ok(data) => f(ctx, data),
@@ -184,8 +189,8 @@ macro_rules! params {
                         MODULE,
                         name,
                         #[inline(always)]
-                        move |mut caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<i32> {
-                            syscall(&mut caller, &*get, |cx| f(cx, &[$(Raw::raw($p)),*]))
+                        move |caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<i32> {
+                            syscall(caller, &*get, move |cx| f(cx, &[$(Raw::raw($p)),*]))
                         },
                     )?;
                 } else {
@@ -193,8 +198,8 @@ macro_rules! params {
                         MODULE,
                         name,
                         #[inline(always)]
-                        move |mut caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<()> {
-                            syscall(&mut caller, &*get, |cx| f(cx, &[$(Raw::raw($p)),*])).map(drop)
+                        move |caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<()> {
+                            syscall(caller, &*get, move |cx| f(cx, &[$(Raw::raw($p)),*])).map(drop)
                         },
                     )?;
                 }
@@ -265,16 +270,54 @@ impl Raw for i64 {
 /// Runs syscall `f` for `caller`: the errno it returns, or the trap it
 /// raises. Inlined into each host function, so that the syscall's result
 /// reaches the native entry in registers.
+///
+/// The caller's exported `memory` is looked up by name once per calling
+/// instance and cached in its [`WasiCtx`]; the first call from an instance
+/// takes the out-of-line [`syscall_first`]. The caller moves there by
+/// value: taking its address on that path would keep it in memory (and
+/// copied through memory) on the common one.
 #[inline(always)]
 fn syscall<T, G: GetCtx<T>>(
-    caller: &mut Caller<'_, T>,
+    mut caller: Caller<'_, T>,
     get: &G,
     f: impl FnOnce(&mut Cx<'_>) -> SysResult,
 ) -> anyhow::Result<i32> {
-    let memory = caller_memory(caller, get);
+    let cached = match (get(caller.data_mut()).memory_of, caller.instance()) {
+        (Some((i, m)), Some(c)) if i == c => Some(m),
+        _ => None,
+    };
+    match cached {
+        Some(memory) => run(caller, get, memory, f),
+        None => syscall_first(caller, get, f),
+    }
+}
+
+/// [`syscall`] for an instance whose memory is not cached yet.
+#[cold]
+#[inline(never)]
+fn syscall_first<T, G: GetCtx<T>>(
+    mut caller: Caller<'_, T>,
+    get: &G,
+    f: impl FnOnce(&mut Cx<'_>) -> SysResult,
+) -> anyhow::Result<i32> {
+    let memory = caller.get_export("memory").and_then(Extern::into_memory);
+    if let Some(c) = caller.instance() {
+        get(caller.data_mut()).memory_of = Some((c, memory));
+    }
+    run(caller, get, memory, f)
+}
+
+/// Runs `f` with the caller's `memory` (if it has one) and the WASI state.
+#[inline(always)]
+fn run<T, G: GetCtx<T>>(
+    mut caller: Caller<'_, T>,
+    get: &G,
+    memory: Option<Memory>,
+    f: impl FnOnce(&mut Cx<'_>) -> SysResult,
+) -> anyhow::Result<i32> {
     let (mem, data) = match memory {
         Some(m) => {
-            let (mem, data) = m.data_and_store_mut(&mut *caller);
+            let (mem, data) = m.data_and_store_mut(&mut caller);
             (Some(mem), data)
         }
         None => (None, caller.data_mut()),
@@ -288,31 +331,6 @@ fn syscall<T, G: GetCtx<T>>(
         Err(SysError::Errno(e)) => e,
         Err(SysError::Trap(e)) => return Err(e),
     } as i32)
-}
-
-/// The caller's exported `memory`, looked up by name once per calling
-/// instance (cached in its [`WasiCtx`]).
-#[inline(always)]
-fn caller_memory<T, G: GetCtx<T>>(caller: &mut Caller<'_, T>, get: &G) -> Option<Memory> {
-    let instance = caller.instance();
-    match (get(caller.data_mut()).memory_of, instance) {
-        (Some((i, m)), Some(c)) if i == c => m,
-        _ => lookup_memory(caller, get, instance),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn lookup_memory<T, G: GetCtx<T>>(
-    caller: &mut Caller<'_, T>,
-    get: &G,
-    instance: Option<Instance>,
-) -> Option<Memory> {
-    let m = caller.get_export("memory").and_then(Extern::into_memory);
-    if let Some(c) = instance {
-        get(caller.data_mut()).memory_of = Some((c, m));
-    }
-    m
 }
 
 /// Defines every `wasi_snapshot_preview1` function in `linker`. `get`

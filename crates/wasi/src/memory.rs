@@ -93,9 +93,8 @@ impl Mem<'_> {
     }
 
     /// The bytes of the `count` iovecs at `ptr` (for writes), each
-    /// checked as [`Mem::iovecs`] does, without building the list of
-    /// iovecs: the guest's buffer itself when there is one iovec (no copy),
-    /// else the buffers gathered into `scratch`.
+    /// checked as [`Mem::iovecs`] does, gathered into `scratch` without
+    /// building the list of iovecs.
     pub fn gather<'m>(
         &'m self,
         ptr: u32,
@@ -104,19 +103,26 @@ impl Mem<'_> {
     ) -> Result<&'m [u8], Errno> {
         let bytes = count.checked_mul(8).ok_or(Errno::Fault)?;
         let table = self.slice(ptr, bytes)?;
-        let iovec = |e: &[u8]| {
-            let ptr = u32::from_le_bytes(e[..4].try_into().expect("4 bytes"));
-            let len = u32::from_le_bytes(e[4..8].try_into().expect("4 bytes"));
-            self.slice(ptr, len)
-        };
-        if count == 1 {
-            return iovec(table);
-        }
         scratch.clear();
         for e in table.chunks_exact(8) {
-            scratch.extend_from_slice(iovec(e)?);
+            scratch.extend_from_slice(self.iovec(e)?);
         }
         Ok(scratch)
+    }
+
+    /// The buffer of the one iovec at `ptr` (for writes), checked as
+    /// [`Mem::gather`] does, in guest memory (no copy).
+    #[inline]
+    pub fn gather_one(&self, ptr: u32) -> Result<&[u8], Errno> {
+        self.iovec(self.slice(ptr, 8)?)
+    }
+
+    /// The buffer of the iovec whose 8 bytes (address, length) are `e`.
+    #[inline]
+    fn iovec(&self, e: &[u8]) -> Result<&[u8], Errno> {
+        let ptr = u32::from_le_bytes(e[..4].try_into().expect("4 bytes"));
+        let len = u32::from_le_bytes(e[4..8].try_into().expect("4 bytes"));
+        self.slice(ptr, len)
     }
 
     /// Spreads `data` over `iovs` in order (for reads).
