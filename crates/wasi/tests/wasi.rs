@@ -358,3 +358,169 @@ fn calls_from_several_instances_use_each_ones_memory() {
         }
     }
 }
+
+impl Guest {
+    fn u64_at(&mut self, ptr: u32) -> u64 {
+        u64::from_le_bytes(self.mem()[ptr as usize..][..8].try_into().unwrap())
+    }
+
+    /// Writes iovecs `(ptr, len)` at `at` and returns `at`.
+    fn iovecs(&mut self, at: u32, iovs: &[(u32, u32)]) -> i32 {
+        for (k, &(p, l)) in iovs.iter().enumerate() {
+            let e = at as usize + 8 * k;
+            self.mem()[e..e + 4].copy_from_slice(&p.to_le_bytes());
+            self.mem()[e + 4..e + 8].copy_from_slice(&l.to_le_bytes());
+        }
+        at as i32
+    }
+}
+
+#[test]
+fn clock_time_get_results_and_errors() {
+    let (_tmp, mut g) = sandbox();
+    let get =
+        |g: &mut Guest, id: i32, at: i32| g.errno("clock_time_get", &[i(id), Val::I64(1), i(at)]);
+    // Every clock gives a non-zero time; realtime is the host's.
+    for id in 0..4 {
+        g.mem()[64..72].fill(0);
+        assert_eq!(get(&mut g, id, 64), 0, "clock {id}");
+        assert_ne!(g.u64_at(64), 0, "clock {id}");
+    }
+    let host = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    assert_eq!(get(&mut g, 0, 64), 0);
+    let guest = g.u64_at(64);
+    assert!(
+        guest.abs_diff(host) < 60_000_000_000,
+        "realtime {guest} vs host {host}"
+    );
+    // The monotonic clock does not go back, also over many calls.
+    let mut last = 0;
+    for _ in 0..1000 {
+        assert_eq!(get(&mut g, 1, 64), 0);
+        let t = g.u64_at(64);
+        assert!(t >= last, "monotonic went from {last} to {t}");
+        last = t;
+    }
+    // An unknown clock is EINVAL and writes nothing.
+    g.mem()[64..72].fill(0xaa);
+    for id in [4, 5, -1] {
+        assert_eq!(get(&mut g, id, 64), E(Errno::Inval), "clock {id}");
+    }
+    assert_eq!(g.u64_at(64), 0xaaaa_aaaa_aaaa_aaaa);
+    // The result must fit in memory: the last 8 bytes do, one further does not.
+    let top = 65536;
+    assert_eq!(get(&mut g, 1, top - 8), 0);
+    assert_ne!(g.u64_at(top as u32 - 8), 0);
+    for at in [top - 7, top, -1, -8] {
+        assert_eq!(get(&mut g, 1, at), E(Errno::Fault), "result at {at}");
+    }
+    // An unknown clock is reported before a bad pointer.
+    assert_eq!(get(&mut g, 9, -1), E(Errno::Inval));
+}
+
+#[test]
+fn fd_write_results_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = OutputPipe::new();
+    let mut g = Guest::new(
+        "wrappers.wat",
+        WasiCtx::builder()
+            .stdout(OutputStream::Pipe(out.clone()))
+            .preopened_dir(tmp.path(), "/")
+            .unwrap(),
+    );
+    let write = |g: &mut Guest, fd: i32, iovs: i32, n: i32, nwritten: i32| {
+        g.errno("fd_write", &[i(fd), i(iovs), i(n), i(nwritten)])
+    };
+    g.mem()[1000..1011].copy_from_slice(b"hello world");
+    // One iovec, written from guest memory.
+    let iovs = g.iovecs(16, &[(1000, 5)]);
+    assert_eq!(write(&mut g, 1, iovs, 1, 8), 0);
+    assert_eq!(g.u32_at(8), 5);
+    // Several, gathered in order, empty ones included.
+    let iovs = g.iovecs(16, &[(1005, 1), (0, 0), (1006, 5), (1000, 1)]);
+    assert_eq!(write(&mut g, 1, iovs, 4, 8), 0);
+    assert_eq!(g.u32_at(8), 7);
+    // Nothing: zero iovecs, or one empty one (a pointer at the end is fine).
+    g.mem()[8..12].fill(0xff);
+    assert_eq!(write(&mut g, 1, 16, 0, 8), 0);
+    assert_eq!(g.u32_at(8), 0);
+    let iovs = g.iovecs(16, &[(65536, 0)]);
+    g.mem()[8..12].fill(0xff);
+    assert_eq!(write(&mut g, 1, iovs, 1, 8), 0);
+    assert_eq!(g.u32_at(8), 0);
+    // A larger write through the reused buffer, twice.
+    let iovs = g.iovecs(16, &[(2000, 40000), (2000, 40000)]);
+    g.mem()[2000..42000].fill(b'x');
+    assert_eq!(write(&mut g, 1, iovs, 2, 8), 0);
+    assert_eq!(g.u32_at(8), 80000);
+    let iovs = g.iovecs(16, &[(1000, 2), (1000, 3)]);
+    assert_eq!(write(&mut g, 1, iovs, 2, 8), 0);
+    assert_eq!(g.u32_at(8), 5);
+    let mut want = b"hello worldh".to_vec();
+    want.extend_from_slice(&[b'x'; 80000]);
+    want.extend_from_slice(b"hehel");
+    assert!(out.contents() == want, "written bytes");
+
+    // Errors, in order: a bad iovec table or buffer (EFAULT) before a bad
+    // descriptor, which comes before a missing right.
+    let fault = E(Errno::Fault);
+    assert_eq!(write(&mut g, 77, 65536 - 4, 1, 8), fault);
+    let bad = g.iovecs(16, &[(65530, 7)]);
+    assert_eq!(write(&mut g, 77, bad, 1, 8), fault);
+    let bad = g.iovecs(16, &[(1000, 1), (65530, 7)]);
+    assert_eq!(write(&mut g, 1, bad, 2, 8), fault);
+    assert_eq!(write(&mut g, 1, 16, -1, 8), fault);
+    let iovs = g.iovecs(16, &[(1000, 5)]);
+    assert_eq!(write(&mut g, 77, iovs, 1, 8), E(Errno::Badf));
+    assert_eq!(write(&mut g, 0, iovs, 1, 8), E(Errno::Badf), "stdin");
+    assert_eq!(
+        write(&mut g, 3, iovs, 1, 8),
+        E(Errno::Notcapable),
+        "directory"
+    );
+    assert!(out.contents() == want, "nothing written by failed calls");
+    // A bad result pointer is EFAULT, after the bytes are written.
+    assert_eq!(write(&mut g, 1, iovs, 1, 65534), fault);
+    want.extend_from_slice(b"hello");
+    assert!(out.contents() == want, "written before the EFAULT");
+}
+
+#[test]
+fn wasi_calls_without_an_exported_memory() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "wasi_snapshot_preview1" "clock_time_get"
+            (func $clock (param i32 i64 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_close"
+            (func $close (param i32) (result i32)))
+          (memory 1)
+          (func (export "clock") (result i32)
+            i32.const 1 i64.const 1 i32.const 0 call $clock)
+          (func (export "close") (result i32)
+            i32.const 77 call $close))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, WasiCtx::builder().build());
+    let mut linker = Linker::new(&engine);
+    weft_wasi::add_to_linker(&mut linker, |c: &mut WasiCtx| c).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    // A call that needs the memory traps (the memory is not exported)...
+    let clock = instance
+        .get_typed_func::<(), i32>(&mut store, "clock")
+        .unwrap();
+    for _ in 0..2 {
+        let err = clock.call(&mut store, ()).unwrap_err();
+        assert!(format!("{err:?}").contains("exports no memory"), "{err:?}");
+    }
+    // ... one that does not works.
+    let close = instance
+        .get_typed_func::<(), i32>(&mut store, "close")
+        .unwrap();
+    assert_eq!(close.call(&mut store, ()).unwrap(), E(Errno::Badf) as i32);
+}

@@ -354,3 +354,48 @@ fn backtraces_cross_nested_host_calls() {
         .collect();
     assert_eq!(names, ["bottom", "outer_b", "outer_a"], "{bt}");
 }
+
+#[test]
+fn memory_data_and_store_mut_lends_both_at_once() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "env" "sum" (func $sum (param i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 100) "\01\02\03\04")
+          (func (export "run") (param i32) (result i32)
+            (memory.grow (local.get 0)) drop
+            (call $sum (i32.const 100) (i32.const 4))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, Vec::<u8>::new());
+    let mut linker = weft::Linker::new(&engine);
+    linker
+        .func_wrap(
+            "env",
+            "sum",
+            |mut caller: weft::Caller<'_, Vec<u8>>, at: i32, len: i32| -> i32 {
+                let memory = caller.get_export("memory").unwrap().into_memory().unwrap();
+                // Read guest memory and write the store's data in one borrow.
+                let (mem, seen) = memory.data_and_store_mut(&mut caller);
+                let bytes = &mem[at as usize..][..len as usize];
+                seen.clear();
+                seen.extend_from_slice(bytes);
+                mem[0] = 0xee;
+                seen.len() as i32 * 1000 + mem.len() as i32 / 65536
+            },
+        )
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let run = instance
+        .get_typed_func::<i32, i32>(&mut store, "run")
+        .unwrap();
+    // The length is the memory's current one, after a grow in the guest.
+    assert_eq!(run.call(&mut store, 0).unwrap(), 4001);
+    assert_eq!(run.call(&mut store, 2).unwrap(), 4003);
+    assert_eq!(store.data(), &[1, 2, 3, 4]);
+    let memory = instance.get_memory(&mut store, "memory").unwrap();
+    let (mem, data) = memory.data_and_store_mut(&mut store);
+    assert_eq!((mem[0], mem.len(), data.len()), (0xee, 3 * 65536, 4));
+}
