@@ -153,6 +153,15 @@ fn no_memory() -> SysError {
     ))
 }
 
+/// A syscall implementation: its host function calls it statically with
+/// the parameters zero-extended to u64s.
+pub(crate) trait Syscall:
+    Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static
+{
+}
+
+impl<F: Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static> Syscall for F {}
+
 /// Defines host functions in a linker.
 pub(crate) struct Registrar<'a, T, G> {
     linker: &'a mut Linker<T>,
@@ -161,16 +170,23 @@ pub(crate) struct Registrar<'a, T, G> {
 
 /// A WASI function's wasm parameter types, as a tuple (`(i32, i64, i32)`):
 /// defines a typed host function (`Linker::func_wrap`: no `Val`s, no
-/// allocation per call) with these parameters that calls one syscall,
+/// allocation per call) with these parameters that calls one syscall
 /// statically (the syscall and the context lookup inline into the host
 /// function's native entry).
 pub(crate) trait Params {
+    /// A function with an `errno` result.
     fn define<T: 'static, G: GetCtx<T>>(
         linker: &mut Linker<T>,
         name: &str,
         get: Arc<G>,
-        f: impl Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static,
-        returns_errno: bool,
+        f: impl Syscall,
+    ) -> anyhow::Result<()>;
+    /// A function without a result (`proc_exit`).
+    fn define_no_result<T: 'static, G: GetCtx<T>>(
+        linker: &mut Linker<T>,
+        name: &str,
+        get: Arc<G>,
+        f: impl Syscall,
     ) -> anyhow::Result<()>;
 }
 
@@ -181,28 +197,32 @@ macro_rules! params {
                 linker: &mut Linker<T>,
                 name: &str,
                 get: Arc<G>,
-                f: impl Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static,
-                returns_errno: bool,
+                f: impl Syscall,
             ) -> anyhow::Result<()> {
-                if returns_errno {
-                    linker.func_wrap(
-                        MODULE,
-                        name,
-                        #[inline(always)]
-                        move |caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<i32> {
-                            syscall(caller, &*get, move |cx| f(cx, &[$(Raw::raw($p)),*]))
-                        },
-                    )?;
-                } else {
-                    linker.func_wrap(
-                        MODULE,
-                        name,
-                        #[inline(always)]
-                        move |caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<()> {
-                            syscall(caller, &*get, move |cx| f(cx, &[$(Raw::raw($p)),*])).map(drop)
-                        },
-                    )?;
-                }
+                linker.func_wrap(
+                    MODULE,
+                    name,
+                    #[inline(always)]
+                    move |caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<i32> {
+                        syscall(caller, &*get, move |cx| f(cx, &[$(Raw::raw($p)),*]))
+                    },
+                )?;
+                Ok(())
+            }
+
+            fn define_no_result<T: 'static, G: GetCtx<T>>(
+                linker: &mut Linker<T>,
+                name: &str,
+                get: Arc<G>,
+                f: impl Syscall,
+            ) -> anyhow::Result<()> {
+                linker.func_wrap(
+                    MODULE,
+                    name,
+                    move |caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<()> {
+                        syscall(caller, &*get, move |cx| f(cx, &[$(Raw::raw($p)),*])).map(drop)
+                    },
+                )?;
                 Ok(())
             }
         }
@@ -229,12 +249,8 @@ params!(a: i32, b: i32, c: i32, d: i32, e: i32, g: i64, h: i64, j: i32, k: i32);
 impl<T: 'static, G: GetCtx<T>> Registrar<'_, T, G> {
     /// Defines `name` with wasm parameters `P` and an `errno` result, which
     /// runs syscall `f` on the parameters zero-extended to u64s.
-    pub(crate) fn func<P: Params>(
-        &mut self,
-        name: &str,
-        f: impl Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static,
-    ) -> anyhow::Result<()> {
-        P::define(self.linker, name, self.get.clone(), f, true)
+    pub(crate) fn func<P: Params>(&mut self, name: &str, f: impl Syscall) -> anyhow::Result<()> {
+        P::define(self.linker, name, self.get.clone(), f)
     }
 
     /// As [`Registrar::func`], for a function without a result
@@ -242,9 +258,9 @@ impl<T: 'static, G: GetCtx<T>> Registrar<'_, T, G> {
     pub(crate) fn func_no_result<P: Params>(
         &mut self,
         name: &str,
-        f: impl Fn(&mut Cx<'_>, &[u64]) -> SysResult + Copy + Send + Sync + 'static,
+        f: impl Syscall,
     ) -> anyhow::Result<()> {
-        P::define(self.linker, name, self.get.clone(), f, false)
+        P::define_no_result(self.linker, name, self.get.clone(), f)
     }
 }
 
