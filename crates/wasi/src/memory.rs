@@ -2,9 +2,9 @@
 //!
 //! Every pointer a guest passes is checked against the memory's current
 //! length before use; a bad pointer is `EFAULT` for the guest, never a
-//! host crash. Host functions borrow the memory and the [`crate::WasiCtx`]
-//! one after the other (the store hands out one or the other), so data
-//! crosses between them by copying.
+//! host crash. A syscall holds the memory and the [`crate::WasiCtx`] at
+//! once (`Memory::data_and_store_mut`), so a write's bytes go from guest
+//! memory to the descriptor without a copy when they are in one buffer.
 
 use crate::errno::Errno;
 
