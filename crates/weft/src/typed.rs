@@ -393,18 +393,31 @@ macro_rules! into_func {
                     let (sp, data) = unsafe { crate::vm::native_host_parts(hctx) };
                     // SAFETY: see above; the host function owns the `Arc`.
                     let f = unsafe { &*data.cast::<F>() };
+                    // The closure's error is parked here rather than returned
+                    // through `catch_unwind`: its result crosses in memory,
+                    // and a `Result<i32, _>` stored as tag and value but
+                    // reloaded as one word stalled store forwarding on every
+                    // call. A `NativeRet` is stored and loaded field by field.
+                    let mut error = None;
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         // SAFETY: `sp` is the `StoreInner<T>` the function was
                         // created in, exclusively ours while the host call runs.
                         let inner = unsafe { &mut *(sp as *mut crate::store::StoreInner<T>) };
                         let caller = crate::vm::caller_instance(&inner.opaque, caller_vmctx);
-                        f(Caller { store: StoreContextMut(inner), caller }, $($a::from_native($a)),*)
+                        match f(Caller { store: StoreContextMut(inner), caller }, $($a::from_native($a)),*)
                             .into_result()
+                        {
+                            Ok(r) => r.native_ok(),
+                            Err(e) => {
+                                error = Some(e);
+                                <R::Results as WasmList>::native_failed()
+                            }
+                        }
                     }));
-                    let failure = match result {
-                        Ok(Ok(r)) => return r.native_ok(),
-                        Ok(Err(e)) => Ok(e),
-                        Err(panic) => Err(panic),
+                    let failure = match (result, error) {
+                        (Ok(r), None) => return r,
+                        (Ok(_), Some(e)) => Ok(e),
+                        (Err(panic), _) => Err(panic),
                     };
                     // SAFETY: nothing in this frame needs a drop any more; the
                     // closure's borrow of the store has ended.
