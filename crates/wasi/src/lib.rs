@@ -96,10 +96,7 @@ impl Cx<'_> {
     /// The calling instance's exported `memory` (a trap if there is none).
     #[inline]
     pub(crate) fn mem(&mut self) -> SysResult<Mem<'_>> {
-        match &mut self.mem {
-            Some(m) => Ok(Mem(m)),
-            None => Err(no_memory()),
-        }
+        self.mem_and_ctx().map(|(m, _)| m)
     }
 
     /// The WASI state.
@@ -181,13 +178,6 @@ pub(crate) trait Params {
         get: Arc<G>,
         f: impl Syscall,
     ) -> anyhow::Result<()>;
-    /// A function without a result (`proc_exit`).
-    fn define_no_result<T: 'static, G: GetCtx<T>>(
-        linker: &mut Linker<T>,
-        name: &str,
-        get: Arc<G>,
-        f: impl Syscall,
-    ) -> anyhow::Result<()>;
 }
 
 macro_rules! params {
@@ -205,22 +195,6 @@ macro_rules! params {
                     #[inline(always)]
                     move |caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<i32> {
                         syscall(caller, &*get, move |cx| f(cx, &[$(Raw::raw($p)),*]))
-                    },
-                )?;
-                Ok(())
-            }
-
-            fn define_no_result<T: 'static, G: GetCtx<T>>(
-                linker: &mut Linker<T>,
-                name: &str,
-                get: Arc<G>,
-                f: impl Syscall,
-            ) -> anyhow::Result<()> {
-                linker.func_wrap(
-                    MODULE,
-                    name,
-                    move |caller: Caller<'_, T>, $($p: $t),*| -> anyhow::Result<()> {
-                        syscall(caller, &*get, move |cx| f(cx, &[$(Raw::raw($p)),*])).map(drop)
                     },
                 )?;
                 Ok(())
@@ -253,14 +227,18 @@ impl<T: 'static, G: GetCtx<T>> Registrar<'_, T, G> {
         P::define(self.linker, name, self.get.clone(), f)
     }
 
-    /// As [`Registrar::func`], for a function without a result
-    /// (`proc_exit`).
-    pub(crate) fn func_no_result<P: Params>(
-        &mut self,
-        name: &str,
-        f: impl Syscall,
-    ) -> anyhow::Result<()> {
-        P::define_no_result(self.linker, name, self.get.clone(), f)
+    /// As [`Registrar::func`], for the one function without a result,
+    /// `proc_exit(i32)` (it always traps, so it needs no fast path).
+    pub(crate) fn func_no_result(&mut self, name: &str, f: impl Syscall) -> anyhow::Result<()> {
+        let get = self.get.clone();
+        self.linker.func_wrap(
+            MODULE,
+            name,
+            move |caller: Caller<'_, T>, a: i32| -> anyhow::Result<()> {
+                syscall(caller, &*get, move |cx| f(cx, &[a.raw()])).map(drop)
+            },
+        )?;
+        Ok(())
     }
 }
 

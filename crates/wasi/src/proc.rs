@@ -4,7 +4,7 @@ use crate::errno::{Errno, SysError, SysResult};
 use crate::{Cx, GetCtx, I32Exit, Registrar};
 
 pub(crate) fn add<T: 'static, G: GetCtx<T>>(r: &mut Registrar<'_, T, G>) -> anyhow::Result<()> {
-    r.func_no_result::<(i32,)>("proc_exit", proc_exit)?;
+    r.func_no_result("proc_exit", proc_exit)?;
     r.func::<(i32,)>("proc_raise", proc_raise)?;
     Ok(())
 }
