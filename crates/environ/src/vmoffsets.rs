@@ -328,6 +328,17 @@ pub mod resume_table {
     /// uncaught: the raw `exnref` is in `buf[1]`, and the resume throws it
     /// on (so handlers around the `resume` see it).
     pub const EFFECT_THROW: usize = usize::MAX;
+    /// Set in the `stack_switch` payload that a suspension sends back to
+    /// its resumer when entry 0 of the resumer's table handled it and the
+    /// suspending record is the outermost one under the resumer (the
+    /// inline `suspend`'s fast path): the rest of the payload is that
+    /// record, whose `cont_record::SELF_REF` is the suspended
+    /// continuation; the buffer holds only the tag's payload (no effect,
+    /// no continuation). Every other switch back to a resumer (a return,
+    /// an escaping exception, a suspension found by the general search)
+    /// sends a value with this bit clear (a record, or 0) and puts the
+    /// effect in `buf[0]`.
+    pub const FAST_FIRST: usize = 1;
 }
 
 /// Offsets inside `VMFuncRef`.

@@ -8,7 +8,7 @@
 //! Cranelift's `stack_switch` between the running stack's control context
 //! and the target's. Values cross in a buffer in the switching frame: one
 //! 16-byte `ValRaw` slot per value, after a first slot that a `resume`
-//! reads its effect from. The table is filled in once, at the function's
+//! reads its effect from (unless the payload carries it). The table is filled in once, at the function's
 //! entry ([`EntryValues`]); the `stack_switch` payload register carries a
 //! prediction of the other side's next target ([`Translator::predict`]).
 //!
@@ -30,11 +30,19 @@
 //!   rsp -> resuming frame           suspended; the runtime switched back
 //!                                    with rsp, rbp = this frame, all other
 //!                                    registers clobbered)
-//!   target = (inline resume)         effect = buf[0]; dispatch:
-//!   stack_switch(&cur.ctx,             i + 1 -> br $l_i with buf[1..]
-//!                &target.ctx, cur)     -1    -> throw buf[1]
+//!   target = (inline resume)         r = the payload received:
+//!   stack_switch(&cur.ctx,           r & FAST_FIRST -> br $l_0 with
+//!                &target.ctx, cur)     buf[1..], (r - 1).self_ref
+//!                                    else effect = buf[0]:
+//!                                      i + 1 -> br $l_i with buf[1..]
+//!                                      -1    -> throw buf[1]
 //!                                      0     -> push buf[1..=results]
 //! ```
+//!
+//! (`FAST_FIRST` is `resume_table::FAST_FIRST`: the common suspension, to
+//! entry 0 from the outermost record under the resumer, hands over the
+//! effect and the continuation in the payload register, so neither goes
+//! through memory.)
 //!
 //! Every value live across the switch is spilled by the register
 //! allocator (`stack_switch` clobbers all registers but the payload), so a
@@ -795,6 +803,48 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.resume_dispatch(buf, table, &results, received)
     }
 
+    /// The Cranelift types of the payload of tag `tag`.
+    fn tag_param_types(&self, tag: u32) -> Vec<ir::Type> {
+        let info = self.env.info;
+        info.type_as_func(info.tags[tag as usize])
+            .params()
+            .iter()
+            .map(|t| clif_type(*t))
+            .collect()
+    }
+
+    /// A `resume`'s branch to handler `label` of tag `tag`, with the tag's
+    /// payload from `buf[1..]` and continuation `k`; `suspender`, the
+    /// record that suspended, is the next prediction of the `resume`s'
+    /// target (see [`Translator::predict`]).
+    fn branch_to_handler(
+        &mut self,
+        tag: u32,
+        label: u32,
+        buf: Value,
+        suspender: Value,
+        k: Value,
+    ) -> Result<()> {
+        let guess = self.prediction(false);
+        self.b.def_var(guess, suspender);
+        let tys = self.tag_param_types(tag);
+        let mut vals = self.load_values(buf, 1, &tys);
+        vals.push(k);
+        let height = self.stack.len();
+        self.stack.extend(vals);
+        let (target, want) = self.branch_target(label);
+        if want != tys.len() + 1 {
+            bail!(
+                "resume handler label carries {want} values, expected {}",
+                tys.len() + 1
+            );
+        }
+        let bargs = self.branch_args(want);
+        self.b.ins().jump(target, &block_args(&bargs));
+        self.stack.truncate(height);
+        Ok(())
+    }
+
     /// After a `resume`'s switch: the continuation returned (results in
     /// `buf[1..]`) or suspended to one of `table`'s label handlers
     /// (`buf[0]` = its index + 1; payload and continuation in `buf[1..]`).
@@ -808,10 +858,36 @@ impl<'a, 'm> Translator<'a, 'm> {
         results: &[ir::Type],
         received: Value,
     ) -> Result<()> {
-        let info = self.env.info;
-        let tag_params = |tag: u32| info.type_as_func(info.tags[tag as usize]).params();
-        // Back: the continuation returned, a handler of ours was chosen,
-        // or an exception left the continuation: throw it on from here.
+        // The fast suspension to handler 0 (`resume_table::FAST_FIRST`):
+        // the payload names the record that suspended, whose `self_ref`
+        // is the continuation; the buffer holds only the tag's payload.
+        let general = self.b.create_block();
+        if let Some(&Handle::OnLabel { tag, label }) = table.handlers.first() {
+            let flagged = self
+                .b
+                .ins()
+                .band_imm_s(received, resume_table::FAST_FIRST as i64);
+            let fast = self.b.create_block();
+            self.b.ins().brif(flagged, fast, &[], general, &[]);
+            self.b.seal_block(fast);
+            self.b.switch_to_block(fast);
+            let h = self
+                .b
+                .ins()
+                .iadd_imm_s(received, -(resume_table::FAST_FIRST as i64));
+            let k = self
+                .b
+                .ins()
+                .load(I64, MemFlags::trusted(), h, cont_record::SELF_REF as i32);
+            self.branch_to_handler(tag, label, buf, h, k)?;
+        } else {
+            self.b.ins().jump(general, &[]);
+        }
+        self.b.seal_block(general);
+        self.b.switch_to_block(general);
+        // Otherwise: the continuation returned, a handler of ours was
+        // chosen by the general search, or an exception left the
+        // continuation: throw it on from here.
         let effect = self.b.ins().load(I64, MemFlags::trusted(), buf, 0);
         // The handlers first: a suspension is the common case in loops.
         for (i, h) in table.handlers.iter().enumerate() {
@@ -828,21 +904,10 @@ impl<'a, 'm> Translator<'a, 'm> {
             self.b.ins().brif(hit, handler, &[], next, &[]);
             self.b.seal_block(handler);
             self.b.switch_to_block(handler);
-            let guess = self.prediction(false);
-            self.b.def_var(guess, received);
-            let mut tys: Vec<ir::Type> = tag_params(tag).iter().map(|t| clif_type(*t)).collect();
-            tys.push(PTR);
-            let vals = self.load_values(buf, 1, &tys);
-            let height = self.stack.len();
-            self.stack.extend(vals);
-            let tys_len = tys.len();
-            let (target, k) = self.branch_target(label);
-            if k != tys_len {
-                bail!("resume handler label carries {k} values, expected {tys_len}");
-            }
-            let bargs = self.branch_args(k);
-            self.b.ins().jump(target, &block_args(&bargs));
-            self.stack.truncate(height);
+            let n = self.tag_param_types(tag).len();
+            let koff = ((1 + n) as u32 * VAL_RAW_SIZE) as i32;
+            let k = self.b.ins().load(I64, MemFlags::trusted(), buf, koff);
+            self.branch_to_handler(tag, label, buf, received, k)?;
             self.b.seal_block(next);
             self.b.switch_to_block(next);
         }
@@ -920,17 +985,20 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// which traps with `unhandled tag`.
     ///
     /// ```text
-    ///   if cur.kind == continuation && cur.handlers[1] == id: found (cur, 0)
+    ///   if cur.kind == continuation && cur.handlers[1] == id:
+    ///         found (cur, cur | FAST_FIRST)
     ///   r = cur
     ///   loop: if r.kind != continuation: slow (trap)
-    ///         for i in 0..r.handlers[0]: if r.handlers[1 + i] == id: found
+    ///         for i in 0..r.handlers[0]: if r.handlers[1 + i] == id:
+    ///             h = r; h.resumer_buf[0] = i + 1
+    ///             h.resumer_buf[1 + n] = h.self_ref; found (h, cur)
     ///         r = r.parent
-    ///   found (h = r, i):
-    ///     h.resumer_buf[1..] = payload; [0] = i + 1; [1 + n] = h.self_ref
+    ///   found (h, send):
+    ///     h.resumer_buf[1..] = payload
     ///     h.innermost = cur; cur.recv_buf = buf + 16 (cur.bound is 0)
     ///     cur.recv_type = the tag's type (results); resumer = h.parent
     ///     h.parent = 0; store.current_stack = resumer
-    ///     r = stack_switch(&cur.ctx, &resumer.ctx, cur)
+    ///     r = stack_switch(&cur.ctx, &resumer.ctx, send)
     /// ```
     ///
     /// (`cur`, the store context, `id` and the receive type as read at the
@@ -958,9 +1026,15 @@ impl<'a, 'm> Translator<'a, 'm> {
         let probe = self.b.create_block();
         let next = self.b.create_block();
         self.b.append_block_param(next, PTR);
+        // found(h, send): h handles it; `send` is the switch's payload.
         let found = self.b.create_block();
         self.b.append_block_param(found, PTR);
         self.b.append_block_param(found, PTR);
+        // general(h, i): found by the general search, entry i of h's table.
+        let general = self.b.create_block();
+        self.b.append_block_param(general, PTR);
+        self.b.append_block_param(general, PTR);
+        self.b.set_cold_block(general);
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
         // The general search is laid out away from the common case.
@@ -983,11 +1057,13 @@ impl<'a, 'm> Translator<'a, 'm> {
         let tbl = self.b.ins().load(PTR, f, cur, cont_record::HANDLERS as i32);
         let entry0 = self.b.ins().load(PTR, f, tbl, 8);
         let hit = self.b.ins().icmp(condcodes::IntCC::Equal, entry0, id);
-        let zero = self.b.ins().iconst(PTR, 0);
+        // The resumer learns the effect (entry 0) and the continuation
+        // (`cur.self_ref`) from the payload (`resume_table::FAST_FIRST`).
+        let send = self.b.ins().bor_imm_s(cur, resume_table::FAST_FIRST as i64);
         self.b.ins().brif(
             hit,
             found,
-            &block_args(&[cur, zero]),
+            &block_args(&[cur, send]),
             search,
             &[ir::BlockArg::Value(cur)],
         );
@@ -1033,7 +1109,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let i1 = self.b.ins().iadd_imm_s(i, 1);
         self.b.ins().brif(
             hit,
-            found,
+            general,
             &block_args(&[r, i]),
             scan,
             &block_args(&[r, tbl, i1, n]),
@@ -1052,17 +1128,31 @@ impl<'a, 'm> Translator<'a, 'm> {
             .call_builtin(&mut self.b, Builtin::ContSuspend, &[id, buf, n]);
         self.b.ins().trap(crate::trap_code(Trap::UnhandledTag));
 
-        // found(h, i)
-        self.b.switch_to_block(found);
-        let p = self.b.block_params(found).to_vec();
+        // general(h, i): the effect and the continuation go in the
+        // resumer's buffer; the payload is our record alone.
+        self.b.switch_to_block(general);
+        let p = self.b.block_params(general).to_vec();
         let (h, i) = (p[0], p[1]);
         let rbuf = self
             .b
             .ins()
             .load(PTR, f, h, cont_record::RESUMER_BUF as i32);
-        self.store_values(rbuf, 1, payload);
         let effect = self.b.ins().iadd_imm_s(i, 1);
         self.b.ins().store(f, effect, rbuf, 0);
+        let k = self.b.ins().load(I64, f, h, cont_record::SELF_REF as i32);
+        let koff = ((1 + payload.len()) as u32 * VAL_RAW_SIZE) as i32;
+        self.b.ins().store(f, k, rbuf, koff);
+        self.b.ins().jump(found, &block_args(&[h, cur]));
+
+        // found(h, send)
+        self.b.switch_to_block(found);
+        let p = self.b.block_params(found).to_vec();
+        let (h, send) = (p[0], p[1]);
+        let rbuf = self
+            .b
+            .ins()
+            .load(PTR, f, h, cont_record::RESUMER_BUF as i32);
+        self.store_values(rbuf, 1, payload);
         // These three mostly hold what the last suspension here stored.
         self.store_if_changed(cur, h, cont_record::INNERMOST);
         let recv = self.b.ins().stack_addr(PTR, buf_slot, VAL_RAW_SIZE as i32);
@@ -1072,9 +1162,6 @@ impl<'a, 'm> Translator<'a, 'm> {
         let tag_ty = self.env.info.tags[tag as usize];
         let recv = self.entry_recv_word(tag_ty);
         self.store_if_changed(recv, cur, cont_record::RECV_TYPE);
-        let k = self.b.ins().load(I64, f, h, cont_record::SELF_REF as i32);
-        let koff = ((1 + payload.len()) as u32 * VAL_RAW_SIZE) as i32;
-        self.b.ins().store(f, k, rbuf, koff);
         let resumer = self.b.ins().load(PTR, f, h, stack_record::PARENT as i32);
         let guess = self.prediction(true);
         let resumer = self.predict(resumer, guess);
@@ -1086,10 +1173,10 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b
             .ins()
             .store(f, resumer, sc, store_ctx::CURRENT_STACK as i32);
-        // The payload: our record, the resumer's prediction for its next
-        // `resume`; whoever resumes us sends its record, our next
-        // prediction of the resumer.
-        let received = self.switch_stacks(cur, resumer, cur, None);
+        // The payload: our record (flagged on the fast path), the
+        // resumer's prediction for its next `resume`; whoever resumes us
+        // sends its record, our next prediction of the resumer.
+        let received = self.switch_stacks(cur, resumer, send, None);
         let guess = self.prediction(true);
         self.b.def_var(guess, received);
         self.throw_pending(received);

@@ -1054,6 +1054,23 @@ pub(crate) struct HostResume {
     pub table: *const usize,
     /// Set when the resume could not start (stale or null reference).
     pub error: Option<crate::Error>,
+    /// The payload of the switch back (see [`resumed_with`]).
+    pub received: usize,
+}
+
+/// What a resumer learns when its continuation switches back with
+/// payload `received`: the effect and, from the fast suspension path
+/// (`resume_table::FAST_FIRST`), the suspended continuation, which is
+/// otherwise in `buf` after the tag's payload.
+fn resumed_with(received: usize, buf: &[ValRaw]) -> (usize, Option<u64>) {
+    if received & resume_table::FAST_FIRST == 0 {
+        return (buf[0].bits as usize, None);
+    }
+    let h = (received & !resume_table::FAST_FIRST) as *const VMContRecord;
+    // SAFETY: a flagged payload is the record of the continuation that
+    // just suspended to this resumer: live, as the suspended chain's
+    // outermost record.
+    (1, Some(unsafe { (*h).self_ref.get() }))
 }
 
 /// Entered through `enter_wasm` (so traps in the continuation unwind to
@@ -1084,13 +1101,13 @@ pub(crate) unsafe extern "C" fn host_resume_shim(data: *mut u8) {
             // continuation's innermost record that cont_resume linked
             // under it; both control contexts are live. The payload is the
             // resumer's record, as from a wasm `resume` (a hint only).
-            unsafe {
+            d.received = unsafe {
                 x86_64::host_switch(
                     current.cast::<u8>().add(ctx).cast(),
                     target.cast::<u8>().add(ctx).cast(),
                     current as usize,
                 )
-            }
+            };
         }
         #[cfg(not(target_arch = "x86_64"))]
         Ok(_) => unreachable!("no continuation exists on this architecture"),
@@ -1198,6 +1215,7 @@ pub(crate) fn api_resume(
         n: args.len() as u32,
         table: table.as_ptr(),
         error: None,
+        received: 0,
     };
     // SAFETY: the shim resumes through the runtime and generated code
     // only; `data`, `buf` and `table` outlive the call.
@@ -1211,7 +1229,7 @@ pub(crate) fn api_resume(
     if let Some(e) = data.error {
         return Err(e);
     }
-    let effect = buf[0].bits as usize;
+    let (effect, fast_k) = resumed_with(data.received, &buf);
     if effect == resume_table::EFFECT_THROW {
         // An exception left the continuation: the host gets it as the
         // error a call would have returned.
@@ -1228,7 +1246,7 @@ pub(crate) fn api_resume(
     }
     let handler = effect - 1;
     let params = tag_types[handler].params();
-    let continuation = buf[1 + params.len()].bits as u64;
+    let continuation = fast_k.unwrap_or(buf[1 + params.len()].bits as u64);
     // The embedder holds it (see `crate::ContRef`).
     store.pin_continuation(continuation);
     let payload = params

@@ -227,7 +227,8 @@ core::arch::global_asm!(
 // ```
 core::arch::global_asm!(
     // ---------------------------------------------------------------------
-    // void weft_host_switch(store: rdi, load: rsi, payload: rdx)
+    // usize weft_host_switch(store: rdi, load: rsi, payload: rdx)
+    //   Returns the payload of the switch back.
     // ---------------------------------------------------------------------
     // Own text section (dropped if unused).
     ".pushsection .text.weft_host_switch,\"ax\",@progbits",
@@ -299,6 +300,9 @@ core::arch::global_asm!(
     "jmp r10",
     // Back: rsp and rbp are this frame's again.
     "2:",
+    // Return the payload the switch back sent (in rdi, as `stack_switch`
+    // delivers it).
+    "mov rax, rdi",
     // Drop the padding.
     "add rsp, 8",
     // Restore r15.
@@ -326,20 +330,20 @@ core::arch::global_asm!(
 );
 
 unsafe extern "C" {
-    fn weft_host_switch(store: *mut usize, load: *const usize, payload: usize);
+    fn weft_host_switch(store: *mut usize, load: *const usize, payload: usize) -> usize;
     fn weft_cont_start();
     fn weft_call_on_stack(sp: usize, f: unsafe extern "C" fn(*mut u8), data: *mut u8);
 }
 
 /// Switches from the running stack, whose control context is `store`, to
 /// the one whose control context is `load`, passing `payload`; returns
-/// when something switches back to `store`.
+/// the payload of the switch back to `store`, when one comes.
 ///
 /// # Safety
 /// `load` must be a live control context (a suspended or fresh
 /// continuation) and `store` the running record's; the switch back must
 /// come from generated code or `weft_cont_start`.
-pub(super) unsafe fn host_switch(store: *mut usize, load: *const usize, payload: usize) {
+pub(super) unsafe fn host_switch(store: *mut usize, load: *const usize, payload: usize) -> usize {
     // SAFETY: forwarded to the caller.
     unsafe { weft_host_switch(store, load, payload) }
 }

@@ -42,7 +42,8 @@
 //! `weft_resume_at` is the general primitive: it is not tied to entries.
 //! Exception handlers in generated code will be resumed the same way (with
 //! `Tail` callees a handler needs only sp, fp and pc; payloads arrive in
-//! rax and rdx). Frames between the resumer and the resume point are
+//! rax and rdx; rdi is 0, the `stack_switch` payload a `resume` site
+//! reads when an escaping exception continues it). Frames between the resumer and the resume point are
 //! abandoned without running any destructor: only wasm frames and
 //! trampolines may be in between.
 
@@ -203,8 +204,14 @@ core::arch::global_asm!(
     "mov rax, rcx",
     // Second payload register.
     "mov rdx, r8",
+    // The target pc, out of rdi:
+    "mov r11, rdi",
+    // a `resume` site continued here (an exception left its continuation)
+    // reads rdi as the `stack_switch` payload: 0, nothing flagged
+    // (`resume_table::FAST_FIRST`).
+    "xor edi, edi",
     // Continue at the target.
-    "jmp rdi",
+    "jmp r11",
     // End of the FDE.
     ".cfi_endproc",
     // Symbol size, for tools.
