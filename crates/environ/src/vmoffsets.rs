@@ -293,14 +293,16 @@ pub mod cont_record {
     /// `recv_results: u32`: 1 if they are that type's results, 0 if its
     /// parameters.
     pub const RECV_RESULTS: u32 = BOUND + 44;
-    /// `pending_exn: usize`: an exception (raw `exnref`) that
-    /// `resume_throw` asks the suspended code to throw when it resumes.
-    pub const PENDING_EXN: u32 = BOUND + 48;
     /// `self_ref: u64`: while the continuation runs as the outermost of a
     /// chain under a resumer, the reference to it that a suspension to
     /// that resumer hands over (its slot's current generation; set by
-    /// every resume and `switch`).
-    pub const SELF_REF: u32 = BOUND + 56;
+    /// every resume and `switch`). In the header's third cache line with
+    /// the other fields every switch reads; `pending_exn`, which only
+    /// `resume_throw` uses, is after it.
+    pub const SELF_REF: u32 = BOUND + 48;
+    /// `pending_exn: usize`: an exception (raw `exnref`) that
+    /// `resume_throw` asks the suspended code to throw when it resumes.
+    pub const PENDING_EXN: u32 = BOUND + 56;
 }
 
 /// The handler table a `resume` passes to the runtime (a stack slot of the

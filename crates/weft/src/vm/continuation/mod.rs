@@ -120,6 +120,10 @@ pub(crate) struct VMContRecord {
     /// `suspend`).
     recv_type: Cell<u32>,
     recv_results: Cell<u32>,
+    /// While it runs as the outermost of a chain under a resumer: the
+    /// reference a suspension to that resumer hands over (set when it is
+    /// linked: the inline `resume`, [`ContPool::link`], `cont_switch`).
+    self_ref: Cell<u64>,
     /// An exception (raw `exnref`) `resume_throw` left for the suspended
     /// code to throw when it resumes (0: none). The code after `resume_throw`
     /// tells the `suspend` or `switch` it wakes up in with a flag in the
@@ -127,10 +131,6 @@ pub(crate) struct VMContRecord {
     /// `translate/stack_switching.rs`): nothing else reads this field on
     /// the way back in.
     pending_exn: Cell<usize>,
-    /// While it runs as the outermost of a chain under a resumer: the
-    /// reference a suspension to that resumer hands over (set when it is
-    /// linked: the inline `resume`, [`ContPool::link`], `cont_switch`).
-    self_ref: Cell<u64>,
     /// Canonical id of the function type it was created with (its
     /// results are what its resumer receives when it returns).
     func_type: u32,
