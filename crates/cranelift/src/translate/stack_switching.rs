@@ -868,6 +868,10 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .ins()
                 .band_imm_s(received, resume_table::FAST_FIRST as i64);
             let fast = self.b.create_block();
+            // Laid out away from the fast path, which falls through: a
+            // loop's suspensions come back this way, a continuation
+            // returns only once.
+            self.b.set_cold_block(general);
             self.b.ins().brif(flagged, fast, &[], general, &[]);
             self.b.seal_block(fast);
             self.b.switch_to_block(fast);
