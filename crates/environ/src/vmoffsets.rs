@@ -51,7 +51,7 @@
 //!                             once it is above zero
 //!   +32  cont_table           -> [ContEntry; 2^24], indexed by a
 //!                             contref's low bits (slot + 1; entry 0 never
-//!                             matches): {generation, header}
+//!                             matches): {current reference, header}
 //!   +40  cont_table_len       (0 until the store makes a continuation)
 //!
 //! VMStackRecord (one per stack that runs wasm: the store's native-stack
@@ -263,8 +263,13 @@ pub mod contref {
 
 /// One entry of the store's continuation table, per slot.
 pub mod cont_entry {
-    /// `generation: u64`: bumped by every consumption and reuse.
-    pub const GENERATION: u32 = 0;
+    /// `current: u64`: the one reference to the slot that is not stale
+    /// (generation, index and tag, as a `contref`), so a reference is
+    /// checked with one compare and consumed by storing itself plus one
+    /// generation (`1 << contref::GEN_SHIFT`, wrapping); 0 while the slot
+    /// was never used. Entry 0, which a null reference indexes, holds a
+    /// word no reference equals.
+    pub const CURRENT: u32 = 0;
     /// `header: *mut VMContRecord` of the slot.
     pub const HEADER: u32 = 8;
     /// Size of an entry.

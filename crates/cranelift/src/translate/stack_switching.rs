@@ -529,10 +529,11 @@ impl<'a, 'm> Translator<'a, 'm> {
     ///
     /// ```text
     ///   e = store.cont_table + 2 * (contref & INDEX_MASK)  (entry slot + 1)
-    ///   if e.generation & GEN_MASK != contref >> GEN_SHIFT:
+    ///   if e.current != contref:
     ///      ContFail; trap         (null: entry 0 never matches)
-    ///   e.generation += 1                           (one-shot)
-    ///   k = e.header; in = k.innermost; k.self_ref = contref + 1 << GEN_SHIFT
+    ///   next = contref + 1 << GEN_SHIFT
+    ///   e.current = next                            (one-shot)
+    ///   k = e.header; in = k.innermost; k.self_ref = next
     ///   in.recv_buf[in.bound ..] = args; in.bound = 0
     ///   k.parent = cur; k.handlers = table; k.resumer_buf = buf
     ///   store.current_stack = in
@@ -569,21 +570,10 @@ impl<'a, 'm> Translator<'a, 'm> {
             .ins()
             .ishl_imm_s(idx1, 4 - i64::from(weft_environ::contref::INDEX_SHIFT));
         let entry = self.b.ins().iadd(table_base, off);
-        let generation = self
-            .b
-            .ins()
-            .load(I64, f, entry, cont_entry::GENERATION as i32);
-        // The generation bits of the reference are the entry's low ones
-        // when `(generation << GEN_SHIFT) ^ contref` has no bit at or
-        // above GEN_SHIFT (the shift drops exactly the bits beyond
-        // `GEN_MASK`).
-        let shift = i64::from(weft_environ::contref::GEN_SHIFT);
-        let have = self.b.ins().ishl_imm_s(generation, shift);
-        let diff = self.b.ins().bxor(have, contref);
-        let same = self
-            .b
-            .ins()
-            .icmp_imm_s(condcodes::IntCC::UnsignedLessThan, diff, 1 << shift);
+        // The entry holds the one reference that is not stale (a null
+        // reference indexes entry 0, which matches nothing).
+        let current = self.b.ins().load(I64, f, entry, cont_entry::CURRENT as i32);
+        let same = self.b.ins().icmp(condcodes::IntCC::Equal, current, contref);
         self.b.ins().brif(same, fast, &[], slow, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
@@ -593,17 +583,16 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.seal_block(fast);
         self.b.switch_to_block(fast);
         let k = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
-        let next = self.b.ins().iadd_imm_s(generation, 1);
-        self.b
-            .ins()
-            .store(f, next, entry, cont_entry::GENERATION as i32);
-        // The reference of the next generation: `contref` passed the check,
-        // so its generation bits are `generation`'s, and adding one at
-        // their bottom wraps like the mask does.
+        // Consumed (one-shot): the next generation's reference is the
+        // current one, and the one a suspension hands back. Adding one at
+        // the bottom of the generation bits wraps like the field does.
         let self_ref = self
             .b
             .ins()
             .iadd_imm_s(contref, 1 << weft_environ::contref::GEN_SHIFT);
+        self.b
+            .ins()
+            .store(f, self_ref, entry, cont_entry::CURRENT as i32);
         self.b
             .ins()
             .store(f, self_ref, k, cont_record::SELF_REF as i32);

@@ -89,7 +89,7 @@ use std::cell::Cell;
 use weft_environ::{Trap, resume_table, stack_record};
 use weft_fiber::{SlotPool, SlotPoolConfig};
 
-use weft_environ::contref::{GEN_MASK, GEN_SHIFT, INDEX_MASK, INDEX_SHIFT, TAG, TAG_MASK};
+use weft_environ::contref::{GEN_SHIFT, INDEX_MASK, INDEX_SHIFT, TAG, TAG_MASK};
 
 /// Bytes reserved at the top of each slot for its [`VMContRecord`].
 const HEADER_SIZE: usize = 256;
@@ -151,9 +151,17 @@ pub(crate) struct VMContRecord {
 /// One entry of the store's continuation table (`weft_environ::cont_entry`).
 #[repr(C)]
 struct ContEntry {
-    generation: Cell<u64>,
+    /// The one reference to the slot that is not stale (its generation,
+    /// index and tag), 0 while the slot was never used; entry 0 (null)
+    /// holds [`NO_REFERENCE`].
+    current: Cell<u64>,
     header: Cell<*mut VMContRecord>,
 }
+
+/// What entry 0 (indexed by a null reference) holds: no tagged reference,
+/// and not null either, so nothing compares equal to it.
+const NO_REFERENCE: u64 = u64::MAX;
+const _: () = assert!(NO_REFERENCE & TAG_MASK != TAG);
 
 const _: () = assert!(size_of::<VMContRecord>() <= HEADER_SIZE);
 const _: () = assert!(std::mem::offset_of!(VMContRecord, stack) == 0);
@@ -221,15 +229,15 @@ impl ContPool {
         .map_err(|e| anyhow::anyhow!("cannot set up continuation stacks: {e}"))?;
         // Indexed by the low bits of a reference (slot + 1), all 2^24 of
         // them, so generated code needs no bounds check; entry 0 (null)
-        // has a generation no reference carries. Untouched pages cost
-        // nothing (256 MiB of address space).
+        // holds a word no reference equals. Untouched pages cost nothing
+        // (256 MiB of address space).
         let entries = weft_environ::contref::ENTRIES;
         let table = weft_sys::Mmap::accessible(entries * size_of::<ContEntry>())?;
         // SAFETY: entry 0 of the fresh, zeroed, writable mapping.
         unsafe {
             (*table.as_ptr().cast::<ContEntry>())
-                .generation
-                .set(GEN_MASK)
+                .current
+                .set(NO_REFERENCE)
         };
         // SAFETY: the store context outlives its pool.
         let ctx = unsafe { &*store_ctx };
@@ -300,13 +308,13 @@ impl ContPool {
         let at = index as usize + 1;
         assert!(at < self.table.len() / size_of::<ContEntry>());
         // SAFETY: in bounds (checked), zero-initialised entries are valid
-        // (generation 0, null header), and the mapping lives with the pool.
+        // (never used, null header), and the mapping lives with the pool.
         unsafe { &*self.table.as_ptr().cast::<ContEntry>().add(at) }
     }
 
+    /// The reference to slot `index` that is not stale.
     fn encode(&self, index: u32) -> u64 {
-        let generation = self.entry(index).generation.get() & GEN_MASK;
-        (generation << GEN_SHIFT) | ((u64::from(index) + 1) << INDEX_SHIFT) | TAG
+        self.entry(index).current.get()
     }
 
     /// The record `contref` names, if it is not stale. Null is `Err(Null)`.
@@ -319,16 +327,22 @@ impl ContPool {
             return Err(Trap::ContinuationConsumed);
         }
         let e = self.entry((field - 1) as u32);
-        if e.generation.get() & GEN_MASK != contref >> GEN_SHIFT || e.header.get().is_null() {
+        if e.current.get() != contref || e.header.get().is_null() {
             return Err(Trap::ContinuationConsumed);
         }
         Ok(e.header.get())
     }
 
     /// Uses up the references to the continuation in slot `index`.
+    /// (The next generation: one more in the bits above `GEN_SHIFT`,
+    /// wrapping like the reference's generation field.)
     fn consume(&self, index: u32) {
         let e = self.entry(index);
-        e.generation.set(e.generation.get() + 1);
+        let now = match e.current.get() {
+            0 => ((u64::from(index) + 1) << INDEX_SHIFT) | TAG,
+            r => r,
+        };
+        e.current.set(now.wrapping_add(1 << GEN_SHIFT));
     }
 
     /// A fresh continuation that will run `funcref` (of a function type
@@ -1265,6 +1279,7 @@ pub(crate) fn api_resume(
 mod tests {
     use super::*;
     use std::mem::offset_of;
+    use weft_environ::contref::GEN_MASK;
     use weft_environ::{cont_entry, cont_record as o};
 
     #[test]
@@ -1283,10 +1298,7 @@ mod tests {
             o::RECV_RESULTS
         );
         assert_eq!(offset_of!(VMContRecord, pending_exn) as u32, o::PENDING_EXN);
-        assert_eq!(
-            offset_of!(ContEntry, generation) as u32,
-            cont_entry::GENERATION
-        );
+        assert_eq!(offset_of!(ContEntry, current) as u32, cont_entry::CURRENT);
         assert_eq!(offset_of!(ContEntry, header) as u32, cont_entry::HEADER);
         assert_eq!(size_of::<ContEntry>() as u32, cont_entry::SIZE);
     }
@@ -1328,7 +1340,13 @@ mod tests {
         );
         // Entry 0 (what a null reference indexes) never matches.
         // SAFETY: entry 0 of the pool's table.
-        let null_gen = unsafe { (*pool.table.as_ptr().cast::<ContEntry>()).generation.get() };
-        assert_eq!(null_gen & GEN_MASK, GEN_MASK);
+        let null_entry = unsafe { (*pool.table.as_ptr().cast::<ContEntry>()).current.get() };
+        assert_eq!(null_entry, NO_REFERENCE);
+        // The generation wraps within its bits: the index and tag stay.
+        pool.entry(7)
+            .current
+            .set((GEN_MASK << GEN_SHIFT) | (8 << INDEX_SHIFT) | TAG);
+        pool.consume(7);
+        assert_eq!(pool.encode(7), (8 << INDEX_SHIFT) | TAG);
     }
 }
