@@ -138,12 +138,16 @@ fn sandbox_writes_never_touch_the_host_outside() {
     let outside = tmp.path().join("outside");
     const CREAT: i32 = 1;
     const TRUNC: i32 = 8;
-    for path in [
-        "../outside/new",
-        "rel_out/new",
-        "abs_out/new",
-        "/tmp/weft-new",
-    ] {
+    // An absolute host path outside the sandbox, unique to this run (so
+    // that a file another program left does not decide the test).
+    let host_path = std::env::temp_dir().join(format!("weft-escape-{}", std::process::id()));
+    assert!(
+        !host_path.exists(),
+        "{} exists before the test",
+        host_path.display()
+    );
+    let host_str = host_path.to_str().expect("a UTF-8 temp path").to_string();
+    for path in ["../outside/new", "rel_out/new", "abs_out/new", &host_str] {
         assert!(is_denied(open(&mut g, path, CREAT)), "{path}");
     }
     assert!(is_denied(open(&mut g, "rel_out/secret", TRUNC)));
@@ -191,7 +195,7 @@ fn sandbox_writes_never_touch_the_host_outside() {
         std::fs::read_to_string(outside.join("secret")).unwrap(),
         "secret"
     );
-    assert!(!Path::new("/tmp/weft-new").exists());
+    assert!(!host_path.exists());
 }
 
 #[test]
