@@ -8,9 +8,10 @@
 //! Cranelift's `stack_switch` between the running stack's control context
 //! and the target's. Values cross in a buffer in the switching frame: one
 //! 16-byte `ValRaw` slot per value, after a first slot that a `resume`
-//! reads its effect from (unless the payload carries it). The table is filled in once, at the function's
-//! entry ([`EntryValues`]); the `stack_switch` payload register carries a
-//! prediction of the other side's next target ([`Translator::predict`]).
+//! reads its effect from (unless the payload carries it). The table is
+//! filled in once, at the function's entry ([`EntryValues`]); the
+//! `stack_switch` payload register carries a prediction of the other
+//! side's next target ([`Translator::predict`]).
 //!
 //! ```text
 //!   resume $ct (on $e0 $l0) (on $e1 switch) ...
@@ -803,30 +804,32 @@ impl<'a, 'm> Translator<'a, 'm> {
     }
 
     /// A `resume`'s branch to handler `label` of tag `tag`, with the tag's
-    /// payload from `buf[1..]` and continuation `k`; `suspender`, the
-    /// record that suspended, is the next prediction of the `resume`s'
-    /// target (see [`Translator::predict`]).
+    /// payload from `buf[1..]` and continuation `k` (`None`: from the
+    /// buffer, after the payload); `suspender`, the record that suspended,
+    /// is the next prediction of the `resume`s' target (see
+    /// [`Translator::predict`]).
     fn branch_to_handler(
         &mut self,
         tag: u32,
         label: u32,
         buf: Value,
         suspender: Value,
-        k: Value,
+        k: Option<Value>,
     ) -> Result<()> {
         let guess = self.prediction(false);
         self.b.def_var(guess, suspender);
-        let tys = self.tag_param_types(tag);
+        let mut tys = self.tag_param_types(tag);
+        if k.is_none() {
+            tys.push(I64);
+        }
         let mut vals = self.load_values(buf, 1, &tys);
-        vals.push(k);
+        vals.extend(k);
+        let carried = vals.len();
         let height = self.stack.len();
         self.stack.extend(vals);
         let (target, want) = self.branch_target(label);
-        if want != tys.len() + 1 {
-            bail!(
-                "resume handler label carries {want} values, expected {}",
-                tys.len() + 1
-            );
+        if want != carried {
+            bail!("resume handler label carries {want} values, expected {carried}");
         }
         let bargs = self.branch_args(want);
         self.b.ins().jump(target, &block_args(&bargs));
@@ -872,7 +875,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .b
                 .ins()
                 .load(I64, MemFlags::trusted(), h, cont_record::SELF_REF as i32);
-            self.branch_to_handler(tag, label, buf, h, k)?;
+            self.branch_to_handler(tag, label, buf, h, Some(k))?;
         } else {
             self.b.ins().jump(general, &[]);
         }
@@ -897,10 +900,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             self.b.ins().brif(hit, handler, &[], next, &[]);
             self.b.seal_block(handler);
             self.b.switch_to_block(handler);
-            let n = self.tag_param_types(tag).len();
-            let koff = ((1 + n) as u32 * VAL_RAW_SIZE) as i32;
-            let k = self.b.ins().load(I64, MemFlags::trusted(), buf, koff);
-            self.branch_to_handler(tag, label, buf, received, k)?;
+            self.branch_to_handler(tag, label, buf, received, None)?;
             self.b.seal_block(next);
             self.b.switch_to_block(next);
         }

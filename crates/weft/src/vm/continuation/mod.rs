@@ -122,7 +122,10 @@ pub(crate) struct VMContRecord {
     recv_results: Cell<u32>,
     /// While it runs as the outermost of a chain under a resumer: the
     /// reference a suspension to that resumer hands over (set when it is
-    /// linked: the inline `resume`, [`ContPool::link`], `cont_switch`).
+    /// linked: the inline `resume`, [`ContPool::link`], `cont_switch`). It
+    /// equals its slot's table entry (`ContEntry::current`) then; the copy
+    /// is here so a suspension's fast path reads it from the record it has
+    /// at hand with one load.
     self_ref: Cell<u64>,
     /// An exception (raw `exnref`) `resume_throw` left for the suspended
     /// code to throw when it resumes (0: none). The code after `resume_throw`
@@ -1084,7 +1087,8 @@ fn resumed_with(received: usize, buf: &[ValRaw]) -> (usize, Option<u64>) {
     // SAFETY: a flagged payload is the record of the continuation that
     // just suspended to this resumer: live, as the suspended chain's
     // outermost record.
-    (1, Some(unsafe { (*h).self_ref.get() }))
+    let k = unsafe { (*h).self_ref.get() };
+    (resume_table::EFFECT_RETURN + 1, Some(k))
 }
 
 /// Entered through `enter_wasm` (so traps in the continuation unwind to
