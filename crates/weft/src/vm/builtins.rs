@@ -496,21 +496,10 @@ unsafe extern "C" fn cont_new_impl(
     let (store, inst) = unsafe { parts(vmctx) };
     // SAFETY: the instance is alive.
     let module = unsafe { &(*inst).module };
-    let info = module.info();
-    let func_ty = match &info.types[ty as usize].sub.composite_type.inner {
-        weft_environ::wasmparser::CompositeInnerType::Cont(c) => {
-            c.0.as_module_index()
-                .expect("validated: a module's continuation type names a module type")
-        }
-        _ => unreachable!("validated: cont.new names a continuation type"),
-    };
-    let fty = info.type_as_func(func_ty);
-    let (np, nr) = (fty.params().len() as u32, fty.results().len() as u32);
-    let id = module.inner.type_ids[func_ty as usize];
-    let tramp = module
+    let c = module
         .inner
-        .trampoline(id)
-        .expect("every function type of a module has an array trampoline");
+        .cont_new_info(ty)
+        .expect("validated: cont.new names a continuation type");
     if pool_or_return!(store).wants_collection() {
         // Many continuations since the last collection: reclaim the
         // abandoned ones first (programs that allocate no GC objects
@@ -520,10 +509,19 @@ unsafe extern "C" fn cont_new_impl(
         unsafe { super::gc::roots::collect(store, super::stack::Start::Call { pc, fp, sp }, &[]) };
     }
     let pool = pool_or_return!(store);
-    // SAFETY: `funcref` is null or a live funcref of this store of type
-    // `func_ty` (validation), whose trampoline is `tramp`.
+    // SAFETY: `funcref` is null or a live funcref of this store of the
+    // continuation type's function type (validation), whose trampoline is
+    // `c.trampoline`.
     let made = unsafe {
-        super::continuation::cont_new(pool, funcref as *const _, vmctx, tramp, id, np, nr)
+        super::continuation::cont_new(
+            pool,
+            funcref as *const _,
+            vmctx,
+            c.trampoline,
+            c.func_type,
+            c.nparams,
+            c.nresults,
+        )
     };
     match made {
         Ok(r) => r,

@@ -134,6 +134,9 @@ pub(crate) struct CompiledModule {
     pub(crate) func_ptrs: Vec<usize>,
     /// Array-to-wasm trampoline per canonical type id.
     pub(crate) trampolines: HashMap<u32, usize>,
+    /// What `cont.new` needs per module type index (`Some` for
+    /// continuation types): worked out once, not at every `cont.new`.
+    cont_types: Box<[Option<ContNewInfo>]>,
     /// Copy-on-write images of the defined memories' initial contents,
     /// built on first instantiation (`None` inside: copy the data).
     memory_images: std::sync::OnceLock<Option<Vec<Option<super::memory_image::MemoryImage>>>>,
@@ -146,6 +149,49 @@ pub(crate) struct CompiledModule {
 unsafe impl Send for CompiledModule {}
 // SAFETY: as above; nothing is mutated after construction.
 unsafe impl Sync for CompiledModule {}
+
+/// What `cont.new` of one continuation type needs: its function type's
+/// canonical id, array-to-wasm trampoline and value counts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ContNewInfo {
+    pub(crate) func_type: u32,
+    pub(crate) trampoline: usize,
+    pub(crate) nparams: u32,
+    pub(crate) nresults: u32,
+}
+
+/// [`ContNewInfo`] for every continuation type of `info` (`None` for
+/// other types).
+fn cont_new_infos(
+    info: &ModuleInfo,
+    type_ids: &[u32],
+    trampolines: &HashMap<u32, usize>,
+) -> Result<Box<[Option<ContNewInfo>]>> {
+    use weft_environ::wasmparser::CompositeInnerType;
+    info.types
+        .iter()
+        .map(|t| {
+            let CompositeInnerType::Cont(c) = &t.sub.composite_type.inner else {
+                return Ok(None);
+            };
+            let func_ty = c
+                .0
+                .as_module_index()
+                .ok_or_else(|| anyhow!("a continuation type names a type outside the module"))?;
+            let fty = info.type_as_func(func_ty);
+            let id = type_ids[func_ty as usize];
+            let trampoline = *trampolines.get(&id).ok_or_else(|| {
+                anyhow!("no array trampoline for continuation type's function type")
+            })?;
+            Ok(Some(ContNewInfo {
+                func_type: id,
+                trampoline,
+                nparams: fty.params().len() as u32,
+                nresults: fty.results().len() as u32,
+            }))
+        })
+        .collect()
+}
 
 /// A module's machine code before placement: what a precompiled artifact
 /// stores (see `crate::artifact`).
@@ -532,6 +578,7 @@ impl CompiledModule {
             .zip(&starts[num_funcs..])
             .map(|((id, _), s)| (*id, base + s))
             .collect();
+        let cont_types = cont_new_infos(&info, &type_ids, &trampolines)?;
         let len = linked.mem.as_slice().len();
         let module_label = info.name.as_deref().unwrap_or("module");
         let gdb_jit = describe_for_debuggers(
@@ -584,6 +631,7 @@ impl CompiledModule {
             _code: RegisteredCode(code),
             func_ptrs,
             trampolines,
+            cont_types,
             memory_images,
             image_requests: std::sync::atomic::AtomicUsize::new(0),
         })
@@ -664,6 +712,12 @@ impl CompiledModule {
                 super::memory_image::build_images(&self.info).ok().flatten()
             })
             .as_deref()
+    }
+
+    /// What `cont.new` of continuation type `ty` (a module type index)
+    /// needs; `None` if `ty` is not a continuation type.
+    pub(crate) fn cont_new_info(&self, ty: u32) -> Option<ContNewInfo> {
+        self.cont_types.get(ty as usize).copied().flatten()
     }
 
     /// The array-to-wasm trampoline for canonical type `id`.

@@ -13,7 +13,10 @@
 //! header pointer are the same address.
 //!
 //! ```text
-//!   slot end     +--------------------------------------+
+//!   slot end     +--------------------------------------+ (page aligned)
+//!                | 64 * colour bytes, unused (the pool's|
+//!                | cache colouring, 0 .. 3,008 bytes)   |
+//!   header       +--------------------------------------+
 //!                | VMContRecord (header)                |
 //!                |   VMStackRecord (limits, exits,      |
 //!                |     parent, control context {sp,     |
