@@ -1606,6 +1606,8 @@ impl<'a, 'm> Translator<'a, 'm> {
     }
 
     fn translate_call(&mut self, func: u32, tail: bool) {
+        // The callee may suspend the running record elsewhere.
+        self.forget_recv_site();
         let ty = self.env.info.functions[func as usize];
         if self.env.info.is_imported_func(func) {
             let fref = self.env.funcref_addr(&mut self.b, func);
@@ -1746,6 +1748,8 @@ impl<'a, 'm> Translator<'a, 'm> {
     }
 
     fn translate_call_indirect(&mut self, ty: u32, table: u32, tail: bool) {
+        // The callee may suspend the running record elsewhere.
+        self.forget_recv_site();
         let index = self.pop();
         let slot = self
             .env
@@ -1791,6 +1795,8 @@ impl<'a, 'm> Translator<'a, 'm> {
     }
 
     fn translate_call_ref(&mut self, ty: u32, tail: bool) {
+        // The callee may suspend the running record elsewhere.
+        self.forget_recv_site();
         let funcref = self.pop();
         self.env.trapz(&mut self.b, funcref, Trap::NullReference);
         self.indirect_call(ty, funcref, tail);

@@ -98,6 +98,12 @@ pub(crate) struct EntryValues {
     /// switches to, the record a `suspend` switches to.
     predicted_target: Option<Variable>,
     predicted_resumer: Option<Variable>,
+    /// Which `suspend` site of this activation last set the running
+    /// record's receive buffer and type (its number, from 1), or 0 when
+    /// something else may have since: see [`Translator::recv_site`].
+    recv_site: Option<Variable>,
+    /// How many `suspend` sites the function has numbered so far.
+    suspend_sites: i64,
 }
 
 /// Set in the payload of the switch into a suspended continuation that
@@ -245,6 +251,34 @@ impl<'a, 'm> Translator<'a, 'm> {
             pos.ins().bor_imm_s(id, 1 << 32)
         });
         self.load_entry(ss)
+    }
+
+    /// The variable naming the `suspend` site whose receive buffer and
+    /// type the running record holds (0: unknown). Only `suspend` and
+    /// `switch`, of this function or of a function it calls, change them
+    /// (`resume` leaves the resumer's own fields alone), so a site sets it
+    /// to its number when it wakes up, and every call and `switch` site
+    /// resets it ([`Translator::forget_recv_site`]).
+    fn recv_site(&mut self) -> Variable {
+        match self.entry_values.recv_site {
+            Some(v) => v,
+            None => {
+                let v = self.b.declare_var(I64);
+                self.entry_values.recv_site = Some(v);
+                v
+            }
+        }
+    }
+
+    /// Before a call (which may suspend the running record somewhere
+    /// else) and after a `switch`: no `suspend` site of this activation
+    /// is known to own the receive fields.
+    pub(super) fn forget_recv_site(&mut self) {
+        // Declared here if no site has been translated yet: a site later
+        // in the code may be reached from here (a loop).
+        let v = self.recv_site();
+        let none = self.b.ins().iconst(I64, 0);
+        self.b.def_var(v, none);
     }
 
     /// The variable holding the predicted target of `resume`s (`false`)
@@ -534,10 +568,14 @@ impl<'a, 'm> Translator<'a, 'm> {
     ///      ContFail; trap         (null: entry 0 never matches)
     ///   next = contref + 1 << GEN_SHIFT
     ///   e.current = next                            (one-shot)
-    ///   k = e.header; in = k.innermost; k.self_ref = next
-    ///   in.recv_buf[in.bound ..] = args; in.bound = 0
-    ///   k.parent = cur; k.handlers = table; k.resumer_buf = buf
-    ///   store.current_stack = in
+    ///   k = e.header; k.self_ref = next
+    ///   if contref == last (this site's, see resume_dispatch):
+    ///      in = k; k.recv_buf[..] = args
+    ///   else:
+    ///      in = k.innermost; k.innermost = k
+    ///      in.recv_buf[in.bound ..] = args; in.bound = 0
+    ///      k.handlers = table; k.resumer_buf = buf
+    ///   k.parent = cur; store.current_stack = in
     ///   r = stack_switch(&cur.ctx, &in.ctx, cur)
     /// ```
     ///
@@ -551,6 +589,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         args: &[Value],
         buf: Value,
         table: (ir::StackSlot, i32),
+        last: Variable,
     ) -> Value {
         let f = MemFlags::trusted();
         let sc = self.entry_store_ctx();
@@ -597,9 +636,58 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b
             .ins()
             .store(f, self_ref, k, cont_record::SELF_REF as i32);
-        let inner = self.b.ins().load(PTR, f, k, cont_record::INNERMOST as i32);
+        // The same reference as the last fast suspension to this site
+        // handed over (`last`, see `resume_dispatch`), and still current:
+        // the continuation has not run since it suspended here, so it is
+        // its own innermost record, has bound nothing, and holds this
+        // site's table and buffer (all set by this site's last resume or
+        // by the `switch` that put it under us, none changed by anything
+        // but a resume, which would have consumed the reference).
+        let repeat = self.b.create_block();
+        let general = self.b.create_block();
+        let linked = self.b.create_block();
+        self.b.append_block_param(linked, PTR);
+        let last_ref = self.b.use_var(last);
+        let same_site = self
+            .b
+            .ins()
+            .icmp(condcodes::IntCC::Equal, contref, last_ref);
+        self.b.ins().brif(same_site, repeat, &[], general, &[]);
+        self.b.seal_block(repeat);
+        self.b.seal_block(general);
+
+        self.b.switch_to_block(repeat);
+        if !args.is_empty() {
+            let recv = self.b.ins().load(PTR, f, k, cont_record::RECV_BUF as i32);
+            self.store_values(recv, 0, args);
+        }
+        // `k` is the target, but it waits for the table's header word:
+        // the site's prediction (the record that suspended last) lets the
+        // switch load the target's context without waiting (see
+        // `predict`; a chain of continuations each resuming the next
+        // misses the table line often enough for this to matter).
         let guess = self.prediction(false);
-        let inner = self.predict(inner, guess);
+        let target = self.predict(k, guess);
+        self.b.ins().jump(linked, &[ir::BlockArg::Value(target)]);
+
+        self.b.switch_to_block(general);
+        let inner_actual = self.b.ins().load(PTR, f, k, cont_record::INNERMOST as i32);
+        let guess = self.prediction(false);
+        let inner = self.predict(inner_actual, guess);
+        // Running at the head of its chain, `k` is its own innermost
+        // record (what lets a suspension of `k` by itself skip the store):
+        // mostly it is already.
+        let nested = self.b.create_block();
+        let head_done = self.b.create_block();
+        self.b.set_cold_block(nested);
+        let is_head = self.b.ins().icmp(condcodes::IntCC::Equal, inner_actual, k);
+        self.b.ins().brif(is_head, head_done, &[], nested, &[]);
+        self.b.seal_block(nested);
+        self.b.switch_to_block(nested);
+        self.b.ins().store(f, k, k, cont_record::INNERMOST as i32);
+        self.b.ins().jump(head_done, &[]);
+        self.b.seal_block(head_done);
+        self.b.switch_to_block(head_done);
         let bound = self.b.ins().uload32(f, inner, cont_record::BOUND as i32);
         if !args.is_empty() {
             let recv = self
@@ -627,13 +715,18 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.ins().jump(bound_done, &[]);
         self.b.seal_block(bound_done);
         self.b.switch_to_block(bound_done);
-        let cur = self.running_record();
-        self.b.ins().store(f, cur, k, stack_record::PARENT as i32);
         // The same resume site resuming the same continuation again (a
         // consumer loop) finds them set already (`suspend` leaves them).
         let table = self.b.ins().iadd_imm_s(buf, i64::from(table.1));
         self.store_if_changed(table, k, cont_record::HANDLERS);
         self.store_if_changed(buf, k, cont_record::RESUMER_BUF);
+        self.b.ins().jump(linked, &[ir::BlockArg::Value(inner)]);
+
+        self.b.seal_block(linked);
+        self.b.switch_to_block(linked);
+        let inner = self.b.block_params(linked)[0];
+        let cur = self.running_record();
+        self.b.ins().store(f, cur, k, stack_record::PARENT as i32);
         self.b
             .ins()
             .store(f, inner, sc, store_ctx::CURRENT_STACK as i32);
@@ -738,8 +831,9 @@ impl<'a, 'm> Translator<'a, 'm> {
         let contref = self.pop();
         let mut args = self.popn(np);
         self.canon_all(&mut args);
-        let k = self.inline_resume(contref, &args, buf, table_slot);
-        self.resume_dispatch(buf, table, &results, k)
+        let last = self.b.declare_var(I64);
+        let k = self.inline_resume(contref, &args, buf, table_slot, last);
+        self.resume_dispatch(buf, table, &results, k, Some(last))
     }
 
     /// `resume_throw $ct $tag` (`exn` = None: the tag's payload is on the
@@ -790,7 +884,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         // continuation throws its pending exception when it wakes up.
         let flagged = self.b.ins().bor_imm_s(cur, THROW_PENDING);
         let received = self.switch_stacks(cur, target, flagged, None);
-        self.resume_dispatch(buf, table, &results, received)
+        self.resume_dispatch(buf, table, &results, received, None)
     }
 
     /// The Cranelift types of the payload of tag `tag`.
@@ -849,6 +943,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         table: &ResumeTable,
         results: &[ir::Type],
         received: Value,
+        last: Option<Variable>,
     ) -> Result<()> {
         // The fast suspension to handler 0 (`resume_table::FAST_FIRST`):
         // the payload names the record that suspended, whose `self_ref`
@@ -875,6 +970,9 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .b
                 .ins()
                 .load(I64, MemFlags::trusted(), h, cont_record::SELF_REF as i32);
+            if let Some(last) = last {
+                self.b.def_var(last, k);
+            }
             self.branch_to_handler(tag, label, buf, h, Some(k))?;
         } else {
             self.b.ins().jump(general, &[]);
@@ -883,7 +981,12 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.switch_to_block(general);
         // Otherwise: the continuation returned, a handler of ours was
         // chosen by the general search, or an exception left the
-        // continuation: throw it on from here.
+        // continuation: throw it on from here. No reference is this
+        // site's repeat any more (see `inline_resume`).
+        if let Some(last) = last {
+            let none = self.b.ins().iconst(I64, 0);
+            self.b.def_var(last, none);
+        }
         let effect = self.b.ins().load(I64, MemFlags::trusted(), buf, 0);
         // The handlers first: a suspension is the common case in loops.
         for (i, h) in table.handlers.iter().enumerate() {
@@ -984,12 +1087,15 @@ impl<'a, 'm> Translator<'a, 'm> {
     ///   loop: if r.kind != continuation: slow (trap)
     ///         for i in 0..r.handlers[0]: if r.handlers[1 + i] == id:
     ///             h = r; h.resumer_buf[0] = i + 1
-    ///             h.resumer_buf[1 + n] = h.self_ref; found (h, cur)
+    ///             h.resumer_buf[1 + n] = h.self_ref
+    ///             h.innermost = cur; found (h, cur)
     ///         r = r.parent
-    ///   found (h, send):
+    ///   found (h, send):       (fast: h = cur, whose innermost is cur)
     ///     h.resumer_buf[1..] = payload
-    ///     h.innermost = cur; cur.recv_buf = buf + 16 (cur.bound is 0)
-    ///     cur.recv_type = the tag's type (results); resumer = h.parent
+    ///     unless this site set them and nothing could since (recv_site):
+    ///       cur.recv_buf = buf + 16 (cur.bound is 0)
+    ///       cur.recv_type = the tag's type (results)
+    ///     resumer = h.parent
     ///     h.parent = 0; store.current_stack = resumer
     ///     r = stack_switch(&cur.ctx, &resumer.ctx, send)
     /// ```
@@ -1135,6 +1241,10 @@ impl<'a, 'm> Translator<'a, 'm> {
         let k = self.b.ins().load(I64, f, h, cont_record::SELF_REF as i32);
         let koff = ((1 + payload.len()) as u32 * VAL_RAW_SIZE) as i32;
         self.b.ins().store(f, k, rbuf, koff);
+        // The chain from `h` down to us is suspended: a resume continues
+        // here. (On the fast path `h` is `cur`, the head of its chain,
+        // whose `innermost` is itself already.)
+        self.b.ins().store(f, cur, h, cont_record::INNERMOST as i32);
         self.b.ins().jump(found, &block_args(&[h, cur]));
 
         // found(h, send)
@@ -1146,8 +1256,22 @@ impl<'a, 'm> Translator<'a, 'm> {
             .ins()
             .load(PTR, f, h, cont_record::RESUMER_BUF as i32);
         self.store_values(rbuf, 1, payload);
-        // These three mostly hold what the last suspension here stored.
-        self.store_if_changed(cur, h, cont_record::INNERMOST);
+        // These two hold what this site stored when it was the last to
+        // suspend the running record and nothing that may have changed
+        // them ran since (`recv_site`); else they mostly hold it anyway.
+        self.entry_values.suspend_sites += 1;
+        let site = self.entry_values.suspend_sites;
+        let site_var = self.recv_site();
+        let last_site = self.b.use_var(site_var);
+        let known = self
+            .b
+            .ins()
+            .icmp_imm_s(condcodes::IntCC::Equal, last_site, site);
+        let check = self.b.create_block();
+        let recv_done = self.b.create_block();
+        self.b.ins().brif(known, recv_done, &[], check, &[]);
+        self.b.seal_block(check);
+        self.b.switch_to_block(check);
         let recv = self.b.ins().stack_addr(PTR, buf_slot, VAL_RAW_SIZE as i32);
         self.store_if_changed(recv, cur, cont_record::RECV_BUF);
         // `cur.bound` is 0 already: every resume of a continuation resets
@@ -1155,6 +1279,9 @@ impl<'a, 'm> Translator<'a, 'm> {
         let tag_ty = self.env.info.tags[tag as usize];
         let recv = self.entry_recv_word(tag_ty);
         self.store_if_changed(recv, cur, cont_record::RECV_TYPE);
+        self.b.ins().jump(recv_done, &[]);
+        self.b.seal_block(recv_done);
+        self.b.switch_to_block(recv_done);
         let resumer = self.b.ins().load(PTR, f, h, stack_record::PARENT as i32);
         let guess = self.prediction(true);
         let resumer = self.predict(resumer, guess);
@@ -1172,6 +1299,9 @@ impl<'a, 'm> Translator<'a, 'm> {
         let received = self.switch_stacks(cur, resumer, send, None);
         let guess = self.prediction(true);
         self.b.def_var(guess, received);
+        // Woken up here: the receive fields are this site's.
+        let mine = self.b.ins().iconst(I64, site);
+        self.b.def_var(site_var, mine);
         self.throw_pending(received);
     }
 
@@ -1204,6 +1334,8 @@ impl<'a, 'm> Translator<'a, 'm> {
         let cur = self.running_record();
         let count = self.b.ins().iconst(I32, n as i64);
         let recv_ty = self.b.ins().iconst(I32, i64::from(recv_ty));
+        // The builtin makes this site's buffer the running record's.
+        self.forget_recv_site();
         let target = self.call_checked(Builtin::ContSwitch, &[id, contref, recv_ty, buf, count]);
         // Payloads as for `suspend` (see `inline_suspend`).
         let received = self.switch_stacks(cur, target, cur, None);

@@ -109,7 +109,12 @@ pub(crate) struct VMContRecord {
     /// The slot index.
     slot: u32,
     /// For the outermost stack of a suspended chain: the stack that
-    /// suspended, where a resume continues.
+    /// suspended, where a resume continues. While the record runs at the
+    /// head of its chain (directly under a resumer) it is the record
+    /// itself: every way of becoming that head sets it (`cont.new`, the
+    /// inline `resume`, [`ContPool::link`], `cont_switch`), so a
+    /// suspension of the head by itself (the inline fast path) needs not
+    /// store it.
     innermost: Cell<*mut VMContRecord>,
     /// While running: the handler table of the `resume` that resumed it.
     handlers: Cell<*const usize>,
@@ -454,6 +459,9 @@ impl ContPool {
         o.handlers.set(table);
         o.resumer_buf.set(buf);
         o.self_ref.set(self.encode(o.slot));
+        // Running at the head of its chain: its own innermost record (see
+        // `innermost`).
+        o.innermost.set((o as *const VMContRecord).cast_mut());
         ctx.current_stack.set(inner.cast());
     }
 
@@ -788,6 +796,7 @@ pub(crate) unsafe fn cont_switch(
     t.stack.parent.set(h.stack.parent.get());
     t.handlers.set(h.handlers.get());
     t.resumer_buf.set(h.resumer_buf.get());
+    t.innermost.set((t as *const VMContRecord).cast_mut());
     h.stack.parent.set(std::ptr::null_mut());
     h.handlers.set(std::ptr::null());
     ctx.current_stack.set(t_inner_ptr.cast());
