@@ -1094,7 +1094,11 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// which traps with `unhandled tag`.
     ///
     /// ```text
-    ///   if cur.kind == continuation && cur.handlers[1] == id:
+    ///   unless this site woke up last, with no call since (recv_site):
+    ///     if cur.kind != continuation: search from cur
+    ///     cur.recv_buf = buf + 16 (cur.bound is 0)
+    ///     cur.recv_type = the tag's type (results)
+    ///   if cur.handlers[1] == id:
     ///         found (cur, cur | FAST_FIRST)
     ///   r = cur
     ///   loop: if r.kind != continuation: slow (trap)
@@ -1105,9 +1109,6 @@ impl<'a, 'm> Translator<'a, 'm> {
     ///         r = r.parent
     ///   found (h, send):       (fast: h = cur, whose innermost is cur)
     ///     h.resumer_buf[1..] = payload
-    ///     unless this site set them and nothing could since (recv_site):
-    ///       cur.recv_buf = buf + 16 (cur.bound is 0)
-    ///       cur.recv_type = the tag's type (results)
     ///     resumer = h.parent
     ///     h.parent = 0; store.current_stack = resumer
     ///     r = stack_switch(&cur.ctx, &resumer.ctx, send)
@@ -1159,11 +1160,41 @@ impl<'a, 'm> Translator<'a, 'm> {
         // continuation always has a table, and every table has a word
         // after its count: `resume_table::words`.) Otherwise the search
         // below starts over from `cur`.
+        // This site woke up last, with no call or `switch` since (see
+        // `recv_site`): the running record is a continuation (it was
+        // suspended here) whose receive buffer and type are this site's.
+        self.entry_values.suspend_sites += 1;
+        let site = self.entry_values.suspend_sites;
+        let site_var = self.recv_site();
+        let last_site = self.b.use_var(site_var);
+        let known = self
+            .b
+            .ins()
+            .icmp_imm_s(condcodes::IntCC::Equal, last_site, site);
         let first = self.b.create_block();
+        let kind_check = self.b.create_block();
+        self.b.set_cold_block(kind_check);
+        self.b.ins().brif(known, first, &[], kind_check, &[]);
+        self.b.seal_block(kind_check);
+        self.b.switch_to_block(kind_check);
         let is_cont = self.is_continuation(cur);
+        let set_recv = self.b.create_block();
+        self.b.set_cold_block(set_recv);
         self.b
             .ins()
-            .brif(is_cont, first, &[], search, &[ir::BlockArg::Value(cur)]);
+            .brif(is_cont, set_recv, &[], search, &[ir::BlockArg::Value(cur)]);
+        self.b.seal_block(set_recv);
+        self.b.switch_to_block(set_recv);
+        // Where this site receives (they mostly hold it already): whichever
+        // handler takes the suspension, `cur` is what waits here.
+        let recv = self.b.ins().stack_addr(PTR, buf_slot, VAL_RAW_SIZE as i32);
+        self.store_if_changed(recv, cur, cont_record::RECV_BUF);
+        // `cur.bound` is 0 already: every resume of a continuation resets
+        // it (`inline_resume`, `cont_resume`, `cont_switch`, `cont_throw`).
+        let tag_ty = self.env.info.tags[tag as usize];
+        let recv = self.entry_recv_word(tag_ty);
+        self.store_if_changed(recv, cur, cont_record::RECV_TYPE);
+        self.b.ins().jump(first, &[]);
         self.b.seal_block(first);
         self.b.switch_to_block(first);
         let tbl = self.b.ins().load(PTR, f, cur, cont_record::HANDLERS as i32);
@@ -1269,32 +1300,6 @@ impl<'a, 'm> Translator<'a, 'm> {
             .ins()
             .load(PTR, f, h, cont_record::RESUMER_BUF as i32);
         self.store_values(rbuf, 1, payload);
-        // These two hold what this site stored when it was the last to
-        // suspend the running record and nothing that may have changed
-        // them ran since (`recv_site`); else they mostly hold it anyway.
-        self.entry_values.suspend_sites += 1;
-        let site = self.entry_values.suspend_sites;
-        let site_var = self.recv_site();
-        let last_site = self.b.use_var(site_var);
-        let known = self
-            .b
-            .ins()
-            .icmp_imm_s(condcodes::IntCC::Equal, last_site, site);
-        let check = self.b.create_block();
-        let recv_done = self.b.create_block();
-        self.b.ins().brif(known, recv_done, &[], check, &[]);
-        self.b.seal_block(check);
-        self.b.switch_to_block(check);
-        let recv = self.b.ins().stack_addr(PTR, buf_slot, VAL_RAW_SIZE as i32);
-        self.store_if_changed(recv, cur, cont_record::RECV_BUF);
-        // `cur.bound` is 0 already: every resume of a continuation resets
-        // it (`inline_resume`, `cont_resume`, `cont_switch`, `cont_throw`).
-        let tag_ty = self.env.info.tags[tag as usize];
-        let recv = self.entry_recv_word(tag_ty);
-        self.store_if_changed(recv, cur, cont_record::RECV_TYPE);
-        self.b.ins().jump(recv_done, &[]);
-        self.b.seal_block(recv_done);
-        self.b.switch_to_block(recv_done);
         let resumer = self.b.ins().load(PTR, f, h, stack_record::PARENT as i32);
         let guess = self.prediction(true);
         let resumer = self.predict(resumer, guess);
