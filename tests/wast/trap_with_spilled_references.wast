@@ -1,11 +1,10 @@
 ;; A trap in a continuation while its resumer waits with a managed
 ;; reference spilled for the collector (the resumer's record publishes the
-;; spill slot), then collections while the resumer waits in a `resume`
-;; with nothing to spill: the store stays usable and every collection
-;; finds only live slots. (weft clears a record's spill count when a trap
-;; unwinds to the host entry, `vm::entry::catch_traps`; the count is what
-;; the collector reads of a waiting record.) 3,000,000 allocations of 16
-;; bytes or more fill the 4 MiB first semispace many times over.
+;; spill slot and its count), then collections while the resumer waits in
+;; a `resume` with nothing to spill: the store stays usable and the
+;; collections run with the waiting records as they are. 3,000,000
+;; allocations of 16 bytes or more fill the 4 MiB first semispace many
+;; times over.
 (module
   (type $s (struct (field i32)))
   (type $f (func))

@@ -500,31 +500,18 @@ impl<'a, 'm> Translator<'a, 'm> {
             ))
         });
         // Publish the slot in the record being left, for the collector
-        // (see `stack_record::GC_SPILL`). A record's count is 0 except
-        // while it waits in a switch that spilled something: such a
-        // switch sets it and clears it again when it wakes up (a trap
-        // that unwinds the waiting frame clears it at the host entry,
-        // `vm::entry::catch_traps`), so a switch with nothing to spill
-        // needs not touch it.
-        let f = MemFlags::trusted();
+        // (see `stack_record::GC_SPILL`).
+        let n = self.b.ins().iconst(PTR, total as i64);
+        self.store_if_changed(n, cur, stack_record::GC_SPILL_LEN);
         if let Some(slot) = slot {
             for (k, (_, v)) in spilled.iter().chain(conts.iter()).enumerate() {
                 self.b.ins().stack_store(PTR, *v, slot, (k * 8) as i32);
             }
             let addr = self.b.ins().stack_addr(PTR, slot, 0);
             self.store_if_changed(addr, cur, stack_record::GC_SPILL);
-            let n = self.b.ins().iconst(PTR, total as i64);
-            self.b
-                .ins()
-                .store(f, n, cur, stack_record::GC_SPILL_LEN as i32);
         }
         let received = self.b.ins().stack_switch(from, to, payload);
         if let Some(slot) = slot {
-            let cur = self.running_record();
-            let zero = self.b.ins().iconst(PTR, 0);
-            self.b
-                .ins()
-                .store(f, zero, cur, stack_record::GC_SPILL_LEN as i32);
             let n_gc = spilled.len();
             for (k, (loc, _)) in spilled.iter().chain(conts.iter()).enumerate() {
                 let v = self.b.ins().stack_load(PTR, PTR, slot, (k * 8) as i32);
