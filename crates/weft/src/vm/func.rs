@@ -1,6 +1,6 @@
 //! Calling functions: host -> wasm entry, host functions, their trampolines.
 
-use super::entry::catch_traps;
+use super::entry::{EntryCall, catch_traps};
 use super::module::{RegisteredCode, publish_single};
 use super::store::{FuncData, FuncKind, HostFunc, Pending, StoreOpaque, mask};
 use super::traphandlers::TrapRecord;
@@ -226,46 +226,14 @@ pub(crate) fn new_host_func_native(
     })
 }
 
-struct EntryArgs {
-    trampoline: usize,
-    callee_vmctx: *mut u8,
-    code: *const u8,
-    values: *mut ValRaw,
-}
-
-type ArrayToWasm = unsafe extern "C" fn(*mut u8, *mut u8, *const u8, *mut ValRaw);
-
-unsafe extern "C" fn entry_shim(data: *mut u8) {
-    // SAFETY: `data` is the `EntryArgs` built by `invoke_wasm`, alive for
-    // the whole call.
-    let args = unsafe { &*(data as *const EntryArgs) };
-    // SAFETY: the trampoline was compiled for the callee's signature and
-    // the value array holds max(params, results) slots.
-    unsafe {
-        let f: ArrayToWasm = std::mem::transmute(args.trampoline);
-        f(args.callee_vmctx, args.callee_vmctx, args.code, args.values);
-    }
-}
-
-/// Runs a wasm function through its array-to-wasm trampoline with traps
-/// caught. The outermost entry on a stack sets that stack's wasm limit.
-fn invoke_wasm(store: &mut StoreOpaque, args: &mut EntryArgs) -> Result<()> {
-    // SAFETY: `entry_shim` only reads `args`, which outlives the call.
-    unsafe { enter_wasm(store, entry_shim, args as *mut EntryArgs as *mut u8) }
-}
-
-/// Runs `callee(data)`, which enters generated code, as a host->wasm entry
-/// with traps caught. The outermost entry on a stack sets that stack's
+/// Makes `call`, which enters generated code, as a host->wasm entry with
+/// traps caught. The outermost entry on a stack sets that stack's
 /// wasm limit.
 ///
 /// # Safety
-/// `callee(data)` must be safe to call, and may only run generated code
-/// (and what that calls) besides its own bounded code.
-pub(crate) unsafe fn enter_wasm(
-    store: &mut StoreOpaque,
-    callee: unsafe extern "C" fn(*mut u8),
-    data: *mut u8,
-) -> Result<()> {
+/// `call` must be safe to make (see [`catch_traps`]), and may only run
+/// generated code (and what that calls) besides its own bounded code.
+pub(crate) unsafe fn enter_wasm(store: &mut StoreOpaque, call: &EntryCall) -> Result<()> {
     let ctx = &*store.vm_store_ctx;
     // SAFETY: the current record is the store's native record or that of
     // the fiber running this code; both outlive this call.
@@ -278,7 +246,7 @@ pub(crate) unsafe fn enter_wasm(
             let (low, high) = weft_sys::thread_stack::bounds();
             record.set_bounds(low, high, config.host_stack_reserve);
         }
-        let here = &data as *const _ as usize;
+        let here = &store as *const _ as usize;
         // Wasm frames stay above the host reserve too, so a host function
         // called from the deepest wasm frame still has its reserve.
         let floor = record.host_limit.get();
@@ -288,10 +256,10 @@ pub(crate) unsafe fn enter_wasm(
         let limit = here.saturating_sub(config.max_wasm_stack).max(floor);
         record.stack_limit.set(limit);
     }
-    // SAFETY: `callee(data)` is safe to call (contract); the store
-    // context's current record describes this stack (set above, or by the
-    // fiber poller).
-    let result = unsafe { catch_traps(ctx, callee, data) };
+    // SAFETY: `call` is safe to make (contract); the store context's
+    // current record describes this stack (set above, or by the fiber
+    // poller).
+    let result = unsafe { catch_traps(ctx, call) };
     result.map_err(|record| trap_error(store, record))
 }
 
@@ -432,15 +400,23 @@ fn call_resolved(
             vmctx,
             code,
         } => {
-            // The function is this store's, whose instances, and so this
-            // vmctx and code, live as long as it.
-            let mut args = EntryArgs {
-                trampoline,
-                callee_vmctx: vmctx as *mut u8,
-                code: code as *const u8,
-                values: values.as_mut_ptr(),
+            // The entry calls the array-to-wasm trampoline itself, with
+            // its four arguments (`weft_cranelift::trampolines`): callee
+            // and caller vmctx, code, values.
+            let call = EntryCall {
+                code: trampoline,
+                args: [
+                    vmctx as *mut u8,
+                    vmctx as *mut u8,
+                    code as *mut u8,
+                    values.as_mut_ptr().cast(),
+                ],
             };
-            invoke_wasm(store, &mut args)
+            // SAFETY: the function is this store's, whose instances, and
+            // so this vmctx and code, live as long as it; the trampoline
+            // was compiled for the callee's signature and the value array
+            // holds max(params, results) slots (the caller's contract).
+            unsafe { enter_wasm(store, &call) }
         }
     }
 }

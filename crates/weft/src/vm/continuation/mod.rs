@@ -1252,8 +1252,7 @@ pub(crate) fn api_resume(
     unsafe {
         super::func::enter_wasm(
             store,
-            host_resume_shim,
-            (&mut data as *mut HostResume).cast(),
+            &super::entry::EntryCall::one(host_resume_shim, (&mut data as *mut HostResume).cast()),
         )?
     };
     if let Some(e) = data.error {

@@ -9,11 +9,11 @@
 //! `Err(TrapRecord)`:
 //!
 //! ```text
-//!   catch_traps(ctx, callee, data)
+//!   catch_traps(ctx, call)
 //!     record = ctx.current_stack
 //!     Activation { prev, saved record fields, saved current store }
-//!     weft_enter(callee, data, record)    record.entry_{sp,fp,resume_pc}
-//!       callee ... wasm ... trap          = this frame
+//!     weft_enter(call.code, call.args, record)   record.entry_{sp,fp,resume_pc}
+//!       code(args) ... wasm ... trap             = this frame
 //!         signal handler: activation.trap = record;
 //!                         resume_at(record.entry_*, payload = 1)
 //!     <- 1
@@ -34,16 +34,63 @@ use super::stack::{Activation, ResumePoint, VMStackRecord};
 use super::traphandlers::{self, TrapRecord, set_current_store};
 use super::vmcontext::VMStoreContext;
 
-/// Calls `callee(data)` as a host->wasm entry on `ctx`'s current stack,
-/// and catches traps raised while it runs.
+/// What an entry calls: the address of a C-convention function and up to
+/// four pointer arguments for it (a function taking fewer ignores the
+/// rest). An array-to-wasm trampoline takes all four
+/// (`callee_vmctx, caller_vmctx, code, values`), so a host->wasm call
+/// enters it directly; runtime shims take one.
+///
+/// Passed by value as five words, which the Rust ABI puts in memory: the
+/// callee reads each word with its own load (see [`EntryCall::split`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EntryCall {
+    /// The function's address.
+    pub code: usize,
+    /// Its arguments, in the C convention's argument registers.
+    pub args: [*mut u8; 4],
+}
+
+impl EntryCall {
+    /// A call of `f(data)`.
+    pub(crate) fn one(f: unsafe extern "C" fn(*mut u8), data: *mut u8) -> EntryCall {
+        let none = std::ptr::null_mut();
+        EntryCall {
+            code: f as usize,
+            args: [data, none, none, none],
+        }
+    }
+
+    /// The five words, each read with an 8-byte load. The caller wrote
+    /// them with 8-byte stores just before the call; a copy of the struct
+    /// with 16-byte loads (what the compiler emits for a by-value
+    /// aggregate) would span two of those stores, which the store buffer
+    /// cannot forward, and stall until they commit (measured: a
+    /// host->wasm call 15 -> 20 ns).
+    #[inline]
+    fn split(&self) -> (usize, [*mut u8; 4]) {
+        // SAFETY: both places are fields of `self`, valid and aligned for
+        // reads; volatile keeps each read a single word load.
+        unsafe {
+            let code = (&raw const self.code).read_volatile();
+            let a = &raw const self.args;
+            let arg = |i: usize| a.cast::<*mut u8>().add(i).read_volatile();
+            (code, [arg(0), arg(1), arg(2), arg(3)])
+        }
+    }
+}
+
+/// Calls `call` as a host->wasm entry on `ctx`'s current stack, and
+/// catches traps raised while it runs.
 ///
 /// Installs the signal handlers and this thread's alternate signal stack
 /// the first time.
 ///
 /// # Safety
 ///
-/// `callee` must be safe to call with `data`. It must not unwind (a
-/// panic crossing its `extern "C"` boundary aborts anyway). `ctx` must
+/// `call.code` must be a function of the C calling convention taking at
+/// most four integer or pointer arguments, safe to call with `call.args`.
+/// It must not unwind (a panic crossing its `extern "C"` boundary aborts
+/// anyway). `ctx` must
 /// point at a live stack record that describes the stack this runs on. A
 /// trap abandons every frame between the entry and the trap without
 /// running destructors: the frames there must be generated code.
@@ -51,11 +98,8 @@ use super::vmcontext::VMStoreContext;
 /// # Panics
 ///
 /// On architectures other than x86_64 (not yet ported).
-pub(crate) unsafe fn catch_traps(
-    ctx: &VMStoreContext,
-    callee: unsafe extern "C" fn(*mut u8),
-    data: *mut u8,
-) -> Result<(), TrapRecord> {
+#[inline]
+pub(crate) unsafe fn catch_traps(ctx: &VMStoreContext, call: &EntryCall) -> Result<(), TrapRecord> {
     #[cfg(target_arch = "x86_64")]
     {
         let saved_store = traphandlers::enter_store(ctx);
@@ -64,10 +108,11 @@ pub(crate) unsafe fn catch_traps(
         let record: &VMStackRecord = unsafe { &*record_ptr };
         let activation = Activation::new(record, saved_store);
         activation.link(record);
-        // SAFETY: `callee(data)` is safe to call (our contract). The record
+        let (code, [a0, a1, a2, a3]) = call.split();
+        // SAFETY: `call` is safe to make (our contract). The record
         // outlives the call; `activation` stays in place until it is
         // unlinked below, so the record never points at a dead frame.
-        let payload = unsafe { x86_64::weft_enter(callee, data, record_ptr.cast::<u8>()) };
+        let payload = unsafe { x86_64::weft_enter(code, a0, a1, a2, a3, record_ptr.cast::<u8>()) };
         // A trap unwinds to the nearest entry, whichever stack it came
         // from: this stack is the running one again, and every
         // continuation the trap left behind between the two is dead.
@@ -90,7 +135,7 @@ pub(crate) unsafe fn catch_traps(
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (ctx, callee, data);
+        let _ = (ctx, call);
         panic!(
             "weft: entering generated code is not implemented for {} (unsupported architecture)",
             std::env::consts::ARCH
@@ -162,7 +207,7 @@ mod tests {
         let ctx: *const VMStoreContext = TEST_STORE.with(|s| &*s.ctx as *const VMStoreContext);
         // SAFETY: the context lives as long as the thread; the callee is
         // the caller's responsibility.
-        unsafe { catch_traps(&*ctx, callee, data) }
+        unsafe { catch_traps(&*ctx, &EntryCall::one(callee, data)) }
     }
 
     /// Whether an entry is active on this thread.

@@ -25,7 +25,7 @@
 //! ```
 //!
 //! The prologue writes this entry's resume point into the stack record
-//! passed in rdx: `entry_sp` = rsp above, `entry_fp` = fp, and
+//! passed in r9: `entry_sp` = rsp above, `entry_fp` = fp, and
 //! `entry_resume_pc` = `weft_entry_resume`. Resuming there with that rsp
 //! and rbp runs the shared epilogue, which restores the callee-saved
 //! registers from the frame and returns the payload register rax (non-zero)
@@ -52,10 +52,12 @@ use weft_environ::stack_record;
 #[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     // ---------------------------------------------------------------------
-    // u64 weft_enter(callee: rdi, data: rsi, record: rdx)
-    //   Calls callee(data) with this frame as the record's resume point.
-    //   Returns 0 when the callee returns normally, the payload (rax) when
-    //   resumed at weft_entry_resume.
+    // u64 weft_enter(callee: rdi, a0: rsi, a1: rdx, a2: rcx, a3: r8,
+    //                 record: r9)
+    //   Calls callee(a0, a1, a2, a3) with this frame as the record's
+    //   resume point (a callee of fewer arguments ignores the registers of
+    //   the others). Returns 0 when the callee returns normally, the
+    //   payload (rax) when resumed at weft_entry_resume.
     // ---------------------------------------------------------------------
     // Put the routine in its own text section (dropped if unused).
     ".pushsection .text.weft_enter,\"ax\",@progbits",
@@ -107,17 +109,24 @@ core::arch::global_asm!(
     // rsp is 16-byte aligned at the call below, as the ABI requires.
     "sub rsp, 8",
     // record.entry_sp = rsp: the stack pointer to resume with.
-    "mov qword ptr [rdx + {entry_sp}], rsp",
+    "mov qword ptr [r9 + {entry_sp}], rsp",
     // record.entry_fp = rbp: the frame pointer to resume with.
-    "mov qword ptr [rdx + {entry_fp}], rbp",
+    "mov qword ptr [r9 + {entry_fp}], rbp",
     // The address of our resume point...
     "lea rax, [rip + weft_entry_resume]",
     // ...is record.entry_resume_pc.
-    "mov qword ptr [rdx + {entry_resume_pc}], rax",
+    "mov qword ptr [r9 + {entry_resume_pc}], rax",
     // Move the callee address out of the first argument register...
     "mov rax, rdi",
-    // ...and pass `data` as the callee's only argument.
+    // ...and shift the four arguments down one register each: a0 is the
+    // callee's first argument (rdi),
     "mov rdi, rsi",
+    // a1 its second (rsi),
+    "mov rsi, rdx",
+    // a2 its third (rdx),
+    "mov rdx, rcx",
+    // a3 its fourth (rcx).
+    "mov rcx, r8",
     // Run the callee. Traps do not come back here but to the resume point.
     "call rax",
     // Normal return: result 0.
@@ -225,12 +234,16 @@ core::arch::global_asm!(
 
 #[cfg(target_arch = "x86_64")]
 unsafe extern "C" {
-    /// Calls `callee(data)` after writing this frame's resume point into
-    /// `record` (a `VMStackRecord`). Returns 0 on a normal return, the payload when resumed at
-    /// [`weft_entry_resume`].
+    /// Calls `callee(a0, a1, a2, a3)` (C convention; a callee taking fewer
+    /// arguments ignores the rest) after writing this frame's resume point
+    /// into `record` (a `VMStackRecord`). Returns 0 on a normal return,
+    /// the payload when resumed at [`weft_entry_resume`].
     pub(super) fn weft_enter(
-        callee: unsafe extern "C" fn(*mut u8),
-        data: *mut u8,
+        callee: usize,
+        a0: *mut u8,
+        a1: *mut u8,
+        a2: *mut u8,
+        a3: *mut u8,
         record: *const u8,
     ) -> u64;
 

@@ -168,13 +168,24 @@ pub(crate) struct SavedRecord {
 }
 
 impl SavedRecord {
+    /// Reads the fields one word at a time: the entry routine and the
+    /// last [`SavedRecord::restore`] wrote them with word stores that may
+    /// still wait in the store buffer, and a wider load covering two of
+    /// them (the compiler merges neighbouring reads into 16-byte loads)
+    /// cannot be forwarded from there and stalls until they commit (about
+    /// a third of a host->wasm call's time).
     fn take(r: &VMStackRecord) -> SavedRecord {
+        let word = |c: &Cell<usize>| {
+            // SAFETY: `c.as_ptr()` is valid and aligned for reads; a
+            // volatile read keeps it a single 8-byte load.
+            unsafe { c.as_ptr().read_volatile() }
+        };
         SavedRecord {
-            last_exit_fp: r.last_exit_fp.get(),
-            last_exit_sp: r.last_exit_sp.get(),
-            entry_sp: r.entry_sp.get(),
-            entry_fp: r.entry_fp.get(),
-            entry_resume_pc: r.entry_resume_pc.get(),
+            last_exit_fp: word(&r.last_exit_fp),
+            last_exit_sp: word(&r.last_exit_sp),
+            entry_sp: word(&r.entry_sp),
+            entry_fp: word(&r.entry_fp),
+            entry_resume_pc: word(&r.entry_resume_pc),
         }
     }
 
