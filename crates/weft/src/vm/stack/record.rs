@@ -172,8 +172,9 @@ impl SavedRecord {
     /// last [`SavedRecord::restore`] wrote them with word stores that may
     /// still wait in the store buffer, and a wider load covering two of
     /// them (the compiler merges neighbouring reads into 16-byte loads)
-    /// cannot be forwarded from there and stalls until they commit (about
-    /// a third of a host->wasm call's time).
+    /// cannot be forwarded from there and stalls until they commit (a
+    /// third of `catch_traps`' samples in a loop of typed host->wasm
+    /// calls sat on such a load).
     fn take(r: &VMStackRecord) -> SavedRecord {
         let word = |c: &Cell<usize>| {
             // SAFETY: `c.as_ptr()` is valid and aligned for reads; a
