@@ -29,7 +29,8 @@
 //!                     |   address space only                     |
 //!                     v                                          v
 //!   0x7f00_0000_1000  +------------------------------------------+ <- range().start
-//!                     | guard page: PROT_NONE                    |    = guard_range().end
+//!                     | guard page: a guard region (Linux 6.13+, |    = guard_range().end
+//!                     | MADV_GUARD_INSTALL) or PROT_NONE         |
 //!                     | (any access faults: SIGSEGV)             |
 //!   0x7f00_0000_0000  +------------------------------------------+ <- guard_range().start
 //!                                                                     = mapping start
@@ -91,7 +92,7 @@ fn usable_size(size: usize) -> Result<usize, Error> {
 /// drop. Knows nothing about pools.
 #[derive(Debug)]
 struct Mapping {
-    /// The whole mapping; its lowest page stays `PROT_NONE`.
+    /// The whole mapping; its lowest page is its guard (`Mmap::guarded`).
     mmap: Mmap,
     /// Guard bytes at the bottom (one page).
     guard: usize,
@@ -101,8 +102,9 @@ struct Mapping {
 
 impl Mapping {
     /// Maps `size` usable bytes (already page-rounded) plus a guard page
-    /// below them. Reserving first and opening the usable range commits
-    /// nothing: the kernel commits pages on first touch.
+    /// below them (`Mmap::guarded`: a guard region where the kernel has
+    /// them, else `PROT_NONE`). Nothing is committed: the kernel commits
+    /// pages on first touch.
     fn new(size: usize) -> Result<Mapping, Error> {
         let guard = page_size();
         let err = |err: anyhow::Error| Error::Map {
@@ -111,8 +113,7 @@ impl Mapping {
             err: err.into(),
         };
         // No overflow: checked by `usable_size`.
-        let mut mmap = Mmap::reserve(size + guard).map_err(err)?;
-        mmap.make_accessible(guard, size).map_err(err)?;
+        let mmap = Mmap::guarded(size + guard, guard).map_err(err)?;
         Ok(Mapping { mmap, guard, size })
     }
 
@@ -137,8 +138,8 @@ impl Mapping {
     }
 }
 
-/// A stack for a fiber: usable memory with a `PROT_NONE` guard page below
-/// it. See the [module docs](self) for the layout.
+/// A stack for a fiber: usable memory with a guard page below it (a
+/// guard region, or `PROT_NONE` on kernels without them). See the [module docs](self) for the layout.
 ///
 /// Dropping a `Stack` returns it to its [`StackPool`] (if it came from one
 /// that is still alive and not full) or unmaps it.

@@ -23,6 +23,11 @@
 //!   rounded up to whole pages.
 //! ```
 //!
+//! [`Mmap::guarded`] maps read-write memory whose first pages fault on any
+//! access (a stack's guard): a guard region (`MADV_GUARD_INSTALL`, Linux
+//! 6.13) where the kernel has them, which keeps the mapping one VMA;
+//! otherwise `PROT_NONE` pages, a second VMA.
+//!
 //! `decommit` gives the physical pages of a range back to the kernel with
 //! `madvise(MADV_DONTNEED)`; the range keeps its protection and reads as
 //! zeros afterwards (this is the defined behaviour of `MADV_DONTNEED` on a
@@ -56,6 +61,23 @@ pub fn page_size() -> usize {
         .expect("sysconf(_SC_PAGESIZE) returned an invalid page size");
     PAGE_SIZE.store(size, Ordering::Relaxed);
     size
+}
+
+/// `madvise` advice installing guard regions (Linux 6.13; not yet in every
+/// `libc` release): accesses fault as on `PROT_NONE` pages, without
+/// splitting the mapping. Kept by `MADV_DONTNEED`, removed by `munmap`.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+const GUARD_REGIONS_UNKNOWN: u8 = 0;
+const GUARD_REGIONS_NO: u8 = 1;
+
+/// Whether `MADV_GUARD_INSTALL` may work here: unknown until it first
+/// fails with `EINVAL` (an older kernel), then no.
+static GUARD_REGIONS: std::sync::atomic::AtomicU8 =
+    std::sync::atomic::AtomicU8::new(GUARD_REGIONS_UNKNOWN);
+
+fn guard_regions_supported() -> bool {
+    GUARD_REGIONS.load(Ordering::Relaxed) != GUARD_REGIONS_NO
 }
 
 /// `len` rounded up to a multiple of the page size, or `None` on overflow.
@@ -124,9 +146,53 @@ impl Mmap {
     /// Maps `len` bytes (rounded up to whole pages) of zeroed read-write
     /// memory.
     pub fn accessible(len: usize) -> Result<Mmap> {
-        let mut m = Mmap::reserve(len)?;
-        let full = m.len;
-        m.make_accessible(0, full)?;
+        let Some(len) = round_up_to_page(len) else {
+            bail!("failed to map {len} bytes of memory: size overflows");
+        };
+        // One mmap, read-write from the start (not a reservation opened
+        // by a second syscall); `MAP_NORESERVE` as for reservations.
+        Mmap::new_mapping(
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+        )
+        .map_err(|e| anyhow!("failed to map {len} bytes of memory: mmap: {e}"))
+    }
+
+    /// Maps `len` bytes (rounded up to whole pages) of zeroed read-write
+    /// memory whose first `guard` bytes (whole pages) fault on any access:
+    /// a stack with its guard below it. Where the kernel has guard regions
+    /// (`madvise(MADV_GUARD_INSTALL)`, Linux 6.13) the guard is one of
+    /// those, which leaves the mapping a single VMA (cheaper to create,
+    /// fault in and unmap than the two an `mprotect`ed guard makes);
+    /// elsewhere the guard is `PROT_NONE`.
+    pub fn guarded(len: usize, guard: usize) -> Result<Mmap> {
+        Mmap::guarded_with(len, guard, guard_regions_supported())
+    }
+
+    /// [`Mmap::guarded`], trying guard regions only if `regions`.
+    fn guarded_with(len: usize, guard: usize, regions: bool) -> Result<Mmap> {
+        let mut m = Mmap::accessible(len)?;
+        let guard = m.check_range("guarded", 0, guard)?;
+        if guard == 0 {
+            return Ok(m);
+        }
+        if regions {
+            // SAFETY: the range is the start of our own new mapping; nothing
+            // refers to its bytes yet (they are discarded, not read).
+            let rc = unsafe { libc::madvise(m.as_ptr().cast(), guard, MADV_GUARD_INSTALL) };
+            if rc == 0 {
+                return Ok(m);
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINVAL) {
+                bail!("guarded: madvise(MADV_GUARD_INSTALL) of {guard} bytes failed: {e}");
+            }
+            // An older kernel: use mprotect from now on.
+            GUARD_REGIONS.store(GUARD_REGIONS_NO, Ordering::Relaxed);
+        }
+        m.make_inaccessible(0, guard)?;
         Ok(m)
     }
 
@@ -310,6 +376,38 @@ mod tests {
         s[0] = 1;
         s[m.len() - 1] = 2;
         assert_eq!(s[0] + s[m.len() - 1], 3);
+    }
+
+    #[test]
+    fn guarded_mapping_faults_in_its_guard_only() {
+        // Whatever this kernel supports, then the PROT_NONE fallback.
+        for regions in [guard_regions_supported(), false] {
+            check_guarded(regions);
+        }
+    }
+
+    fn check_guarded(regions: bool) {
+        let page = page_size();
+        let mut m = Mmap::guarded_with(4 * page, page, regions).unwrap();
+        assert_eq!(m.len(), 4 * page);
+        // Both ends of the guard page are unreadable (a guard region or
+        // PROT_NONE, whichever this kernel gave)...
+        assert!(!readable(m.as_ptr()));
+        assert!(!readable(m.as_ptr().wrapping_add(page - 1)));
+        // ...and everything above it is zeroed read-write memory.
+        // SAFETY: `[page, len)` is read-write and owned by `m`.
+        let usable = unsafe { std::slice::from_raw_parts_mut(m.as_ptr().add(page), 3 * page) };
+        assert!(usable.iter().all(|b| *b == 0));
+        usable[0] = 1;
+        usable[3 * page - 1] = 2;
+        assert!(readable(m.as_ptr().wrapping_add(page)));
+        // Giving the usable pages back keeps the guard.
+        m.decommit(page, 3 * page).unwrap();
+        assert!(!readable(m.as_ptr()));
+        assert!(readable(m.as_ptr().wrapping_add(page)));
+        // A guard that is not a whole number of pages inside the mapping
+        // is an error, not a silent partial guard.
+        assert!(Mmap::guarded_with(page, 2 * page, regions).is_err());
     }
 
     #[test]
