@@ -139,7 +139,8 @@ impl Mapping {
 }
 
 /// A stack for a fiber: usable memory with a guard page below it (a
-/// guard region, or `PROT_NONE` on kernels without them). See the [module docs](self) for the layout.
+/// guard region, or `PROT_NONE` on kernels without them). See the
+/// [module docs](self) for the layout.
 ///
 /// Dropping a `Stack` returns it to its [`StackPool`] (if it came from one
 /// that is still alive and not full) or unmaps it.

@@ -72,7 +72,8 @@ const GUARD_REGIONS_UNKNOWN: u8 = 0;
 const GUARD_REGIONS_NO: u8 = 1;
 
 /// Whether `MADV_GUARD_INSTALL` may work here: unknown until it first
-/// fails with `EINVAL` (an older kernel), then no.
+/// fails (`EINVAL` from a kernel before 6.13, or a sandbox's refusal),
+/// then no.
 static GUARD_REGIONS: std::sync::atomic::AtomicU8 =
     std::sync::atomic::AtomicU8::new(GUARD_REGIONS_UNKNOWN);
 
@@ -185,11 +186,8 @@ impl Mmap {
             if rc == 0 {
                 return Ok(m);
             }
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EINVAL) {
-                bail!("guarded: madvise(MADV_GUARD_INSTALL) of {guard} bytes failed: {e}");
-            }
-            // An older kernel: use mprotect from now on.
+            // An older kernel (EINVAL), or a sandbox refusing the advice:
+            // use mprotect from now on.
             GUARD_REGIONS.store(GUARD_REGIONS_NO, Ordering::Relaxed);
         }
         m.make_inaccessible(0, guard)?;
@@ -405,8 +403,8 @@ mod tests {
         m.decommit(page, 3 * page).unwrap();
         assert!(!readable(m.as_ptr()));
         assert!(readable(m.as_ptr().wrapping_add(page)));
-        // A guard that is not a whole number of pages inside the mapping
-        // is an error, not a silent partial guard.
+        // A guard larger than the mapping is an error, not a silent
+        // partial guard.
         assert!(Mmap::guarded_with(page, 2 * page, regions).is_err());
     }
 
