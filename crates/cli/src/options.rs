@@ -12,6 +12,16 @@ const WASM_KEYS: &[(&str, &str, &str)] = &[
         "maximum native stack, in bytes, wasm code may use",
     ),
     (
+        "async-stack-size",
+        "N",
+        "size, in bytes, of the fiber stack of each async call (embedding API; default 2 MiB)",
+    ),
+    (
+        "continuation-stack-size",
+        "N",
+        "address space, in bytes, of each continuation stack (header and red zone included; default 256 KiB, at least 16 KiB; weft only)",
+    ),
+    (
         "fuel",
         "N",
         "give the guest N units of fuel (one per instruction); it traps when they run out",
@@ -200,6 +210,12 @@ impl CommonOptions {
                     "max-wasm-stack" => {
                         config.max_wasm_stack(parse_size(key, value)?);
                     }
+                    "async-stack-size" => {
+                        config.async_stack_size(parse_size(key, value)?);
+                    }
+                    "continuation-stack-size" => {
+                        config.continuation_stack_size(parse_size(key, value)?);
+                    }
                     "fuel" => {
                         parse_size(key, value)?;
                         config.consume_fuel(true);
@@ -278,6 +294,32 @@ mod tests {
         assert!(format!("{c:?}").contains("max_wasm_stack: 8388608"));
         let c = opts(&["max-wasm-stack=0x1000,simd=n"]).config().unwrap();
         assert!(format!("{c:?}").contains("max_wasm_stack: 4096"));
+    }
+
+    #[test]
+    fn stack_sizes() {
+        let c = opts(&["continuation-stack-size=65536,async-stack-size=0x400000"])
+            .config()
+            .unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            debug.contains("cont_stacks: ContStackConfig { stack_size: 65536"),
+            "{debug}"
+        );
+        assert!(debug.contains("async_stack_size: 4194304"), "{debug}");
+        // Out-of-range sizes are refused when the engine is made, naming
+        // the setting.
+        let c = opts(&["continuation-stack-size=4096"]).config().unwrap();
+        let Err(e) = weft::Engine::new(&c) else {
+            panic!("a 4 KiB continuation stack was accepted");
+        };
+        assert!(
+            e.to_string()
+                .contains("continuation_stack_size (4096 bytes)"),
+            "{e}"
+        );
+        let e = opts(&["continuation-stack-size"]).config().unwrap_err();
+        assert!(e.to_string().contains("needs a value"), "{e}");
     }
 
     #[test]
