@@ -246,6 +246,7 @@ pub(crate) unsafe fn enter_wasm(store: &mut StoreOpaque, call: &EntryCall) -> Re
             let (low, high) = weft_sys::thread_stack::bounds();
             record.set_bounds(low, high, config.host_stack_reserve);
         }
+        // An address in this frame: where the stack stands now.
         let here = &store as *const _ as usize;
         // Wasm frames stay above the host reserve too, so a host function
         // called from the deepest wasm frame still has its reserve.

@@ -40,8 +40,8 @@ use super::vmcontext::VMStoreContext;
 /// (`callee_vmctx, caller_vmctx, code, values`), so a host->wasm call
 /// enters it directly; runtime shims take one.
 ///
-/// Passed by value as five words, which the Rust ABI puts in memory: the
-/// callee reads each word with its own load (see [`EntryCall::split`]).
+/// Entries take it by reference (five words in the caller's frame) and
+/// read each word with its own load (see [`EntryCall::split`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EntryCall {
     /// The function's address.
@@ -90,10 +90,10 @@ impl EntryCall {
 /// `call.code` must be a function of the C calling convention taking at
 /// most four integer or pointer arguments, safe to call with `call.args`.
 /// It must not unwind (a panic crossing its `extern "C"` boundary aborts
-/// anyway). `ctx` must
-/// point at a live stack record that describes the stack this runs on. A
-/// trap abandons every frame between the entry and the trap without
-/// running destructors: the frames there must be generated code.
+/// anyway). `ctx` must point at a live stack record that describes the
+/// stack this runs on. A trap abandons every frame between the entry and
+/// the trap without running destructors: the frames there must be
+/// generated code.
 ///
 /// # Panics
 ///
