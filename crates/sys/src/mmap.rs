@@ -68,17 +68,12 @@ pub fn page_size() -> usize {
 /// splitting the mapping. Kept by `MADV_DONTNEED`, removed by `munmap`.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
-const GUARD_REGIONS_UNKNOWN: u8 = 0;
-const GUARD_REGIONS_NO: u8 = 1;
-
-/// Whether `MADV_GUARD_INSTALL` may work here: unknown until it first
-/// fails (`EINVAL` from a kernel before 6.13, or a sandbox's refusal),
-/// then no.
-static GUARD_REGIONS: std::sync::atomic::AtomicU8 =
-    std::sync::atomic::AtomicU8::new(GUARD_REGIONS_UNKNOWN);
+/// Set once `MADV_GUARD_INSTALL` has failed here (`EINVAL` from a kernel
+/// before 6.13, or a sandbox's refusal): `PROT_NONE` guards from then on.
+static NO_GUARD_REGIONS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn guard_regions_supported() -> bool {
-    GUARD_REGIONS.load(Ordering::Relaxed) != GUARD_REGIONS_NO
+    !NO_GUARD_REGIONS.load(Ordering::Relaxed)
 }
 
 /// `len` rounded up to a multiple of the page size, or `None` on overflow.
@@ -188,7 +183,7 @@ impl Mmap {
             }
             // An older kernel (EINVAL), or a sandbox refusing the advice:
             // use mprotect from now on.
-            GUARD_REGIONS.store(GUARD_REGIONS_NO, Ordering::Relaxed);
+            NO_GUARD_REGIONS.store(true, Ordering::Relaxed);
         }
         m.make_inaccessible(0, guard)?;
         Ok(m)

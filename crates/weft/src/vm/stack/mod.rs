@@ -4,5 +4,5 @@
 mod record;
 mod walk;
 
-pub(crate) use record::{Activation, ResumePoint, VMStackRecord};
+pub(crate) use record::{Activation, ResumePoint, VMStackRecord, load_word};
 pub(crate) use walk::{Frame, Start, walk, walk_stretch};
