@@ -56,25 +56,27 @@
 //!
 //! VMStackRecord (one per stack that runs wasm: the store's native-stack
 //! record, one per fiber; later one per continuation)
-//!   +0   stack_limit          lowest address a wasm frame may use
+//!   +0   ctx_sp               control context of Cranelift's
+//!   +8   ctx_fp               `stack_switch`: where this stack continues
+//!   +16  ctx_pc               while another one runs (saved sp, fp, pc);
+//!                             first, so the record's address is the
+//!                             context's
+//!   +24  stack_limit          lowest address a wasm frame may use
 //!                             (every prologue compares against it)
-//!   +8   host_limit           lowest stack pointer at which the
+//!   +32  host_limit           lowest stack pointer at which the
 //!                             wasm->host trampoline still calls the host
-//!   +16  last_exit_fp         frame pointer of the wasm frame that made
+//!   +40  last_exit_fp         frame pointer of the wasm frame that made
 //!                             the last wasm->host call on this stack
-//!   +24  last_exit_sp         that frame's stack pointer at the call: the
+//!   +48  last_exit_sp         that frame's stack pointer at the call: the
 //!                             return address into it is at sp - 8
-//!   +32  entry_sp             stack pointer, frame pointer and resume pc
-//!   +40  entry_fp             of the innermost host->wasm entry on this
-//!   +48  entry_resume_pc      stack: where a trap unwinds to
-//!   +56  stack_low            bounds [low, high) of this stack
-//!   +64  stack_high
-//!   +72  parent               -> the record of the stack that resumed
+//!   +56  entry_sp             stack pointer, frame pointer and resume pc
+//!   +64  entry_fp             of the innermost host->wasm entry on this
+//!   +72  entry_resume_pc      stack: where a trap unwinds to
+//!   +80  stack_low            bounds [low, high) of this stack
+//!   +88  stack_high
+//!   +96  parent               -> the record of the stack that resumed
 //!                             this one (null for a native stack)
-//!   +80  activation           innermost active entry (runtime-only)
-//!   +88  ctx_sp               control context of Cranelift's
-//!   +96  ctx_fp               `stack_switch`: where this stack continues
-//!   +104 ctx_pc               while another one runs (saved sp, fp, pc)
+//!   +104 activation           innermost active entry (runtime-only)
 //!   +112 kind                 0 native, 1 fiber, 2 continuation
 //!
 //! VMMemoryDefinition (16 bytes)     VMTableDefinition (16 bytes)
@@ -173,40 +175,42 @@ pub mod gc_object {
 /// Offsets inside `VMStackRecord`, the per-stack record (see the diagram
 /// at the top of this module).
 pub mod stack_record {
-    /// `stack_limit: usize`
-    pub const STACK_LIMIT: u32 = 0;
-    /// `host_limit: usize`
-    pub const HOST_LIMIT: u32 = 8;
-    /// `last_exit_fp: usize`: the frame pointer of the wasm frame that
-    /// called the host last (0 while no host call is in progress).
-    pub const LAST_EXIT_FP: u32 = 16;
-    /// `last_exit_sp: usize`: that frame's stack pointer at the call; the
-    /// call's return address into the frame is the word below it.
-    pub const LAST_EXIT_SP: u32 = 24;
-    /// `entry_sp: usize`
-    pub const ENTRY_SP: u32 = 32;
-    /// `entry_fp: usize`
-    pub const ENTRY_FP: u32 = 40;
-    /// `entry_resume_pc: usize`
-    pub const ENTRY_RESUME_PC: u32 = 48;
-    /// `stack_low: usize`
-    pub const STACK_LOW: u32 = 56;
-    /// `stack_high: usize`
-    pub const STACK_HIGH: u32 = 64;
-    /// `parent: *mut VMStackRecord`
-    pub const PARENT: u32 = 72;
-    /// `activation: *const Activation` (read by the runtime only)
-    pub const ACTIVATION: u32 = 80;
     /// The control context `{sp, fp, pc}` that Cranelift's `stack_switch`
     /// saves into and loads from: this stack's state while it is not
     /// running (a resumer waiting in `resume`, a suspended continuation).
-    pub const CONTROL_CONTEXT: u32 = 88;
+    /// At offset 0, so a record's address is its context's address and
+    /// the switch sequence computes none.
+    pub const CONTROL_CONTEXT: u32 = 0;
     /// Saved stack pointer (first word of the control context).
-    pub const CTX_SP: u32 = 88;
+    pub const CTX_SP: u32 = 0;
     /// Saved frame pointer.
-    pub const CTX_FP: u32 = 96;
+    pub const CTX_FP: u32 = 8;
     /// Saved program counter.
-    pub const CTX_PC: u32 = 104;
+    pub const CTX_PC: u32 = 16;
+    /// `stack_limit: usize`
+    pub const STACK_LIMIT: u32 = 24;
+    /// `host_limit: usize`
+    pub const HOST_LIMIT: u32 = 32;
+    /// `last_exit_fp: usize`: the frame pointer of the wasm frame that
+    /// called the host last (0 while no host call is in progress).
+    pub const LAST_EXIT_FP: u32 = 40;
+    /// `last_exit_sp: usize`: that frame's stack pointer at the call; the
+    /// call's return address into the frame is the word below it.
+    pub const LAST_EXIT_SP: u32 = 48;
+    /// `entry_sp: usize`
+    pub const ENTRY_SP: u32 = 56;
+    /// `entry_fp: usize`
+    pub const ENTRY_FP: u32 = 64;
+    /// `entry_resume_pc: usize`
+    pub const ENTRY_RESUME_PC: u32 = 72;
+    /// `stack_low: usize`
+    pub const STACK_LOW: u32 = 80;
+    /// `stack_high: usize`
+    pub const STACK_HIGH: u32 = 88;
+    /// `parent: *mut VMStackRecord`
+    pub const PARENT: u32 = 96;
+    /// `activation: *const Activation` (read by the runtime only)
+    pub const ACTIVATION: u32 = 104;
     /// `kind: usize`: [`KIND_NATIVE`], [`KIND_FIBER`] or
     /// [`KIND_CONTINUATION`].
     pub const KIND: u32 = 112;

@@ -85,16 +85,16 @@ core::arch::global_asm!(
     ".cfi_undefined rip",
     // Keep the record in a callee-saved register across both calls.
     "mov rbx, qword ptr [rsp]",
-    // DW_CFA_def_cfa_expression, 7 bytes: DW_OP_breg3 (rbx) +72 (PARENT,
-    // SLEB128 0xc8 0x00), DW_OP_deref, DW_OP_plus_uconst 88 (CTX_SP),
+    // DW_CFA_def_cfa_expression, 7 bytes: DW_OP_breg3 (rbx) +96 (PARENT,
+    // SLEB128 0xe0 0x00), DW_OP_deref, DW_OP_plus_uconst 0 (CTX_SP),
     // DW_OP_deref: CFA = the resumer's saved stack pointer.
-    ".cfi_escape 0x0f, 0x07, 0x73, 0xc8, 0x00, 0x06, 0x23, 0x58, 0x06",
-    // DW_CFA_val_expression rip (16), 7 bytes: the same with CTX_PC (104):
+    ".cfi_escape 0x0f, 0x07, 0x73, 0xe0, 0x00, 0x06, 0x23, 0x00, 0x06",
+    // DW_CFA_val_expression rip (16), 7 bytes: the same with CTX_PC (16):
     // the return address is the resumer's saved pc.
-    ".cfi_escape 0x16, 0x10, 0x07, 0x73, 0xc8, 0x00, 0x06, 0x23, 0x68, 0x06",
-    // DW_CFA_val_expression rbp (6), 7 bytes: with CTX_FP (96): the
+    ".cfi_escape 0x16, 0x10, 0x07, 0x73, 0xe0, 0x00, 0x06, 0x23, 0x10, 0x06",
+    // DW_CFA_val_expression rbp (6), 7 bytes: with CTX_FP (8): the
     // caller's rbp is the resumer's saved frame pointer.
-    ".cfi_escape 0x16, 0x06, 0x07, 0x73, 0xc8, 0x00, 0x06, 0x23, 0x60, 0x06",
+    ".cfi_escape 0x16, 0x06, 0x07, 0x73, 0xe0, 0x00, 0x06, 0x23, 0x08, 0x06",
     // rax = the function reference to run.
     "mov rax, qword ptr [rbx + {funcref}]",
     // Trampoline argument 1: the callee's vmctx.
@@ -368,9 +368,9 @@ pub(super) fn start_address() -> usize {
 // The DWARF expressions in `weft_cont_start`'s CFI spell these offsets out
 // as bytes: change the `.cfi_escape` lines together with them.
 const _: () = assert!(
-    stack_record::PARENT == 72
-        && stack_record::CTX_SP == 88
-        && stack_record::CTX_FP == 96
-        && stack_record::CTX_PC == 104,
+    stack_record::PARENT == 96
+        && stack_record::CTX_SP == 0
+        && stack_record::CTX_FP == 8
+        && stack_record::CTX_PC == 16,
     "update the .cfi_escape bytes of weft_cont_start"
 );

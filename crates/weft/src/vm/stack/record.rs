@@ -52,6 +52,14 @@ use std::cell::Cell;
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct VMStackRecord {
+    /// Control context of `stack_switch`: saved stack pointer while this
+    /// stack waits (in a `resume`, or suspended). First, so that the
+    /// record's address is the context's and a switch computes no address.
+    pub ctx_sp: Cell<usize>,
+    /// Saved frame pointer.
+    pub ctx_fp: Cell<usize>,
+    /// Saved program counter (where the stack continues).
+    pub ctx_pc: Cell<usize>,
     /// Lowest address a wasm frame may use (checked by every prologue).
     pub stack_limit: Cell<usize>,
     /// Lowest stack pointer at which the wasm->host trampoline still calls
@@ -79,13 +87,6 @@ pub(crate) struct VMStackRecord {
     pub parent: Cell<*mut VMStackRecord>,
     /// The innermost active entry on this stack (null when none).
     pub activation: Cell<*const Activation>,
-    /// Control context of `stack_switch`: saved stack pointer while this
-    /// stack waits (in a `resume`, or suspended).
-    pub ctx_sp: Cell<usize>,
-    /// Saved frame pointer.
-    pub ctx_fp: Cell<usize>,
-    /// Saved program counter (where the stack continues).
-    pub ctx_pc: Cell<usize>,
     /// `stack_record::KIND_*`: native, fiber or continuation.
     pub kind: Cell<usize>,
     /// The switching frame's spilled managed references while generated
@@ -108,6 +109,9 @@ impl VMStackRecord {
     /// A record for the stack `[low, high)` with nothing running on it.
     pub(crate) fn new(low: usize, high: usize, host_reserve: usize) -> VMStackRecord {
         let r = VMStackRecord {
+            ctx_sp: Cell::new(0),
+            ctx_fp: Cell::new(0),
+            ctx_pc: Cell::new(0),
             stack_limit: Cell::new(0),
             host_limit: Cell::new(0),
             last_exit_fp: Cell::new(0),
@@ -119,9 +123,6 @@ impl VMStackRecord {
             stack_high: Cell::new(0),
             parent: Cell::new(std::ptr::null_mut()),
             activation: Cell::new(std::ptr::null()),
-            ctx_sp: Cell::new(0),
-            ctx_fp: Cell::new(0),
-            ctx_pc: Cell::new(0),
             kind: Cell::new(weft_environ::stack_record::KIND_NATIVE),
             gc_spill: Cell::new(0),
             gc_spill_len: Cell::new(0),
