@@ -415,3 +415,100 @@ fn module_limits_name_the_limit() {
     .unwrap_err();
     assert!(format!("{e:#}").contains("2 functions"), "{e:#}");
 }
+
+/// A limiter that records where its frames are and uses far more stack
+/// than a continuation has: `memory.grow` and `table.grow` executed inside
+/// a continuation must call it on the native stack (invariant 7).
+struct DeepLimiter {
+    /// The address of a local of the test's own frame (native stack).
+    native: usize,
+    /// Distances of the limiter's frames from `native`, one per call.
+    distances: Vec<usize>,
+}
+
+impl DeepLimiter {
+    fn called(&mut self) {
+        #[inline(never)]
+        fn deep(n: u32, buf: &mut [u8; 1024]) -> u32 {
+            let mut local = [0u8; 1024];
+            local[n as usize % 1024] = n as u8;
+            buf[0] = buf[0].wrapping_add(local[n as usize % 1024]);
+            if n == 0 {
+                return u32::from(std::hint::black_box(buf[0]));
+            }
+            deep(n - 1, std::hint::black_box(&mut local)) + 1
+        }
+        let here = 0u8;
+        let addr = std::hint::black_box(&here) as *const u8 as usize;
+        self.distances.push(self.native.abs_diff(addr));
+        // About 100 KiB of stack: several times the continuation's.
+        let mut buf = [0u8; 1024];
+        assert_eq!(deep(100, &mut buf), 100);
+    }
+}
+
+impl ResourceLimiter for DeepLimiter {
+    fn memory_growing(&mut self, _: usize, _: usize, _: Option<usize>) -> weft::Result<bool> {
+        self.called();
+        Ok(true)
+    }
+    fn table_growing(&mut self, _: usize, _: usize, _: Option<usize>) -> weft::Result<bool> {
+        self.called();
+        Ok(true)
+    }
+}
+
+#[test]
+fn the_limiter_runs_on_the_native_stack_when_a_continuation_grows_memory() {
+    // 32 KiB continuation stacks (8 KiB red zone); the limiter needs about
+    // 100 KiB, so it works only off the continuation.
+    let mut config = Config::new();
+    config.continuation_stack_size(32 * 1024);
+    config.continuation_red_zone(8 * 1024);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (memory 1)
+          (table 1 funcref)
+          (type $ft (func (result i32)))
+          (type $ct (cont $ft))
+          ;; grows the memory by 1 page and the table by 2, returns the
+          ;; sum of the old sizes (1 + 1 the first time)
+          (func $grow (result i32)
+            (i32.add (memory.grow (i32.const 1))
+                     (table.grow (ref.null func) (i32.const 2))))
+          (elem declare func $grow)
+          (func (export "run") (result i32)
+            (resume $ct (cont.new $ct (ref.func $grow))))
+          (func (export "sizes") (result i32)
+            (i32.add (memory.size) (table.size))))"#,
+    )
+    .unwrap();
+    let here = 0u8;
+    let native = std::hint::black_box(&here) as *const u8 as usize;
+    let mut store = Store::new(
+        &engine,
+        DeepLimiter {
+            native,
+            distances: Vec::new(),
+        },
+    );
+    store.limiter(|l| l as &mut dyn ResourceLimiter);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    // Instantiation asked for the memory and the table (on this stack).
+    let at_instantiation = store.data().distances.len();
+    let run = typed::<(), i32, _>(&mut store, &instance, "run");
+    assert_eq!(run.call(&mut store, ()).unwrap(), 2);
+    assert_eq!(run.call(&mut store, ()).unwrap(), 2 + 3);
+    let sizes = typed::<(), i32, _>(&mut store, &instance, "sizes");
+    assert_eq!(sizes.call(&mut store, ()).unwrap(), 3 + 5);
+    let from_wasm = &store.data().distances[at_instantiation..];
+    assert_eq!(from_wasm.len(), 4, "two memory.grow and two table.grow");
+    // Every call ran on this thread's stack, within a few hundred KiB of
+    // this frame; continuation stacks are in a separate reservation.
+    for &d in from_wasm {
+        assert!(d < 1 << 20, "limiter frame {d} bytes away from the test's");
+    }
+    assert_eq!(store.continuation_stats().live, 0);
+}

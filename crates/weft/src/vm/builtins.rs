@@ -108,8 +108,32 @@ fn grow_result(
     grow: impl FnOnce(&mut StoreOpaque) -> crate::Result<super::limits::GrowOutcome>,
 ) -> u64 {
     use super::limits::GrowOutcome;
+    let store_ptr: *mut StoreOpaque = store;
     // The limiter is embedder code: nothing may unwind into generated code.
-    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grow(&mut *store)));
+    let attempt = || {
+        // SAFETY: the only use of the store while the closure runs.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            grow(unsafe { &mut *store_ptr })
+        }))
+    };
+    // On a continuation the growth runs on the native stack below it
+    // (invariant 7): the store's `ResourceLimiter` is embedder code of
+    // unbounded depth, the continuation has only its red zone left for
+    // runtime code.
+    let ctx: *const super::vmcontext::VMStoreContext = &*store.vm_store_ctx;
+    let mut grow = Some(attempt);
+    let mut outcome = None;
+    let mut run_there = || outcome = grow.take().map(|f| f());
+    // SAFETY: entered from wasm on the running stack of this store;
+    // `run_there` catches every panic of the embedder's code.
+    let attempt = match unsafe { super::continuation::run_off_continuation(&*ctx, &mut run_there) }
+    {
+        Ok(true) => outcome.expect("the growth ran"),
+        Ok(false) => (grow.take().expect("the growth has not run"))(),
+        Err(trap) => Ok(Err(crate::Error::new(trap))),
+    };
+    // SAFETY: the closure's borrow of the store has ended.
+    let store = unsafe { &mut *store_ptr };
     let pending = match attempt {
         Ok(Ok(GrowOutcome::Grown(old))) => return old,
         Ok(Ok(GrowOutcome::Failed)) => return u64::MAX,
