@@ -113,27 +113,51 @@ impl ContRef {
     ) -> Result<Resumed> {
         let store = &mut *store.as_context_mut().0;
         store.check(self.store, "continuation reference");
-        let tags: Vec<(usize, u32)> = handle
-            .iter()
-            .map(|t| (t.index as usize, store.tag_type_id(*t)))
-            .collect();
-        Ok(
-            match crate::vm::continuation::api_resume(store, self.raw, args, &tags)? {
-                crate::vm::continuation::ApiResumed::Returned(vals) => Resumed::Returned(vals),
-                crate::vm::continuation::ApiResumed::Suspended {
-                    handler,
-                    payload,
-                    continuation,
-                } => Resumed::Suspended {
-                    tag: handle[handler],
-                    payload,
-                    continuation: ContRef {
-                        store: self.store,
-                        raw: continuation,
-                    },
+        let tags = handled(store, handle);
+        let r = crate::vm::continuation::api_resume(store, self.raw, args, &tags)?;
+        Ok(self.resumed(r, handle))
+    }
+
+    /// [`ContRef::resume`] on a fiber, so that async host functions the
+    /// continuation calls can await futures (requires
+    /// [`crate::Config::async_support`], like [`Func::call_async`]). An
+    /// async embedder can keep the continuation a suspension hands back
+    /// across its own `.await`s and resume it later, with this or with
+    /// [`ContRef::resume`].
+    pub async fn resume_async(
+        &self,
+        mut store: impl AsContextMut,
+        args: &[Val],
+        handle: &[Tag],
+    ) -> Result<Resumed> {
+        let store = &mut store.as_context_mut().0;
+        store.check(self.store, "continuation reference");
+        let tags = handled(store, handle);
+        let raw = self.raw;
+        let r = crate::vm::on_fiber(&mut store.opaque, move |s| {
+            crate::vm::continuation::api_resume(s, raw, args, &tags)
+        })?
+        .await?;
+        Ok(self.resumed(r, handle))
+    }
+
+    /// The embedder's view of how a resume from the host ended.
+    fn resumed(&self, r: crate::vm::continuation::ApiResumed, handle: &[Tag]) -> Resumed {
+        match r {
+            crate::vm::continuation::ApiResumed::Returned(vals) => Resumed::Returned(vals),
+            crate::vm::continuation::ApiResumed::Suspended {
+                handler,
+                payload,
+                continuation,
+            } => Resumed::Suspended {
+                tag: handle[handler],
+                payload,
+                continuation: ContRef {
+                    store: self.store,
+                    raw: continuation,
                 },
             },
-        )
+        }
     }
 
     /// Stops keeping the continuation alive on the embedder's behalf (see
@@ -155,4 +179,12 @@ impl ContRef {
     pub(crate) fn from_raw(store: StoreId, raw: u64) -> Option<ContRef> {
         (raw != 0).then_some(ContRef { store, raw })
     }
+}
+
+/// The handled tags as the runtime takes them: (index, canonical type id).
+fn handled(store: &crate::vm::StoreOpaque, handle: &[Tag]) -> Vec<(usize, u32)> {
+    handle
+        .iter()
+        .map(|t| (t.index as usize, store.tag_type_id(*t)))
+        .collect()
 }
