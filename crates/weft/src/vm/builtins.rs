@@ -111,9 +111,10 @@ fn grow_result(
     let store_ptr: *mut StoreOpaque = store;
     // The limiter is embedder code: nothing may unwind into generated code.
     let attempt = || {
-        // SAFETY: the only use of the store while the closure runs.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            grow(unsafe { &mut *store_ptr })
+            // SAFETY: the only use of the store while the closure runs.
+            let store = unsafe { &mut *store_ptr };
+            grow(store)
         }))
     };
     // On a continuation the growth runs on the native stack below it
