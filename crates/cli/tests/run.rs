@@ -1,6 +1,7 @@
 //! `weft run` end to end: exit statuses, WASI arguments/environment and
-//! preopens, reactors with `--invoke`, `--preload`, a deep wasm stack, and
-//! clear errors for bad command lines.
+//! preopens, reactors with `--invoke`, `--preload`, a deep wasm stack,
+//! proposals turned off with `-W` (GC, custom descriptors, stack
+//! switching), and clear errors for bad command lines.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -142,6 +143,56 @@ fn custom_descriptors_are_on_by_default_and_can_be_turned_off() {
         assert_eq!(o.status.code(), Some(1), "{off}: {}", stderr(&o));
         assert!(stderr(&o).contains("descriptor"), "{off}: {}", stderr(&o));
     }
+}
+
+/// A module whose export doubles its argument inside a continuation.
+const CONT_DOUBLE: &str = r#"(module
+  (type $f (func (param i32) (result i32)))
+  (type $ct (cont $f))
+  (func $double (param i32) (result i32)
+    (i32.mul (local.get 0) (i32.const 2)))
+  (elem declare func $double)
+  (func (export "run") (param i32) (result i32)
+    (resume $ct (local.get 0) (cont.new $ct (ref.func $double)))))"#;
+
+#[test]
+fn stack_switching_is_on_by_default_and_can_be_turned_off() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let f = dir.join("cont_double.wat");
+    std::fs::write(&f, CONT_DOUBLE).unwrap();
+    let f = f.to_str().unwrap();
+    for on in [None, Some("stack-switching=y")] {
+        let mut args = vec!["run"];
+        args.extend(on.iter().flat_map(|o| ["-W", o]));
+        args.extend(["--invoke", "run", f, "21"]);
+        let o = weft(&args);
+        assert_eq!(o.status.code(), Some(0), "{on:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "42\n", "{on:?}");
+    }
+    let o = weft(&["run", "-W", "stack-switching=n", "--invoke", "run", f, "21"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("stack switching is disabled"),
+        "{}",
+        stderr(&o)
+    );
+
+    // `weft wast` takes the same setting.
+    let w = dir.join("cont_double.wast");
+    std::fs::write(
+        &w,
+        format!("{CONT_DOUBLE}\n(assert_return (invoke \"run\" (i32.const 21)) (i32.const 42))\n"),
+    )
+    .unwrap();
+    let w = w.to_str().unwrap();
+    let o = weft(&["wast", "-W", "stack-switching=y", w]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("2 passed, 0 failed"), "{}", stdout(&o));
+    let o = weft(&["wast", "-W", "stack-switching=n", w]);
+    assert_ne!(o.status.code(), Some(0), "{}", stdout(&o));
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("stack switching is disabled"), "{all}");
 }
 
 #[test]

@@ -55,7 +55,8 @@
 //!   +40  cont_table_len       (0 until the store makes a continuation)
 //!
 //! VMStackRecord (one per stack that runs wasm: the store's native-stack
-//! record, one per fiber; later one per continuation)
+//! record, one per fiber, one per continuation as the first field of its
+//! header)
 //!   +0   ctx_sp               control context of Cranelift's
 //!   +8   ctx_fp               `stack_switch`: where this stack continues
 //!   +16  ctx_pc               while another one runs (saved sp, fp, pc);
@@ -78,6 +79,11 @@
 //!                             this one (null for a native stack)
 //!   +104 activation           innermost active entry (runtime-only)
 //!   +112 kind                 0 native, 1 fiber, 2 continuation
+//!   +120 gc_spill             while generated code has switched away from
+//!                             this stack: address of the slot holding the
+//!                             switching frame's managed references
+//!   +128 gc_spill_len         how many references that slot holds
+//!                             (136 bytes in all)
 //!
 //! VMMemoryDefinition (16 bytes)     VMTableDefinition (16 bytes)
 //!   +0   base: *mut u8                +0   base: *mut usize

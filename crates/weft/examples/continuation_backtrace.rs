@@ -1,6 +1,6 @@
 //! A host function called from wasm running in a continuation that runs
 //! inside another continuation, for the gdb backtrace check in
-//! `crates/weft/tests/gdb_continuation_backtrace.sh`: a breakpoint in
+//! `crates/weft/tests/gdb_async_backtrace.sh` (its check 2): a breakpoint in
 //! `weft_example_cont_leaf` must show the host frames on the native stack,
 //! the switch back into the inner continuation, its wasm frames, its start
 //! frame, the outer continuation's frames, the resuming export and `main`.

@@ -31,8 +31,12 @@ pub struct ContinuationStats {
 
 /// A collection of instances and the objects they own, with user data `T`.
 ///
-/// Everything created in a store (instances, functions, memories, tables,
-/// globals, extern references) lives until the store is dropped.
+/// Instances, functions, memories, tables and globals created in a store
+/// live until the store is dropped. The managed heap is collected (see
+/// [`Store::gc`]): GC objects (structs, arrays, exceptions), host values
+/// behind `externref`s, and suspended or never-started continuations are
+/// reclaimed once neither wasm nor a host root can reach them; whatever is
+/// left goes with the store.
 pub struct Store<T> {
     inner: Box<StoreInner<T>>,
 }

@@ -1,7 +1,8 @@
 //! Continuations (the stack-switching proposal) through the embedding API:
 //! host calls from continuations (on the native stack, with re-entry and
 //! async host functions), traps and stack exhaustion inside continuations,
-//! one-shot violations, unhandled suspensions, and stack reuse.
+//! one-shot violations, unhandled suspensions, faults in a parent while
+//! its child is suspended, and stack reuse.
 
 use std::sync::Arc;
 use weft::{Caller, Config, Engine, Func, Instance, Module, Store, Trap};
@@ -692,4 +693,149 @@ fn an_exception_leaving_a_continuation_resumed_by_the_host_is_an_error() {
         .exn();
     assert_eq!(exn.payload(&mut store)[0].unwrap_i32(), 3);
     assert_eq!(store.continuation_stats().live, 0);
+}
+
+/// A parent continuation that resumes a child and faults while the child
+/// is suspended. `run(mode)` resumes the parent on the native stack. The
+/// parent resumes `$child` with 5; the child suspends with `$y`, and the
+/// parent then: keeps the suspended child in `$saved` when `mode & 4`, and
+/// by `mode & 3` finishes it (0: resumes it with 1, so `run` returns
+/// 101), hits `unreachable` (1) or recurses without end (2).
+/// `finish_saved()` resumes the saved child with 2 (returns 102).
+/// `nested(n)` runs `$deep` `n + 1` continuations deep; the innermost
+/// recurses without end.
+const PARENT_FAULTS: &str = r#"(module
+  (type $ft (func (param i32) (result i32)))
+  (type $ct (cont $ft))
+  (tag $y (param i32) (result i32))
+  (global $saved (mut (ref null $ct)) (ref.null $ct))
+  (func $rec (param i32) (result i32)
+    (i32.add (call $rec (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
+  (func $child (param $x i32) (result i32)
+    (i32.add (suspend $y (local.get $x)) (i32.const 100)))
+  (func $parent (param $mode i32) (result i32)
+    (local $k (ref null $ct))
+    (block $on_y (result i32 (ref $ct))
+      (resume $ct (on $y $on_y) (i32.const 5) (cont.new $ct (ref.func $child)))
+      ;; The child always suspends: a return here is a wrong result.
+      (return (i32.const -1)))
+    (local.set $k)
+    (if (i32.ne (i32.const 5)) (then (return (i32.const -2))))
+    (if (i32.and (local.get $mode) (i32.const 4))
+      (then (global.set $saved (local.get $k))))
+    (if (i32.eq (i32.and (local.get $mode) (i32.const 3)) (i32.const 1))
+      (then unreachable))
+    (if (i32.eq (i32.and (local.get $mode) (i32.const 3)) (i32.const 2))
+      (then (return (call $rec (i32.const 0)))))
+    (resume $ct (i32.const 1) (local.get $k)))
+  (func $deep (param $n i32) (result i32)
+    (if (result i32) (local.get $n)
+      (then
+        (resume $ct (i32.sub (local.get $n) (i32.const 1))
+          (cont.new $ct (ref.func $deep))))
+      (else (call $rec (i32.const 0)))))
+  (elem declare func $child $parent $deep)
+  (func (export "run") (param $mode i32) (result i32)
+    (resume $ct (local.get $mode) (cont.new $ct (ref.func $parent))))
+  (func (export "finish_saved") (result i32)
+    (resume $ct (i32.const 2) (global.get $saved)))
+  (func (export "nested") (param $n i32) (result i32)
+    (resume $ct (local.get $n) (cont.new $ct (ref.func $deep)))))"#;
+
+struct ParentFaults {
+    store: Store<()>,
+    run: weft::TypedFunc<i32, i32>,
+    finish_saved: weft::TypedFunc<(), i32>,
+    nested: weft::TypedFunc<i32, i32>,
+}
+
+fn parent_faults() -> ParentFaults {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(&engine, PARENT_FAULTS).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let run = instance.get_typed_func(&mut store, "run").unwrap();
+    let finish_saved = instance.get_typed_func(&mut store, "finish_saved").unwrap();
+    let nested = instance.get_typed_func(&mut store, "nested").unwrap();
+    ParentFaults {
+        store,
+        run,
+        finish_saved,
+        nested,
+    }
+}
+
+/// A fault (`mode` 1 or 2 of `PARENT_FAULTS`'s `run`) in a parent
+/// continuation whose child is suspended: the fault's trap comes back, the
+/// parent's stack is reclaimed at once, the abandoned child's by the next
+/// collection (or, when a global still holds it, it survives the
+/// collection and finishes normally), and the store keeps working.
+fn check_parent_fault(mode: i32, trap: Trap, message: &str) {
+    let mut t = parent_faults();
+    // The module works before the fault: parent and child both finish.
+    assert_eq!(t.run.call(&mut t.store, 0).unwrap(), 101);
+    assert_eq!(t.store.continuation_stats().live, 0);
+
+    // Fault with the child abandoned (on the dead parent's stack only).
+    let err = t.run.call(&mut t.store, mode).unwrap_err();
+    assert_eq!(trap_of(&err), trap);
+    assert!(format!("{err:#}").contains(message), "{err:#}");
+    let stats = t.store.continuation_stats();
+    assert_eq!(
+        stats.live, 1,
+        "the trap retires the parent; the suspended child waits for a collection"
+    );
+    t.store.gc();
+    let after = t.store.continuation_stats();
+    assert_eq!(after.live, 0, "nothing reaches the child any more");
+    assert_eq!(after.collected, stats.collected + 1);
+
+    // The same fault with the child saved in a global first.
+    let err = t.run.call(&mut t.store, mode | 4).unwrap_err();
+    assert_eq!(trap_of(&err), trap);
+    t.store.gc();
+    let stats = t.store.continuation_stats();
+    assert_eq!(stats.live, 1, "the global keeps the suspended child");
+    assert_eq!(stats.collected, after.collected);
+    assert_eq!(t.finish_saved.call(&mut t.store, ()).unwrap(), 102);
+    assert_eq!(t.store.continuation_stats().live, 0);
+
+    // New continuations still work.
+    assert_eq!(t.run.call(&mut t.store, 0).unwrap(), 101);
+    assert_eq!(t.store.continuation_stats().live, 0);
+}
+
+#[test]
+fn a_trap_in_a_parent_with_a_suspended_child_leaves_the_store_usable() {
+    check_parent_fault(1, Trap::UnreachableCodeReached, "unreachable");
+}
+
+#[test]
+fn stack_exhaustion_in_a_parent_with_a_suspended_child_leaves_the_store_usable() {
+    check_parent_fault(2, Trap::StackOverflow, "call stack exhausted");
+}
+
+#[test]
+fn stack_exhaustion_two_continuations_deep_kills_both() {
+    let mut t = parent_faults();
+    let created = t.store.continuation_stats().created;
+    let err = t.nested.call(&mut t.store, 1).unwrap_err();
+    assert_eq!(trap_of(&err), Trap::StackOverflow);
+    assert!(
+        format!("{err:#}").contains("call stack exhausted"),
+        "{err:#}"
+    );
+    let stats = t.store.continuation_stats();
+    assert_eq!(stats.created, created + 2, "two continuations ran");
+    assert_eq!(
+        stats.live, 0,
+        "both stacks of the running chain go back when the trap unwinds"
+    );
+    assert_eq!(stats.collected, 0, "no collection was needed for that");
+    // Three deep overflows the same way; the store still runs wasm.
+    let err = t.nested.call(&mut t.store, 2).unwrap_err();
+    assert_eq!(trap_of(&err), Trap::StackOverflow);
+    assert_eq!(t.store.continuation_stats().live, 0);
+    assert_eq!(t.run.call(&mut t.store, 0).unwrap(), 101);
+    assert_eq!(t.store.continuation_stats().live, 0);
 }

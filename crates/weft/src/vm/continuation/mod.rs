@@ -21,8 +21,12 @@
 //!                |   VMStackRecord (limits, exits,      |
 //!                |     parent, control context {sp,     |
 //!                |     fp, pc}, kind = continuation)    |
-//!                |   state, slot, innermost, handlers,  |
-//!                |   resumer_buf, recv_buf, bound, ...  |
+//!                |   bound, slot, innermost, handlers,  |
+//!                |   resumer_buf, recv_buf, recv_type,  |
+//!                |   recv_results, self_ref,            |
+//!                |   pending_exn, func_type, nresults,  |
+//!                |   funcref, caller_vmctx, args,       |
+//!                |   array_trampoline, pool, host_pin   |
 //!   top          +--------------------------------------+ = stack_high
 //!                | args: [ValRaw; max(params, results)] | <- recv_buf while fresh
 //!   args         +--------------------------------------+
@@ -51,8 +55,9 @@
 //! `VMStoreContext::current_stack`) is done either inline by generated
 //! code (`resume`, `suspend`: see `weft_cranelift`'s
 //! `translate/stack_switching.rs`, which mirrors the functions here field
-//! for field) or by a builtin here (`cont.new`, `cont.bind`, `switch`, the
-//! embedder's resume, and the trap paths).
+//! for field) or by a builtin here (`cont.new`, `cont.bind`, `switch`,
+//! `resume_throw`/`resume_throw_ref`, the embedder's resume, and the trap
+//! paths).
 //!
 //! A `resume` passes its handler table (`weft_environ::resume_table`) and a
 //! buffer: `buf[0]` receives the effect (0 = returned, `i + 1` = suspended
