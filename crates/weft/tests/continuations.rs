@@ -839,3 +839,80 @@ fn stack_exhaustion_two_continuations_deep_kills_both() {
     assert_eq!(t.run.call(&mut t.store, 0).unwrap(), 101);
     assert_eq!(t.store.continuation_stats().live, 0);
 }
+
+/// `run(mode, n)`: two tasks hand `n` down to each other with `switch`
+/// until it reaches 0, adding every value they receive to `$sum`; returns
+/// `$sum` (n + (n-1) + ... + 1). Mode 0 handles `$swap` at the resume's
+/// first entry with fresh tasks (generated code does the switches
+/// inline); mode 1 lists another handler first and mode 2 starts the
+/// second task through `cont.bind` (the first switch to it finds a bound
+/// value): those switches go to the runtime's general path.
+const SWITCH_RING: &str = r#"(module
+  (rec
+    (type $ft (func (param i32 (ref null $ct)) (result i32)))
+    (type $ct (cont $ft)))
+  (type $ft3 (func (param i32 i32 (ref null $ct)) (result i32)))
+  (type $ct3 (cont $ft3))
+  (type $ft0 (func (result i32)))
+  (type $ct0 (cont $ft0))
+  (tag $swap (result i32))
+  (tag $other)
+  (global $sum (mut i32) (i32.const 0))
+  (func $task (type $ft) (param $n i32) (param $next (ref null $ct)) (result i32)
+    (loop $l
+      (global.set $sum (i32.add (global.get $sum) (local.get $n)))
+      (if (i32.eqz (local.get $n)) (then (return (global.get $sum))))
+      (switch $ct $swap (i32.sub (local.get $n) (i32.const 1)) (local.get $next))
+      (local.set $next)
+      (local.set $n)
+      (br $l))
+    (unreachable))
+  ;; like $task, after dropping a bound first value
+  (func $task3 (type $ft3) (param $bound i32) (param $n i32) (param $next (ref null $ct))
+    (result i32)
+    (return_call $task (local.get $n) (local.get $next)))
+  (elem declare func $task $task3)
+  (func (export "run") (param $mode i32) (param $n i32) (result i32)
+    (local $second (ref null $ct))
+    (global.set $sum (i32.const 0))
+    (local.set $second
+      (if (result (ref $ct)) (i32.eq (local.get $mode) (i32.const 2))
+        (then (cont.bind $ct3 $ct (i32.const 99) (cont.new $ct3 (ref.func $task3))))
+        (else (cont.new $ct (ref.func $task)))))
+    (if (i32.eq (local.get $mode) (i32.const 1))
+      (then
+        (block $h (result (ref $ct0))
+          (return
+            (resume $ct (on $other $h) (on $swap switch)
+              (local.get $n) (local.get $second) (cont.new $ct (ref.func $task)))))
+        (unreachable)))
+    (resume $ct (on $swap switch)
+      (local.get $n) (local.get $second) (cont.new $ct (ref.func $task)))))"#;
+
+#[test]
+fn switch_hands_values_and_continuations_over_on_every_path() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(&engine, SWITCH_RING).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let run = instance
+        .get_typed_func::<(i32, i32), i32>(&mut store, "run")
+        .unwrap();
+    for mode in 0..3 {
+        for n in [0, 1, 2, 7, 1000] {
+            let before = store.continuation_stats();
+            assert_eq!(
+                run.call(&mut store, (mode, n)).unwrap(),
+                n * (n + 1) / 2,
+                "mode {mode}, n {n}"
+            );
+            let after = store.continuation_stats();
+            // Two tasks made per run; the one that returns frees its
+            // stack, the other stays suspended until a collection.
+            assert_eq!(after.created - before.created, 2, "mode {mode}, n {n}");
+            assert!(after.live <= before.live + 1, "mode {mode}, n {n}");
+        }
+    }
+    store.gc();
+    assert_eq!(store.continuation_stats().live, 0);
+}

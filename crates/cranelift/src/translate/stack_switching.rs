@@ -1303,6 +1303,156 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.throw_pending(received);
     }
 
+    /// The bookkeeping of `switch`: the record to switch to. Inline when
+    /// the switch is handled by the running continuation's own resumer,
+    /// at its first handler entry, and the target is a single suspended
+    /// (or fresh) continuation with nothing bound; otherwise (and for
+    /// every error) the `ContSwitch` builtin, which does the general case
+    /// and the same work (`cont_switch` in `weft::vm::continuation`):
+    ///
+    /// ```text
+    ///   if cur.kind == continuation && cur.handlers[1] == tag | SWITCH:
+    ///     e = store.cont_table + 2 * (contref & INDEX_MASK)
+    ///     if e.current == contref:
+    ///       t = e.header
+    ///       if t.innermost == t && t.bound == 0:
+    ///         next = contref + 1 << GEN_SHIFT
+    ///         e.current = next; t.self_ref = next           (one-shot)
+    ///         cur.innermost = cur; cur.recv_buf = buf + 1   (suspended:
+    ///         cur.recv_type, recv_results = type, 0          cur's chain)
+    ///         t.recv_buf[..n] = args; t.recv_buf[n] = cur.self_ref
+    ///         t.parent, t.handlers, t.resumer_buf = cur's
+    ///         cur.parent = null; cur.handlers = null
+    ///         store.current_stack = t
+    ///         -> t
+    ///   -> ContSwitch(tag, contref, type, buf, n)   (traps on failure)
+    /// ```
+    ///
+    /// `cur.self_ref` is the reference that the resume which linked `cur`
+    /// under its resumer made current; it names the suspended chain now.
+    fn inline_switch(
+        &mut self,
+        cur: Value,
+        id: Value,
+        contref: Value,
+        args: &[Value],
+        buf: Value,
+        recv_ty: u32,
+    ) -> Value {
+        let f = MemFlags::trusted();
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, PTR);
+        self.b.set_cold_block(slow);
+        // Only a continuation record has the header fields read below.
+        let check_handler = self.b.create_block();
+        let is_cont = self.is_continuation(cur);
+        self.b.ins().brif(is_cont, check_handler, &[], slow, &[]);
+        self.b.seal_block(check_handler);
+        self.b.switch_to_block(check_handler);
+        // A table without entries still has the word after its count
+        // (`resume_table::NO_ENTRY`), so entry 0 can always be read.
+        let table = self.b.ins().load(PTR, f, cur, cont_record::HANDLERS as i32);
+        let first = self.b.ins().load(PTR, f, table, 8);
+        let want = self.b.ins().bor_imm_s(id, resume_table::SWITCH as i64);
+        let handled = self.b.ins().icmp(condcodes::IntCC::Equal, first, want);
+        let check_ref = self.b.create_block();
+        self.b.ins().brif(handled, check_ref, &[], slow, &[]);
+        self.b.seal_block(check_ref);
+        self.b.switch_to_block(check_ref);
+        let sc = self.entry_store_ctx();
+        let idx1 = self
+            .b
+            .ins()
+            .band_imm_s(contref, weft_environ::contref::INDEX_MASK as i64);
+        let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
+        let off = self
+            .b
+            .ins()
+            .ishl_imm_s(idx1, 4 - i64::from(weft_environ::contref::INDEX_SHIFT));
+        let entry = self.b.ins().iadd(table_base, off);
+        // A null or stale reference fails here (see `inline_resume`); the
+        // builtin then traps with the right error.
+        let current = self.b.ins().load(I64, f, entry, cont_entry::CURRENT as i32);
+        let live = self.b.ins().icmp(condcodes::IntCC::Equal, current, contref);
+        let check_target = self.b.create_block();
+        self.b.ins().brif(live, check_target, &[], slow, &[]);
+        self.b.seal_block(check_target);
+        self.b.switch_to_block(check_target);
+        let t = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
+        let inner = self.b.ins().load(PTR, f, t, cont_record::INNERMOST as i32);
+        let single = self.b.ins().icmp(condcodes::IntCC::Equal, inner, t);
+        let bound = self.b.ins().uload32(f, t, cont_record::BOUND as i32);
+        let unbound = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, bound, 0);
+        let simple = self.b.ins().band(single, unbound);
+        let fast = self.b.create_block();
+        self.b.ins().brif(simple, fast, &[], slow, &[]);
+        self.b.seal_block(fast);
+        self.b.switch_to_block(fast);
+        // Consumed (one-shot), as in `inline_resume`.
+        let next = self
+            .b
+            .ins()
+            .iadd_imm_s(contref, 1 << weft_environ::contref::GEN_SHIFT);
+        self.b
+            .ins()
+            .store(f, next, entry, cont_entry::CURRENT as i32);
+        self.b.ins().store(f, next, t, cont_record::SELF_REF as i32);
+        // The running chain (just `cur`) becomes the suspended
+        // continuation, resumed here with the values of `recv_ty`'s
+        // parameters.
+        self.store_if_changed(cur, cur, cont_record::INNERMOST);
+        let recv_here = self.b.ins().iadd_imm_s(buf, i64::from(VAL_RAW_SIZE));
+        self.b
+            .ins()
+            .store(f, recv_here, cur, cont_record::RECV_BUF as i32);
+        let word = self.entry_recv_word(recv_ty);
+        let params_word = self.b.ins().band_imm_s(word, 0xffff_ffff);
+        self.b
+            .ins()
+            .store(f, params_word, cur, cont_record::RECV_TYPE as i32);
+        let suspended = self.b.ins().load(I64, f, cur, cont_record::SELF_REF as i32);
+        let recv = self.b.ins().load(PTR, f, t, cont_record::RECV_BUF as i32);
+        self.store_values(recv, 0, args);
+        self.store_values(recv, args.len(), &[suspended]);
+        // The target takes the running chain's place under the handler.
+        let parent = self.b.ins().load(PTR, f, cur, stack_record::PARENT as i32);
+        let resumer_buf = self
+            .b
+            .ins()
+            .load(PTR, f, cur, cont_record::RESUMER_BUF as i32);
+        self.b
+            .ins()
+            .store(f, parent, t, stack_record::PARENT as i32);
+        self.b
+            .ins()
+            .store(f, table, t, cont_record::HANDLERS as i32);
+        self.b
+            .ins()
+            .store(f, resumer_buf, t, cont_record::RESUMER_BUF as i32);
+        let null = self.b.ins().iconst(PTR, 0);
+        self.b
+            .ins()
+            .store(f, null, cur, stack_record::PARENT as i32);
+        self.b
+            .ins()
+            .store(f, null, cur, cont_record::HANDLERS as i32);
+        self.b
+            .ins()
+            .store(f, t, sc, store_ctx::CURRENT_STACK as i32);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(t)]);
+
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
+        let count = self.b.ins().iconst(I32, args.len() as i64);
+        let ty = self.b.ins().iconst(I32, i64::from(recv_ty));
+        let target = self.call_checked(Builtin::ContSwitch, &[id, contref, ty, buf, count]);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(target)]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        self.b.block_params(join)[0]
+    }
+
     pub(super) fn translate_switch(&mut self, ct: u32, tag: u32) {
         let fty = self.cont_func_type(ct);
         // The last parameter is the continuation of the switching code,
@@ -1330,11 +1480,9 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.store_values(buf, 1, &args);
         let id = self.entry_tag(tag);
         let cur = self.running_record();
-        let count = self.b.ins().iconst(I32, n as i64);
-        let recv_ty = self.b.ins().iconst(I32, i64::from(recv_ty));
-        // The builtin makes this site's buffer the running record's.
+        // This site's buffer becomes the running record's (both paths).
         self.forget_recv_site();
-        let target = self.call_checked(Builtin::ContSwitch, &[id, contref, recv_ty, buf, count]);
+        let target = self.inline_switch(cur, id, contref, &args, buf, recv_ty);
         // Payloads as for `suspend` (see `inline_suspend`).
         let received = self.switch_stacks(cur, target, cur, None);
         let guess = self.prediction(true);
