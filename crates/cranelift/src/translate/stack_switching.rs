@@ -3,8 +3,9 @@
 //!
 //! Each switching instruction does the bookkeeping (one-shot check,
 //! parent link, handler search, payload copy, `current_stack`; see
-//! `weft::vm::continuation`), inline for `resume` and `suspend`, in a
-//! builtin for `cont.new`, `cont.bind`, `switch` and `resume_throw`, followed by
+//! `weft::vm::continuation`), inline for `resume`, `suspend` and the
+//! common case of `switch`, in a builtin for `cont.new`, `cont.bind`,
+//! `resume_throw` and the general `switch`, followed by
 //! Cranelift's `stack_switch` between the running stack's control context
 //! and the target's. Values cross in a buffer in the switching frame: one
 //! 16-byte `ValRaw` slot per value, after a first slot that a `resume`

@@ -53,11 +53,11 @@
 //! (`weft_cont_start`). Before each switch the bookkeeping (one-shot check,
 //! parent link, handler table, payload copy,
 //! `VMStoreContext::current_stack`) is done either inline by generated
-//! code (`resume`, `suspend`: see `weft_cranelift`'s
-//! `translate/stack_switching.rs`, which mirrors the functions here field
-//! for field) or by a builtin here (`cont.new`, `cont.bind`, `switch`,
-//! `resume_throw`/`resume_throw_ref`, the embedder's resume, and the trap
-//! paths).
+//! code (`resume`, `suspend`, the common case of `switch`: see
+//! `weft_cranelift`'s `translate/stack_switching.rs`, which mirrors the
+//! functions here field for field) or by a builtin here (`cont.new`,
+//! `cont.bind`, the general `switch`, `resume_throw`/`resume_throw_ref`,
+//! the embedder's resume, and the trap paths).
 //!
 //! A `resume` passes its handler table (`weft_environ::resume_table`) and a
 //! buffer: `buf[0]` receives the effect (0 = returned, `i + 1` = suspended
