@@ -8,6 +8,8 @@ and a large size, and reports the difference of the median wall times
 by the work added:
 
   generator     ns per suspend/resume round trip: run(N) yields N values
+  switch        ns per switch: two tasks hand a counter to each other
+                with `switch` (no goal in issue 10)
   sieve         ms for the first 2000 primes, a chain of 2000 coroutine
                 filters (net of run(1)); also ns per filter round trip
   round_robin   ns per turn over 10,000 live continuations (net of the
@@ -132,6 +134,10 @@ def exp_tree(depth):
     return total % M64
 
 
+def exp_switch(n):
+    return (n * (n + 1) // 2) % M64
+
+
 def exp_live(n):
     sq = (n - 1) * n * (2 * n - 1) // 6 if n else 0
     return (3 * sq + 3 * n + n * (n - 1) // 2) % M64
@@ -142,6 +148,7 @@ def exp_live(n):
 # name -> file, small args, large args, expected(args...)
 CASES = {
     "generator": ("generator.wat", (1000,), (10_000_000,), exp_generator),
+    "switch": ("switch.wat", (1000,), (10_000_000,), exp_switch),
     "sieve": ("sieve.wat", (1,), (2000,), exp_sieve),
     "round_robin": ("round_robin.wat", (10_000, 2), (10_000, 1002), exp_round_robin),
     "round_robin_sm": ("round_robin_state_machine.wat", (10_000, 2), (10_000, 1002), exp_round_robin),
@@ -437,6 +444,10 @@ def main():
         r = ratio(w, t)
         met = (r <= 0.3 and w <= 5e-9) if real(r) else None
         rows.append(("generator", "per suspend/resume round trip", w, t, "ns", "<= 0.3x and <= 5 ns", met, "generator"))
+    if "switch" in cases:
+        (n1,), (n2,) = work("switch")
+        w, t = per("weft", "switch", n2 - n1), per("wasmtime", "switch", n2 - n1)
+        rows.append(("switch (two tasks)", "per switch", w, t, "ns", "", None, "switch"))
     if "sieve" in cases:
         (n1,), (n2,) = work("sieve")
         w, t = net("weft", "sieve"), net("wasmtime", "sieve")
