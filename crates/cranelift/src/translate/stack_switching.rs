@@ -1380,7 +1380,13 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.ins().brif(live, check_target, &[], slow, &[]);
         self.b.seal_block(check_target);
         self.b.switch_to_block(check_target);
-        let t = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
+        let t_actual = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
+        // In a ring of two the target is the task that switched to us
+        // last, which every wake-up records as the suspend prediction:
+        // with it the switch need not wait for the table's header word
+        // (see `predict`).
+        let guess = self.prediction(true);
+        let t = self.predict(t_actual, guess);
         let inner = self.b.ins().load(PTR, f, t, cont_record::INNERMOST as i32);
         let single = self.b.ins().icmp(condcodes::IntCC::Equal, inner, t);
         let bound = self.b.ins().uload32(f, t, cont_record::BOUND as i32);
