@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use weft::{Caller, Config, ContRef, Engine, Func, Instance, Module, Resumed, Store, Val};
+use weft::{Caller, Config, ContRef, Engine, Func, Instance, Module, Resumed, Store, Tag, Val};
 
 mod common;
 use common::{YieldN, block_on};
@@ -26,6 +26,20 @@ const FETCHING_GENERATOR: &str = r#"(module
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l)))
     (local.get $sum)))"#;
+
+/// Instantiates `FETCHING_GENERATOR` with `fetch`: its `gen` function
+/// and its `yield` tag.
+fn instantiate(store: &mut Store<()>, fetch: Func) -> (Func, Tag) {
+    let module = Module::new(store.engine(), FETCHING_GENERATOR).unwrap();
+    let instance = block_on(Instance::new_async(&mut *store, &module, &[fetch.into()])).unwrap();
+    let gen_fn = instance.get_func(&mut *store, "gen").unwrap();
+    let tag = instance
+        .get_export(&mut *store, "yield")
+        .unwrap()
+        .into_tag()
+        .unwrap();
+    (gen_fn, tag)
+}
 
 fn async_engine() -> Engine {
     let mut config = Config::new();
@@ -48,14 +62,7 @@ fn an_async_host_parks_a_guest_continuation_while_it_awaits() {
             Ok(10 * i)
         })
     });
-    let module = Module::new(&engine, FETCHING_GENERATOR).unwrap();
-    let instance = block_on(Instance::new_async(&mut store, &module, &[fetch.into()])).unwrap();
-    let gen_fn = instance.get_func(&mut store, "gen").unwrap();
-    let tag = instance
-        .get_export(&mut store, "yield")
-        .unwrap()
-        .into_tag()
-        .unwrap();
+    let (gen_fn, tag) = instantiate(&mut store, fetch);
     let k = ContRef::new(&mut store, &gen_fn).unwrap();
     let (payloads, result) = block_on(async {
         let mut k = k;
@@ -120,14 +127,7 @@ fn resume_async_needs_async_support_and_sync_resume_cannot_await() {
     let fetch = Func::wrap_async(&mut store, |_: Caller<'_, ()>, (i,): (i32,)| {
         Box::new(async move { Ok(i) })
     });
-    let module = Module::new(&engine, FETCHING_GENERATOR).unwrap();
-    let instance = block_on(Instance::new_async(&mut store, &module, &[fetch.into()])).unwrap();
-    let gen_fn = instance.get_func(&mut store, "gen").unwrap();
-    let tag = instance
-        .get_export(&mut store, "yield")
-        .unwrap()
-        .into_tag()
-        .unwrap();
+    let (gen_fn, tag) = instantiate(&mut store, fetch);
     let k = ContRef::new(&mut store, &gen_fn).unwrap();
     let err = k.resume(&mut store, &[Val::I32(1)], &[tag]).unwrap_err();
     assert!(

@@ -3,6 +3,8 @@
 //! module limits.
 
 use std::sync::{Arc, Mutex};
+
+mod common;
 use weft::{
     Config, Engine, Instance, Linker, Memory, MemoryType, Module, ResourceLimiter, Store,
     StoreLimits, StoreLimitsBuilder, Table, TableType, Trap, Val,
@@ -428,22 +430,11 @@ struct DeepLimiter {
 
 impl DeepLimiter {
     fn called(&mut self) {
-        #[inline(never)]
-        fn deep(n: u32, buf: &mut [u8; 1024]) -> u32 {
-            let mut local = [0u8; 1024];
-            local[n as usize % 1024] = n as u8;
-            buf[0] = buf[0].wrapping_add(local[n as usize % 1024]);
-            if n == 0 {
-                return u32::from(std::hint::black_box(buf[0]));
-            }
-            deep(n - 1, std::hint::black_box(&mut local)) + 1
-        }
         let here = 0u8;
         let addr = std::hint::black_box(&here) as *const u8 as usize;
         self.distances.push(self.native.abs_diff(addr));
         // About 100 KiB of stack: several times the continuation's.
-        let mut buf = [0u8; 1024];
-        assert_eq!(deep(100, &mut buf), 100);
+        assert_eq!(common::use_stack(100), 100);
     }
 }
 

@@ -564,6 +564,30 @@ impl<'a, 'm> Translator<'a, 'm> {
         r
     }
 
+    /// The store's continuation-table entry that `contref` indexes, and
+    /// whether `contref` is that entry's current reference (live: not
+    /// null, not stale). The table has an entry for every value of the
+    /// index bits, and entry 0 (which a null reference indexes) matches
+    /// nothing, so there is no bounds or null check.
+    fn cont_entry_of(&mut self, sc: Value, contref: Value) -> (Value, Value) {
+        let f = MemFlags::trusted();
+        let idx1 = self
+            .b
+            .ins()
+            .band_imm_s(contref, weft_environ::contref::INDEX_MASK as i64);
+        let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
+        // The index field sits at bit 3: shifted by one more, it is the
+        // entry's offset (16 bytes per entry).
+        let off = self
+            .b
+            .ins()
+            .ishl_imm_s(idx1, 4 - i64::from(weft_environ::contref::INDEX_SHIFT));
+        let entry = self.b.ins().iadd(table_base, off);
+        let current = self.b.ins().load(I64, f, entry, cont_entry::CURRENT as i32);
+        let live = self.b.ins().icmp(condcodes::IntCC::Equal, current, contref);
+        (entry, live)
+    }
+
     /// The inline part of `resume`: decodes and checks `contref`, hands the
     /// arguments to the continuation, links it under the running stack
     /// with the handler table and buffer, and switches to it. A null or
@@ -600,27 +624,10 @@ impl<'a, 'm> Translator<'a, 'm> {
     ) -> Value {
         let f = MemFlags::trusted();
         let sc = self.entry_store_ctx();
-        // The table has an entry for every value of the index bits; entry
-        // 0 (a null reference) never matches, so no bounds or null check.
-        let idx1 = self
-            .b
-            .ins()
-            .band_imm_s(contref, weft_environ::contref::INDEX_MASK as i64);
         let slow = self.b.create_block();
         let fast = self.b.create_block();
         self.b.set_cold_block(slow);
-        let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
-        // The index field sits at bit 3: shifted by one more, it is the
-        // entry's offset (16 bytes per entry).
-        let off = self
-            .b
-            .ins()
-            .ishl_imm_s(idx1, 4 - i64::from(weft_environ::contref::INDEX_SHIFT));
-        let entry = self.b.ins().iadd(table_base, off);
-        // The entry holds the one reference that is not stale (a null
-        // reference indexes entry 0, which matches nothing).
-        let current = self.b.ins().load(I64, f, entry, cont_entry::CURRENT as i32);
-        let same = self.b.ins().icmp(condcodes::IntCC::Equal, current, contref);
+        let (entry, same) = self.cont_entry_of(sc, contref);
         self.b.ins().brif(same, fast, &[], slow, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
@@ -1362,20 +1369,9 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.seal_block(check_ref);
         self.b.switch_to_block(check_ref);
         let sc = self.entry_store_ctx();
-        let idx1 = self
-            .b
-            .ins()
-            .band_imm_s(contref, weft_environ::contref::INDEX_MASK as i64);
-        let table_base = self.b.ins().load(PTR, f, sc, store_ctx::CONT_TABLE as i32);
-        let off = self
-            .b
-            .ins()
-            .ishl_imm_s(idx1, 4 - i64::from(weft_environ::contref::INDEX_SHIFT));
-        let entry = self.b.ins().iadd(table_base, off);
-        // A null or stale reference fails here (see `inline_resume`); the
-        // builtin then traps with the right error.
-        let current = self.b.ins().load(I64, f, entry, cont_entry::CURRENT as i32);
-        let live = self.b.ins().icmp(condcodes::IntCC::Equal, current, contref);
+        // A null or stale reference fails here; the builtin then traps
+        // with the right error.
+        let (entry, live) = self.cont_entry_of(sc, contref);
         let check_target = self.b.create_block();
         self.b.ins().brif(live, check_target, &[], slow, &[]);
         self.b.seal_block(check_target);

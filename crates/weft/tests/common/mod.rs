@@ -32,3 +32,23 @@ impl Future for YieldN {
         Poll::Pending
     }
 }
+
+/// Uses about `kib` KiB of stack, one frame of a 1 KiB buffer per level,
+/// and returns `kib` (what host code that needs far more stack than a
+/// continuation has does in the tests).
+#[inline(never)]
+pub fn use_stack(kib: u32) -> u32 {
+    #[inline(never)]
+    fn deep(n: u32, buf: &mut [u8; 1024]) -> u32 {
+        let mut local = [0u8; 1024];
+        local[n as usize % 1024] = n as u8;
+        buf[0] = buf[0].wrapping_add(local[n as usize % 1024]);
+        if n == 0 {
+            std::hint::black_box(buf[0]);
+            return 0;
+        }
+        deep(n - 1, std::hint::black_box(&mut local)) + 1
+    }
+    let mut buf = [0u8; 1024];
+    deep(kib, &mut buf)
+}
