@@ -1311,6 +1311,14 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.throw_pending(received);
     }
 
+    /// Goes on in a new block when `cond` is set, else to `slow`.
+    fn continue_if(&mut self, cond: Value, slow: ir::Block) {
+        let next = self.b.create_block();
+        self.b.ins().brif(cond, next, &[], slow, &[]);
+        self.b.seal_block(next);
+        self.b.switch_to_block(next);
+    }
+
     /// The bookkeeping of `switch`: the record to switch to. Inline when
     /// the switch is handled by the running continuation's own resumer,
     /// at its first handler entry, and the target is a single suspended
@@ -1353,29 +1361,20 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.append_block_param(join, PTR);
         self.b.set_cold_block(slow);
         // Only a continuation record has the header fields read below.
-        let check_handler = self.b.create_block();
         let is_cont = self.is_continuation(cur);
-        self.b.ins().brif(is_cont, check_handler, &[], slow, &[]);
-        self.b.seal_block(check_handler);
-        self.b.switch_to_block(check_handler);
+        self.continue_if(is_cont, slow);
         // A table without entries still has the word after its count
         // (`resume_table::NO_ENTRY`), so entry 0 can always be read.
         let table = self.b.ins().load(PTR, f, cur, cont_record::HANDLERS as i32);
         let first = self.b.ins().load(PTR, f, table, 8);
         let want = self.b.ins().bor_imm_s(id, resume_table::SWITCH as i64);
         let handled = self.b.ins().icmp(condcodes::IntCC::Equal, first, want);
-        let check_ref = self.b.create_block();
-        self.b.ins().brif(handled, check_ref, &[], slow, &[]);
-        self.b.seal_block(check_ref);
-        self.b.switch_to_block(check_ref);
+        self.continue_if(handled, slow);
         let sc = self.entry_store_ctx();
         // A null or stale reference fails here; the builtin then traps
         // with the right error.
         let (entry, live) = self.cont_entry_of(sc, contref);
-        let check_target = self.b.create_block();
-        self.b.ins().brif(live, check_target, &[], slow, &[]);
-        self.b.seal_block(check_target);
-        self.b.switch_to_block(check_target);
+        self.continue_if(live, slow);
         let t_actual = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
         // In a ring of two the target is the task that switched to us
         // last, which every wake-up records as the suspend prediction:
@@ -1388,10 +1387,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let bound = self.b.ins().uload32(f, t, cont_record::BOUND as i32);
         let unbound = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, bound, 0);
         let simple = self.b.ins().band(single, unbound);
-        let fast = self.b.create_block();
-        self.b.ins().brif(simple, fast, &[], slow, &[]);
-        self.b.seal_block(fast);
-        self.b.switch_to_block(fast);
+        self.continue_if(simple, slow);
         // Consumed (one-shot), as in `inline_resume`.
         let next = self
             .b

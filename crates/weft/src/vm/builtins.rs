@@ -122,15 +122,10 @@ fn grow_result(
     // unbounded depth, the continuation has only its red zone left for
     // runtime code.
     let ctx: *const super::vmcontext::VMStoreContext = &*store.vm_store_ctx;
-    let mut grow = Some(attempt);
-    let mut outcome = None;
-    let mut run_there = || outcome = grow.take().map(|f| f());
     // SAFETY: entered from wasm on the running stack of this store;
-    // `run_there` catches every panic of the embedder's code.
-    let attempt = match unsafe { super::continuation::run_off_continuation(&*ctx, &mut run_there) }
-    {
-        Ok(true) => outcome.expect("the growth ran"),
-        Ok(false) => (grow.take().expect("the growth has not run"))(),
+    // `attempt` catches every panic of the embedder's code.
+    let attempt = match unsafe { super::continuation::on_host_stack(&*ctx, attempt) } {
+        Ok(a) => a,
         Err(trap) => Ok(Err(crate::Error::new(trap))),
     };
     // SAFETY: the closure's borrow of the store has ended.
@@ -357,29 +352,17 @@ unsafe extern "C" fn host_call(
             unsafe { (*call)(store_ptr, caller_vmctx, slots) }
         }))
     };
-    // SAFETY: the store context and its running record are live while
-    // wasm runs.
-    let on_continuation = unsafe {
-        (*(*ctx).current_stack.get()).kind.get() == weft_environ::stack_record::KIND_CONTINUATION
-    };
-    let result = if !on_continuation {
-        run()
-    } else {
-        // On a continuation the host function runs on the native stack
-        // below it (invariant 7).
-        let mut result = None;
-        let mut run_there = || result = Some(run());
-        // SAFETY: entered from wasm on the running stack of this store;
-        // `run` catches every panic.
-        match unsafe { super::continuation::run_off_continuation(&*ctx, &mut run_there) } {
-            Ok(true) => result.expect("the host function ran"),
-            Ok(false) => unreachable!("the running stack is a continuation"),
-            Err(trap) => {
-                // SAFETY: no borrow of the store is live here.
-                let store = unsafe { &mut *store_ptr };
-                park(store, crate::Error::new(trap));
-                return 0;
-            }
+    // On a continuation the host function runs on the native stack below
+    // it (invariant 7).
+    // SAFETY: entered from wasm on the running stack of this store; `run`
+    // catches every panic.
+    let result = match unsafe { super::continuation::on_host_stack(&*ctx, run) } {
+        Ok(r) => r,
+        Err(trap) => {
+            // SAFETY: no borrow of the store is live here.
+            let store = unsafe { &mut *store_ptr };
+            park(store, crate::Error::new(trap));
+            return 0;
         }
     };
     // SAFETY: the host function's borrow of the store has ended.

@@ -907,6 +907,32 @@ pub(crate) unsafe fn run_off_continuation(
     Ok(true)
 }
 
+/// Runs `f` where embedder code may run and returns its result: here,
+/// unless the running stack is a continuation, then on the root of its
+/// chain ([`run_off_continuation`], whose `Err(StackOverflow)` this
+/// returns without running `f`). For host calls and the store's
+/// `ResourceLimiter` alike.
+///
+/// # Safety
+/// As for [`run_off_continuation`].
+pub(crate) unsafe fn on_host_stack<R>(
+    ctx: &VMStoreContext,
+    f: impl FnOnce() -> R,
+) -> Result<R, Trap> {
+    // SAFETY: the running record is live while wasm runs (contract).
+    if unsafe { (*ctx.current_stack.get()).kind.get() } != stack_record::KIND_CONTINUATION {
+        return Ok(f());
+    }
+    let mut f = Some(f);
+    let mut out = None;
+    {
+        let mut run = || out = f.take().map(|f| f());
+        // SAFETY: forwarded (contract).
+        unsafe { run_off_continuation(ctx, &mut run) }?;
+    }
+    Ok(out.expect("on a continuation, run_off_continuation runs the closure"))
+}
+
 /// Runs `f` on the root of the running chain (below the frame it waits
 /// in, as [`run_off_continuation`] does) when the running stack is a
 /// continuation, leaving the running record as it is: for runtime work
