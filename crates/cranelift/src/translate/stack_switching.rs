@@ -1119,14 +1119,6 @@ impl<'a, 'm> Translator<'a, 'm> {
         let cur = self.running_record();
         let search = self.b.create_block();
         self.b.append_block_param(search, PTR);
-        let scan = self.b.create_block();
-        for t in [PTR, PTR, PTR, PTR] {
-            // r, table, i, n
-            self.b.append_block_param(scan, t);
-        }
-        let probe = self.b.create_block();
-        let next = self.b.create_block();
-        self.b.append_block_param(next, PTR);
         // found(h, send): h handles it; `send` is the switch's payload.
         let found = self.b.create_block();
         self.b.append_block_param(found, PTR);
@@ -1138,10 +1130,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.set_cold_block(general);
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        // The general search is laid out away from the common case.
-        for b in [search, scan, probe, next] {
-            self.b.set_cold_block(b);
-        }
+        self.b.set_cold_block(search);
 
         // First the common case: the running stack is a continuation and
         // the first entry of its resumer's table is the tag. (A running
@@ -1199,58 +1188,7 @@ impl<'a, 'm> Translator<'a, 'm> {
             &[ir::BlockArg::Value(cur)],
         );
 
-        // search(r): is r a continuation with a handler table?
-        self.b.switch_to_block(search);
-        let r = self.b.block_params(search)[0];
-        let is_cont = self.is_continuation(r);
-        let has_table = self.b.create_block();
-        self.b.set_cold_block(has_table);
-        self.b.ins().brif(is_cont, has_table, &[], slow, &[]);
-        self.b.seal_block(has_table);
-        self.b.switch_to_block(has_table);
-        let tbl = self.b.ins().load(PTR, f, r, cont_record::HANDLERS as i32);
-        let scan_start = self.b.create_block();
-        self.b.set_cold_block(scan_start);
-        self.b
-            .ins()
-            .brif(tbl, scan_start, &[], next, &[ir::BlockArg::Value(r)]);
-        self.b.seal_block(scan_start);
-        self.b.switch_to_block(scan_start);
-        let count = self.b.ins().load(PTR, f, tbl, 0);
-        let zero = self.b.ins().iconst(PTR, 0);
-        self.b.ins().jump(scan, &block_args(&[r, tbl, zero, count]));
-
-        // scan(r, table, i, n): entry i of r's table?
-        self.b.switch_to_block(scan);
-        let p = self.b.block_params(scan).to_vec();
-        let (r, tbl, i, n) = (p[0], p[1], p[2], p[3]);
-        let done = self
-            .b
-            .ins()
-            .icmp(condcodes::IntCC::UnsignedGreaterThanOrEqual, i, n);
-        self.b
-            .ins()
-            .brif(done, next, &[ir::BlockArg::Value(r)], probe, &[]);
-        self.b.seal_block(probe);
-        self.b.switch_to_block(probe);
-        let off = self.b.ins().ishl_imm_s(i, 3);
-        let at = self.b.ins().iadd(tbl, off);
-        let entry = self.b.ins().load(PTR, f, at, 8);
-        let hit = self.b.ins().icmp(condcodes::IntCC::Equal, entry, id);
-        let i1 = self.b.ins().iadd_imm_s(i, 1);
-        self.b.ins().brif(
-            hit,
-            general,
-            &block_args(&[r, i]),
-            scan,
-            &block_args(&[r, tbl, i1, n]),
-        );
-
-        // next(r): on to the stack that resumed r.
-        self.b.switch_to_block(next);
-        let r = self.b.block_params(next)[0];
-        let parent = self.b.ins().load(PTR, f, r, stack_record::PARENT as i32);
-        self.b.ins().jump(search, &[ir::BlockArg::Value(parent)]);
+        self.handler_search(search, id, general, slow);
 
         // No handler: the builtin traps with the right error.
         self.b.switch_to_block(slow);
@@ -1311,6 +1249,87 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.throw_pending(received);
     }
 
+    /// The general handler search of `suspend` and `switch`, emitted into
+    /// block `search(r)` (not yet switched to; its other predecessors
+    /// branched to it already): walks the chain from record `r` outward
+    /// and jumps to `hit(h, i)` at the first record `h` whose resumer's
+    /// table has entry `i` equal to `want`, or to `slow` at the first
+    /// record that is not a continuation (no handler). Laid out away from
+    /// the common case.
+    ///
+    /// ```text
+    ///   search(r): if r.kind != continuation: slow
+    ///              if r.handlers == 0: next(r)
+    ///              for i in 0..r.handlers[0]:
+    ///                  if r.handlers[1 + i] == want: hit(r, i)
+    ///   next(r):   search(r.parent)
+    /// ```
+    fn handler_search(&mut self, search: ir::Block, want: Value, hit: ir::Block, slow: ir::Block) {
+        let f = MemFlags::trusted();
+        let scan = self.b.create_block();
+        for t in [PTR, PTR, PTR, PTR] {
+            // r, table, i, n
+            self.b.append_block_param(scan, t);
+        }
+        let probe = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.append_block_param(next, PTR);
+        let has_table = self.b.create_block();
+        let scan_start = self.b.create_block();
+        for b in [search, scan, probe, next, has_table, scan_start] {
+            self.b.set_cold_block(b);
+        }
+
+        // search(r): is r a continuation with a handler table?
+        self.b.switch_to_block(search);
+        let r = self.b.block_params(search)[0];
+        let is_cont = self.is_continuation(r);
+        self.b.ins().brif(is_cont, has_table, &[], slow, &[]);
+        self.b.seal_block(has_table);
+        self.b.switch_to_block(has_table);
+        let tbl = self.b.ins().load(PTR, f, r, cont_record::HANDLERS as i32);
+        self.b
+            .ins()
+            .brif(tbl, scan_start, &[], next, &[ir::BlockArg::Value(r)]);
+        self.b.seal_block(scan_start);
+        self.b.switch_to_block(scan_start);
+        let count = self.b.ins().load(PTR, f, tbl, 0);
+        let zero = self.b.ins().iconst(PTR, 0);
+        self.b.ins().jump(scan, &block_args(&[r, tbl, zero, count]));
+
+        // scan(r, table, i, n): entry i of r's table?
+        self.b.switch_to_block(scan);
+        let p = self.b.block_params(scan).to_vec();
+        let (r, tbl, i, n) = (p[0], p[1], p[2], p[3]);
+        let done = self
+            .b
+            .ins()
+            .icmp(condcodes::IntCC::UnsignedGreaterThanOrEqual, i, n);
+        self.b
+            .ins()
+            .brif(done, next, &[ir::BlockArg::Value(r)], probe, &[]);
+        self.b.seal_block(probe);
+        self.b.switch_to_block(probe);
+        let off = self.b.ins().ishl_imm_s(i, 3);
+        let at = self.b.ins().iadd(tbl, off);
+        let entry = self.b.ins().load(PTR, f, at, 8);
+        let found = self.b.ins().icmp(condcodes::IntCC::Equal, entry, want);
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().brif(
+            found,
+            hit,
+            &block_args(&[r, i]),
+            scan,
+            &block_args(&[r, tbl, i1, n]),
+        );
+
+        // next(r): on to the stack that resumed r.
+        self.b.switch_to_block(next);
+        let r = self.b.block_params(next)[0];
+        let parent = self.b.ins().load(PTR, f, r, stack_record::PARENT as i32);
+        self.b.ins().jump(search, &[ir::BlockArg::Value(parent)]);
+    }
+
     /// Goes on in a new block when `cond` is set, else to `slow`.
     fn continue_if(&mut self, cond: Value, slow: ir::Block) {
         let next = self.b.create_block();
@@ -1319,32 +1338,35 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.switch_to_block(next);
     }
 
-    /// The bookkeeping of `switch`: the record to switch to. Inline when
-    /// the switch is handled by the running continuation's own resumer,
-    /// at its first handler entry, and the target is a single suspended
-    /// (or fresh) continuation with nothing bound; otherwise (and for
-    /// every error) the `ContSwitch` builtin, which does the general case
-    /// and the same work (`cont_switch` in `weft::vm::continuation`):
+    /// The bookkeeping of `switch`: the record to switch to. Generated
+    /// code does all of it, as the `ContSwitch` builtin would
+    /// (`cont_switch` in `weft::vm::continuation`); only the errors (no
+    /// handler, a null or consumed target) call the builtin, which traps
+    /// with the right one. The common case, the running continuation's own
+    /// resumer handling the switch at its first entry and a single target
+    /// with nothing bound, takes no loop and no out-of-line block:
     ///
     /// ```text
-    ///   if cur.kind == continuation && cur.handlers[1] == tag | SWITCH:
-    ///     e = store.cont_table + 2 * (contref & INDEX_MASK)
-    ///     if e.current == contref:
-    ///       t = e.header
-    ///       if t.innermost == t && t.bound == 0:
-    ///         next = contref + 1 << GEN_SHIFT
-    ///         e.current = next; t.self_ref = next           (one-shot)
-    ///         cur.innermost = cur; cur.recv_buf = buf + 1   (suspended:
-    ///         cur.recv_type, recv_results = type, 0          cur's chain)
-    ///         t.recv_buf[..n] = args; t.recv_buf[n] = cur.self_ref
-    ///         t.parent, t.handlers, t.resumer_buf = cur's
-    ///         cur.parent = null; cur.handlers = null
-    ///         store.current_stack = t
-    ///         -> t
-    ///   -> ContSwitch(tag, contref, type, buf, n)   (traps on failure)
+    ///   if cur.kind != continuation: slow
+    ///   h = cur if cur.handlers[1] == tag | SWITCH
+    ///       else the record found by the general search (handler_search)
+    ///   e = store.cont_table + 2 * (contref & INDEX_MASK)
+    ///   if e.current != contref: slow            (null or consumed)
+    ///   t = e.header; in = t.innermost (predicted); bound = in.bound
+    ///   next = contref + 1 << GEN_SHIFT
+    ///   e.current = next; t.self_ref = next              (one-shot)
+    ///   h.innermost = cur; cur.recv_buf = buf + 1     (suspended: the
+    ///   cur.recv_type, recv_results = type, 0          chain h .. cur)
+    ///   in.recv_buf[bound..][..n] = args; then h.self_ref
+    ///   in.bound = 0; t.innermost = t                  (when not so)
+    ///   t.parent, t.handlers, t.resumer_buf = h's
+    ///   h.parent = null; h.handlers = null
+    ///   store.current_stack = in
+    ///   -> in
+    ///   slow: -> ContSwitch(tag, contref, type, buf, n)  (traps)
     /// ```
     ///
-    /// `cur.self_ref` is the reference that the resume which linked `cur`
+    /// `h.self_ref` is the reference that the resume which linked `h`
     /// under its resumer made current; it names the suspended chain now.
     fn inline_switch(
         &mut self,
@@ -1357,9 +1379,17 @@ impl<'a, 'm> Translator<'a, 'm> {
     ) -> Value {
         let f = MemFlags::trusted();
         let slow = self.b.create_block();
-        let join = self.b.create_block();
-        self.b.append_block_param(join, PTR);
         self.b.set_cold_block(slow);
+        // found(h): h's resumer handles the switch.
+        let found = self.b.create_block();
+        self.b.append_block_param(found, PTR);
+        let search = self.b.create_block();
+        self.b.append_block_param(search, PTR);
+        // general(h, i): found by the general search, at entry i.
+        let general = self.b.create_block();
+        self.b.append_block_param(general, PTR);
+        self.b.append_block_param(general, PTR);
+        self.b.set_cold_block(general);
         // Only a continuation record has the header fields read below.
         let is_cont = self.is_continuation(cur);
         self.continue_if(is_cont, slow);
@@ -1369,25 +1399,34 @@ impl<'a, 'm> Translator<'a, 'm> {
         let first = self.b.ins().load(PTR, f, table, 8);
         let want = self.b.ins().bor_imm_s(id, resume_table::SWITCH as i64);
         let handled = self.b.ins().icmp(condcodes::IntCC::Equal, first, want);
-        self.continue_if(handled, slow);
+        self.b.ins().brif(
+            handled,
+            found,
+            &[ir::BlockArg::Value(cur)],
+            search,
+            &[ir::BlockArg::Value(cur)],
+        );
+        self.handler_search(search, want, general, slow);
+        self.b.switch_to_block(general);
+        let h = self.b.block_params(general)[0];
+        self.b.ins().jump(found, &[ir::BlockArg::Value(h)]);
+
+        self.b.switch_to_block(found);
+        let h = self.b.block_params(found)[0];
         let sc = self.entry_store_ctx();
         // A null or stale reference fails here; the builtin then traps
         // with the right error.
         let (entry, live) = self.cont_entry_of(sc, contref);
         self.continue_if(live, slow);
-        let t_actual = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
-        // In a ring of two the target is the task that switched to us
-        // last, which every wake-up records as the suspend prediction:
-        // with it the switch need not wait for the table's header word
-        // (see `predict`).
+        let t = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
+        let inner_actual = self.b.ins().load(PTR, f, t, cont_record::INNERMOST as i32);
+        // In a ring the target's innermost record is the stack that
+        // switched to us last, which every wake-up records as the suspend
+        // prediction: with it the switch need not wait for the table's
+        // header word and `innermost` (see `predict`).
         let guess = self.prediction(true);
-        let t = self.predict(t_actual, guess);
-        let inner = self.b.ins().load(PTR, f, t, cont_record::INNERMOST as i32);
-        let single = self.b.ins().icmp(condcodes::IntCC::Equal, inner, t);
-        let bound = self.b.ins().uload32(f, t, cont_record::BOUND as i32);
-        let unbound = self.b.ins().icmp_imm_s(condcodes::IntCC::Equal, bound, 0);
-        let simple = self.b.ins().band(single, unbound);
-        self.continue_if(simple, slow);
+        let inner = self.predict(inner_actual, guess);
+        let bound = self.b.ins().uload32(f, inner, cont_record::BOUND as i32);
         // Consumed (one-shot), as in `inline_resume`.
         let next = self
             .b
@@ -1397,10 +1436,10 @@ impl<'a, 'm> Translator<'a, 'm> {
             .ins()
             .store(f, next, entry, cont_entry::CURRENT as i32);
         self.b.ins().store(f, next, t, cont_record::SELF_REF as i32);
-        // The running chain (just `cur`) becomes the suspended
-        // continuation, resumed here with the values of `recv_ty`'s
-        // parameters.
-        self.store_if_changed(cur, cur, cont_record::INNERMOST);
+        // The running chain, from `h` down to `cur`, becomes the suspended
+        // continuation, resumed at `cur` with the values of `recv_ty`'s
+        // parameters. (`cur.bound` is 0: it runs.)
+        self.store_if_changed(cur, h, cont_record::INNERMOST);
         let recv_here = self.b.ins().iadd_imm_s(buf, i64::from(VAL_RAW_SIZE));
         self.b
             .ins()
@@ -1410,46 +1449,77 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b
             .ins()
             .store(f, params_word, cur, cont_record::RECV_TYPE as i32);
-        let suspended = self.b.ins().load(I64, f, cur, cont_record::SELF_REF as i32);
-        let recv = self.b.ins().load(PTR, f, t, cont_record::RECV_BUF as i32);
-        self.store_values(recv, 0, args);
-        self.store_values(recv, args.len(), &[suspended]);
+        let suspended = self.b.ins().load(I64, f, h, cont_record::SELF_REF as i32);
+        // The target's innermost record takes the values after the ones
+        // `cont.bind` supplied; mostly a single stack with none bound.
+        let recv = self
+            .b
+            .ins()
+            .load(PTR, f, inner, cont_record::RECV_BUF as i32);
+        let fix = self.b.create_block();
+        self.b.set_cold_block(fix);
+        let fill = self.b.create_block();
+        self.b.append_block_param(fill, PTR);
+        let single = self.b.ins().icmp(condcodes::IntCC::Equal, inner, t);
+        self.continue_if(single, fix);
+        self.b
+            .ins()
+            .brif(bound, fix, &[], fill, &[ir::BlockArg::Value(recv)]);
+        self.b.seal_block(fix);
+        self.b.switch_to_block(fix);
+        let skip = self
+            .b
+            .ins()
+            .ishl_imm_s(bound, VAL_RAW_SIZE.trailing_zeros() as i64);
+        let dst = self.b.ins().iadd(recv, skip);
+        let zero = self.b.ins().iconst(I32, 0);
+        self.b
+            .ins()
+            .store(f, zero, inner, cont_record::BOUND as i32);
+        self.b.ins().store(f, t, t, cont_record::INNERMOST as i32);
+        self.b.ins().jump(fill, &[ir::BlockArg::Value(dst)]);
+        self.b.seal_block(fill);
+        self.b.switch_to_block(fill);
+        let dst = self.b.block_params(fill)[0];
+        self.store_values(dst, 0, args);
+        self.store_values(dst, args.len(), &[suspended]);
         // The target takes the running chain's place under the handler.
-        let parent = self.b.ins().load(PTR, f, cur, stack_record::PARENT as i32);
+        let parent = self.b.ins().load(PTR, f, h, stack_record::PARENT as i32);
+        let h_table = self.b.ins().load(PTR, f, h, cont_record::HANDLERS as i32);
         let resumer_buf = self
             .b
             .ins()
-            .load(PTR, f, cur, cont_record::RESUMER_BUF as i32);
+            .load(PTR, f, h, cont_record::RESUMER_BUF as i32);
         self.b
             .ins()
             .store(f, parent, t, stack_record::PARENT as i32);
         self.b
             .ins()
-            .store(f, table, t, cont_record::HANDLERS as i32);
+            .store(f, h_table, t, cont_record::HANDLERS as i32);
         self.b
             .ins()
             .store(f, resumer_buf, t, cont_record::RESUMER_BUF as i32);
         let null = self.b.ins().iconst(PTR, 0);
+        self.b.ins().store(f, null, h, stack_record::PARENT as i32);
+        self.b.ins().store(f, null, h, cont_record::HANDLERS as i32);
         self.b
             .ins()
-            .store(f, null, cur, stack_record::PARENT as i32);
-        self.b
-            .ins()
-            .store(f, null, cur, cont_record::HANDLERS as i32);
-        self.b
-            .ins()
-            .store(f, t, sc, store_ctx::CURRENT_STACK as i32);
-        self.b.ins().jump(join, &[ir::BlockArg::Value(t)]);
+            .store(f, inner, sc, store_ctx::CURRENT_STACK as i32);
+        let done = self.b.create_block();
+        self.b.append_block_param(done, PTR);
+        self.b.ins().jump(done, &[ir::BlockArg::Value(inner)]);
 
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
         let count = self.b.ins().iconst(I32, args.len() as i64);
         let ty = self.b.ins().iconst(I32, i64::from(recv_ty));
+        // Every way here is an error, which the builtin reports (it
+        // would do the general case too, as it does for the runtime).
         let target = self.call_checked(Builtin::ContSwitch, &[id, contref, ty, buf, count]);
-        self.b.ins().jump(join, &[ir::BlockArg::Value(target)]);
-        self.b.seal_block(join);
-        self.b.switch_to_block(join);
-        self.b.block_params(join)[0]
+        self.b.ins().jump(done, &[ir::BlockArg::Value(target)]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
     }
 
     pub(super) fn translate_switch(&mut self, ct: u32, tag: u32) {

@@ -758,7 +758,10 @@ pub(crate) unsafe fn cont_suspend(
     Ok(resumer)
 }
 
-/// `switch`: the record to switch to.
+/// `switch`: the record to switch to. Generated code does all of this
+/// inline (`inline_switch` in `weft-cranelift`) and calls the builtin only
+/// when its checks fail, for the error; this stays the complete reference
+/// the inline code mirrors.
 ///
 /// # Safety
 /// As for [`cont_suspend`]; `buf[1..]` holds the `n` values for the
