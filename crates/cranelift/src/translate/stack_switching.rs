@@ -356,6 +356,13 @@ impl<'a, 'm> Translator<'a, 'm> {
         let store = self.b.create_block();
         let done = self.b.create_block();
         self.b.set_cold_block(store);
+        // Code after a conditional store in an out-of-line block stays
+        // out of line, so it does not come between hot blocks.
+        if let Some(here) = self.b.current_block() {
+            if self.b.func.layout.is_cold(here) {
+                self.b.set_cold_block(done);
+            }
+        }
         self.b.ins().brif(skip, done, &[], store, &[]);
         self.b.seal_block(store);
         self.b.switch_to_block(store);
