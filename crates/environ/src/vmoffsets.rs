@@ -225,7 +225,11 @@ pub mod stack_record {
     /// suspended in `suspend` or `switch`), the address of the explicit
     /// slot holding the managed references of the frame that switched.
     pub const GC_SPILL: u32 = 120;
-    /// `gc_spill_len: usize`: how many references that slot holds.
+    /// `gc_spill_len: usize`: how many references that slot holds. It is
+    /// 0 except while the record waits in a switch that spilled
+    /// references: that switch sets it before and clears it after, and a
+    /// host entry clears its record's when a trap unwinds to it (the
+    /// trap may have abandoned such a switch).
     pub const GC_SPILL_LEN: u32 = 128;
     /// Size of the record.
     pub const SIZE: u32 = 136;

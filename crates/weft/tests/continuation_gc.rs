@@ -451,3 +451,63 @@ fn a_full_pool_collects_before_it_fails() {
     assert!(stats.live <= 64, "{stats:?}");
     assert_eq!(stats.collected + stats.live as u64, 100_000);
 }
+
+/// `deep_trap(d)`: `d` calls deep, a `resume` that holds a struct across
+/// its switch (so the native stack's record publishes a spill slot) runs
+/// a continuation that traps. `collect_while_waiting()`: from a shallow
+/// frame, a `resume` with nothing to spill runs a continuation that
+/// allocates enough to collect many times over while the native record
+/// waits. A spill count the trap left behind would make the collector
+/// read the slot of the abandoned deep frame, far below the stack pointer
+/// of the shallow `resume` (it checks for that, and aborts).
+const STALE_SPILL: &str = r#"(module
+  (type $s (struct (field i32)))
+  (type $f (func))
+  (type $c (cont $f))
+  (func $trapper (unreachable))
+  (func $alloc_loop
+    (local $i i32)
+    (local $keep (ref null $s))
+    (loop $l
+      (local.set $keep (struct.new $s (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 1000000)))))
+  (elem declare func $trapper $alloc_loop)
+  (func $deep_trap (export "deep_trap") (param $d i32) (result i32)
+    (local $obj (ref null $s))
+    (if (local.get $d)
+      (then (return (i32.add (call $deep_trap (i32.sub (local.get $d) (i32.const 1)))
+                             (i32.const 1)))))
+    (local.set $obj (struct.new $s (i32.const 7)))
+    (resume $c (cont.new $c (ref.func $trapper)))
+    (struct.get $s 0 (local.get $obj)))
+  (func (export "collect_while_waiting") (result i32)
+    (resume $c (cont.new $c (ref.func $alloc_loop)))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_trap_past_a_spilling_resume_leaves_no_stale_spill_slot() {
+    let mut config = Config::new();
+    config.gc_heap_max_size(1 << 20);
+    let engine = Engine::new(&config).unwrap();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(&engine, STALE_SPILL).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let deep = instance
+        .get_typed_func::<i32, i32>(&mut store, "deep_trap")
+        .unwrap();
+    let collect = instance
+        .get_typed_func::<(), i32>(&mut store, "collect_while_waiting")
+        .unwrap();
+    for _ in 0..3 {
+        let err = deep.call(&mut store, 200).unwrap_err();
+        assert_eq!(trap_of(&err), Trap::UnreachableCodeReached);
+        let before = store.gc_heap_stats().collections;
+        assert_eq!(collect.call(&mut store, ()).unwrap(), 1);
+        assert!(
+            store.gc_heap_stats().collections > before,
+            "the loop collects while the native stack's record waits"
+        );
+    }
+    assert_eq!(store.continuation_stats().live, 0);
+}

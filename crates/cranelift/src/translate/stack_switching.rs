@@ -358,10 +358,9 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.set_cold_block(store);
         // Code after a conditional store in an out-of-line block stays
         // out of line, so it does not come between hot blocks.
-        if let Some(here) = self.b.current_block() {
-            if self.b.func.layout.is_cold(here) {
-                self.b.set_cold_block(done);
-            }
+        let here = self.b.current_block();
+        if here.is_some_and(|b| self.b.func.layout.is_cold(b)) {
+            self.b.set_cold_block(done);
         }
         self.b.ins().brif(skip, done, &[], store, &[]);
         self.b.seal_block(store);
@@ -514,18 +513,34 @@ impl<'a, 'm> Translator<'a, 'm> {
             ))
         });
         // Publish the slot in the record being left, for the collector
-        // (see `stack_record::GC_SPILL`).
-        let n = self.b.ins().iconst(PTR, total as i64);
-        self.store_if_changed(n, cur, stack_record::GC_SPILL_LEN);
+        // (see `stack_record::GC_SPILL`). A record's count is 0 except
+        // while it waits in a switch that spilled something: such a
+        // switch sets it, and clears it when it wakes up (a trap that
+        // unwinds the waiting frame instead clears it at the host entry,
+        // `vm::entry::catch_traps`; every continuation record starts at
+        // 0), so a switch with nothing to spill does not touch it.
+        let f = MemFlags::trusted();
         if let Some(slot) = slot {
             for (k, (_, v)) in spilled.iter().chain(conts.iter()).enumerate() {
                 self.b.ins().stack_store(PTR, *v, slot, (k * 8) as i32);
             }
             let addr = self.b.ins().stack_addr(PTR, slot, 0);
             self.store_if_changed(addr, cur, stack_record::GC_SPILL);
+            let n = self.b.ins().iconst(PTR, total as i64);
+            self.b
+                .ins()
+                .store(f, n, cur, stack_record::GC_SPILL_LEN as i32);
         }
         let received = self.b.ins().stack_switch(from, to, payload);
         if let Some(slot) = slot {
+            // Awake: this stack runs, nothing of it waits in the slot.
+            // (The record reloaded, not `cur`: that would keep `cur` live
+            // across the switch, spilled and reloaded around it.)
+            let me = self.running_record();
+            let zero = self.b.ins().iconst(PTR, 0);
+            self.b
+                .ins()
+                .store(f, zero, me, stack_record::GC_SPILL_LEN as i32);
             let n_gc = spilled.len();
             for (k, (loc, _)) in spilled.iter().chain(conts.iter()).enumerate() {
                 let v = self.b.ins().stack_load(PTR, PTR, slot, (k * 8) as i32);

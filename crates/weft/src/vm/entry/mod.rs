@@ -122,6 +122,10 @@ pub(crate) unsafe fn catch_traps(ctx: &VMStoreContext, call: &EntryCall) -> Resu
             // parents up to this entry's record are live; no code runs on
             // the continuations among them any more.
             unsafe { crate::vm::continuation::kill_chain(ctx.current_stack.get(), record_ptr) };
+            // The trap may have unwound a frame of this record that waited
+            // in a switch with a spill slot: the slot is gone, and a
+            // running record's count is 0 (see `stack_record::GC_SPILL_LEN`).
+            record.gc_spill_len.set(0);
         }
         ctx.current_stack.set(record_ptr);
         activation.unlink(record);

@@ -167,7 +167,18 @@ pub(crate) unsafe fn stack_root_slots(store: &StoreOpaque, start: Start, out: &m
 /// `r` waits in a switch made by generated code (or has a zero count).
 unsafe fn spill_slots(r: &VMStackRecord, out: &mut Vec<*mut u64>) {
     let base = r.gc_spill.get() as *mut u64;
-    for i in 0..r.gc_spill_len.get() {
+    let n = r.gc_spill_len.get();
+    // The slot is in the frame that switched, at or above the stack
+    // pointer saved by that switch. One below it belongs to a frame that
+    // is gone (a count that should have been cleared, see
+    // `stack_record::GC_SPILL_LEN`): reading it would take whatever is
+    // there now for references.
+    assert!(
+        n == 0 || base as usize >= r.ctx_sp.get(),
+        "stale spill slot {base:p} below the waiting stack pointer {:#x}",
+        r.ctx_sp.get()
+    );
+    for i in 0..n {
         // SAFETY: the spill slot holds `gc_spill_len` words (contract).
         out.push(unsafe { base.add(i) });
     }
