@@ -32,12 +32,18 @@ never hidden. A run that fails is not repeated. A run is killed after
 ru_maxrss from wait4. Runs are interleaved (repetition, then benchmark,
 then both engines in alternating order); before each repetition the
 script waits (up to --max-wait s) for the 1-minute load average to drop
-below --max-load, and it reports the load averages it ran at.
+below --max-load, and it reports the load averages it ran at. With
+--pin CPU every run of both engines is confined to that one CPU
+(`taskset -c CPU`): on a shared virtual machine that removes most of
+the spread between runs (migrations, a sibling's load), for both
+engines alike; start-up work that would use more CPUs takes longer,
+but it cancels out of the net times.
 """
 
 import argparse
 import os
 import re
+import shutil
 import signal
 import statistics
 import sys
@@ -279,13 +285,16 @@ def run_once(cmd, env, timeout, max_rss=None):
 
 
 class Engine:
-    def __init__(self, name, exe, flags, env):
+    def __init__(self, name, exe, flags, env, pin=None):
         self.name, self.exe, self.flags, self.env = name, exe, flags, env
+        self.prefix = ["taskset", "-c", str(pin)] if pin is not None else []
 
     def run(self, wat, args, expected, timeout, max_rss=None):
         if not self.exe or not os.path.exists(self.exe):
             raise Failed(f"binary not found: {self.exe}")
         cmd = [self.exe, "run", *self.flags, "--invoke", "run", wat, *map(str, args)]
+        if self.prefix:
+            cmd = [shutil.which(self.prefix[0]) or "/usr/bin/taskset", *self.prefix[1:], *cmd]
         dt, rss, rc, so, se, cpu = run_once(cmd, self.env, timeout, max_rss)
         if rc != 0:
             raise Failed(f"exit {rc}: {summarize_error(se)}")
@@ -354,6 +363,8 @@ def main():
     ap.add_argument("--max-load", type=float, default=1.5)
     ap.add_argument("--max-wait", type=float, default=300, help="seconds to wait for --max-load per repetition")
     ap.add_argument("--markdown", help="also write the table here")
+    ap.add_argument("--pin", type=int, metavar="CPU",
+                    help="run both engines on this CPU only (taskset -c CPU)")
     args = ap.parse_args()
 
     cases = {k: v for k, v in CASES.items() if not args.filter or re.search(args.filter, k)}
@@ -361,8 +372,8 @@ def main():
     env = dict(os.environ, XDG_CACHE_HOME=os.path.join(tmp, "cache"))
     env.pop("WEFT_GDB_JIT", None)
     engines = [
-        Engine("weft", args.weft, args.weft_flags.split(), env),
-        Engine("wasmtime", args.wasmtime, args.wasmtime_flags.split(), env),
+        Engine("weft", args.weft, args.weft_flags.split(), env, args.pin),
+        Engine("wasmtime", args.wasmtime, args.wasmtime_flags.split(), env, args.pin),
     ]
     print("computing expected results...", file=sys.stderr, flush=True)
     expect = {k: (f(*small), f(*large)) for k, (_, small, large, f) in cases.items()}
@@ -522,6 +533,7 @@ def main():
         f"net = median(large) - median(small). 1-minute load average: "
         f"{loads[0]:.2f} at the start, {min(loads[1:-1] or loads):.2f}-{max(loads[1:-1] or loads):.2f} "
         f"at the repetitions, {loads[-1]:.2f} at the end."
+        + (f" Every run pinned to CPU {args.pin} (taskset)." if args.pin is not None else "")
     )
     out = "\n".join(lines) + "\n"
     print(out)
