@@ -924,8 +924,9 @@ fn switch_hands_values_and_continuations_over_on_every_path() {
                 "mode {mode}, n {n}"
             );
             let after = store.continuation_stats();
-            // Two tasks made per run; the one that returns frees its
-            // stack, the other stays suspended until a collection.
+            // Two tasks made per run (and mode 3's wrapper); the one that
+            // returns frees its stack, the other stays suspended (with
+            // the wrapper) until a collection.
             assert_eq!(after.created - before.created, made, "mode {mode}, n {n}");
             assert!(after.live <= before.live + kept, "mode {mode}, n {n}");
         }

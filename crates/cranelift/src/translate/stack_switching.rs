@@ -1152,7 +1152,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         self.b.set_cold_block(general);
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        self.b.set_cold_block(search);
+        // (`handler_search` lays `search` out of line.)
 
         // First the common case: the running stack is a continuation and
         // the first entry of its resumer's table is the tag. (A running
