@@ -277,14 +277,19 @@ pub mod contref {
 
 /// One entry of the store's continuation table, per slot.
 pub mod cont_entry {
-    /// `current: u64`: the one reference to the slot that is not stale
-    /// (generation, index and tag, as a `contref`), so a reference is
-    /// checked with one compare and consumed by storing itself plus one
-    /// generation (`1 << contref::GEN_SHIFT`, wrapping); 0 while the slot
-    /// was never used. Entry 0, which a null reference indexes, holds a
-    /// word no reference equals.
-    pub const CURRENT: u32 = 0;
-    /// `header: *mut VMContRecord` of the slot.
+    /// `last_ref: u64`: the last reference of the slot's last life (its
+    /// generation, index and tag, as a `contref`; 0 while the slot was
+    /// never used). The next life starts one generation on, so references
+    /// from earlier lives stay stale after the slot's pages went back to
+    /// the kernel. Only the runtime reads it: while the slot lives, its
+    /// record's `cont_record::SELF_REF` is the reference.
+    pub const LAST_REF: u32 = 0;
+    /// `header: *mut VMContRecord`: the slot's record while it lives;
+    /// otherwise (and in entry 0, which a null reference indexes) a
+    /// static stand-in whose `cont_record::SELF_REF` word no reference
+    /// equals. So every entry a reference can index points at readable
+    /// memory, and generated code checks a reference with one load of
+    /// `header.self_ref` and one compare, without a null check.
     pub const HEADER: u32 = 8;
     /// Size of an entry.
     pub const SIZE: u32 = 16;
@@ -312,12 +317,15 @@ pub mod cont_record {
     /// `recv_results: u32`: 1 if they are that type's results, 0 if its
     /// parameters.
     pub const RECV_RESULTS: u32 = BOUND + 44;
-    /// `self_ref: u64`: while the continuation runs as the outermost of a
-    /// chain under a resumer, the reference to it that a suspension to
-    /// that resumer hands over (its slot's current generation; set by
-    /// every resume and `switch`). In the header's third cache line with
-    /// the other fields every switch reads; `pending_exn`, which only
-    /// `resume_throw` uses, is after it.
+    /// `self_ref: u64`: the one reference to the continuation that is not
+    /// stale, while its slot lives (generation, index and tag). A
+    /// reference is checked by comparing it with this word and consumed
+    /// (resume, `cont.bind`, `switch`) by storing itself plus one
+    /// generation (`1 << contref::GEN_SHIFT`, wrapping within the field);
+    /// a suspension of the chain this record heads hands this word over.
+    /// In the header's third cache line with the other fields every
+    /// switch reads; `pending_exn`, which only `resume_throw` uses, is
+    /// after it.
     pub const SELF_REF: u32 = BOUND + 48;
     /// `pending_exn: usize`: an exception (raw `exnref`) that
     /// `resume_throw` asks the suspended code to throw when it resumes.

@@ -209,6 +209,120 @@ fn resuming_a_consumed_continuation_traps() {
     assert_eq!(trap_of(&err), Trap::ContinuationConsumed);
 }
 
+/// One `resume` site in a loop, so its second execution is a repeat (the
+/// reference the suspension to it handed over, resumed again: the inline
+/// code then reads the predicted record and not the table), with the
+/// reference made stale or null in between by `mode`:
+/// 0: consumed by `cont.bind`; 1: resumed to its end at another site and
+/// its stack given to a new continuation; 2: replaced by null; 3: null
+/// from the start; 4: nothing (the loop runs the generator twice more).
+const REPEAT_SITE: &str = r#"(module
+  (type $ft (func))
+  (type $ct (cont $ft))
+  (tag $yield)
+  (func $once (suspend $yield))
+  (func $twice (suspend $yield) (suspend $yield))
+  (func $forever (loop $l (suspend $yield) (br $l)))
+  (elem declare func $once $twice $forever)
+  (func (export "run") (param $mode i32) (result i32)
+    (local $k (ref null $ct)) (local $old (ref null $ct))
+    (local $other (ref null $ct)) (local $turns i32)
+    (if (i32.ne (local.get $mode) (i32.const 3))
+      (then (local.set $k (cont.new $ct (ref.func $twice)))))
+    (block $done
+      (loop $l
+        (block $on_yield (result (ref $ct))
+          (resume $ct (on $yield $on_yield) (local.get $k))
+          (br $done))
+        (local.set $k)
+        (local.set $turns (i32.add (local.get $turns) (i32.const 1)))
+        (if (i32.eq (local.get $turns) (i32.const 1))
+          (then
+            (local.set $old (local.get $k))
+            (if (i32.eqz (local.get $mode))
+              (then (local.set $other (cont.bind $ct $ct (local.get $k)))))
+            (if (i32.eq (local.get $mode) (i32.const 1))
+              (then
+                ;; Resumed twice elsewhere: it returns, its slot is free
+                ;; and taken (last in, first out) by the next cont.new.
+                (local.set $k (block $b1 (result (ref $ct))
+                  (resume $ct (on $yield $b1) (local.get $k))
+                  (unreachable)))
+                (drop (block $b2 (result (ref $ct))
+                  (resume $ct (on $yield $b2) (local.get $k))
+                  (return (i32.const 100))))
+                (unreachable)))
+            (if (i32.eq (local.get $mode) (i32.const 2))
+              (then (local.set $old (ref.null $ct))))
+            (local.set $k (local.get $old))))
+        (br $l)))
+    (local.get $turns))
+  (func (export "run_after_reuse") (result i32)
+    (local $k (ref null $ct)) (local $old (ref null $ct)) (local $turns i32)
+    (local.set $k (cont.new $ct (ref.func $once)))
+    (block $done
+      (loop $l
+        (block $on_yield (result (ref $ct))
+          (resume $ct (on $yield $on_yield) (local.get $k))
+          (br $done))
+        (local.set $k)
+        (local.set $turns (i32.add (local.get $turns) (i32.const 1)))
+        (if (i32.eq (local.get $turns) (i32.const 1))
+          (then
+            (local.set $old (local.get $k))
+            ;; Finish it at another site, then give its stack to a new
+            ;; continuation that waits somewhere else.
+            (block $b (result (ref $ct))
+              (resume $ct (on $yield $b) (local.get $k))
+              (br 1))
+            (unreachable)))
+        (br $l)))
+    (drop (block $fresh (result (ref $ct))
+      (resume $ct (on $yield $fresh) (cont.new $ct (ref.func $forever)))
+      (unreachable)))
+    ;; The stale reference, resumed where the first one suspended last.
+    (local.set $k (local.get $old))
+    (block $on_yield2 (result (ref $ct))
+      (resume $ct (on $yield $on_yield2) (local.get $k))
+      (return (i32.const -1)))
+    (drop)
+    (i32.const -2)))"#;
+
+#[test]
+fn a_repeat_resume_site_rejects_stale_and_null_references() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(&engine, REPEAT_SITE).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let run = instance
+        .get_typed_func::<i32, i32>(&mut store, "run")
+        .unwrap();
+    let after_reuse = instance
+        .get_typed_func::<(), i32>(&mut store, "run_after_reuse")
+        .unwrap();
+    // Mode 4: the repeat resumes the generator, which yields twice.
+    assert_eq!(run.call(&mut store, 4).unwrap(), 2);
+    for (mode, want) in [
+        (0, Trap::ContinuationConsumed),
+        (2, Trap::NullContinuation),
+        (3, Trap::NullContinuation),
+    ] {
+        let err = run.call(&mut store, mode).unwrap_err();
+        assert_eq!(trap_of(&err), want, "mode {mode}: {err:#}");
+    }
+    // Mode 1 returns from the other site before its repeat (the second
+    // resume there finishes the continuation).
+    assert_eq!(run.call(&mut store, 1).unwrap(), 100);
+    let err = after_reuse.call(&mut store, ()).unwrap_err();
+    assert_eq!(trap_of(&err), Trap::ContinuationConsumed, "{err:#}");
+    assert!(
+        format!("{err:#}").contains("continuation already consumed"),
+        "{err:#}"
+    );
+    // The store goes on working.
+    assert_eq!(run.call(&mut store, 4).unwrap(), 2);
+}
+
 #[test]
 fn a_suspension_without_handler_traps_with_unhandled_tag() {
     let (mut store, run, _) = faults();

@@ -96,7 +96,10 @@ pub(crate) struct EntryValues {
     /// is kept in.
     values: HashMap<EntryKey, (Value, ir::StackSlot)>,
     /// The predictions of [`Translator::predict`]: the record a `resume`
-    /// switches to, the record a `suspend` switches to.
+    /// switches to, the record a `suspend` switches to. The first is 0
+    /// or the record of a continuation that suspended to a `resume` of
+    /// this activation (see [`Translator::branch_to_handler`]), so a
+    /// repeat `resume` reads its `self_ref` (`inline_resume`).
     predicted_target: Option<Variable>,
     predicted_resumer: Option<Variable>,
     /// Which `suspend` site of this activation last set the running
@@ -586,12 +589,15 @@ impl<'a, 'm> Translator<'a, 'm> {
         r
     }
 
-    /// The store's continuation-table entry that `contref` indexes, and
-    /// whether `contref` is that entry's current reference (live: not
-    /// null, not stale). The table has an entry for every value of the
-    /// index bits, and entry 0 (which a null reference indexes) matches
-    /// nothing, so there is no bounds or null check.
-    fn cont_entry_of(&mut self, sc: Value, contref: Value) -> (Value, Value) {
+    /// The record `contref` indexes in the store's continuation table
+    /// and whether `contref` is that record's `self_ref`, the one
+    /// reference that is not stale (live: not null, not used up). The
+    /// table has an entry for every value of the index bits, and every
+    /// entry a reference can index points at readable memory (entry 0,
+    /// which a null reference indexes, and retired slots at a stand-in
+    /// whose `self_ref` nothing equals: `weft_environ::cont_entry`), so
+    /// there is no bounds or null check.
+    fn cont_record_of(&mut self, sc: Value, contref: Value) -> (Value, Value) {
         let f = MemFlags::trusted();
         let idx1 = self
             .b
@@ -605,9 +611,10 @@ impl<'a, 'm> Translator<'a, 'm> {
             .ins()
             .ishl_imm_s(idx1, 4 - i64::from(weft_environ::contref::INDEX_SHIFT));
         let entry = self.b.ins().iadd(table_base, off);
-        let current = self.b.ins().load(I64, f, entry, cont_entry::CURRENT as i32);
+        let k = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
+        let current = self.b.ins().load(I64, f, k, cont_record::SELF_REF as i32);
         let live = self.b.ins().icmp(condcodes::IntCC::Equal, current, contref);
-        (entry, live)
+        (k, live)
     }
 
     /// The inline part of `resume`: decodes and checks `contref`, hands the
@@ -616,24 +623,26 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// stale reference goes to the `ContFail` builtin, which traps.
     ///
     /// ```text
-    ///   e = store.cont_table + 2 * (contref & INDEX_MASK)  (entry slot + 1)
-    ///   if e.current != contref:
-    ///      ContFail; trap         (null: entry 0 never matches)
     ///   next = contref + 1 << GEN_SHIFT
-    ///   e.current = next                            (one-shot)
-    ///   k = e.header; k.self_ref = next
-    ///   if contref == last (this site's, see resume_dispatch):
-    ///      in = k; k.recv_buf[..] = args
+    ///   if next == last (this site's, see resume_dispatch)
+    ///      and guess.self_ref == contref:              (repeat)
+    ///      k = in = guess; k.recv_buf[..] = args
     ///   else:
+    ///      k = (store.cont_table + 2 * (contref & INDEX_MASK)).header
+    ///      if k.self_ref != contref:
+    ///         ContFail; trap        (null: entry 0's stand-in matches nothing)
     ///      in = k.innermost; k.innermost = k
     ///      in.recv_buf[in.bound ..] = args; in.bound = 0
     ///      k.handlers = table; k.resumer_buf = buf
+    ///   k.self_ref = next                                  (one-shot)
     ///   k.parent = cur; store.current_stack = in
     ///   r = stack_switch(&cur.ctx, &in.ctx, cur)
     /// ```
     ///
     /// (`cur` and the store context as read at the function's entry, see
-    /// [`EntryValues`]; `in` is predicted, see [`Translator::predict`].)
+    /// [`EntryValues`]; `guess` is the resumes' prediction, the record that
+    /// suspended to a resume of this function last, and `in` on the
+    /// general path is predicted with it, see [`Translator::predict`].)
     /// Returns the payload `r` the switch back delivered: after a
     /// suspension, the record of the stack that suspended.
     fn inline_resume(
@@ -645,71 +654,89 @@ impl<'a, 'm> Translator<'a, 'm> {
         last: Variable,
     ) -> Value {
         let f = MemFlags::trusted();
-        let sc = self.entry_store_ctx();
+        // Consumed (one-shot): the next generation's reference is the
+        // current one, and the one a suspension hands back. Adding one at
+        // the bottom of the generation bits wraps like the field does.
+        let next = self
+            .b
+            .ins()
+            .iadd_imm_s(contref, 1 << weft_environ::contref::GEN_SHIFT);
+        // The repeat: the same reference as the last fast suspension to
+        // this site handed over (`last` holds it plus one generation, so
+        // its initial 0 equals no `next`, a null reference's included),
+        // and still current: the continuation has not run since it
+        // suspended here, so it is its own innermost record, has bound
+        // nothing, and holds this site's table and buffer (all set by
+        // this site's last resume or by the `switch` that put it under us,
+        // none changed by anything but a resume, which would have consumed
+        // the reference). Its record is the resumes' prediction when that
+        // record's `self_ref` is `contref` (the reference names the slot,
+        // so no other record's can be): then the table is not read at all.
+        // The prediction is a continuation record when `last` matches (the
+        // fast suspension that set `last` set it, and every later
+        // definition is the record of a suspension; see
+        // `branch_to_handler`), and pool memory stays mapped while the
+        // store lives, so the load is safe.
+        let check = self.b.create_block();
+        let repeat = self.b.create_block();
+        let general = self.b.create_block();
+        let live = self.b.create_block();
         let slow = self.b.create_block();
-        let fast = self.b.create_block();
         self.b.set_cold_block(slow);
-        let (entry, same) = self.cont_entry_of(sc, contref);
-        self.b.ins().brif(same, fast, &[], slow, &[]);
+        // linked(in, k, next)
+        let linked = self.b.create_block();
+        self.b.append_block_param(linked, PTR);
+        self.b.append_block_param(linked, PTR);
+        self.b.append_block_param(linked, I64);
+        let last_next = self.b.use_var(last);
+        let same_site = self.b.ins().icmp(condcodes::IntCC::Equal, next, last_next);
+        self.b.ins().brif(same_site, check, &[], general, &[]);
+        self.b.seal_block(check);
+        self.b.switch_to_block(check);
+        let guess_var = self.prediction(false);
+        let guess = self.b.use_var(guess_var);
+        let guess_ref = self
+            .b
+            .ins()
+            .load(I64, f, guess, cont_record::SELF_REF as i32);
+        let current = self
+            .b
+            .ins()
+            .icmp(condcodes::IntCC::Equal, guess_ref, contref);
+        self.b.ins().brif(current, repeat, &[], general, &[]);
+        self.b.seal_block(repeat);
+        self.b.seal_block(general);
+
+        self.b.switch_to_block(repeat);
+        // (`last_next` is `next` here, and already in a register.)
+        self.b
+            .ins()
+            .store(f, last_next, guess, cont_record::SELF_REF as i32);
+        if !args.is_empty() {
+            let recv = self
+                .b
+                .ins()
+                .load(PTR, f, guess, cont_record::RECV_BUF as i32);
+            self.store_values(recv, 0, args);
+        }
+        self.b
+            .ins()
+            .jump(linked, &block_args(&[guess, guess, last_next]));
+
+        self.b.switch_to_block(general);
+        let sc = self.entry_store_ctx();
+        let (k, ok) = self.cont_record_of(sc, contref);
+        self.b.ins().brif(ok, live, &[], slow, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
         self.env
             .call_builtin(&mut self.b, Builtin::ContFail, &[contref]);
         self.b.ins().trap(crate::trap_code(Trap::HostError));
-        self.b.seal_block(fast);
-        self.b.switch_to_block(fast);
-        let k = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
-        // Consumed (one-shot): the next generation's reference is the
-        // current one, and the one a suspension hands back. Adding one at
-        // the bottom of the generation bits wraps like the field does.
-        let self_ref = self
-            .b
-            .ins()
-            .iadd_imm_s(contref, 1 << weft_environ::contref::GEN_SHIFT);
-        self.b
-            .ins()
-            .store(f, self_ref, entry, cont_entry::CURRENT as i32);
-        self.b
-            .ins()
-            .store(f, self_ref, k, cont_record::SELF_REF as i32);
-        // The same reference as the last fast suspension to this site
-        // handed over (`last`, see `resume_dispatch`), and still current:
-        // the continuation has not run since it suspended here, so it is
-        // its own innermost record, has bound nothing, and holds this
-        // site's table and buffer (all set by this site's last resume or
-        // by the `switch` that put it under us, none changed by anything
-        // but a resume, which would have consumed the reference).
-        let repeat = self.b.create_block();
-        let general = self.b.create_block();
-        let linked = self.b.create_block();
-        self.b.append_block_param(linked, PTR);
-        let last_ref = self.b.use_var(last);
-        let same_site = self
-            .b
-            .ins()
-            .icmp(condcodes::IntCC::Equal, contref, last_ref);
-        self.b.ins().brif(same_site, repeat, &[], general, &[]);
-        self.b.seal_block(repeat);
-        self.b.seal_block(general);
-
-        self.b.switch_to_block(repeat);
-        if !args.is_empty() {
-            let recv = self.b.ins().load(PTR, f, k, cont_record::RECV_BUF as i32);
-            self.store_values(recv, 0, args);
-        }
-        // `k` is the target, but it waits for the table's header word:
-        // the site's prediction (the record that suspended last) lets the
-        // switch load the target's context without waiting (see
-        // `predict`; a chain of continuations each resuming the next
-        // misses the table line often enough for this to matter).
-        let guess = self.prediction(false);
-        let target = self.predict(k, guess);
-        self.b.ins().jump(linked, &[ir::BlockArg::Value(target)]);
-
-        self.b.switch_to_block(general);
+        self.b.seal_block(live);
+        self.b.switch_to_block(live);
+        self.b.ins().store(f, next, k, cont_record::SELF_REF as i32);
         let inner_actual = self.b.ins().load(PTR, f, k, cont_record::INNERMOST as i32);
-        let guess = self.prediction(false);
-        let inner = self.predict(inner_actual, guess);
+        let inner = self.predict(inner_actual, guess_var);
         // Running at the head of its chain, `k` is its own innermost
         // record (what lets a suspension of `k` by itself skip the store):
         // mostly it is already.
@@ -747,20 +774,22 @@ impl<'a, 'm> Translator<'a, 'm> {
         let table = self.b.ins().iadd_imm_s(buf, i64::from(table.1));
         self.store_if_changed(table, k, cont_record::HANDLERS);
         self.store_if_changed(buf, k, cont_record::RESUMER_BUF);
-        self.b.ins().jump(linked, &[ir::BlockArg::Value(inner)]);
+        self.b.ins().jump(linked, &block_args(&[inner, k, next]));
 
         self.b.seal_block(linked);
         self.b.switch_to_block(linked);
-        let inner = self.b.block_params(linked)[0];
+        let p = self.b.block_params(linked).to_vec();
+        let (inner, k, next) = (p[0], p[1], p[2]);
         let cur = self.running_record();
         self.b.ins().store(f, cur, k, stack_record::PARENT as i32);
+        let sc = self.entry_store_ctx();
         self.b
             .ins()
             .store(f, inner, sc, store_ctx::CURRENT_STACK as i32);
         // The payload: our record, the continuation's prediction of where
         // its `suspend`s go (a suspension sends back its own record, our
         // next prediction; see `resume_dispatch`).
-        self.switch_stacks(cur, inner, cur, Some((contref, self_ref)))
+        self.switch_stacks(cur, inner, cur, Some((contref, next)))
     }
 
     pub(super) fn translate_cont_new(&mut self, ct: u32) {
@@ -925,7 +954,11 @@ impl<'a, 'm> Translator<'a, 'm> {
     /// payload from `buf[1..]` and continuation `k` (`None`: from the
     /// buffer, after the payload); `suspender`, the record that suspended,
     /// is the next prediction of the `resume`s' target (see
-    /// [`Translator::predict`]).
+    /// [`Translator::predict`]). It is always a continuation's record:
+    /// only suspensions branch to label handlers, and both kinds send
+    /// their own record (flagged on the fast path, `inline_suspend`; the
+    /// `ContSuspend` builtin only reports errors), which `inline_resume`
+    /// relies on when it reads the prediction's `self_ref`.
     fn branch_to_handler(
         &mut self,
         tag: u32,
@@ -995,7 +1028,12 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .ins()
                 .load(I64, MemFlags::trusted(), h, cont_record::SELF_REF as i32);
             if let Some(last) = last {
-                self.b.def_var(last, k);
+                // What resuming `k` makes current (see `inline_resume`).
+                let next = self
+                    .b
+                    .ins()
+                    .iadd_imm_s(k, 1 << weft_environ::contref::GEN_SHIFT);
+                self.b.def_var(last, next);
             }
             self.branch_to_handler(tag, label, buf, h, Some(k))?;
         } else {
@@ -1372,11 +1410,11 @@ impl<'a, 'm> Translator<'a, 'm> {
     ///   if cur.kind != continuation: slow
     ///   h = cur if cur.handlers[1] == tag | SWITCH
     ///       else the record found by the general search (handler_search)
-    ///   e = store.cont_table + 2 * (contref & INDEX_MASK)
-    ///   if e.current != contref: slow            (null or consumed)
-    ///   t = e.header; in = t.innermost (predicted); bound = in.bound
+    ///   t = (store.cont_table + 2 * (contref & INDEX_MASK)).header
+    ///   if t.self_ref != contref: slow            (null or consumed)
+    ///   in = t.innermost (predicted); bound = in.bound
     ///   next = contref + 1 << GEN_SHIFT
-    ///   e.current = next; t.self_ref = next              (one-shot)
+    ///   t.self_ref = next                                 (one-shot)
     ///   h.innermost = cur; cur.recv_buf = buf + 1     (suspended: the
     ///   cur.recv_type, recv_results = type, 0          chain h .. cur)
     ///   in.recv_buf[bound..][..n] = args; then h.self_ref
@@ -1438,9 +1476,8 @@ impl<'a, 'm> Translator<'a, 'm> {
         let sc = self.entry_store_ctx();
         // A null or stale reference fails here; the builtin then traps
         // with the right error.
-        let (entry, live) = self.cont_entry_of(sc, contref);
+        let (t, live) = self.cont_record_of(sc, contref);
         self.continue_if(live, slow);
-        let t = self.b.ins().load(PTR, f, entry, cont_entry::HEADER as i32);
         let inner_actual = self.b.ins().load(PTR, f, t, cont_record::INNERMOST as i32);
         // In a ring the target's innermost record is the stack that
         // switched to us last, which every wake-up records as the suspend
@@ -1454,9 +1491,6 @@ impl<'a, 'm> Translator<'a, 'm> {
             .b
             .ins()
             .iadd_imm_s(contref, 1 << weft_environ::contref::GEN_SHIFT);
-        self.b
-            .ins()
-            .store(f, next, entry, cont_entry::CURRENT as i32);
         self.b.ins().store(f, next, t, cont_record::SELF_REF as i32);
         // The running chain, from `h` down to `cur`, becomes the suspended
         // continuation, resumed at `cur` with the values of `recv_ty`'s

@@ -71,9 +71,13 @@
 //! 37 bits) above (`weft_environ::contref`). The generation counts every
 //! consumption of a continuation living in the slot (resume, bind,
 //! switch) and every reuse of the slot, so a reference that was already
-//! used no longer matches: one-shot checks cost one compare. The
-//! generations live in the pool, not in the slot, so they survive the
-//! slot's pages being returned to the kernel. See docs/RATIONALE.md.
+//! used no longer matches: one-shot checks cost one compare, with the
+//! record's `self_ref`, the one reference that is not stale. The store's
+//! table maps the index to the record; when the slot is retired its
+//! entry keeps the last reference (so the next life starts one
+//! generation on even though the slot's pages went back to the kernel)
+//! and points at [`NO_RECORD`], whose `self_ref` nothing equals. See
+//! docs/RATIONALE.md.
 //!
 //! ## Reclamation
 //!
@@ -133,12 +137,11 @@ pub(crate) struct VMContRecord {
     /// `suspend`).
     recv_type: Cell<u32>,
     recv_results: Cell<u32>,
-    /// While it runs as the outermost of a chain under a resumer: the
-    /// reference a suspension to that resumer hands over (set when it is
-    /// linked: the inline `resume`, [`ContPool::link`], `cont_switch`). It
-    /// equals its slot's table entry (`ContEntry::current`) then; the copy
-    /// is here so a suspension's fast path reads it from the record it has
-    /// at hand with one load.
+    /// The one reference to this continuation that is not stale (see the
+    /// module docs): compared by every one-shot check, one generation on
+    /// after every consumption ([`VMContRecord::consume`], or inline in
+    /// generated code), what a suspension of the chain it heads hands
+    /// over. [`NO_REFERENCE`] once retired.
     self_ref: Cell<u64>,
     /// An exception (raw `exnref`) `resume_throw` left for the suspended
     /// code to throw when it resumes (0: none). The code after `resume_throw`
@@ -164,20 +167,54 @@ pub(crate) struct VMContRecord {
     host_pin: Cell<u64>,
 }
 
+impl VMContRecord {
+    /// Uses up the reference to this continuation (the next one is one
+    /// generation on: one more in the bits above `GEN_SHIFT`, wrapping
+    /// like the reference's generation field).
+    fn consume(&self) {
+        self.self_ref
+            .set(self.self_ref.get().wrapping_add(1 << GEN_SHIFT));
+    }
+}
+
 /// One entry of the store's continuation table (`weft_environ::cont_entry`).
 #[repr(C)]
 struct ContEntry {
-    /// The one reference to the slot that is not stale (its generation,
-    /// index and tag), 0 while the slot was never used; entry 0 (null)
-    /// holds [`NO_REFERENCE`].
-    current: Cell<u64>,
+    /// The last reference of the slot's last life, 0 while the slot was
+    /// never used.
+    last_ref: Cell<u64>,
+    /// The live record, else [`NO_RECORD`] (entry 0, retired slots) or
+    /// null (never used: no reference indexes it).
     header: Cell<*mut VMContRecord>,
 }
 
-/// What entry 0 (indexed by a null reference) holds: no tagged reference,
-/// and not null either, so nothing compares equal to it.
+impl ContEntry {
+    /// The slot's live record, if any.
+    fn record(&self) -> Option<*mut VMContRecord> {
+        let h = self.header.get();
+        (!h.is_null() && h != no_record()).then_some(h)
+    }
+}
+
+/// The `self_ref` of a retired record and of [`NO_RECORD`]: no tagged
+/// reference, and not null either, so nothing compares equal to it.
 const NO_REFERENCE: u64 = u64::MAX;
 const _: () = assert!(NO_REFERENCE & TAG_MASK != TAG);
+
+/// What the table's entries point at while they have no live record
+/// (entry 0, which a null reference indexes, and retired slots), so that
+/// generated code can read `header.self_ref` for any reference and fail
+/// its compare. Only that word matters; every word is [`NO_REFERENCE`].
+/// Read-only: nothing writes through the pointer.
+#[repr(C, align(64))]
+struct NoRecord([u64; HEADER_SIZE / 8]);
+
+static NO_RECORD: NoRecord = NoRecord([NO_REFERENCE; HEADER_SIZE / 8]);
+
+/// The address of [`NO_RECORD`], typed as the entries' header pointer.
+fn no_record() -> *mut VMContRecord {
+    (&raw const NO_RECORD).cast::<VMContRecord>().cast_mut()
+}
 
 const _: () = assert!(size_of::<VMContRecord>() <= HEADER_SIZE);
 const _: () = assert!(std::mem::offset_of!(VMContRecord, stack) == 0);
@@ -252,8 +289,8 @@ impl ContPool {
         // SAFETY: entry 0 of the fresh, zeroed, writable mapping.
         unsafe {
             (*table.as_ptr().cast::<ContEntry>())
-                .current
-                .set(NO_REFERENCE)
+                .header
+                .set(no_record())
         };
         // SAFETY: the store context outlives its pool.
         let ctx = unsafe { &*store_ctx };
@@ -328,11 +365,6 @@ impl ContPool {
         unsafe { &*self.table.as_ptr().cast::<ContEntry>().add(at) }
     }
 
-    /// The reference to slot `index` that is not stale.
-    fn encode(&self, index: u32) -> u64 {
-        self.entry(index).current.get()
-    }
-
     /// The record `contref` names, if it is not stale. Null is `Err(Null)`.
     fn decode(&self, contref: u64) -> Result<*mut VMContRecord, Trap> {
         if contref == 0 {
@@ -342,23 +374,24 @@ impl ContPool {
         if contref & TAG_MASK != TAG || field == 0 {
             return Err(Trap::ContinuationConsumed);
         }
-        let e = self.entry((field - 1) as u32);
-        if e.current.get() != contref || e.header.get().is_null() {
+        let Some(c) = self.entry((field - 1) as u32).record() else {
+            return Err(Trap::ContinuationConsumed);
+        };
+        // SAFETY: a live record of the table.
+        if unsafe { (*c).self_ref.get() } != contref {
             return Err(Trap::ContinuationConsumed);
         }
-        Ok(e.header.get())
+        Ok(c)
     }
 
-    /// Uses up the references to the continuation in slot `index`.
-    /// (The next generation: one more in the bits above `GEN_SHIFT`,
-    /// wrapping like the reference's generation field.)
-    fn consume(&self, index: u32) {
-        let e = self.entry(index);
-        let now = match e.current.get() {
+    /// The first reference of a new life in slot `index`: one generation
+    /// past the last reference of the last life.
+    fn first_ref(&self, index: u32) -> u64 {
+        let last = match self.entry(index).last_ref.get() {
             0 => ((u64::from(index) + 1) << INDEX_SHIFT) | TAG,
             r => r,
         };
-        e.current.set(now.wrapping_add(1 << GEN_SHIFT));
+        last.wrapping_add(1 << GEN_SHIFT)
     }
 
     /// A fresh continuation that will run `funcref` (of a function type
@@ -390,7 +423,7 @@ impl ContPool {
         let index = slot.index();
         self.high = self.high.max(index + 1);
         // A new life in the slot: older references to it are stale.
-        self.consume(index);
+        let first = self.first_ref(index);
         self.created += 1;
         let top = self.slots.top(slot);
         let nvals = nparams.max(nresults) as usize;
@@ -400,7 +433,6 @@ impl ContPool {
         // zero frame, 16-byte aligned like `frame`; see `x86_64.rs`).
         let start_sp = frame - 16;
         let header: *mut VMContRecord = self.slots.header(slot).cast();
-        self.entry(index).header.set(header);
         let pool: *mut ContPool = self;
         let record = VMStackRecord::new(self.slots.base(slot), top, 0);
         let limit = self.slots.limit(slot);
@@ -432,7 +464,7 @@ impl ContPool {
                 recv_type: Cell::new(func_type),
                 recv_results: Cell::new(0),
                 pending_exn: Cell::new(0),
-                self_ref: Cell::new(0),
+                self_ref: Cell::new(first),
                 func_type,
                 nresults,
                 funcref,
@@ -443,7 +475,8 @@ impl ContPool {
                 host_pin: Cell::new(0),
             });
         }
-        Ok(self.encode(index))
+        self.entry(index).header.set(header);
+        Ok(first)
     }
 
     /// Links the chain whose outermost record is `o` and innermost
@@ -463,7 +496,6 @@ impl ContPool {
         o.stack.parent.set(ctx.current_stack.get());
         o.handlers.set(table);
         o.resumer_buf.set(buf);
-        o.self_ref.set(self.encode(o.slot));
         // Running at the head of its chain: its own innermost record (see
         // `innermost`).
         o.innermost.set((o as *const VMContRecord).cast_mut());
@@ -481,8 +513,10 @@ impl ContPool {
     unsafe fn retire(&mut self, cont: *mut VMContRecord) {
         // SAFETY: live record of this pool (contract).
         let c = unsafe { &*cont };
-        self.consume(c.slot);
-        self.entry(c.slot).header.set(std::ptr::null_mut());
+        let e = self.entry(c.slot);
+        e.last_ref.set(c.self_ref.get());
+        c.self_ref.set(NO_REFERENCE);
+        e.header.set(no_record());
         let slot = self
             .slots
             .slot_by_index(c.slot)
@@ -582,7 +616,7 @@ pub(crate) unsafe fn cont_bind(
     let outer = pool.decode(contref).map_err(trap)?;
     // SAFETY: decode returned the live record the reference names.
     let o = unsafe { &*outer };
-    pool.consume(o.slot);
+    o.consume();
     // SAFETY: the innermost record of a suspended or fresh chain is live.
     let inner = unsafe { &*o.innermost.get() };
     let bound = inner.bound.get();
@@ -590,7 +624,7 @@ pub(crate) unsafe fn cont_bind(
     // (validation: `bound + n` of them at most).
     unsafe { copy_values(args, inner.recv_buf.get().add(bound as usize), n as usize) };
     inner.bound.set(bound + n);
-    Ok(pool.encode(o.slot))
+    Ok(o.self_ref.get())
 }
 
 /// `resume`: the record to switch to.
@@ -610,7 +644,7 @@ pub(crate) unsafe fn cont_resume(
     let outer = pool.decode(contref).map_err(trap)?;
     // SAFETY: a live record (decode).
     let o = unsafe { &*outer };
-    pool.consume(o.slot);
+    o.consume();
     let inner_ptr = o.innermost.get();
     // SAFETY: the innermost record of the chain is live.
     let inner = unsafe { &*inner_ptr };
@@ -643,7 +677,7 @@ pub(crate) unsafe fn cont_throw(
     let outer = pool.decode(contref).map_err(trap)?;
     // SAFETY: a live record (decode) and its chain's innermost record.
     let (o, inner_ptr) = unsafe { (&*outer, (*outer).innermost.get()) };
-    pool.consume(o.slot);
+    o.consume();
     // SAFETY: as above.
     let inner = unsafe { &*inner_ptr };
     #[cfg(target_arch = "x86_64")]
@@ -748,7 +782,7 @@ pub(crate) unsafe fn cont_suspend(
         (*resumer_buf).bits = (index + 1) as u128;
     }
     suspend_chain(h, cur, buf, tag_type, true);
-    let contref = pool.encode(h.slot);
+    let contref = h.self_ref.get();
     // SAFETY: as above.
     unsafe { (*resumer_buf.add(1 + n as usize)).bits = u128::from(contref) };
     let resumer = h.stack.parent.get();
@@ -783,11 +817,11 @@ pub(crate) unsafe fn cont_switch(
         unsafe { find_handler(current, tag, true) }.ok_or_else(|| trap(Trap::UnhandledTag))?;
     // SAFETY: live records.
     let (h, cur, t) = unsafe { (&*handler, &*current.cast::<VMContRecord>(), &*target) };
-    pool.consume(t.slot);
+    t.consume();
     // The running chain, from its handler down, becomes the suspended
     // continuation handed to the target.
     suspend_chain(h, cur, buf, recv_type, false);
-    let suspended = pool.encode(h.slot);
+    let suspended = h.self_ref.get();
     let t_inner_ptr = t.innermost.get();
     // SAFETY: the target chain's innermost record is live.
     let t_inner = unsafe { &*t_inner_ptr };
@@ -800,7 +834,6 @@ pub(crate) unsafe fn cont_switch(
     }
     t_inner.bound.set(0);
     // The target takes the running chain's place under the handler.
-    t.self_ref.set(pool.encode(t.slot));
     t.stack.parent.set(h.stack.parent.get());
     t.handlers.set(h.handlers.get());
     t.resumer_buf.set(h.resumer_buf.get());
@@ -1347,7 +1380,7 @@ mod tests {
             o::RECV_RESULTS
         );
         assert_eq!(offset_of!(VMContRecord, pending_exn) as u32, o::PENDING_EXN);
-        assert_eq!(offset_of!(ContEntry, current) as u32, cont_entry::CURRENT);
+        assert_eq!(offset_of!(ContEntry, last_ref) as u32, cont_entry::LAST_REF);
         assert_eq!(offset_of!(ContEntry, header) as u32, cont_entry::HEADER);
         assert_eq!(size_of::<ContEntry>() as u32, cont_entry::SIZE);
     }
@@ -1363,39 +1396,64 @@ mod tests {
         let pool = ContPool::new(config, &ctx).unwrap();
         assert_eq!(ctx.cont_table_len.get(), weft_environ::contref::ENTRIES);
         assert_eq!(pool.decode(0).unwrap_err(), Trap::NullContinuation);
-        // Slot 3, generation 5: stale until the entry says 5 and has a
-        // header.
-        let r = (5 << GEN_SHIFT) | (4 << INDEX_SHIFT) | TAG;
+        let generation = 1 << GEN_SHIFT;
+        // Slot 3, never used: its first reference is generation 1.
+        let first = pool.first_ref(3);
+        assert_eq!(first, generation | (4 << INDEX_SHIFT) | TAG);
         // Untagged words are never references.
         assert_eq!(
-            pool.decode(r & !TAG_MASK).unwrap_err(),
+            pool.decode(first & !TAG_MASK).unwrap_err(),
             Trap::ContinuationConsumed
         );
-        assert_eq!(pool.decode(r).unwrap_err(), Trap::ContinuationConsumed);
-        for _ in 0..5 {
-            pool.consume(3);
-        }
-        assert_eq!(pool.encode(3), r);
-        let fake = 0x1000 as *mut VMContRecord;
-        pool.entry(3).header.set(fake);
-        assert_eq!(pool.decode(r).unwrap(), fake);
-        pool.consume(3);
-        assert_eq!(pool.decode(r).unwrap_err(), Trap::ContinuationConsumed);
+        // No record in the slot: stale.
+        assert_eq!(pool.decode(first).unwrap_err(), Trap::ContinuationConsumed);
+        // A record holding it (zeroed memory is a valid `VMContRecord`:
+        // cells, integers and raw pointers).
+        let mut mem = Box::new(NoRecord([0; HEADER_SIZE / 8]));
+        let rec = (&raw mut *mem).cast::<VMContRecord>();
+        // SAFETY: `rec` is the boxed, zeroed, aligned header-sized buffer.
+        let c = unsafe { &*rec };
+        c.self_ref.set(first);
+        pool.entry(3).header.set(rec);
+        assert_eq!(pool.decode(first).unwrap(), rec);
+        // Consumed: the old reference is stale, the next one live.
+        c.consume();
+        assert_eq!(pool.decode(first).unwrap_err(), Trap::ContinuationConsumed);
+        let next = c.self_ref.get();
+        assert_eq!(next, first + generation);
+        assert_eq!(pool.decode(next).unwrap(), rec);
+        // Retired (what `retire` leaves): the entry keeps the last
+        // reference and points at the stand-in; the next life starts one
+        // generation on.
+        pool.entry(3).last_ref.set(next);
+        pool.entry(3).header.set(no_record());
+        assert_eq!(pool.decode(next).unwrap_err(), Trap::ContinuationConsumed);
+        assert_eq!(pool.first_ref(3), next + generation);
         // An index past the live slots is stale, not a crash.
         assert_eq!(
-            pool.decode((1 << GEN_SHIFT) | (1000 << INDEX_SHIFT) | TAG)
+            pool.decode(generation | (1000 << INDEX_SHIFT) | TAG)
                 .unwrap_err(),
             Trap::ContinuationConsumed
         );
-        // Entry 0 (what a null reference indexes) never matches.
+        // Entry 0 (what a null reference indexes) points at the stand-in,
+        // whose `self_ref` word, as generated code reads it, is no
+        // reference.
         // SAFETY: entry 0 of the pool's table.
-        let null_entry = unsafe { (*pool.table.as_ptr().cast::<ContEntry>()).current.get() };
-        assert_eq!(null_entry, NO_REFERENCE);
+        let null_entry = unsafe { (*pool.table.as_ptr().cast::<ContEntry>()).header.get() };
+        assert_eq!(null_entry, no_record());
+        // SAFETY: the stand-in is HEADER_SIZE bytes, SELF_REF is inside.
+        let word = unsafe {
+            no_record()
+                .cast::<u8>()
+                .add(o::SELF_REF as usize)
+                .cast::<u64>()
+                .read()
+        };
+        assert_eq!(word, NO_REFERENCE);
         // The generation wraps within its bits: the index and tag stay.
         pool.entry(7)
-            .current
+            .last_ref
             .set((GEN_MASK << GEN_SHIFT) | (8 << INDEX_SHIFT) | TAG);
-        pool.consume(7);
-        assert_eq!(pool.encode(7), (8 << INDEX_SHIFT) | TAG);
+        assert_eq!(pool.first_ref(7), (8 << INDEX_SHIFT) | TAG);
     }
 }

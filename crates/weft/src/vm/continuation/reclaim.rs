@@ -60,9 +60,8 @@ pub(crate) struct ContTrace<'p> {
 impl ContPool {
     /// The record in slot `index`, if live.
     fn record(&self, index: u32) -> Option<&VMContRecord> {
-        let h = self.entry(index).header.get();
-        // SAFETY: a non-null header in the table is a live record.
-        (!h.is_null()).then(|| unsafe { &*h })
+        // SAFETY: the table's live records are live.
+        self.entry(index).record().map(|h| unsafe { &*h })
     }
 
     /// Starts a collection's marking: `running` are the records of the
@@ -128,7 +127,7 @@ impl ContPool {
         }
         for i in 0..high {
             let Some(c) = self.record(i) else { continue };
-            if t.keep_all || (c.host_pin.get() != 0 && c.host_pin.get() == self.encode(i)) {
+            if t.keep_all || (c.host_pin.get() != 0 && c.host_pin.get() == c.self_ref.get()) {
                 t.mark(i);
             }
         }
@@ -143,9 +142,9 @@ impl ContPool {
     /// nothing can resume (the unmarked records of a complete trace).
     pub(crate) unsafe fn gc_sweep(&mut self, dead: &[u32]) {
         for &i in dead {
-            let h = self.entry(i).header.get();
-            debug_assert!(!h.is_null());
-            if !h.is_null() {
+            let h = self.entry(i).record();
+            debug_assert!(h.is_some());
+            if let Some(h) = h {
                 // SAFETY: contract: a live record nothing runs on.
                 unsafe { self.retire(h) };
                 self.collected += 1;
