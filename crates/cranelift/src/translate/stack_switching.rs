@@ -683,11 +683,10 @@ impl<'a, 'm> Translator<'a, 'm> {
         let live = self.b.create_block();
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        // linked(in, k, next)
+        // linked(in, k)
         let linked = self.b.create_block();
         self.b.append_block_param(linked, PTR);
         self.b.append_block_param(linked, PTR);
-        self.b.append_block_param(linked, I64);
         let last_next = self.b.use_var(last);
         let same_site = self.b.ins().icmp(condcodes::IntCC::Equal, next, last_next);
         self.b.ins().brif(same_site, check, &[], general, &[]);
@@ -719,9 +718,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .load(PTR, f, guess, cont_record::RECV_BUF as i32);
             self.store_values(recv, 0, args);
         }
-        self.b
-            .ins()
-            .jump(linked, &block_args(&[guess, guess, last_next]));
+        self.b.ins().jump(linked, &block_args(&[guess, guess]));
 
         self.b.switch_to_block(general);
         let sc = self.entry_store_ctx();
@@ -774,12 +771,12 @@ impl<'a, 'm> Translator<'a, 'm> {
         let table = self.b.ins().iadd_imm_s(buf, i64::from(table.1));
         self.store_if_changed(table, k, cont_record::HANDLERS);
         self.store_if_changed(buf, k, cont_record::RESUMER_BUF);
-        self.b.ins().jump(linked, &block_args(&[inner, k, next]));
+        self.b.ins().jump(linked, &block_args(&[inner, k]));
 
         self.b.seal_block(linked);
         self.b.switch_to_block(linked);
         let p = self.b.block_params(linked).to_vec();
-        let (inner, k, next) = (p[0], p[1], p[2]);
+        let (inner, k) = (p[0], p[1]);
         let cur = self.running_record();
         self.b.ins().store(f, cur, k, stack_record::PARENT as i32);
         let sc = self.entry_store_ctx();
