@@ -580,6 +580,15 @@ impl<'a, 'm> Translator<'a, 'm> {
         received
     }
 
+    /// The reference one generation after `r`, which consuming `r` makes
+    /// current (adding one at the bottom of the generation bits wraps
+    /// like the field does).
+    fn next_ref(&mut self, r: Value) -> Value {
+        self.b
+            .ins()
+            .iadd_imm_s(r, 1 << weft_environ::contref::GEN_SHIFT)
+    }
+
     /// Calls a switching builtin and traps (with the error it parked) when
     /// it returned zero.
     fn call_checked(&mut self, which: Builtin, args: &[Value]) -> Value {
@@ -657,10 +666,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         // Consumed (one-shot): the next generation's reference is the
         // current one, and the one a suspension hands back. Adding one at
         // the bottom of the generation bits wraps like the field does.
-        let next = self
-            .b
-            .ins()
-            .iadd_imm_s(contref, 1 << weft_environ::contref::GEN_SHIFT);
+        let next = self.next_ref(contref);
         // The repeat: the same reference as the last fast suspension to
         // this site handed over (`last` holds it plus one generation, so
         // its initial 0 equals no `next`, a null reference's included),
@@ -1026,10 +1032,7 @@ impl<'a, 'm> Translator<'a, 'm> {
                 .load(I64, MemFlags::trusted(), h, cont_record::SELF_REF as i32);
             if let Some(last) = last {
                 // What resuming `k` makes current (see `inline_resume`).
-                let next = self
-                    .b
-                    .ins()
-                    .iadd_imm_s(k, 1 << weft_environ::contref::GEN_SHIFT);
+                let next = self.next_ref(k);
                 self.b.def_var(last, next);
             }
             self.branch_to_handler(tag, label, buf, h, Some(k))?;
@@ -1484,10 +1487,7 @@ impl<'a, 'm> Translator<'a, 'm> {
         let inner = self.predict(inner_actual, guess);
         let bound = self.b.ins().uload32(f, inner, cont_record::BOUND as i32);
         // Consumed (one-shot), as in `inline_resume`.
-        let next = self
-            .b
-            .ins()
-            .iadd_imm_s(contref, 1 << weft_environ::contref::GEN_SHIFT);
+        let next = self.next_ref(contref);
         self.b.ins().store(f, next, t, cont_record::SELF_REF as i32);
         // The running chain, from `h` down to `cur`, becomes the suspended
         // continuation, resumed at `cur` with the values of `recv_ty`'s

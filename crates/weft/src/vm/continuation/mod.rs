@@ -169,12 +169,16 @@ pub(crate) struct VMContRecord {
 
 impl VMContRecord {
     /// Uses up the reference to this continuation (the next one is one
-    /// generation on: one more in the bits above `GEN_SHIFT`, wrapping
-    /// like the reference's generation field).
+    /// generation on, [`next_ref`]).
     fn consume(&self) {
-        self.self_ref
-            .set(self.self_ref.get().wrapping_add(1 << GEN_SHIFT));
+        self.self_ref.set(next_ref(self.self_ref.get()));
     }
+}
+
+/// The reference one generation after `r` (one more in the bits above
+/// `GEN_SHIFT`, wrapping like the reference's generation field).
+fn next_ref(r: u64) -> u64 {
+    r.wrapping_add(1 << GEN_SHIFT)
 }
 
 /// One entry of the store's continuation table (`weft_environ::cont_entry`).
@@ -391,7 +395,7 @@ impl ContPool {
             0 => ((u64::from(index) + 1) << INDEX_SHIFT) | TAG,
             r => r,
         };
-        last.wrapping_add(1 << GEN_SHIFT)
+        next_ref(last)
     }
 
     /// A fresh continuation that will run `funcref` (of a function type
